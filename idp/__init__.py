@@ -1,0 +1,138 @@
+"""A standalone OpenID Connect identity provider for exam centres and their services."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from idp import config
+from idp.config import Settings
+from idp.extensions import csrf, db, login_manager, migrate
+from idp.resources import resource
+from idp.security import Passwords
+
+__all__ = ["create_app"]
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build an app: settings, extensions, the OAuth server, blueprints, error pages."""
+    settings = config.load(overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(resource("templates")),
+        static_folder=str(resource("static")),
+        instance_path=str(settings.instance_dir),
+    )
+    setup_flask_config(app, settings)
+    setup_extensions(app, settings)
+    setup_oauth(app, settings)
+    register_blueprints(app)
+    setup_response_headers(app, settings)
+    return app
+
+
+def setup_flask_config(app: Flask, settings: Settings) -> None:
+    secure = not config.issuer_is_loopback_http(settings.oidc.issuer)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
+        TESTING=settings.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        SESSION_COOKIE_NAME="__Host-idp_session" if secure else "idp_session",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.auth.session_ttl),
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=settings.auth.interaction_ttl,
+        WTF_CSRF_SSL_STRICT=secure,
+    )
+    app.extensions["idp.settings"] = settings
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Foreign keys on, and WAL so readers never wait for the writer."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def setup_extensions(app: Flask, settings: Settings) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = ""
+    app.extensions["idp.passwords"] = Passwords.from_settings(settings.auth)
+
+    from idp.domain import sessions
+
+    @login_manager.user_loader
+    def load_user(sid: str) -> Any:
+        auth_session = sessions.load(sid)
+        if auth_session is None:
+            return None
+        user = auth_session.user
+        user.auth_session = auth_session
+        return user
+
+
+def setup_oauth(app: Flask, settings: Settings) -> None:
+    from idp.oidc.keys import KeyRing
+    from idp.oidc.server import init_oauth
+
+    keyring = KeyRing(settings.keys_path, settings.oidc.keyring_refresh)
+    app.extensions["idp.keyring"] = keyring
+    init_oauth(app, settings, keyring)
+
+
+def register_blueprints(app: Flask) -> None:
+    from idp.oidc.routes import bp as oidc_bp
+    from idp.web import errors
+    from idp.web.auth import bp as auth_bp
+    from idp.web.home import bp as home_bp
+
+    app.register_blueprint(oidc_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    errors.register(app)
+
+
+def setup_response_headers(app: Flask, settings: Settings) -> None:
+    hsts = not config.issuer_is_loopback_http(settings.oidc.issuer)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+            )
+            headers.setdefault("X-Frame-Options", "DENY")
+            headers.setdefault("Referrer-Policy", "same-origin")
+            headers.setdefault("Cache-Control", "no-store")
+        if hsts:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response

@@ -1,0 +1,198 @@
+"""The catalogue of brands, services and their roles.
+
+Roles are data, not code: the catalogue comes from configuration (``[[catalogue.brands]]``,
+``[[catalogue.services]]``, ``[[catalogue.roles]]``) and is copied into the ``services`` and
+``roles`` tables by ``idp db upgrade``. The defaults below are the Cambridge International
+Education and Cambridge OCR roles of the service's user guides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+USER_MANAGEMENT = "user_management"
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Brand:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Service:
+    key: str
+    name: str
+    brand: str
+    url: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    service: str
+    name: str
+    description: str = ""
+    grantable_by_centre: bool = True
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    brands: tuple[Brand, ...]
+    services: tuple[Service, ...]
+    roles: tuple[Role, ...]
+
+    @classmethod
+    def from_config(cls, data: Any) -> Catalogue:
+        if not isinstance(data, dict):
+            raise CatalogueError("must be a table with brands, services and roles")
+        data = {str(k).lower(): v for k, v in data.items()}
+        brands = tuple(_records(Brand, data.get("brands"), "brands"))
+        services = tuple(_records(Service, data.get("services"), "services"))
+        roles = tuple(_records(Role, data.get("roles"), "roles"))
+        catalogue = cls(brands, services, roles)
+        catalogue._check()
+        return catalogue
+
+    def _check(self) -> None:
+        brand_keys = {b.key for b in self.brands}
+        service_keys = {s.key for s in self.services}
+        for kind, keys in (("brand", [b.key for b in self.brands]),
+                           ("service", [s.key for s in self.services]),
+                           ("role", [r.key for r in self.roles])):
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            if dupes:
+                raise CatalogueError(f"duplicate {kind} key {dupes[0]!r}")
+        for service in self.services:
+            if service.brand not in brand_keys:
+                raise CatalogueError(f"service {service.key!r} names unknown brand {service.brand!r}")
+        for role in self.roles:
+            if role.service not in service_keys:
+                raise CatalogueError(f"role {role.key!r} names unknown service {role.service!r}")
+
+    @cached_property
+    def roles_by_key(self) -> dict[str, Role]:
+        return {r.key: r for r in self.roles}
+
+    @cached_property
+    def services_by_key(self) -> dict[str, Service]:
+        return {s.key: s for s in self.services}
+
+    def brand_roles(self, brand: str) -> list[Role]:
+        services = {s.key for s in self.services if s.brand == brand}
+        return [r for r in self.roles if r.service in services]
+
+    def officer_only_roles(self, brand: str) -> set[str]:
+        """Roles of the brand that no centre may grant: they go with the exams officer."""
+        return {r.key for r in self.brand_roles(brand) if not r.grantable_by_centre}
+
+    def management_role(self, brand: str) -> str:
+        """The User Management role of a brand."""
+        for role in self.brand_roles(brand):
+            if role.key.rsplit(".", 1)[-1] == USER_MANAGEMENT:
+                return role.key
+        raise CatalogueError(f"no User Management role for brand {brand!r}")
+
+    def roles_for_services(self, service_keys: frozenset[str] | set[str]) -> frozenset[str]:
+        """Keys of the roles that belong to any of the given services."""
+        return frozenset(r.key for r in self.roles if r.service in service_keys)
+
+
+def _records(cls: type, items: Any, name: str) -> list[Any]:
+    if not isinstance(items, list) or not items:
+        raise CatalogueError(f"{name}: must be a non-empty list of tables")
+    out = []
+    allowed = set(cls.__dataclass_fields__)
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise CatalogueError(f"{name}[{index}]: must be a table")
+        item = {str(k).lower(): v for k, v in item.items()}
+        unknown = set(item) - allowed
+        if unknown:
+            raise CatalogueError(f"{name}[{index}]: unknown field {sorted(unknown)[0]!r}")
+        try:
+            out.append(cls(**item))
+        except TypeError as exc:
+            raise CatalogueError(f"{name}[{index}]: {exc}") from None
+    return out
+
+
+CIE = "cambridge-international"
+OCR = "ocr"
+
+DEFAULT_CATALOGUE: dict[str, Any] = {
+    "brands": [
+        {"key": CIE, "name": "Cambridge International Education"},
+        {"key": OCR, "name": "Cambridge OCR"},
+    ],
+    "services": [
+        {"key": "my_cambridge", "name": "My Cambridge", "brand": CIE,
+         "description": "Manage the accounts of your centre and their access to services."},
+        {"key": "submit_for_assessment", "name": "Submit for Assessment", "brand": CIE,
+         "url": "http://127.0.0.1:5101/",
+         "description": "Upload and submit candidate marks and work."},
+        {"key": "access_arrangements", "name": "Apply for Access Arrangements", "brand": CIE,
+         "url": "http://127.0.0.1:5102/",
+         "description": "Request access arrangements for candidates and view the outcome."},
+        {"key": "global_listening", "name": "Global Listening", "brand": CIE,
+         "url": "http://127.0.0.1:5103/",
+         "description": "Securely download confidential audio files for listening exams."},
+        {"key": "school_support_hub", "name": "School Support Hub", "brand": CIE,
+         "description": "Teaching and assessment materials and online forums."},
+        {"key": "primary_support", "name": "Cambridge Primary support site", "brand": CIE,
+         "description": "Support for Cambridge Primary teachers."},
+        {"key": "lower_secondary_support", "name": "Cambridge Lower Secondary support site",
+         "brand": CIE, "description": "Support for Cambridge Lower Secondary teachers."},
+        {"key": "ocr_my_cambridge", "name": "My Cambridge (OCR)", "brand": OCR,
+         "description": "Manage the accounts of your centre and their access to OCR services."},
+        {"key": "ocr_interchange", "name": "OCR Interchange", "brand": OCR,
+         "description": "Make entries and view results for OCR qualifications."},
+    ],
+    "roles": [
+        {"key": USER_MANAGEMENT, "service": "my_cambridge", "name": "User Management",
+         "description": "Create, edit and delete accounts at the centre and manage their "
+                        "access to services."},
+        {"key": "sfa.exams_officer", "service": "submit_for_assessment",
+         "name": "Submit for Assessment: Exams Officer",
+         "description": "Upload and submit candidate work and samples for the centre; "
+                        "receives all notification emails."},
+        {"key": "sfa.teacher", "service": "submit_for_assessment",
+         "name": "Submit for Assessment: Teacher",
+         "description": "Upload and submit candidate work and samples; notified only about "
+                        "work they submitted."},
+        {"key": "aa.nominated_user", "service": "access_arrangements",
+         "name": "Access Arrangements Nominated User",
+         "description": "Submit and manage candidate access arrangement applications."},
+        {"key": "gl.exams_officer", "service": "global_listening", "name": "Global Listening",
+         "description": "Confidential exam audio. Only the centre's exams officer holds it.",
+         "grantable_by_centre": False},
+        {"key": "ssh.teacher", "service": "school_support_hub",
+         "name": "School Support Hub: Teacher", "description": "Use the School Support Hub."},
+        {"key": "ssh.admin", "service": "school_support_hub",
+         "name": "School Support Hub: Administrator",
+         "description": "Administer the School Support Hub for the centre."},
+        {"key": "primary.teacher", "service": "primary_support",
+         "name": "Primary support site: Teacher",
+         "description": "Use the Cambridge Primary support site."},
+        {"key": "primary.admin", "service": "primary_support",
+         "name": "Primary support site: Administrator",
+         "description": "Administer the Cambridge Primary support site for the centre."},
+        {"key": "lowersec.teacher", "service": "lower_secondary_support",
+         "name": "Lower Secondary support site: Teacher",
+         "description": "Use the Cambridge Lower Secondary support site."},
+        {"key": "lowersec.admin", "service": "lower_secondary_support",
+         "name": "Lower Secondary support site: Administrator",
+         "description": "Administer the Cambridge Lower Secondary support site for the centre."},
+        {"key": "ocr.user_management", "service": "ocr_my_cambridge", "name": "User Management",
+         "description": "Create, edit and delete accounts at the OCR centre."},
+        {"key": "ocr.interchange", "service": "ocr_interchange", "name": "OCR Interchange",
+         "description": "Use OCR Interchange for the centre."},
+    ],
+}

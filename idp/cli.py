@@ -1,0 +1,482 @@
+"""The operator's command line: ``idp --help``.
+
+Every command takes ``--json`` for machine-readable output, and fails with one line on
+standard error and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from idp import create_app
+from idp.config import ConfigError, Settings
+from idp.errors import DomainError
+from idp.extensions import db
+
+
+class Context:
+    def __init__(self) -> None:
+        self._app: Flask | None = None
+        self.overrides: dict[str, Any] = {}
+
+    @property
+    def app(self) -> Flask:
+        if self._app is None:
+            self._app = create_app(self.overrides or None)
+        return self._app
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.extensions["idp.settings"]
+
+
+def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run the command inside an app context; one transaction, rolled back on error."""
+
+    @click.pass_obj
+    @functools.wraps(func)
+    def wrapper(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        with ctx.app.app_context():
+            try:
+                return func(ctx, *args, **kwargs)
+            except DomainError as exc:
+                db.session.rollback()
+                raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
+
+
+def emit(as_json: bool, data: Any, text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Operate the identity provider: database, organisations, users, clients, keys."""
+    ctx.obj = ctx.obj or Context()
+
+
+# -- db -------------------------------------------------------------------------------
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Create or upgrade the database schema."""
+
+
+@db_group.command("upgrade")
+@json_option
+@with_app
+def db_upgrade(ctx: Context, as_json: bool) -> None:
+    """Apply every migration, then copy the service catalogue into the database."""
+    from idp.domain import catalogue
+
+    revision = upgrade_schema()
+    counts = catalogue.sync(ctx.settings.catalogue)
+    db.session.commit()
+    emit(as_json, {"revision": revision, **counts},
+         f"Database at revision {revision}; {counts['services']} services, {counts['roles']} roles.")
+
+
+def upgrade_schema() -> str:
+    import logging
+
+    from alembic.runtime.migration import MigrationContext
+    from flask_migrate import upgrade
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    upgrade()
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() or "base"
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True, help="What the schema change does.")
+@with_app
+def db_revision(ctx: Context, message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from flask_migrate import migrate
+
+    migrate(message=message)
+
+
+# -- organisations --------------------------------------------------------------------
+
+
+@cli.group("orgs")
+def orgs_group() -> None:
+    """Organisations (centres) and their exams officers."""
+
+
+def _org_json(org: Any) -> dict[str, Any]:
+    return {
+        "code": org.code,
+        "name": org.name,
+        "brand": org.brand,
+        "associate_of": org.parent.code if org.parent else None,
+        "exams_officer": org.exams_officer.email if org.exams_officer else None,
+    }
+
+
+@orgs_group.command("create")
+@click.option("--code", required=True, help="Centre number, e.g. AA101.")
+@click.option("--name", required=True, help="The organisation's name.")
+@click.option("--brand", default="cambridge-international", show_default=True)
+@click.option("--associate-of", "associate_of", help="Centre number of the managing Cambridge Associate.")
+@json_option
+@with_app
+def orgs_create(ctx: Context, code: str, name: str, brand: str, associate_of: str | None, as_json: bool) -> None:
+    """Create an organisation."""
+    from idp.domain import organisations
+
+    org = organisations.create(
+        code=code, name=name, brand=brand, catalogue=ctx.settings.catalogue, associate_of=associate_of
+    )
+    db.session.commit()
+    emit(as_json, _org_json(org), f"Created {org.code} – {org.name}.")
+
+
+@orgs_group.command("set-exams-officer")
+@click.argument("code")
+@click.argument("email")
+@json_option
+@with_app
+def orgs_set_exams_officer(ctx: Context, code: str, email: str, as_json: bool) -> None:
+    """Name the exams officer of CODE (gives User Management and Global Listening)."""
+    from idp.domain import organisations, users
+    from idp.errors import NotFound
+
+    org = organisations.get_by_code(code)
+    user = users.find_by_email(email)
+    if user is None:
+        raise NotFound(f"No account with the email address {email!r}.")
+    member = organisations.set_exams_officer(org, user, ctx.settings.catalogue)
+    db.session.commit()
+    emit(as_json, {**_org_json(org), "roles": sorted(member.role_keys)},
+         f"{user.name} is now the exams officer of {org.code}.")
+
+
+@orgs_group.command("list")
+@json_option
+@with_app
+def orgs_list(ctx: Context, as_json: bool) -> None:
+    """List organisations."""
+    from sqlalchemy import select
+
+    from idp.models import Organisation
+
+    orgs = db.session.scalars(select(Organisation).order_by(Organisation.code)).all()
+    emit(as_json, [_org_json(o) for o in orgs],
+         "\n".join(f"{o.code}\t{o.name}\t{o.brand}" for o in orgs) or "No organisations.")
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--first-name", "first_name", required=True)
+@click.option("--last-name", "last_name", required=True)
+@click.option("--password", help="Set a password (the account is active at once); '-' reads it from stdin.")
+@click.option("--org", "org_code", help="Centre number to add the user to.")
+@click.option("--role", "roles", multiple=True, help="Role key at --org; repeat for several.")
+@json_option
+@with_app
+def users_create(
+    ctx: Context, email: str, first_name: str, last_name: str, password: str | None,
+    org_code: str | None, roles: tuple[str, ...], as_json: bool,
+) -> None:
+    """Create an account, optionally with roles at an organisation."""
+    from idp.domain import organisations, users
+    from idp.errors import InvalidInput
+
+    if roles and not org_code:
+        raise InvalidInput("--role needs --org.")
+    if password == "-":
+        password = sys.stdin.readline().rstrip("\n")
+    user = users.create(
+        email=email, given_name=first_name, family_name=last_name, password=password,
+        password_min_length=ctx.settings.auth.password_min_length, email_verified=password is not None,
+    )
+    roles_out: list[str] = []
+    if org_code:
+        member = organisations.set_roles(
+            user, organisations.get_by_code(org_code), roles, ctx.settings.catalogue
+        )
+        roles_out = sorted(member.role_keys)
+    db.session.commit()
+    emit(as_json,
+         {"sub": user.sub, "email": user.email, "status": user.status, "org": org_code, "roles": roles_out},
+         f"Created {user.name} <{user.email}> ({user.status}).")
+
+
+# -- clients --------------------------------------------------------------------------
+
+
+@cli.group("clients")
+def clients_group() -> None:
+    """Relying parties (OAuth clients)."""
+
+
+@clients_group.command("create")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Repeat for several.")
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True, help="Repeat for several.")
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE required).")
+@click.option("--service", "services", multiple=True, help="Catalogue service key; repeat for several.")
+@click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post"]))
+@click.option("--third-party", is_flag=True, help="Ask users for consent before sharing their data.")
+@click.option("--introspect", is_flag=True, help="A resource server that may introspect any token.")
+@click.option("--client-id", help="Choose the client id (default: random).")
+@json_option
+@with_app
+def clients_create(
+    ctx: Context, name: str, redirect_uris: tuple[str, ...], post_logout: tuple[str, ...], public: bool,
+    services: tuple[str, ...], auth_method: str | None, third_party: bool, introspect: bool,
+    client_id: str | None, as_json: bool,
+) -> None:
+    """Register a client. The secret is printed once and stored only as a hash."""
+    from idp.domain import clients
+
+    client, secret = clients.create(
+        name=name, redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, public=public,
+        service_keys=services, catalogue=ctx.settings.catalogue, auth_method=auth_method,
+        first_party=not third_party, can_introspect=introspect, client_id=client_id,
+    )
+    db.session.commit()
+    data = {**clients.describe(client), "client_secret": secret}
+    text = f"client_id:     {client.client_id}"
+    if secret:
+        text += f"\nclient_secret: {secret}\n(The secret is shown only now; store it safely.)"
+    emit(as_json, data, text)
+
+
+@clients_group.command("list")
+@json_option
+@with_app
+def clients_list(ctx: Context, as_json: bool) -> None:
+    """List clients."""
+    from idp.domain import clients
+
+    items = clients.all_clients()
+    emit(as_json, [clients.describe(c) for c in items],
+         "\n".join(f"{c.client_id}\t{c.name}\t{'public' if c.is_public else 'confidential'}" for c in items)
+         or "No clients.")
+
+
+@clients_group.command("show")
+@click.argument("client_id")
+@json_option
+@with_app
+def clients_show(ctx: Context, client_id: str, as_json: bool) -> None:
+    """Show one client."""
+    from idp.domain import clients
+
+    data = clients.describe(clients.get(client_id))
+    emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@clients_group.command("delete")
+@click.argument("client_id")
+@json_option
+@with_app
+def clients_delete(ctx: Context, client_id: str, as_json: bool) -> None:
+    """Delete a client, with its codes, tokens and consents."""
+    from idp.domain import clients
+
+    clients.delete(clients.get(client_id))
+    db.session.commit()
+    emit(as_json, {"deleted": client_id}, f"Deleted {client_id}.")
+
+
+@clients_group.command("rotate-secret")
+@click.argument("client_id")
+@json_option
+@with_app
+def clients_rotate_secret(ctx: Context, client_id: str, as_json: bool) -> None:
+    """Give a confidential client a new secret; the old one stops working at once."""
+    from idp.domain import clients
+
+    secret = clients.rotate_secret(clients.get(client_id))
+    db.session.commit()
+    emit(as_json, {"client_id": client_id, "client_secret": secret},
+         f"client_secret: {secret}\n(The secret is shown only now; store it safely.)")
+
+
+# -- keys -----------------------------------------------------------------------------
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+def _keyring(ctx: Context) -> Any:
+    return ctx.app.extensions["idp.keyring"]
+
+
+def _key_json(row: Any) -> dict[str, Any]:
+    return {"kid": row.kid, "alg": row.alg, "status": row.status,
+            "created_at": row.created_at.isoformat(),
+            "retired_at": row.retired_at.isoformat() if row.retired_at else None}
+
+
+@keys_group.command("rotate")
+@click.option("--alg", type=click.Choice(["RS256", "ES256"]), help="Default: oidc.signing_alg.")
+@json_option
+@with_app
+def keys_rotate(ctx: Context, alg: str | None, as_json: bool) -> None:
+    """Add a key that signs from now on; the old one stays in the JWKS until pruned."""
+    row = _keyring(ctx).rotate(alg or ctx.settings.oidc.signing_alg)
+    emit(as_json, _key_json(row), f"New {row.alg} signing key {row.kid}.")
+
+
+@keys_group.command("prune")
+@json_option
+@with_app
+def keys_prune(ctx: Context, as_json: bool) -> None:
+    """Remove keys retired longer ago than the ID-token lifetime plus a margin."""
+    oidc = ctx.settings.oidc
+    retention = timedelta(seconds=oidc.id_token_ttl + oidc.key_retention_margin)
+    kids = _keyring(ctx).prune(retention)
+    emit(as_json, {"pruned": kids}, f"Pruned {len(kids)} key(s)." + "".join(f"\n  {k}" for k in kids))
+
+
+@keys_group.command("list")
+@json_option
+@with_app
+def keys_list(ctx: Context, as_json: bool) -> None:
+    """List signing keys."""
+    rows = _keyring(ctx).rows()
+    emit(as_json, [_key_json(r) for r in rows],
+         "\n".join(f"{r.kid}\t{r.alg}\t{r.status}" for r in rows) or "No keys: run `idp keys rotate`.")
+
+
+# -- serving --------------------------------------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--bind", default=None, help="host:port (default 127.0.0.1:5000 or IDP_BIND).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default 2 x cores).")
+@click.option("--check", is_flag=True, help="Check configuration and keys, then exit.")
+@with_app
+def serve(ctx: Context, bind: str | None, workers: int | None, check: bool) -> None:
+    """Serve the provider with gunicorn (settings: idp/gunicorn_conf.py)."""
+    keyring = _keyring(ctx)
+    if not keyring.has_signing_key(ctx.settings.oidc.signing_alg):
+        raise click.ClickException(
+            f"no {ctx.settings.oidc.signing_alg} signing key: run `idp keys rotate` first"
+        )
+    if check:
+        click.echo("Configuration and keys are in order.")
+        return
+    conf = Path(__file__).with_name("gunicorn_conf.py")
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(conf)]
+    if bind:
+        argv += ["--bind", bind]
+    if workers:
+        argv += ["--workers", str(workers)]
+    argv.append("idp.wsgi:app")
+    os.environ.update({f"IDP_{k}": v for k, v in ctx.overrides.items() if isinstance(v, str)})
+    os.execv(sys.executable, argv)
+
+
+@cli.command("demo")
+@click.option("--serve/--no-serve", "serve_after", default=True, help="Start the server afterwards.")
+@click.option("--bind", default="127.0.0.1:5000", show_default=True)
+@click.pass_obj
+def demo(ctx: Context, serve_after: bool, bind: str) -> None:
+    """Set up and start a demo: database, signing key, centres, people and demo clients."""
+    instance = Path(os.environ.get("IDP_INSTANCE_DIR", "instance")).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    secret_file = instance / "secret_key"
+    if not os.environ.get("IDP_SECRET_KEY"):
+        if not secret_file.exists():
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        os.environ["IDP_SECRET_KEY"] = secret_file.read_text().strip()
+    os.environ.setdefault("IDP_DEMO", "true")
+    os.environ.setdefault("IDP_OIDC__ISSUER", f"http://{bind}")
+    with ctx.app.app_context():
+        from idp.domain import catalogue, demo as demo_data
+
+        upgrade_schema()
+        catalogue.sync(ctx.settings.catalogue)
+        db.session.commit()
+        keyring = _keyring(ctx)
+        if not keyring.has_signing_key(ctx.settings.oidc.signing_alg):
+            keyring.rotate(ctx.settings.oidc.signing_alg)
+        result = demo_data.seed(ctx.settings.catalogue, ctx.settings.auth.password_min_length)
+        db.session.commit()
+        secrets_file = instance / "demo-clients.json"
+        known = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+        for client in result["clients"]:
+            if client.secret:
+                known[client.client_id] = client.secret
+        fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(known, fh, indent=2)
+        issuer = ctx.settings.oidc.issuer
+    click.echo(f"""
+My Cambridge demo is ready at {issuer}
+
+Sign in as any of these (password: {result['password']}):
+  {chr(10).join('  ' + u for u in result['users']).strip()}
+
+Demo clients (secrets in {secrets_file}):
+  {chr(10).join('  ' + c.client_id + '  ' + c.redirect_uri for c in result['clients']).strip()}
+
+Discovery: {issuer}/.well-known/openid-configuration
+""")
+    if serve_after:
+        conf = Path(__file__).with_name("gunicorn_conf.py")
+        os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(conf),
+                                  "--bind", bind, "--workers", "2", "idp.wsgi:app"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors, conventional exit codes."""
+    try:
+        result = cli.main(args=argv, prog_name="idp", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("idp: aborted", err=True)
+        sys.exit(1)
+    except click.UsageError as exc:
+        click.echo(f"idp: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"idp: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"idp: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

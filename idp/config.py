@@ -1,0 +1,317 @@
+"""Settings, read once and validated once.
+
+Precedence, lowest first: built-in defaults < the TOML file named by ``IDP_CONFIG``
+(or ``./config.toml`` when it exists) < ``IDP_*`` environment variables < the
+``overrides`` dict that tests pass to ``create_app``.
+
+Keys are case-insensitive and are upper-cased on load, so ``[mail] host`` in TOML,
+``IDP_MAIL__HOST`` in the environment (``__`` separates a section from its key, as in
+Flask's ``Config.from_prefixed_env``) and ``{"MAIL": {"HOST": ...}}`` in overrides all
+name the same setting. Environment values are parsed as JSON when they parse
+(``60`` is a number, ``true`` a boolean, ``[...]`` a list) and kept as strings otherwise.
+
+Every problem is collected and reported together, in one line, by ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
+
+from idp.catalogue import DEFAULT_CATALOGUE, Catalogue, CatalogueError
+
+ENV_PREFIX = "IDP_"
+# Environment variables with the prefix that are not settings.
+META_ENV = {"IDP_CONFIG", "IDP_TEST_DATABASE_URL"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+ALGORITHMS = ("RS256", "ES256")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names every bad setting."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("configuration error: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class OIDCSettings:
+    issuer: str = "http://127.0.0.1:5000"
+    keys_dir: str = "keys"
+    signing_alg: str = "RS256"
+    authorization_code_ttl: int = 60
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    keyring_refresh: int = 30
+    key_retention_margin: int = 3600
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    session_ttl: int = 8 * 3600
+    password_min_length: int = 10
+    argon2_time_cost: int = 2
+    argon2_memory_cost: int = 19456
+    argon2_parallelism: int = 1
+    interaction_ttl: int = 1800
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    backend: str = "outbox"
+    sender: str = "My Cambridge <no-reply@idp.example.org>"
+    outbox_dir: str = "instance/outbox"
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password: str = ""
+    timeout: int = 10
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    enabled: bool = True
+    storage_uri: str = "memory://"
+    sign_in: str = "10 per minute"
+    token: str = "600 per minute"
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_key: str
+    database_url: str
+    demo: bool
+    instance_dir: Path
+    testing: bool
+    oidc: OIDCSettings
+    auth: AuthSettings
+    mail: MailSettings
+    rate_limits: RateLimitSettings
+    catalogue: Catalogue = field(repr=False)
+
+    @property
+    def keys_path(self) -> Path:
+        return Path(self.oidc.keys_dir)
+
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": "",
+    "DATABASE_URL": "sqlite:///instance/idp.sqlite3",
+    "DEMO": False,
+    "TESTING": False,
+    "INSTANCE_DIR": "instance",
+    "OIDC": {},
+    "AUTH": {},
+    "MAIL": {},
+    "RATE_LIMITS": {},
+    "CATALOGUE": {},
+}
+
+SECTIONS: dict[str, type] = {
+    "OIDC": OIDCSettings,
+    "AUTH": AuthSettings,
+    "MAIL": MailSettings,
+    "RATE_LIMITS": RateLimitSettings,
+}
+
+
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the validated settings from every source, or raise ConfigError."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    raw = copy.deepcopy(DEFAULTS)
+
+    path = environ.get("IDP_CONFIG") or ("config.toml" if Path("config.toml").is_file() else None)
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                _merge(raw, _upper_keys(tomllib.load(fh)))
+        except FileNotFoundError:
+            problems.append(f"IDP_CONFIG: file not found: {path}")
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"IDP_CONFIG: {path} is not valid TOML: {exc}")
+
+    _merge(raw, _from_environ(environ))
+    if overrides:
+        _merge(raw, _upper_keys(dict(overrides)))
+
+    settings = _validate(raw, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return settings
+
+
+def _upper_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Upper-case setting and section names; records inside lists keep their keys."""
+    return {
+        key.upper(): _upper_keys(value) if isinstance(value, Mapping) else value
+        for key, value in data.items()
+    }
+
+
+def _merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``IDP_MAIL__HOST=x`` -> ``{"MAIL": {"HOST": "x"}}`` (Flask's prefixed-env scheme)."""
+    result: dict[str, Any] = {}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in META_ENV:
+            continue
+        value: Any = environ[name]
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+        *parts, tail = name.removeprefix(ENV_PREFIX).upper().split("__")
+        node = result
+        for part in parts:
+            node = node.setdefault(part, {})
+        node[tail] = value
+    return result
+
+
+def _check_type(value: Any, expected: type) -> bool:
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _section(cls: type, raw: Any, name: str, problems: list[str]) -> Any:
+    if not isinstance(raw, Mapping):
+        problems.append(f"{name.lower()}: must be a table of settings")
+        raw = {}
+    raw = dict(raw)
+    hints = get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        key = f.name.upper()
+        if key not in raw:
+            continue
+        value = raw.pop(key)
+        expected = hints[f.name]
+        if isinstance(value, str) and expected in (int, bool):
+            problems.append(f"{name.lower()}.{f.name}: must be {expected.__name__}, got {value!r}")
+            continue
+        if not _check_type(value, expected):
+            problems.append(
+                f"{name.lower()}.{f.name}: must be {expected.__name__}, got {type(value).__name__}"
+            )
+            continue
+        values[f.name] = value
+    for unknown in sorted(raw):
+        problems.append(f"{name.lower()}.{unknown.lower()}: unknown setting")
+    return cls(**values)
+
+
+def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
+    top_known = {"SECRET_KEY", "DATABASE_URL", "DEMO", "TESTING", "INSTANCE_DIR", "CATALOGUE"}
+    for key in sorted(set(raw) - top_known - set(SECTIONS)):
+        problems.append(f"{key.lower()}: unknown setting")
+
+    sections = {name: _section(cls, raw.get(name, {}), name, problems) for name, cls in SECTIONS.items()}
+    oidc: OIDCSettings = sections["OIDC"]
+    auth: AuthSettings = sections["AUTH"]
+    mail: MailSettings = sections["MAIL"]
+
+    scalars: dict[str, Any] = {}
+    for key, expected in (("SECRET_KEY", str), ("DATABASE_URL", str), ("INSTANCE_DIR", str),
+                          ("DEMO", bool), ("TESTING", bool)):
+        value = raw.get(key)
+        if not _check_type(value, expected):
+            problems.append(f"{key.lower()}: must be {expected.__name__}")
+            value = DEFAULTS[key]
+        scalars[key] = value
+
+    if not scalars["SECRET_KEY"] and not scalars["TESTING"]:
+        problems.append("secret_key: not set (set IDP_SECRET_KEY or secret_key in the config file)")
+    elif scalars["SECRET_KEY"] and len(scalars["SECRET_KEY"]) < 32 and not scalars["TESTING"]:
+        problems.append("secret_key: must be at least 32 characters")
+
+    _check_issuer(oidc.issuer, problems)
+    if oidc.signing_alg not in ALGORITHMS:
+        problems.append(f"oidc.signing_alg: must be one of {', '.join(ALGORITHMS)}")
+    if not 1 <= oidc.authorization_code_ttl <= 60:
+        problems.append("oidc.authorization_code_ttl: must be between 1 and 60 seconds")
+    for name in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "keyring_refresh"):
+        if getattr(oidc, name) <= 0:
+            problems.append(f"oidc.{name}: must be a positive number of seconds")
+    if auth.password_min_length < 8:
+        problems.append("auth.password_min_length: must be at least 8")
+    if auth.argon2_memory_cost < 8 * 1024 and not scalars["TESTING"]:
+        problems.append("auth.argon2_memory_cost: must be at least 8192 KiB")
+    if mail.backend not in ("outbox", "smtp"):
+        problems.append("mail.backend: must be 'outbox' or 'smtp'")
+    if mail.security not in ("none", "starttls", "tls"):
+        problems.append("mail.security: must be 'none', 'starttls' or 'tls'")
+
+    database_url = scalars["DATABASE_URL"]
+    if not database_url.startswith(("sqlite:", "postgresql")):
+        problems.append("database_url: must be a sqlite:/// or postgresql:// URL")
+    database_url = _absolute_sqlite(database_url)
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+
+    try:
+        catalogue = Catalogue.from_config(raw.get("CATALOGUE") or DEFAULT_CATALOGUE)
+    except CatalogueError as exc:
+        problems.append(f"catalogue: {exc}")
+        catalogue = Catalogue.from_config(DEFAULT_CATALOGUE)
+
+    if problems:
+        return None
+    return Settings(
+        secret_key=scalars["SECRET_KEY"],
+        database_url=database_url,
+        demo=scalars["DEMO"],
+        instance_dir=Path(scalars["INSTANCE_DIR"]).resolve(),
+        testing=scalars["TESTING"],
+        oidc=oidc,
+        auth=auth,
+        mail=mail,
+        rate_limits=sections["RATE_LIMITS"],
+        catalogue=catalogue,
+    )
+
+
+def _check_issuer(issuer: str, problems: list[str]) -> None:
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append("oidc.issuer: must be an absolute URL")
+    elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        problems.append("oidc.issuer: must use https (http is allowed on loopback only)")
+    elif parts.query or parts.fragment or issuer.endswith("/"):
+        problems.append("oidc.issuer: must have no query, fragment or trailing slash")
+
+
+def _absolute_sqlite(url: str) -> str:
+    """Resolve a relative SQLite path against the working directory, not Flask's instance folder."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite:///:memory:" or url.startswith(prefix + "/"):
+        return url
+    return prefix + str(Path(url.removeprefix(prefix)).resolve())
+
+
+def issuer_is_loopback_http(issuer: str) -> bool:
+    parts = urlsplit(issuer)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS

@@ -1,0 +1,92 @@
+"""Demo data: one Cambridge International centre, a Cambridge Associate with two associate
+centres, an OCR centre, their people, and one client per demo service. Safe to run twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from idp.catalogue import Catalogue
+from idp.domain import clients, organisations, users
+from idp.errors import NotFound
+from idp.extensions import db
+from idp.models import Client, User
+
+DEMO_PASSWORD = "demo-password-2026"
+
+ORGANISATIONS = [
+    ("AA101", "AA Dummy Centre A (CIC)", "cambridge-international", None),
+    ("CA200", "Cambridge Associate Dummy (CA)", "cambridge-international", None),
+    ("CA201", "Associate Centre One", "cambridge-international", "CA200"),
+    ("CA202", "Associate Centre Two", "cambridge-international", "CA200"),
+    ("OC301", "OCR Dummy Centre", "ocr", None),
+]
+
+PEOPLE = [
+    # email, given, family, org, roles, exams officer?
+    ("aa101.anakin@example.org", "Anakin", "Skywalker", "AA101", ["sfa.exams_officer", "aa.nominated_user"], True),
+    ("aa101.buzz@example.org", "Buzz", "Lightyear", "AA101", ["user_management"], False),
+    ("aa101.captain@example.org", "Captain", "America", "AA101", ["user_management", "sfa.teacher"], False),
+    ("aa101.donald@example.org", "Donald", "Duck", "AA101", ["sfa.teacher"], False),
+    ("ca200.officer@example.org", "Cora", "Associate", "CA200", ["sfa.exams_officer"], True),
+    ("oc301.officer@example.org", "Olive", "Officer", "OC301", ["ocr.interchange"], True),
+]
+
+CLIENTS = [
+    ("submit-for-assessment", "Submit for Assessment", "submit_for_assessment", 5101),
+    ("access-arrangements", "Apply for Access Arrangements", "access_arrangements", 5102),
+    ("global-listening", "Global Listening", "global_listening", 5103),
+]
+
+
+@dataclass
+class DemoClient:
+    client_id: str
+    name: str
+    secret: str | None
+    redirect_uri: str
+
+
+def seed(catalogue: Catalogue, password_min_length: int) -> dict[str, Any]:
+    """Create whatever of the demo data is missing; returns what a person needs to sign in."""
+    for code, name, brand, parent in ORGANISATIONS:
+        try:
+            organisations.get_by_code(code)
+        except NotFound:
+            organisations.create(code=code, name=name, brand=brand, catalogue=catalogue, associate_of=parent)
+    for email, given, family, code, roles, officer in PEOPLE:
+        user = users.find_by_email(email)
+        if user is None:
+            user = users.create(
+                email=email, given_name=given, family_name=family, password=DEMO_PASSWORD,
+                password_min_length=password_min_length, email_verified=True,
+            )
+            organisation = organisations.get_by_code(code)
+            organisations.set_roles(user, organisation, roles, catalogue)
+            if officer:
+                organisations.set_exams_officer(organisation, user, catalogue)
+    demo_clients = []
+    for client_id, name, service, port in CLIENTS:
+        redirect_uri = f"http://127.0.0.1:{port}/callback"
+        existing = db.session.scalar(select(Client).where(Client.client_id == client_id))
+        if existing is None:
+            client, secret = clients.create(
+                name=name,
+                client_id=client_id,
+                redirect_uris=[redirect_uri],
+                post_logout_redirect_uris=[f"http://127.0.0.1:{port}/"],
+                service_keys=[service],
+                catalogue=catalogue,
+            )
+        else:
+            secret = None
+        demo_clients.append(DemoClient(client_id, name, secret, redirect_uri))
+    db.session.flush()
+    return {
+        "password": DEMO_PASSWORD,
+        "users": [p[0] for p in PEOPLE],
+        "clients": demo_clients,
+        "user_count": db.session.scalar(select(db.func.count()).select_from(User)),
+    }

@@ -1,0 +1,108 @@
+"""Organisations (centres), memberships and the roles held in them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from idp.catalogue import Catalogue
+from idp.domain import audit
+from idp.errors import Conflict, InvalidInput, NotFound
+from idp.extensions import db
+from idp.models import Membership, Organisation, RoleRow, User
+
+CODE_RE = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def get_by_code(code: str) -> Organisation:
+    organisation = db.session.scalar(
+        select(Organisation).where(Organisation.code == (code or "").strip().upper())
+    )
+    if organisation is None:
+        raise NotFound(f"No organisation with centre number {code!r}.")
+    return organisation
+
+
+def create(
+    *, code: str, name: str, brand: str, catalogue: Catalogue, associate_of: str | None = None
+) -> Organisation:
+    """Create a centre; ``associate_of`` names the Cambridge Associate that manages it."""
+    code = (code or "").strip().upper()
+    if not CODE_RE.match(code):
+        raise InvalidInput("The centre number must be 2 to 20 letters or digits, like AA101.")
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise InvalidInput("Enter the organisation's name (200 characters or fewer).")
+    if brand not in {b.key for b in catalogue.brands}:
+        raise InvalidInput(f"Unknown brand {brand!r}.")
+    if db.session.scalar(select(Organisation.id).where(Organisation.code == code)) is not None:
+        raise Conflict(f"An organisation with centre number {code} already exists.")
+    parent = get_by_code(associate_of) if associate_of else None
+    if parent is not None and parent.parent_id is not None:
+        raise InvalidInput("An associate centre cannot manage associate centres of its own.")
+    organisation = Organisation(code=code, name=name, brand=brand, parent=parent)
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record(
+        "organisation.created", target_type="organisation", target_id=code,
+        organisation_id=organisation.id, associate_of=parent.code if parent else None,
+    )
+    return organisation
+
+
+def membership(user: User, organisation: Organisation) -> Membership | None:
+    return db.session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organisation_id == organisation.id
+        )
+    )
+
+
+def set_roles(
+    user: User, organisation: Organisation, role_keys: Iterable[str], catalogue: Catalogue
+) -> Membership:
+    """Make ``role_keys`` the user's roles at the organisation, joining it if need be."""
+    keys = set(role_keys)
+    unknown = sorted(k for k in keys if catalogue.roles_by_key.get(k) is None)
+    if unknown:
+        raise InvalidInput(f"Unknown role {unknown[0]!r}.")
+    brand_services = {s.key for s in catalogue.services if s.brand == organisation.brand}
+    foreign = sorted(k for k in keys if catalogue.roles_by_key[k].service not in brand_services)
+    if foreign:
+        raise InvalidInput(f"The role {foreign[0]!r} is not offered to {organisation.brand} centres.")
+    member = membership(user, organisation)
+    if member is None:
+        member = Membership(user=user, organisation=organisation)
+        db.session.add(member)
+    before = sorted(member.role_keys)
+    member.role_rows = list(db.session.scalars(select(RoleRow).where(RoleRow.key.in_(keys))))
+    db.session.flush()
+    audit.record(
+        "membership.roles_set", target_type="user", target_id=user.sub,
+        organisation_id=organisation.id, before=before, after=sorted(keys),
+    )
+    return member
+
+
+def set_exams_officer(organisation: Organisation, user: User, catalogue: Catalogue) -> Membership:
+    """Name the centre's exams officer: they get User Management and the roles no centre can
+    grant (Global Listening). Those roles move with the office: a previous officer loses them.
+    """
+    officer_only = catalogue.officer_only_roles(organisation.brand)
+    previous = organisation.exams_officer
+    if previous is not None and previous.id != user.id:
+        old = membership(previous, organisation)
+        if old is not None:
+            set_roles(previous, organisation, old.role_keys - officer_only, catalogue)
+    organisation.exams_officer = user
+    current = membership(user, organisation)
+    keys = (current.role_keys if current else set()) | officer_only
+    keys.add(catalogue.management_role(organisation.brand))
+    member = set_roles(user, organisation, keys, catalogue)
+    audit.record(
+        "organisation.exams_officer_set", target_type="organisation", target_id=organisation.code,
+        organisation_id=organisation.id, user=user.sub,
+    )
+    return member

@@ -1,0 +1,74 @@
+"""Sign-in sessions: started by a successful sign-in, ended by sign-out or suspension."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from idp import clock
+from idp.domain import tokens
+from idp.extensions import db
+from idp.models import AuthSession, User, UserStatus
+from idp.security import random_token
+
+ONE_FACTOR = "1"
+TWO_FACTORS = "2"
+
+
+def start(
+    user: User,
+    amr: list[str],
+    ttl_seconds: int,
+    organisation_id: int | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> AuthSession:
+    """Open a session for a user who has just authenticated with the methods in ``amr``."""
+    now = clock.now()
+    auth_session = AuthSession(
+        sid=random_token(24),
+        user=user,
+        organisation_id=organisation_id,
+        auth_time=now,
+        amr=amr,
+        acr=TWO_FACTORS if len(set(amr) - {"pwd"}) and "pwd" in amr else ONE_FACTOR,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+    )
+    user.last_sign_in_at = now
+    db.session.add(auth_session)
+    return auth_session
+
+
+def load(sid: str) -> AuthSession | None:
+    """The live session with this id, with its user, or None if ended, expired or suspended."""
+    auth_session = db.session.scalar(
+        select(AuthSession).where(AuthSession.sid == sid).options(joinedload(AuthSession.user))
+    )
+    if (
+        auth_session is None
+        or auth_session.ended_at is not None
+        or auth_session.expires_at <= clock.now()
+        or auth_session.user.status == UserStatus.SUSPENDED
+    ):
+        return None
+    return auth_session
+
+
+def end(auth_session: AuthSession) -> None:
+    """End a session and revoke the tokens issued under it (offline grants survive)."""
+    auth_session.ended_at = clock.now()
+    tokens.revoke_for_session(auth_session.sid)
+
+
+def end_all_for_user(user: User) -> None:
+    db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )

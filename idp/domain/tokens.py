@@ -1,0 +1,41 @@
+"""Revoking tokens: by family (replay), by sign-in session (logout), by user (suspension)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from idp import clock
+from idp.extensions import db
+from idp.models import Token
+
+
+def _revoke(*conditions: object) -> int:
+    now = clock.now()
+    access = db.session.execute(
+        update(Token)
+        .where(Token.access_revoked_at.is_(None), *conditions)  # type: ignore[arg-type]
+        .values(access_revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    refresh = db.session.execute(
+        update(Token)
+        .where(Token.refresh_token_hash.is_not(None), Token.refresh_revoked_at.is_(None), *conditions)  # type: ignore[arg-type]
+        .values(refresh_revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return max(access.rowcount, refresh.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_family(family_id: str) -> int:
+    """Revoke every access and refresh token descending from one authorization code."""
+    return _revoke(Token.family_id == family_id)
+
+
+def revoke_for_session(sid: str) -> int:
+    """Revoke the tokens bound to a sign-in session, except offline (``offline_access``) grants."""
+    return _revoke(Token.sid == sid, ~Token.scope.contains("offline_access"))
+
+
+def revoke_for_user(user_id: int) -> int:
+    """Revoke every token of a user (suspension, deletion)."""
+    return _revoke(Token.user_id == user_id)

@@ -1,0 +1,115 @@
+"""Accounts: creation, lookup by email, sign-in with a password."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from idp import clock
+from idp.domain import audit, passwords
+from idp.errors import Conflict, InvalidCredentials, InvalidInput
+from idp.extensions import db
+from idp.models import EmailAddress, User, UserOrigin, UserStatus
+from idp.security import new_subject
+from idp.security import passwords as hasher
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+NAME_MAX = 100
+
+
+def normalise_email(value: str) -> str:
+    """Trim and lower-case an address, or raise InvalidInput."""
+    address = (value or "").strip().lower()
+    if len(address) > 254 or not EMAIL_RE.match(address):
+        raise InvalidInput("Enter an email address in the correct format, like name@example.org.")
+    return address
+
+
+def _name(value: str, label: str) -> str:
+    name = " ".join((value or "").split())
+    if not name:
+        raise InvalidInput(f"Enter the {label}.")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"The {label} must be {NAME_MAX} characters or fewer.")
+    return name
+
+
+def find_by_email(address: str) -> User | None:
+    try:
+        address = normalise_email(address)
+    except InvalidInput:
+        return None
+    email = db.session.scalar(select(EmailAddress).where(EmailAddress.address == address))
+    return email.user if email else None
+
+
+def _may_sign_in_with(user: User, email: str) -> bool:
+    """The primary address always signs in; an added address only once verified."""
+    address = email.strip().lower()
+    return any(e.address == address and (e.is_primary or e.verified) for e in user.emails)
+
+
+def email_in_use(address: str) -> bool:
+    return bool(
+        db.session.scalar(
+            select(func.count()).select_from(EmailAddress).where(EmailAddress.address == address)
+        )
+    )
+
+
+def create(
+    *,
+    email: str,
+    given_name: str,
+    family_name: str,
+    password: str | None = None,
+    password_min_length: int = 10,
+    origin: UserOrigin = UserOrigin.OPERATOR,
+    email_verified: bool = False,
+) -> User:
+    """Create an account. With a password it is active; without, it awaits an invitation."""
+    address = normalise_email(email)
+    given = _name(given_name, "first or given name")
+    family = _name(family_name, "last name or surname")
+    if email_in_use(address):
+        raise Conflict("An account with this email address already exists.")
+    now = clock.now()
+    user = User(
+        sub=new_subject(),
+        given_name=given,
+        family_name=family,
+        origin=origin,
+        status=UserStatus.INVITED,
+        created_at=now,
+    )
+    if password is not None:
+        passwords.check_policy(password, password_min_length, email=address)
+        user.password_hash = hasher().hash(password)
+        user.password_changed_at = now
+        user.status = UserStatus.ACTIVE
+    user.emails.append(
+        EmailAddress(address=address, is_primary=True, verified_at=now if email_verified else None)
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.created", target_type="user", target_id=user.sub, origin=str(origin))
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """The active user with this email address and password, or InvalidCredentials.
+
+    An unknown address costs the same hash as a wrong password, and every failure says the
+    same thing, so the answer never reveals whether an account exists.
+    """
+    user = find_by_email(email)
+    if user is not None and not _may_sign_in_with(user, email):
+        user = None
+    stored = user.password_hash if user is not None else None
+    ok = hasher().verify(stored, password[: passwords.MAX_PASSWORD_LENGTH])
+    if not ok or user is None or user.status != UserStatus.ACTIVE:
+        raise InvalidCredentials()
+    if hasher().needs_rehash(stored or ""):
+        user.password_hash = hasher().hash(password)
+    return user

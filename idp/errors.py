@@ -1,0 +1,36 @@
+"""Typed domain errors. Rendered at the edge: HTML for pages, OAuth JSON for the protocol."""
+
+
+class DomainError(Exception):
+    """A rule of the service refused the action; the message is safe to show."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(message or self.__class__.__doc__ or "")
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class NotFound(DomainError):
+    """Not found."""
+
+
+class Conflict(DomainError):
+    """That already exists."""
+
+
+class InvalidInput(DomainError):
+    """The input is not valid."""
+
+
+class PermissionDenied(DomainError):
+    """You do not have permission to do that."""
+
+
+class InvalidCredentials(DomainError):
+    """Enter a correct email address and password."""
+
+
+class Suspended(InvalidCredentials):
+    """The account is suspended (shown to the user as invalid credentials)."""

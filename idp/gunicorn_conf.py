@@ -1,0 +1,24 @@
+"""gunicorn settings used by ``idp serve``; every value can be overridden on the command line.
+
+Worker model: synchronous workers, one request at a time each, ``2 x cores`` by default (the
+provider's work is CPU-bound password hashing and signing plus short database queries, so more
+threads would only queue behind the GIL). Instances share nothing but the database, so scale
+out by adding instances behind a load balancer. ``preload_app`` imports the app once in the
+master, so a bad configuration stops start-up before any worker forks.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("IDP_BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("IDP_WORKERS", multiprocessing.cpu_count() * 2))
+worker_class = "sync"
+preload_app = True
+timeout = 30
+graceful_timeout = 30
+keepalive = 2
+max_requests = 10000
+max_requests_jitter = 1000
+accesslog = os.environ.get("IDP_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("IDP_LOG_LEVEL", "info")

@@ -1,0 +1,28 @@
+"""Storage only: tables, columns and constraints; the rules live in ``idp.domain``."""
+
+from idp.models.audit import AuditEvent
+from idp.models.keys import SigningKey
+from idp.models.oauth import AuthorizationCode, Client, Consent, Token
+from idp.models.organisation import Membership, Organisation, RoleRow, ServiceRow, membership_roles
+from idp.models.session import AuthSession, Interaction
+from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
+
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "EmailAddress",
+    "Interaction",
+    "Membership",
+    "Organisation",
+    "RoleRow",
+    "ServiceRow",
+    "SigningKey",
+    "Token",
+    "User",
+    "UserOrigin",
+    "UserStatus",
+    "membership_roles",
+]

@@ -1,0 +1,126 @@
+"""People and their email addresses."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.extensions import db
+from idp.models.base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from idp.models.organisation import Membership
+    from idp.models.session import AuthSession
+
+
+class UserStatus(enum.StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class UserOrigin(enum.StrEnum):
+    INVITATION = "invitation"
+    SELF = "self"
+    OPERATOR = "operator"
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sub: Mapped[str] = mapped_column(String(40), unique=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=UserStatus.ACTIVE)
+    origin: Mapped[str] = mapped_column(String(16), default=UserOrigin.OPERATOR)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    temp_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    emails: Mapped[list[EmailAddress]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="EmailAddress.id"
+    )
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    sessions: Mapped[list[AuthSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # Flask-Login: the id kept in the browser session is the sign-in session's id,
+    # so ending that session (logout, suspension) signs the browser out everywhere.
+    auth_session = None  # set by the session loader; not a column
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def primary_email(self) -> EmailAddress | None:
+        return next((e for e in self.emails if e.is_primary), None)
+
+    @property
+    def email(self) -> str | None:
+        primary = self.primary_email
+        return primary.address if primary else None
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == UserStatus.SUSPENDED
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return self.auth_session is not None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != UserStatus.SUSPENDED
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str | None:
+        return self.auth_session.sid if self.auth_session else None
+
+    def __repr__(self) -> str:
+        return f"<User {self.sub}>"
+
+
+class EmailAddress(db.Model):  # type: ignore[name-defined,misc]
+    """One of a user's addresses; stored lower-cased, unique across the whole service."""
+
+    __tablename__ = "email_addresses"
+    __table_args__ = (
+        Index(
+            "uq_email_addresses_primary",
+            "user_id",
+            unique=True,
+            sqlite_where=text("is_primary"),
+            postgresql_where=text("is_primary"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(254), unique=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="emails")
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None

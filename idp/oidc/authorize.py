@@ -1,0 +1,334 @@
+"""The authorization endpoint as a list of named checks, then a decision.
+
+Each check is one protocol rule. The checks before ``check_redirect_uri`` fail with an error
+page (we never redirect to a URI we have not matched against the client's registration);
+the ones after it redirect the error to the client with ``state`` and ``iss`` (RFC 9207).
+The decision then asks for a sign-in or consent interaction, or issues the code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
+from joserfc import jwt
+from joserfc.errors import JoseError
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from idp import clock
+from idp.extensions import db
+from idp.models import AuthSession, Client, Consent, Interaction, User
+from idp.oidc import claims as claims_module
+from idp.oidc.server import IdpAuthorizationServer, InteractionContext
+
+SINGLE_VALUED = (
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age",
+    "code_challenge", "code_challenge_method", "response_mode", "login_hint", "id_token_hint",
+    "ui_locales", "claims_locales", "display", "acr_values", "claims", "request", "request_uri",
+)
+MAX_PARAM_LENGTH = 4096
+PROMPTS = {"none", "login", "consent", "select_account"}
+
+
+class AuthorizeError(Exception):
+    """An authorization error; ``redirect`` once the redirect URI is trusted."""
+
+    def __init__(self, error: str, description: str, *, redirect: bool = True):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.redirect = redirect
+
+
+@dataclass
+class Authorization:
+    """A validated authorization request."""
+
+    params: MultiDict[str, str]
+    client: Client | None = None
+    redirect_uri: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    prompt: set[str] = field(default_factory=set)
+    max_age: int | None = None
+    hint_sub: str | None = None
+    claims_request: dict[str, Any] | None = None
+
+    @property
+    def state(self) -> str | None:
+        return self.params.get("state")
+
+
+Check = Callable[[Authorization, IdpAuthorizationServer], None]
+
+
+def check_parameters_once(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    """Request parameters must not repeat (RFC 6749 3.1) nor be oversized."""
+    for name in SINGLE_VALUED:
+        if len(authz.params.getlist(name)) > 1:
+            raise AuthorizeError(
+                "invalid_request", f"The '{name}' parameter is repeated.",
+                redirect=name not in ("client_id", "redirect_uri"),
+            )
+    for name, value in authz.params.items(multi=True):
+        if len(value) > MAX_PARAM_LENGTH:
+            raise AuthorizeError(
+                "invalid_request", f"The '{name[:40]}' parameter is too long.",
+                redirect=name not in ("client_id", "redirect_uri"),
+            )
+
+
+def check_client(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    client_id = authz.params.get("client_id")
+    if not client_id:
+        raise AuthorizeError("invalid_request", "The 'client_id' parameter is missing.", redirect=False)
+    client = server.query_client(client_id)
+    if client is None:
+        raise AuthorizeError("invalid_client", "The client is not registered here.", redirect=False)
+    authz.client = client
+
+
+def check_redirect_uri(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    """The redirect URI must be present and match a registered one exactly."""
+    uri = authz.params.get("redirect_uri")
+    if not uri:
+        raise AuthorizeError("invalid_request", "The 'redirect_uri' parameter is missing.", redirect=False)
+    assert authz.client is not None
+    if not authz.client.check_redirect_uri(uri):
+        raise AuthorizeError(
+            "invalid_request", "The redirect URI is not registered for this client.", redirect=False
+        )
+    authz.redirect_uri = uri
+
+
+def check_request_object(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    if "request" in authz.params:
+        raise AuthorizeError("request_not_supported", "Request objects are not supported.")
+    if "request_uri" in authz.params:
+        raise AuthorizeError("request_uri_not_supported", "The 'request_uri' parameter is not supported.")
+
+
+def check_response_type(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    response_type = authz.params.get("response_type")
+    if not response_type:
+        raise AuthorizeError("invalid_request", "The 'response_type' parameter is missing.")
+    assert authz.client is not None
+    if response_type != "code":
+        raise AuthorizeError("unsupported_response_type", "Only response_type=code is supported.")
+    if not authz.client.check_response_type(response_type):
+        raise AuthorizeError("unauthorized_client", "The client may not use response_type=code.")
+
+
+def check_response_mode(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    mode = authz.params.get("response_mode")
+    if mode not in (None, "query"):
+        raise AuthorizeError("invalid_request", "Only response_mode=query is supported.")
+
+
+def check_scope(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    """``openid`` is required; scopes unknown here or not allowed to the client are dropped."""
+    assert authz.client is not None
+    requested = (authz.params.get("scope") or "").split()
+    if "openid" not in requested:
+        raise AuthorizeError("invalid_scope", "The 'openid' scope is required.")
+    allowed = authz.client.get_allowed_scope(" ".join(requested)).split()
+    authz.scopes = [s for s in allowed if s in claims_module.SUPPORTED_SCOPES]
+
+
+def check_pkce(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    """S256 only; required for public clients, accepted from confidential ones (RFC 9700)."""
+    assert authz.client is not None
+    challenge = authz.params.get("code_challenge")
+    method = authz.params.get("code_challenge_method")
+    if challenge is None:
+        if method is not None:
+            raise AuthorizeError("invalid_request", "The 'code_challenge' parameter is missing.")
+        if authz.client.is_public:
+            raise AuthorizeError("invalid_request", "PKCE (code_challenge with S256) is required.")
+        return
+    if method != "S256":
+        raise AuthorizeError("invalid_request", "The code_challenge_method must be S256.")
+    if not CODE_CHALLENGE_PATTERN.match(challenge):
+        raise AuthorizeError("invalid_request", "The 'code_challenge' parameter is malformed.")
+
+
+def check_prompt(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    prompt = set((authz.params.get("prompt") or "").split())
+    unknown = prompt - PROMPTS
+    if unknown:
+        raise AuthorizeError("invalid_request", f"Unsupported prompt value '{sorted(unknown)[0][:40]}'.")
+    if "none" in prompt and len(prompt) > 1:
+        raise AuthorizeError("invalid_request", "prompt=none cannot be combined with other values.")
+    authz.prompt = prompt
+
+
+def check_max_age(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    value = authz.params.get("max_age")
+    if value is None or value == "":
+        return
+    if not value.isdigit() or len(value) > 10:
+        raise AuthorizeError("invalid_request", "The 'max_age' parameter must be a number of seconds.")
+    authz.max_age = int(value)
+
+
+def check_claims(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    """The ``claims`` parameter (OIDC Core 5.5) must be a JSON object."""
+    raw = authz.params.get("claims")
+    if not raw:
+        return
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise AuthorizeError("invalid_request", "The 'claims' parameter is not valid JSON.") from None
+    if not isinstance(value, dict) or any(
+        k in value and not isinstance(value[k], dict | None) for k in ("id_token", "userinfo")
+    ):
+        raise AuthorizeError("invalid_request", "The 'claims' parameter must be a JSON object.")
+    authz.claims_request = {k: value[k] for k in ("id_token", "userinfo") if isinstance(value.get(k), dict)}
+
+
+def check_id_token_hint(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    """An ID token hint must be one we signed (it may have expired)."""
+    hint = authz.params.get("id_token_hint")
+    if not hint:
+        return
+    claims = verify_own_id_token(hint, server)
+    if claims is None:
+        raise AuthorizeError("invalid_request", "The 'id_token_hint' is not a valid ID token from here.")
+    authz.hint_sub = claims.get("sub")
+
+
+CHECKS: list[Check] = [
+    check_parameters_once,
+    check_client,
+    check_redirect_uri,
+    check_request_object,
+    check_response_type,
+    check_response_mode,
+    check_scope,
+    check_pkce,
+    check_prompt,
+    check_max_age,
+    check_claims,
+    check_id_token_hint,
+]
+
+
+def validate(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    """Run every check in order; the first failure raises AuthorizeError."""
+    for check in CHECKS:
+        check(authz, server)
+
+
+def verify_own_id_token(value: str, server: IdpAuthorizationServer) -> dict[str, Any] | None:
+    """Claims of an ID token signed by one of our published keys and issued here, else None.
+
+    Expiry is not checked: an ID token hint may have expired (OIDC Core 3.1.2.1).
+    """
+    try:
+        token = jwt.decode(value, server.keyring.keyset(), algorithms=server.keyring.algorithms())
+    except (JoseError, ValueError, TypeError):
+        return None
+    if token.claims.get("iss") != server.settings.oidc.issuer:
+        return None
+    return dict(token.claims)
+
+
+# -- the decision ---------------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    """Either ``interaction`` ("login" / "consent") or a ready ``response``."""
+
+    interaction: str | None = None
+    response: Any = None
+
+
+def consent_covers(user: User, client: Client, scopes: list[str]) -> bool:
+    consent = db.session.scalar(
+        select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
+    )
+    return consent is not None and set(scopes) <= set(consent.scope.split())
+
+
+def decide(
+    authz: Authorization,
+    server: IdpAuthorizationServer,
+    auth_session: AuthSession | None,
+    interaction: Interaction | None,
+) -> Decision:
+    assert authz.client is not None
+    user = auth_session.user if auth_session else None
+    signed_in_here = (
+        interaction is not None
+        and auth_session is not None
+        and interaction.authenticated_sid == auth_session.sid
+    )
+    now = clock.now()
+    login_needed = (
+        auth_session is None
+        or (bool(authz.prompt & {"login", "select_account"}) and not signed_in_here)
+        or (authz.max_age is not None
+            and (now - auth_session.auth_time).total_seconds() > authz.max_age)
+        or (authz.hint_sub is not None and user is not None and authz.hint_sub != user.sub)
+    )
+    if login_needed:
+        if "none" in authz.prompt:
+            raise AuthorizeError("login_required", "The user must sign in.")
+        return Decision(interaction="login")
+    assert auth_session is not None and user is not None
+    consented_here = interaction is not None and interaction.consented_at is not None
+    consent_needed = ("consent" in authz.prompt and not consented_here) or (
+        not authz.client.first_party
+        and not consented_here
+        and not consent_covers(user, authz.client, authz.scopes)
+    )
+    if consent_needed:
+        if "none" in authz.prompt:
+            raise AuthorizeError("consent_required", "The user must consent.")
+        return Decision(interaction="consent")
+    return Decision(response=issue_code(authz, server, auth_session))
+
+
+def issue_code(authz: Authorization, server: IdpAuthorizationServer, auth_session: AuthSession) -> Any:
+    """Let Authlib's grant issue the code, then add ``iss`` to the redirect (RFC 9207)."""
+    assert authz.client is not None
+    params = MultiDict(authz.params)
+    params.setlist("scope", [" ".join(authz.scopes)])
+    request = server.create_oauth2_request(params)
+    user = auth_session.user
+    organisation_id = auth_session.organisation_id or claims_module.default_organisation_id(
+        user, authz.client, server.settings.catalogue
+    )
+    request.idp_context = InteractionContext(  # type: ignore[attr-defined]
+        sid=auth_session.sid,
+        auth_time=int(auth_session.auth_time.timestamp()),
+        amr=list(auth_session.amr),
+        acr=auth_session.acr,
+        organisation_id=organisation_id,
+        claims_request=authz.claims_request,
+    )
+    try:
+        grant = server.get_consent_grant(request=request, end_user=user)
+    except OAuth2Error as error:
+        raise AuthorizeError(error.error or "invalid_request", error.description or "") from None
+    response = server.create_authorization_response(request=request, grant_user=user, grant=grant)
+    if response.location:
+        response.location = add_params_to_uri(response.location, server.issuer_params())
+    return response
+
+
+def error_location(authz: Authorization, error: AuthorizeError, server: IdpAuthorizationServer) -> str:
+    """The client's redirect URI carrying an error, ``state`` and ``iss``."""
+    assert authz.redirect_uri is not None
+    params = [("error", error.error), ("error_description", error.description)]
+    if authz.state:
+        params.append(("state", authz.state))
+    params.append(("iss", server.settings.oidc.issuer))
+    return add_params_to_uri(authz.redirect_uri, params)

@@ -1,0 +1,266 @@
+"""The protocol's routes: thin views over ``authorize``, Authlib's endpoints and the keyring."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.datastructures import MultiDict
+from wtforms import ValidationError
+
+from idp import clock
+from idp.domain import sessions
+from idp.domain import tokens as token_rules
+from idp.extensions import csrf, db
+from idp.models import AuthSession, Consent, Interaction
+from idp.oidc import authorize as authz_module
+from idp.oidc import interactions
+from idp.oidc.authorize import Authorization, AuthorizeError
+from idp.oidc.metadata import discovery_document
+from idp.oidc.server import oauth_server
+
+bp = Blueprint("oidc", __name__)
+
+JSON = "application/json"
+PUBLIC_CACHE = "public, max-age=300"
+
+
+def current_auth_session() -> AuthSession | None:
+    if current_user.is_authenticated:
+        return current_user.auth_session  # type: ignore[no-any-return]
+    return None
+
+
+# -- discovery and keys ---------------------------------------------------------------
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Response:
+    body = current_app.extensions.get("idp.discovery")
+    if body is None:
+        body = json.dumps(discovery_document(oauth_server()), separators=(",", ":")).encode()
+        current_app.extensions["idp.discovery"] = body
+    return Response(body, mimetype=JSON, headers={"Cache-Control": PUBLIC_CACHE,
+                                                  "Access-Control-Allow-Origin": "*"})
+
+
+@bp.get("/jwks.json")
+def jwks() -> Response:
+    return Response(
+        oauth_server().keyring.jwks_json(),
+        mimetype="application/jwk-set+json",
+        headers={"Cache-Control": PUBLIC_CACHE, "Access-Control-Allow-Origin": "*"},
+    )
+
+
+# -- authorization --------------------------------------------------------------------
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt
+def authorize() -> Any:
+    params = request.args if request.method == "GET" else request.form
+    return _authorize(MultiDict(params), None)
+
+
+@bp.get("/authorize/resume")
+def resume() -> Any:
+    interaction = interactions.get(request.args.get("ix"))
+    if interaction is None:
+        return _error_page(
+            "This sign-in request has expired",
+            "Go back to the service you were using and start again.",
+            410,
+        )
+    return _authorize(interactions.params(interaction), interaction)
+
+
+def _authorize(params: MultiDict[str, str], interaction: Interaction | None) -> Any:
+    server = oauth_server()
+    authz = Authorization(params)
+    try:
+        authz_module.validate(authz, server)
+        decision = authz_module.decide(authz, server, current_auth_session(), interaction)
+    except AuthorizeError as error:
+        db.session.rollback()
+        if not error.redirect or authz.redirect_uri is None:
+            return _error_page(
+                "This sign-in link is not valid",
+                "The service that sent you here made a request we cannot accept. "
+                "Go back to it and try again.",
+                400,
+                detail=f"{error.error}: {error.description}",
+            )
+        if interaction is not None:
+            interactions.finish(interaction)
+            db.session.commit()
+        return _no_referrer(redirect(authz_module.error_location(authz, error, server)))
+    if decision.interaction is not None:
+        if interaction is None:
+            interaction = interactions.start(params, server.settings.auth.interaction_ttl)
+        db.session.commit()
+        endpoint = "auth.login" if decision.interaction == "login" else "oidc.consent"
+        return redirect(url_for(endpoint, ix=interaction.id))
+    if interaction is not None:
+        interactions.finish(interaction)
+    db.session.commit()
+    return _no_referrer(decision.response)
+
+
+@bp.route("/consent", methods=["GET", "POST"])
+def consent() -> Any:
+    interaction = interactions.get(request.values.get("ix"))
+    auth_session = current_auth_session()
+    if interaction is None or auth_session is None:
+        return _error_page(
+            "This sign-in request has expired",
+            "Go back to the service you were using and start again.",
+            410,
+        )
+    server = oauth_server()
+    authz = Authorization(interactions.params(interaction))
+    try:
+        authz_module.validate(authz, server)
+    except AuthorizeError:
+        return redirect(url_for("oidc.resume", ix=interaction.id))
+    assert authz.client is not None
+    if request.method == "POST":
+        if request.form.get("decision") != "allow":
+            error = AuthorizeError("access_denied", "The user declined.")
+            interactions.finish(interaction)
+            db.session.commit()
+            return _no_referrer(redirect(authz_module.error_location(authz, error, server)))
+        _remember_consent(auth_session, authz)
+        interaction.consented_at = clock.now()
+        db.session.commit()
+        return redirect(url_for("oidc.resume", ix=interaction.id))
+    return render_template(
+        "oidc/consent.html", client=authz.client, scopes=authz.scopes, interaction=interaction
+    )
+
+
+def _remember_consent(auth_session: AuthSession, authz: Authorization) -> None:
+    assert authz.client is not None
+    existing = db.session.query(Consent).filter_by(
+        user_id=auth_session.user_id, client_id=authz.client.client_id
+    ).one_or_none()
+    if existing is None:
+        existing = Consent(user_id=auth_session.user_id, client_id=authz.client.client_id, scope="")
+        db.session.add(existing)
+    existing.scope = " ".join(sorted(set(existing.scope.split()) | set(authz.scopes)))
+    existing.granted_at = clock.now()
+
+
+# -- token, userinfo, revocation, introspection ---------------------------------------
+
+
+@bp.post("/token")
+@csrf.exempt
+def token() -> Response:
+    return _finish(oauth_server().create_token_response())
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo() -> Response:
+    response = oauth_server().create_endpoint_response("userinfo")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.post("/revoke")
+@csrf.exempt
+def revoke() -> Response:
+    return _finish(oauth_server().create_endpoint_response("revocation"))
+
+
+@bp.post("/introspect")
+@csrf.exempt
+def introspect() -> Response:
+    return _finish(oauth_server().create_endpoint_response("introspection"))
+
+
+def _finish(response: Response) -> Response:
+    """Commit a granted request; roll a refused one back, then apply any replay revocation."""
+    if response.status_code == 200:
+        db.session.commit()
+        return response
+    db.session.rollback()
+    family = g.pop("idp_revoke_family", None)
+    if family:
+        token_rules.revoke_family(family)
+        db.session.commit()
+    return response
+
+
+# -- RP-initiated logout --------------------------------------------------------------
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@csrf.exempt
+def end_session() -> Any:
+    """OpenID Connect RP-Initiated Logout 1.0, and our own pages' sign-out button.
+
+    With a valid ``id_token_hint`` for the signed-in user the session ends at once; otherwise
+    the user confirms with a CSRF-protected form first.
+    """
+    confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
+    if confirmed:
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(str(exc)) from None
+    g.idp_logout_confirmed = confirmed
+    server = oauth_server()
+    try:
+        validated = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return _error_page(
+            "This sign-out link is not valid",
+            "You have not been signed out. Use the sign-out button instead.",
+            400,
+            detail=f"{error.error}: {error.description}",
+        )
+    auth_session = current_auth_session()
+    hint = validated.id_token_claims
+    hint_matches = hint is not None and (auth_session is None or hint.get("sub") == auth_session.user.sub)
+    if auth_session is not None and not confirmed and not hint_matches:
+        return render_template(
+            "oidc/logout_confirm.html",
+            client=validated.client,
+            fields=[(k, v) for k, v in request.values.items(multi=True) if k != "csrf_token"],
+        )
+    if auth_session is not None:
+        sessions.end(auth_session)
+        logout_user()
+        db.session.commit()
+    response = server.create_endpoint_response("end_session", validated)
+    if response is not None:
+        return _no_referrer(response)
+    return render_template("oidc/logged_out.html", client=validated.client)
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def _no_referrer(response: Response) -> Response:
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _error_page(title: str, message: str, status: int, detail: str | None = None) -> Response:
+    body = render_template("oidc/error.html", title=title, message=message, detail=detail)
+    return Response(body, status=status, mimetype="text/html")

@@ -1,0 +1,200 @@
+"""Authlib wiring: the authorization server, its grants and endpoints, built per app.
+
+``init_oauth(app)`` builds everything and keeps it in ``app.extensions["idp.oauth"]``; nothing
+here holds state at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oidc.core.util import create_half_hash
+from flask import Flask, current_app, g
+from flask import request as flask_request
+from joserfc import jwt
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from idp import clock
+from idp.config import Settings
+from idp.extensions import db
+from idp.models import Client, User
+from idp.oidc import claims as claims_module
+from idp.oidc.endpoints import (
+    EndSessionEndpoint,
+    IntrospectionEndpoint,
+    ResourceProtector,
+    RevocationEndpoint,
+    UserInfoEndpoint,
+)
+from idp.oidc.grants import AuthorizationCodeGrant, RefreshTokenGrant, S256CodeChallenge
+from idp.oidc.keys import KeyRing
+from idp.oidc.tokens import store_token
+from idp.security import random_token
+
+
+@dataclass
+class InteractionContext:
+    """What the sign-in gives the authorization code: who, when, how, acting for whom."""
+
+    sid: str
+    auth_time: int
+    amr: list[str]
+    acr: str | None
+    organisation_id: int | None
+    claims_request: dict[str, Any] | None = field(default=None)
+
+
+class _Request(OAuth2Request):
+    """An OAuth2Request without Authlib's https check: the issuer setting decides transport
+    security (https everywhere, http only for a loopback issuer)."""
+
+    def __init__(self, method: str, uri: str, headers: Any, payload: Any, form: Any, args: Any):
+        self.method, self.uri, self.headers = method, uri, headers
+        self._body = None
+        self.client = self.auth_method = self.user = None
+        self.authorization_code = self.refresh_token = self.credential = None
+        self._scope = None
+        self.payload = payload
+        self._form, self._args = form, args
+
+    @property
+    def form(self) -> Any:
+        return self._form
+
+    @property
+    def args(self) -> Any:
+        return self._args
+
+
+class IdpAuthorizationServer(AuthorizationServer):
+    def __init__(self, app: Flask, settings: Settings, keyring: KeyRing):
+        super().__init__()
+        self.settings = settings
+        self.keyring = keyring
+        self.init_app(app)
+        self.register_token_generator("default", self._generate_token)
+
+    # -- requests --------------------------------------------------------------------
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        if isinstance(request, MultiDict):
+            payload = BasicOAuth2Payload(request.to_dict())
+            payload._datalist = {k: request.getlist(k) for k in request}  # noqa: SLF001
+            return _Request("GET", flask_request.url, flask_request.headers, payload, MultiDict(), request)
+        req = flask_request
+        return _Request(req.method, req.url, req.headers, FlaskOAuth2Payload(req), req.form, req.args)
+
+    def query_client(self, client_id: str | None) -> Client | None:
+        if not client_id or not isinstance(client_id, str) or len(client_id) > 100:
+            return None
+        cache = g.setdefault("idp_clients", {})
+        if client_id not in cache:
+            client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+            cache[client_id] = None if client is None or client.is_disabled else client
+        return cache[client_id]
+
+    # -- tokens ----------------------------------------------------------------------
+
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: Client,
+        user: User | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": random_token(32),
+            "expires_in": expires_in or self.settings.oidc.access_token_ttl,
+            "scope": scope or "",
+        }
+        if include_refresh_token:
+            token["refresh_token"] = random_token(32)
+        return token
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        store_token(token, request, self.settings)
+
+    # -- ID tokens -------------------------------------------------------------------
+
+    def client_alg(self, client: Client) -> str:
+        return client.extra_metadata.get("id_token_signed_response_alg") or self.settings.oidc.signing_alg
+
+    def encode_id_token(self, request: OAuth2Request, token: dict[str, Any]) -> str:
+        """Sign the ID token for a code or refresh grant (OIDC Core 2 and 12.2)."""
+        client: Client = request.client
+        source = request.authorization_code or request.refresh_token
+        alg = self.client_alg(client)
+        signing = self.keyring.signing_key(alg)
+        now = clock.timestamp()
+        scopes = set(token.get("scope", "").split())
+        names = claims_module.requested_claim_names(scopes, source.claims_request, "id_token")
+        payload: dict[str, Any] = {
+            "iss": self.settings.oidc.issuer,
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "iat": now,
+            "exp": now + self.settings.oidc.id_token_ttl,
+            "auth_time": source.auth_time,
+            "amr": source.amr,
+        }
+        if source.acr:
+            payload["acr"] = source.acr
+        if source.sid:
+            payload["sid"] = source.sid
+        if request.authorization_code is not None and request.authorization_code.nonce:
+            payload["nonce"] = request.authorization_code.nonce
+        payload["at_hash"] = create_half_hash(token["access_token"], alg).decode()
+        payload.update(
+            claims_module.user_claims(
+                request.user, names, client, source.organisation_id, self.settings.catalogue
+            )
+        )
+        header = {"alg": alg, "kid": signing.kid, "typ": "JWT"}
+        return jwt.encode(header, payload, signing.key, algorithms=[alg])
+
+    def issuer_params(self) -> dict[str, str]:
+        return {"iss": self.settings.oidc.issuer}
+
+
+class IdTokenExtension:
+    """Adds ``id_token`` to token responses whose scope includes ``openid``."""
+
+    def __init__(self, server: IdpAuthorizationServer):
+        self.server = server
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
+
+    def process_token(self, grant: Any, response: tuple[int, dict[str, Any], Any]) -> None:
+        _, token, _ = response
+        if "openid" in token.get("scope", "").split():
+            token["id_token"] = self.server.encode_id_token(grant.request, token)
+
+
+def init_oauth(app: Flask, settings: Settings, keyring: KeyRing) -> IdpAuthorizationServer:
+    server = IdpAuthorizationServer(app, settings, keyring)
+    id_token = IdTokenExtension(server)
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), id_token])
+    server.register_grant(RefreshTokenGrant, [id_token])
+    protector = ResourceProtector(server)
+    server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
+    server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(EndSessionEndpoint)
+    app.extensions["idp.oauth"] = server
+    return server
+
+
+def oauth_server() -> IdpAuthorizationServer:
+    return current_app.extensions["idp.oauth"]

@@ -1,0 +1,1 @@
+"""Human pages: parse a form, call the domain, render or redirect."""

@@ -1,0 +1,63 @@
+"""Signing in with an email address and a password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import login_user
+
+from idp.domain import sessions, users
+from idp.errors import InvalidCredentials
+from idp.extensions import db
+from idp.oidc import interactions
+from idp.web.forms import field, safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    interaction = interactions.get(request.values.get("ix"))
+    next_url = safe_next(request.values.get("next"))
+    email = interactions.login_hint(interaction)
+    error = None
+    if request.method == "POST":
+        email = field(request.form, "email", 254)
+        password = request.form.get("password") or ""
+        try:
+            user = users.authenticate(email, password)
+        except InvalidCredentials as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            return _signed_in(user, interaction, next_url)
+    return render_template(
+        "auth/login.html",
+        email=email,
+        error=error,
+        interaction=interaction,
+        next_url=next_url,
+    ), 200
+
+
+def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
+    settings = current_app.extensions["idp.settings"]
+    mine = session.get(interactions.SESSION_KEY, [])
+    session.clear()  # a new sign-in starts a new browser session
+    session[interactions.SESSION_KEY] = mine
+    auth_session = sessions.start(
+        user,
+        ["pwd"],
+        settings.auth.session_ttl,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
+    user.auth_session = auth_session
+    login_user(user)
+    if interaction is not None:
+        interaction.authenticated_sid = auth_session.sid
+    db.session.commit()
+    if interaction is not None:
+        return redirect(url_for("oidc.resume", ix=interaction.id))
+    return redirect(next_url or url_for("home.index"))

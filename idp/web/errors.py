@@ -1,0 +1,68 @@
+"""Errors at the edge: JSON for protocol endpoints, a page for people; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from idp.extensions import db
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks.json", "/.well-known/")
+
+MESSAGES = {
+    400: ("Something was wrong with that request", "Go back and try again."),
+    403: ("You cannot do that", "Your account does not have permission for this page."),
+    404: ("Page not found", "Check the address, or go to the home page."),
+    405: ("That action is not allowed here", "Go back and try again."),
+    410: ("This link has expired", "Go back to where you started and try again."),
+    413: ("That request was too large", "Go back and try again."),
+    429: ("Too many attempts", "Wait a few minutes and try again."),
+    500: ("Sorry, something went wrong", "Try again in a few minutes."),
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(PROTOCOL_PATHS)
+
+
+def render_error(status: int, title: str | None = None, message: str | None = None) -> Response:
+    default_title, default_message = MESSAGES.get(status, MESSAGES[400])
+    if _wants_json():
+        error = {400: "invalid_request", 404: "not_found", 405: "invalid_request"}.get(status, "server_error")
+        response = jsonify(error=error, error_description=title or default_title)
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    body = render_template(
+        "errors/error.html", status=status, title=title or default_title,
+        message=message or default_message,
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Response:
+        return render_error(
+            400,
+            "Your form expired",
+            "For your security, forms expire. Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        response = render_error(error.code or 500)
+        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_error(InternalServerError.code)

@@ -1,0 +1,107 @@
+"""Fixtures: a real database (SQLite, or PostgreSQL when IDP_TEST_DATABASE_URL is set), the
+schema built by the real migrations, a signing key, and a fresh app per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from idp import clock, create_app
+from idp.extensions import db
+from tests.factories import Factories
+
+PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
+# Tables whose rows survive between tests: the schema's own bookkeeping and the signing keys
+# (generating an RSA key per test would dominate the run time).
+KEEP = {"alembic_version", "signing_keys", "services", "roles"}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if PG_URL:
+        engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return PG_URL
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "idp-test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture(scope="session")
+def base_overrides(database_url: str, keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "DATABASE_URL": database_url,
+        "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
+        "OIDC": {"ISSUER": "http://localhost", "KEYS_DIR": str(keys_dir)},
+        # Cheap hashing keeps the suite fast; the cost is configuration, not code.
+        "AUTH": {"ARGON2_MEMORY_COST": 1024, "ARGON2_TIME_COST": 1},
+        "MAIL": {"OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox"))},
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(base_overrides: dict[str, Any]) -> None:
+    """Build the schema once, with the migrations an operator runs, and make one signing key."""
+    from idp.cli import upgrade_schema
+    from idp.domain import catalogue
+
+    app = create_app(base_overrides)
+    with app.app_context():
+        upgrade_schema()
+        catalogue.sync(app.extensions["idp.settings"].catalogue)
+        db.session.commit()
+        app.extensions["idp.keyring"].rotate("RS256")
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def overrides(base_overrides: dict[str, Any]) -> dict[str, Any]:
+    """Per-test settings; a test may change them before asking for ``app``."""
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in base_overrides.items()}
+
+
+@pytest.fixture
+def app(_schema: None, overrides: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(overrides)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+    clock.reset()
+
+
+def _empty_tables() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make(app: Flask) -> Factories:
+    return Factories(app)
