@@ -76,9 +76,19 @@ def overrides(base_overrides: dict[str, Any]) -> dict[str, Any]:
     return {k: (dict(v) if isinstance(v, dict) else v) for k, v in base_overrides.items()}
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (so its own ``g`` and database session), as it
+    would in production, even while the test holds an app context of its own."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(_schema: None, overrides: dict[str, Any]) -> Iterator[Flask]:
     app = create_app(overrides)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

@@ -1,6 +1,6 @@
 """The authorization endpoint as a list of named checks, then a decision.
 
-Each check is one protocol rule. The checks before ``check_redirect_uri`` fail with an error
+Each check is one protocol rule. The checks up to ``check_redirect_uri`` fail with an error
 page (we never redirect to a URI we have not matched against the client's registration);
 the ones after it redirect the error to the client with ``state`` and ``iss`` (RFC 9207).
 The decision then asks for a sign-in or consent interaction, or issues the code.
@@ -71,19 +71,15 @@ def check_parameters_once(authz: Authorization, server: IdpAuthorizationServer) 
     """Request parameters must not repeat (RFC 6749 3.1) nor be oversized."""
     for name in SINGLE_VALUED:
         if len(authz.params.getlist(name)) > 1:
-            raise AuthorizeError(
-                "invalid_request", f"The '{name}' parameter is repeated.",
-                redirect=name not in ("client_id", "redirect_uri"),
-            )
+            raise AuthorizeError("invalid_request", f"The '{name}' parameter is repeated.")
     for name, value in authz.params.items(multi=True):
         if len(value) > MAX_PARAM_LENGTH:
-            raise AuthorizeError(
-                "invalid_request", f"The '{name[:40]}' parameter is too long.",
-                redirect=name not in ("client_id", "redirect_uri"),
-            )
+            raise AuthorizeError("invalid_request", f"The '{name[:40]}' parameter is too long.")
 
 
 def check_client(authz: Authorization, server: IdpAuthorizationServer) -> None:
+    if len(authz.params.getlist("client_id")) > 1:
+        raise AuthorizeError("invalid_request", "The 'client_id' parameter is repeated.", redirect=False)
     client_id = authz.params.get("client_id")
     if not client_id:
         raise AuthorizeError("invalid_request", "The 'client_id' parameter is missing.", redirect=False)
@@ -95,6 +91,8 @@ def check_client(authz: Authorization, server: IdpAuthorizationServer) -> None:
 
 def check_redirect_uri(authz: Authorization, server: IdpAuthorizationServer) -> None:
     """The redirect URI must be present and match a registered one exactly."""
+    if len(authz.params.getlist("redirect_uri")) > 1:
+        raise AuthorizeError("invalid_request", "The 'redirect_uri' parameter is repeated.", redirect=False)
     uri = authz.params.get("redirect_uri")
     if not uri:
         raise AuthorizeError("invalid_request", "The 'redirect_uri' parameter is missing.", redirect=False)
@@ -204,9 +202,9 @@ def check_id_token_hint(authz: Authorization, server: IdpAuthorizationServer) ->
 
 
 CHECKS: list[Check] = [
-    check_parameters_once,
     check_client,
     check_redirect_uri,
+    check_parameters_once,
     check_request_object,
     check_response_type,
     check_response_mode,

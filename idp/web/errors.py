@@ -48,6 +48,7 @@ def render_error(status: int, title: str | None = None, message: str | None = No
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
+        log.warning("CSRF check failed: %s", error.description)
         return render_error(
             400,
             "Your form expired",
