@@ -7,7 +7,11 @@ from typing import Any
 from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2 import ResourceProtector as FlaskResourceProtector
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidRequestError,
+    MissingAuthorizationError,
+    UnsupportedTokenTypeError,
+)
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -35,6 +39,15 @@ class BearerValidator(BearerTokenValidator):
             raise InsufficientScopeError()
 
 
+class MissingTokenError(InvalidTokenError):
+    """No access token at all: RFC 6750 3.1 asks for a bare challenge, with no error code."""
+
+    description = "No access token was sent."
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*default_json_headers, ("WWW-Authenticate", f'Bearer realm="{self.realm}"')]
+
+
 class ResourceProtector(FlaskResourceProtector):
     """Bearer tokens in the Authorization header or, on POST, in the form body (RFC 6750 2.2)."""
 
@@ -50,7 +63,12 @@ class ResourceProtector(FlaskResourceProtector):
             if "Authorization" in flask_request.headers:
                 raise InvalidRequestError("Send the access token one way only.")
             return self.get_token_validator("bearer"), body_token
-        return super().parse_request_authorization(request)
+        try:
+            return super().parse_request_authorization(request)
+        except MissingAuthorizationError:
+            raise MissingTokenError(realm=self._default_realm) from None
+        except UnsupportedTokenTypeError:
+            raise InvalidTokenError("Use a Bearer access token.", realm=self._default_realm) from None
 
 
 def _token_claims(server: Any, match: TokenMatch, target: str) -> dict[str, Any]:

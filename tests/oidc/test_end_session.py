@@ -1,0 +1,92 @@
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from tests.oidc.test_authorize import error_params
+from tests.oidc_helpers import csrf_token
+
+
+def test_logout_with_id_token_hint_redirects_with_state_and_ends_the_session(rp, teacher):
+    tokens = rp.tokens("teacher@example.org")
+    response = rp.http.get("/logout", query_string={
+        "id_token_hint": tokens["id_token"],
+        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+        "state": "bye-123",
+    })
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(rp.registered.post_logout_redirect_uri)
+    assert parse_qs(urlsplit(location).query)["state"] == ["bye-123"]
+    # Signed out: prompt=none now needs a login, and the session's tokens are revoked.
+    assert error_params(rp.authorize(prompt="none"))["error"] == "login_required"
+    assert rp.userinfo(tokens["access_token"]).status_code == 401
+    assert rp.refresh(tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+def test_offline_access_survives_logout(rp, teacher):
+    tokens = rp.tokens("teacher@example.org", scope="openid offline_access")
+    rp.http.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
+    assert rp.refresh(tokens["refresh_token"]).status_code == 200
+
+
+def test_unregistered_post_logout_redirect_uri_is_not_followed(rp, teacher):
+    tokens = rp.tokens("teacher@example.org")
+    response = rp.http.get("/logout", query_string={
+        "id_token_hint": tokens["id_token"],
+        "post_logout_redirect_uri": "https://attacker.example.net/",
+    })
+    assert response.status_code == 200
+    assert "You have signed out" in response.get_data(as_text=True)
+
+
+def test_logout_without_hint_asks_for_confirmation(rp, teacher):
+    rp.sign_in("teacher@example.org")
+    response = rp.http.get("/logout", query_string={
+        "client_id": rp.client_id,
+        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+        "state": "s1",
+    })
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Sign out of My Cambridge?" in html
+    # Still signed in until confirmed.
+    assert "code" in rp.follow(rp.authorize(prompt="none")).params
+    confirmed = rp.http.post("/logout", data={
+        "csrf_token": csrf_token(html), "confirm": "yes", "client_id": rp.client_id,
+        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri, "state": "s1",
+    })
+    assert confirmed.status_code == 302
+    assert confirmed.headers["Location"] == rp.registered.post_logout_redirect_uri + "?state=s1"
+    assert error_params(rp.authorize(prompt="none"))["error"] == "login_required"
+
+
+def test_confirmation_without_csrf_token_is_refused(rp, teacher):
+    rp.sign_in("teacher@example.org")
+    response = rp.http.post("/logout", data={"confirm": "yes"})
+    assert response.status_code == 400
+    assert "code" in rp.follow(rp.authorize(prompt="none")).params
+
+
+def test_forged_id_token_hint_is_refused_without_signing_out(rp, teacher):
+    rp.sign_in("teacher@example.org")
+    response = rp.http.get("/logout", query_string={
+        "id_token_hint": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiaXNzIjoiaHR0cDovL2xvY2FsaG9zdCJ9.",
+        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+    })
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "code" in rp.follow(rp.authorize(prompt="none")).params
+
+
+def test_client_id_must_match_the_hints_audience(rp, teacher, make, client):
+    from tests.oidc_helpers import RelyingParty
+
+    tokens = rp.tokens("teacher@example.org")
+    other = RelyingParty(client, make.client())
+    response = rp.http.get("/logout", query_string={
+        "id_token_hint": tokens["id_token"], "client_id": other.client_id,
+        "post_logout_redirect_uri": other.registered.post_logout_redirect_uri,
+    })
+    assert response.status_code == 400
