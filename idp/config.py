@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 from idp.catalogue import DEFAULT_CATALOGUE, Catalogue, CatalogueError
 
 ENV_PREFIX = "IDP_"
-# Environment variables with the prefix that are not settings.
-META_ENV = {"IDP_CONFIG", "IDP_TEST_DATABASE_URL"}
+# Environment variables with the prefix that are not settings: the config file's path, the
+# test database, and the serving options read by idp/gunicorn_conf.py.
+META_ENV = {"IDP_CONFIG", "IDP_TEST_DATABASE_URL", "IDP_BIND", "IDP_WORKERS", "IDP_ACCESS_LOG",
+            "IDP_LOG_LEVEL"}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ALGORITHMS = ("RS256", "ES256")
 

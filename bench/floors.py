@@ -1,0 +1,66 @@
+"""Cost floors measured in-process: what one password check and one ID-token signature cost.
+
+They bound what the HTTP phases can reach: a sign-in flow verifies one password, so two cores
+cannot complete more than ``2 / hash_seconds`` flows per second whatever else the code does.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from idp.config import AuthSettings
+
+
+@dataclass(frozen=True)
+class Timing:
+    median_s: float
+    min_s: float
+    runs: int
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"median_ms": round(self.median_s * 1000, 4), "min_ms": round(self.min_s * 1000, 4),
+                "runs": self.runs}
+
+
+def _time(func: Callable[[], object], runs: int) -> Timing:
+    func()  # warm caches and lazy imports
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        samples.append(time.perf_counter() - start)
+    return Timing(statistics.median(samples), min(samples), runs)
+
+
+def password_verify(auth: AuthSettings, runs: int = 20) -> Timing:
+    """One argon2id verify of a correct password at the configured cost."""
+    hasher = PasswordHasher(
+        time_cost=auth.argon2_time_cost,
+        memory_cost=auth.argon2_memory_cost,
+        parallelism=auth.argon2_parallelism,
+    )
+    password = "correct horse battery staple"
+    stored = hasher.hash(password)
+    return _time(lambda: hasher.verify(stored, password), runs)
+
+
+def id_token_signature(pem_path: Path, kid: str, issuer: str, runs: int = 500) -> Timing:
+    """One RS256 ``jwt.encode`` of an ID-token-sized payload with an already imported key."""
+    key = RSAKey.import_key(pem_path.read_bytes())
+    now = int(time.time())
+    claims = {
+        "iss": issuer, "sub": "u_8IfvIhMjIUTr_Ozh-sWh7Q", "aud": "zeNy-jB5VJO1h0QuSW09ArS_",
+        "azp": "zeNy-jB5VJO1h0QuSW09ArS_", "iat": now, "exp": now + 600, "auth_time": now,
+        "amr": ["pwd"], "nonce": "Vq3Xb5hY0m9eK1pD", "at_hash": "b1Vj5WmXqT3d8hK0Zs9YtA",
+        "sid": "k1Hq9Sx0Vb7T2mWn3Lp5Rz",
+    }
+    header = {"alg": "RS256", "kid": kid}
+    return _time(lambda: jwt.encode(header, claims, key), runs)

@@ -1,0 +1,348 @@
+"""Benchmark the identity provider under gunicorn: ``python bench/run.py [--quick]``.
+
+Starts gunicorn (2 sync workers) on a fresh SQLite database, loads discovery, JWKS, userinfo,
+refresh-token rotation and full sign-in flows from a single-process asyncio load generator,
+measures the cost floors (one password hash, one RS256 signature, an empty Flask endpoint on the
+same gunicorn setup), prints a table and writes bench/results/latest.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python bench/run.py` puts bench/ first on sys.path; import the `bench` package from the
+# repository root instead (and never let a bench module shadow a standard-library one).
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0] or ".").resolve() == _REPO_ROOT / "bench":
+    sys.path[0] = str(_REPO_ROOT)
+elif str(_REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(_REPO_ROOT))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from types import FrameType  # noqa: E402
+from typing import Any  # noqa: E402
+
+from bench import floors  # noqa: E402
+from bench.load import (  # noqa: E402
+    Flows,
+    PhaseResult,
+    RefreshChains,
+    RelyingParty,
+    StaticGet,
+    Userinfo,
+    obtain_tokens,
+    run_phase,
+)
+from bench.server import (  # noqa: E402
+    HOST,
+    REDIRECT_URI,
+    REPO_ROOT,
+    WORKERS,
+    Gunicorn,
+    Seed,
+    ServerError,
+    bench_environment,
+    free_port,
+    seed,
+)
+
+RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
+CORES = 2  # the hash floor assumes one password check per flow on each of two cores
+
+# Targets from the performance brief.
+REFRESH_TARGET_RPS = 1000.0
+REFRESH_TARGET_P99_MS = 50.0
+FLOW_TARGET_RATIO = 0.8
+FLOW_CPU_TARGET_MS = 10.0  # server CPU per flow, the password hash excluded
+
+
+@dataclass
+class Options:
+    duration: float
+    warmup: float
+    concurrency: int
+    flow_concurrency: int
+    timeout: float
+    hash_runs: int
+    sign_runs: int
+    output: Path
+
+
+@dataclass
+class Results:
+    options: Options
+    floors: dict[str, floors.Timing] = field(default_factory=dict)
+    phases: dict[str, PhaseResult] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="measured seconds per load phase (default 10)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="unmeasured seconds before each window (default 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 s per phase, 0.5 s warm-up")
+    parser.add_argument("--concurrency", type=int, default=32,
+                        help="connections for discovery, JWKS, userinfo, refresh, empty (default 32)")
+    parser.add_argument("--flow-concurrency", type=int, default=8,
+                        help="concurrent sign-in flows (default 8)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds before one request or flow counts as an error (default 30)")
+    parser.add_argument("--output", type=Path, default=RESULTS,
+                        help=f"JSON results file (default {RESULTS.relative_to(REPO_ROOT)})")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 2.0, 0.5
+    if args.duration <= 0 or args.warmup < 0 or args.concurrency < 1 or args.flow_concurrency < 1:
+        parser.error("durations must be positive and concurrencies at least 1")
+    return Options(
+        duration=args.duration, warmup=args.warmup, concurrency=args.concurrency,
+        flow_concurrency=args.flow_concurrency, timeout=args.timeout,
+        hash_runs=10 if args.quick else 20, sign_runs=200 if args.quick else 500,
+        output=args.output,
+    )
+
+
+# -- phases ---------------------------------------------------------------------------
+
+
+async def empty_phases(opts: Options, server: Gunicorn, results: Results) -> None:
+    empty = StaticGet(HOST, server.port, "/", opts.concurrency)
+    await empty.prime(lambda doc: doc == {})
+    await _phase(opts, results, server, "empty endpoint", "req", opts.concurrency, empty)
+
+
+async def provider_phases(opts: Options, server: Gunicorn, creds: Seed, results: Results) -> None:
+    issuer = f"http://{HOST}:{server.port}"
+    rp = RelyingParty(HOST, server.port, creds.client_id, creds.client_secret, REDIRECT_URI,
+                      creds.email, creds.password)
+
+    # Set-up (untimed): one sign-in per refresh chain, plus spares for chains that break.
+    spares = max(4, opts.concurrency // 4)
+    log(f"signing in {opts.concurrency + spares} times for tokens (untimed set-up)")
+    tokens = await obtain_tokens(rp, opts.concurrency + spares, opts.flow_concurrency, opts.timeout)
+
+    discovery = StaticGet(HOST, server.port, "/.well-known/openid-configuration", opts.concurrency)
+    await discovery.prime(lambda doc: doc.get("issuer") == issuer)
+    await _phase(opts, results, server, "discovery", "req", opts.concurrency, discovery)
+
+    jwks = StaticGet(HOST, server.port, "/jwks.json", opts.concurrency)
+    await jwks.prime(lambda doc: any(k.get("kid") == creds.kid for k in doc.get("keys", [])))
+    await _phase(opts, results, server, "jwks", "req", opts.concurrency, jwks)
+
+    # Userinfo before refresh: a rotation may end the access tokens of the previous generation.
+    userinfo = Userinfo(rp, [t["access_token"] for t in tokens[: opts.concurrency]])
+    await userinfo.prime(lambda doc: doc.get("email") == creds.email and "sub" in doc)
+    await _phase(opts, results, server, "userinfo", "req", opts.concurrency, userinfo)
+
+    chains = RefreshChains(rp, [t["refresh_token"] for t in tokens], opts.concurrency)
+    await _phase(opts, results, server, "refresh", "req", opts.concurrency, chains)
+    if chains.broken:
+        log(f"refresh: {chains.broken} chain(s) broke; spares left: {len(chains.spares)}")
+
+    flows = Flows(rp, opts.flow_concurrency)
+    await _phase(opts, results, server, "sign-in flow", "flow", opts.flow_concurrency, flows)
+
+
+async def _phase(opts: Options, results: Results, server: Gunicorn, name: str, unit: str,
+                 concurrency: int, operation: Any) -> None:
+    log(f"{name}: {concurrency} concurrent, {opts.warmup:g} s warm-up + {opts.duration:g} s")
+    result = await run_phase(name, unit, concurrency, operation, warmup=opts.warmup,
+                             duration=opts.duration, timeout=opts.timeout, snapshot=server.snapshot)
+    results.phases[name] = result
+    log(f"{name}: {result.rate:.1f} {unit}/s, p99 {result.latency_ms(99):.1f} ms, "
+        f"{result.errors} errors")
+
+
+def run(opts: Options, tmp: Path, results: Results) -> None:
+    port = free_port()
+    env = bench_environment(tmp, port)
+    log(f"seeding {tmp} with the idp CLI")
+    creds = seed(env, tmp)
+
+    log("cost floors: argon2id verify, RS256 signature")
+    from idp.config import load as load_settings
+
+    settings = load_settings(environ=env)
+    results.floors["password_hash"] = floors.password_verify(settings.auth, opts.hash_runs)
+    results.floors["id_token_signature"] = floors.id_token_signature(
+        settings.keys_path / f"{creds.kid}.pem", creds.kid, settings.oidc.issuer, opts.sign_runs
+    )
+
+    log("starting gunicorn with the empty Flask app")
+    with Gunicorn("bench.empty_app:app", free_port(), env, tmp, tmp / "gunicorn-empty.log") as empty:
+        empty.start("/")
+        asyncio.run(empty_phases(opts, empty, results))
+
+    log(f"starting gunicorn with the provider on {HOST}:{port}")
+    with Gunicorn("idp.wsgi:app", port, env, tmp, tmp / "gunicorn-idp.log") as server:
+        server.start("/.well-known/openid-configuration")
+        try:
+            asyncio.run(provider_phases(opts, server, creds, results))
+        finally:
+            errors = [line for line in server.log_tail(400).splitlines()
+                      if "Traceback" in line or "[ERROR]" in line or "WORKER TIMEOUT" in line]
+            if errors:
+                log(f"server log has {len(errors)} error line(s), e.g.: {errors[0]}")
+
+
+# -- report ---------------------------------------------------------------------------
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return "-" if value != value else f"{value:,.{digits}f}"  # NaN -> "-"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+def comparisons(results: Results) -> list[dict[str, Any]]:
+    """Each headline figure beside its floor or target."""
+    p = results.phases
+    hash_timing = results.floors.get("password_hash")
+    rows: list[dict[str, Any]] = []
+    empty = p.get("empty endpoint")
+    for name in ("discovery", "jwks", "userinfo"):
+        if name in p and empty and empty.rate:
+            rows.append({"figure": f"{name} req/s", "value": p[name].rate,
+                         "floor": "empty endpoint req/s", "floor_value": empty.rate,
+                         "ratio": p[name].rate / empty.rate, "target": None, "ok": None})
+    if "refresh" in p:
+        r = p["refresh"]
+        rows.append({"figure": "refresh req/s", "value": r.rate, "floor": "target",
+                     "floor_value": REFRESH_TARGET_RPS, "ratio": r.rate / REFRESH_TARGET_RPS,
+                     "target": f">= {REFRESH_TARGET_RPS:.0f} req/s",
+                     "ok": r.rate >= REFRESH_TARGET_RPS})
+        rows.append({"figure": "refresh p99 ms", "value": r.latency_ms(99), "floor": "target",
+                     "floor_value": REFRESH_TARGET_P99_MS, "ratio": None,
+                     "target": f"< {REFRESH_TARGET_P99_MS:.0f} ms",
+                     "ok": r.latency_ms(99) < REFRESH_TARGET_P99_MS})
+    if "sign-in flow" in p and hash_timing is not None:
+        f, hash_s = p["sign-in flow"], hash_timing.median_s
+        floor = CORES / hash_s
+        rows.append({"figure": "sign-in flows/s", "value": f.rate, "floor": "hash floor flows/s",
+                     "floor_value": floor, "ratio": f.rate / floor,
+                     "target": f"ratio >= {FLOW_TARGET_RATIO}",
+                     "ok": f.rate / floor >= FLOW_TARGET_RATIO})
+        cpu = f.server_cpu_ms_per_op
+        rows.append({"figure": "server CPU ms/flow", "value": cpu, "floor": "one hash ms",
+                     "floor_value": hash_s * 1000, "ratio": cpu / (hash_s * 1000),
+                     "target": None, "ok": None})
+        rows.append({"figure": "server CPU ms/flow minus hash", "value": cpu - hash_s * 1000,
+                     "floor": "target", "floor_value": FLOW_CPU_TARGET_MS, "ratio": None,
+                     "target": f"<= {FLOW_CPU_TARGET_MS:.0f} ms",
+                     "ok": cpu - hash_s * 1000 <= FLOW_CPU_TARGET_MS})
+    return rows
+
+
+def render(results: Results) -> str:
+    opts = results.options
+    out = [f"idp benchmark: gunicorn {WORKERS} sync workers, SQLite, {os.cpu_count()} cores; "
+           f"{opts.warmup:g} s warm-up + {opts.duration:g} s per phase", ""]
+
+    rows = []
+    for r in results.phases.values():
+        rows.append([r.name, str(r.concurrency), f"{r.completed:,}", _fmt(r.rate),
+                     _fmt(r.latency_ms(50), 2), _fmt(r.latency_ms(99), 2), str(r.errors),
+                     _fmt(r.server_cpu_ms_per_op, 3), _fmt(r.server_cores, 2),
+                     _fmt(r.loadgen_cpu_ms_per_op, 3), _fmt(r.loadgen_cores, 2),
+                     _fmt(r.machine_cores, 2)])
+    out.append(_table(["phase", "conc", "done", "per s", "p50 ms", "p99 ms", "errors",
+                       "srv CPU ms/op", "srv cores", "loadgen ms/op", "loadgen cores",
+                       "machine cores"], rows))
+    kinds = [(r.name, k, n) for r in results.phases.values() for k, n in r.error_kinds.items()]
+    for name, kind, count in kinds:
+        out.append(f"  ! {name}: {count} x {kind}")
+    restarts = [f"{r.name}: {r.worker_restarts}" for r in results.phases.values() if r.worker_restarts]
+    if restarts:
+        out.append("  worker restarts (gunicorn max_requests) during windows: " + ", ".join(restarts))
+
+    out += ["", _table(["cost floor", "median ms", "min ms", "runs"], [
+        [name.replace("_", " "), _fmt(t.median_s * 1000, 3), _fmt(t.min_s * 1000, 3), str(t.runs)]
+        for name, t in results.floors.items()])]
+
+    rows = []
+    for c in comparisons(results):
+        verdict = "" if c["ok"] is None else ("PASS" if c["ok"] else "FAIL")
+        rows.append([c["figure"], _fmt(c["value"], 2 if c["value"] < 100 else 1), c["floor"],
+                     _fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1),
+                     "-" if c["ratio"] is None else f"{c['ratio']:.2f}", c["target"] or "-", verdict])
+    out += ["", _table(["figure", "value", "floor", "floor value", "ratio", "target", ""], rows)]
+    return "\n".join(out)
+
+
+def to_json(results: Results) -> dict[str, Any]:
+    opts = results.options
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_revision": _git_revision(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "settings": {"workers": WORKERS, "duration_s": opts.duration, "warmup_s": opts.warmup,
+                     "concurrency": opts.concurrency, "flow_concurrency": opts.flow_concurrency},
+        "floors": {name: t.to_json() for name, t in results.floors.items()},
+        "phases": {name: r.to_json() for name, r in results.phases.items()},
+        "comparisons": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
+                        for c in comparisons(results)],
+    }
+
+
+def _git_revision() -> str | None:
+    try:  # read-only
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=5, check=True)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C, so every server is stopped on the way out
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    results = Results(opts)
+    status = 0
+    try:
+        with tempfile.TemporaryDirectory(prefix="idp-bench-") as tmp:
+            run(opts, Path(tmp), results)
+    except ServerError as exc:
+        log(f"failed: {exc}")
+        status = 1
+    except KeyboardInterrupt:
+        log("interrupted; servers stopped")
+        status = 130
+    if results.phases or results.floors:
+        print(render(results))
+        opts.output.parent.mkdir(parents=True, exist_ok=True)
+        opts.output.write_text(json.dumps(to_json(results), indent=2) + "\n")
+        log(f"wrote {opts.output}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Starting, watching and stopping the gunicorn servers under test, and seeding their database.
+
+The servers run exactly as the project serves (``idp/gunicorn_conf.py``, sync workers) with two
+workers on a free loopback port, against a throw-away SQLite database and keys directory. CPU
+time is read from ``/proc`` so that a phase can be charged for the server work it caused.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONF = REPO_ROOT / "idp" / "gunicorn_conf.py"
+HOST = "127.0.0.1"
+WORKERS = 2
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+BENCH_EMAIL = "bench@example.org"
+BENCH_PASSWORD = "bench-password-0123"
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+
+
+class ServerError(Exception):
+    """A server did not start, or seeding failed; the message carries the evidence."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def bench_environment(tmp: Path, port: int) -> dict[str, str]:
+    """The process environment for the CLI and the server: only the benchmark's IDP_ settings.
+
+    Inherited ``IDP_*`` variables are dropped so a developer's shell cannot change what is
+    measured; ``IDP_CONFIG`` names an empty file so no ``config.toml`` is picked up either.
+    """
+    config_file = tmp / "config.toml"
+    config_file.write_text("# intentionally empty: the benchmark configures through IDP_*\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    # Import the checkout this benchmark lives in, whatever the virtualenv has installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env.update(
+        IDP_CONFIG=str(config_file),
+        IDP_SECRET_KEY=secrets.token_urlsafe(48),
+        IDP_DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}",
+        IDP_OIDC__ISSUER=f"http://{HOST}:{port}",
+        IDP_OIDC__KEYS_DIR=str(tmp / "keys"),
+        IDP_INSTANCE_DIR=str(tmp / "instance"),
+        IDP_RATE_LIMITS__ENABLED="false",
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What the benchmark's relying party needs to know about the seeded database."""
+
+    client_id: str
+    client_secret: str
+    email: str
+    password: str
+    kid: str
+
+
+def seed(env: dict[str, str], cwd: Path) -> Seed:
+    """Create the schema, a signing key, a centre, a user and a client with the project's CLI."""
+    commands = {
+        "db": ["db", "upgrade"],
+        "key": ["keys", "rotate"],
+        "org": ["orgs", "create", "--code", "BE101", "--name", "Bench Centre"],
+        "user": ["users", "create", "--email", BENCH_EMAIL, "--first-name", "Bench",
+                 "--last-name", "User", "--password", BENCH_PASSWORD, "--org", "BE101",
+                 "--role", "sfa.teacher"],
+        "client": ["clients", "create", "--name", "Bench", "--redirect-uri", REDIRECT_URI,
+                   "--service", "submit_for_assessment"],
+    }
+    # One child process runs every command through ``idp.cli.main`` (see bench/seed.py), which
+    # saves four interpreter start-ups over calling the ``idp`` console script five times.
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.seed", json.dumps(commands)],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+    )
+    if proc.returncode != 0:
+        raise ServerError(f"seeding failed ({proc.returncode}):\n{proc.stderr.strip()}")
+    out = json.loads(proc.stdout)
+    return Seed(
+        client_id=out["client"]["client_id"],
+        client_secret=out["client"]["client_secret"],
+        email=out["user"]["email"],
+        password=BENCH_PASSWORD,
+        kid=out["key"]["kid"],
+    )
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command name (index 0 is field 3, the state)."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        data = fh.read()
+    return data[data.rindex(b")") + 2:].decode().split()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Clocks read at one instant, to be subtracted from a later snapshot."""
+
+    at: float  # time.monotonic()
+    server_cpu: float  # seconds: master + live workers + reaped workers
+    loadgen_cpu: float  # seconds: this process (the load generator)
+    machine_busy: float  # seconds of non-idle CPU, all cores
+    worker_pids: tuple[int, ...]
+
+
+def _machine_busy() -> float:
+    with open("/proc/stat", "rb") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLK_TCK  # guest time is already inside user
+
+
+class Gunicorn:
+    """One gunicorn master with ``WORKERS`` sync workers; a context manager that always stops it."""
+
+    def __init__(self, app: str, port: int, env: dict[str, str], cwd: Path, log_path: Path):
+        self.app = app
+        self.port = port
+        self.env = env
+        self.cwd = cwd
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._workers: tuple[int, ...] = ()
+
+    @property
+    def argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
+            "--bind", f"{HOST}:{self.port}", "--workers", str(WORKERS),
+            # IDP_ACCESS_LOG cannot be used: the provider's settings loader rejects it as an
+            # unknown IDP_ setting. gunicorn cannot switch the log off from the command line,
+            # so it writes to /dev/null (the formatting is paid for, the I/O is not).
+            "--access-logfile", os.devnull,
+            self.app,
+        ]
+
+    def start(self, ready_path: str, timeout: float = 60.0) -> None:
+        with open(self.log_path, "ab") as log:
+            # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the
+            # server ourselves (and can kill its whole process group if it will not stop).
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise ServerError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise ServerError(f"gunicorn not ready after {timeout:.0f} s:\n{self.log_tail()}")
+            if self._answers(ready_path) and len(self._scan_workers()) == WORKERS:
+                self._workers = self._scan_workers()
+                return
+            time.sleep(0.1)
+
+    def _answers(self, path: str) -> bool:
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+        try:
+            conn.request("GET", path)
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def _scan_workers(self) -> tuple[int, ...]:
+        assert self.proc is not None
+        master = str(self.proc.pid)
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if _proc_stat(int(entry))[1] == master:
+                        pids.append(int(entry))
+                except (OSError, IndexError):
+                    continue  # exited while we looked
+        return tuple(sorted(pids))
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the master and all its workers, past and present.
+
+        A worker gunicorn restarts (``max_requests``) is reaped by the master, and from then on
+        its time is part of the master's cutime/cstime; so the sum over master (with reaped
+        children) and live workers only ever grows, and differences are exact across restarts.
+        """
+        assert self.proc is not None
+        fields = _proc_stat(self.proc.pid)
+        ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        try:
+            for pid in self._workers:
+                ticks += sum(int(v) for v in _proc_stat(pid)[11:13])
+        except FileNotFoundError:
+            self._workers = self._scan_workers()  # a worker was replaced: count afresh
+            return self.cpu_seconds()
+        return ticks / CLK_TCK
+
+    def snapshot(self) -> Snapshot:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return Snapshot(
+            at=time.monotonic(),
+            server_cpu=self.cpu_seconds(),
+            loadgen_cpu=usage.ru_utime + usage.ru_stime,
+            machine_busy=_machine_busy(),
+            worker_pids=self._workers,
+        )
+
+    def stop(self) -> None:
+        """SIGTERM (graceful), then SIGKILL to the process group if the master lingers."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid  # start_new_session made the master its group's leader
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(pgid, signal.SIGKILL)  # master not yet reaped: the group is ours
+                self.proc.wait(timeout=5)
+        for pid in self._workers:  # a worker orphaned by a crashed master
+            try:
+                if os.getpgid(pid) == pgid:
+                    os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> Gunicorn:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

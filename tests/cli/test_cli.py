@@ -1,0 +1,182 @@
+"""The operator's CLI: every command, its --json output and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from idp.cli import Context, cli
+from idp.extensions import db
+from tests.oidc_helpers import RelyingParty
+
+
+@pytest.fixture
+def run(app, overrides):
+    def invoke(*args: str, input: str | None = None):
+        ctx = Context()
+        ctx.overrides = overrides
+        result = CliRunner().invoke(cli, list(args), obj=ctx, input=input)
+        if ctx._app is not None:
+            with ctx._app.app_context():
+                db.engine.dispose()
+        return result
+
+    return invoke
+
+
+def test_help_lists_every_command(run):
+    result = run("--help")
+    assert result.exit_code == 0
+    for group in ("db", "orgs", "users", "clients", "keys", "serve", "demo"):
+        assert group in result.output
+
+
+def test_db_upgrade_is_idempotent_and_reports_the_catalogue(run):
+    result = run("db", "upgrade", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["revision"] and data["services"] >= 5 and data["roles"] >= 5
+
+
+def test_orgs_create_with_associate_and_exams_officer(run):
+    assert run("orgs", "create", "--code", "CA100", "--name", "Associate", "--json").exit_code == 0
+    result = run("orgs", "create", "--code", "ca101", "--name", "Associate Centre", "--associate-of", "CA100", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["associate_of"] == "CA100"
+    assert json.loads(result.output)["code"] == "CA101"
+    run("users", "create", "--email", "Officer@Example.org", "--first-name", "Ola", "--last-name", "Officer",
+        "--password", "a long enough password")
+    result = run("orgs", "set-exams-officer", "CA101", "officer@example.org", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["exams_officer"] == "officer@example.org"
+    assert data["roles"] == ["gl.exams_officer", "user_management"]
+    listed = json.loads(run("orgs", "list", "--json").output)
+    assert [o["code"] for o in listed] == ["CA100", "CA101"]
+
+
+def test_global_listening_moves_with_the_office(run):
+    run("orgs", "create", "--code", "AA101", "--name", "Centre")
+    for name in ("first", "second"):
+        run("users", "create", "--email", f"{name}@example.org", "--first-name", name, "--last-name", "X",
+            "--password", "a long enough password", "--org", "AA101", "--role", "sfa.teacher")
+    run("orgs", "set-exams-officer", "AA101", "first@example.org")
+    data = json.loads(run("orgs", "set-exams-officer", "AA101", "second@example.org", "--json").output)
+    assert "gl.exams_officer" in data["roles"]
+    from idp.domain import organisations, users
+
+    first = users.find_by_email("first@example.org")
+    assert organisations.membership(first, organisations.get_by_code("AA101")).role_keys == {
+        "sfa.teacher", "user_management"}
+
+
+def test_users_create_with_roles(run):
+    run("orgs", "create", "--code", "AA101", "--name", "Centre")
+    result = run("users", "create", "--email", "t@example.org", "--first-name", "Tess", "--last-name", "Teacher",
+                 "--password", "-", "--org", "AA101", "--role", "sfa.teacher", "--json",
+                 input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["status"] == "active" and data["roles"] == ["sfa.teacher"]
+    assert data["sub"].startswith("u_")
+
+
+def test_users_create_without_password_awaits_invitation(run):
+    data = json.loads(run("users", "create", "--email", "new@example.org", "--first-name", "N",
+                          "--last-name", "U", "--json").output)
+    assert data["status"] == "invited"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("users", "create", "--email", "not-an-email", "--first-name", "A", "--last-name", "B"),
+     "Enter an email address in the correct format"),
+    (("users", "create", "--email", "a@example.org", "--first-name", "A", "--last-name", "B",
+      "--password", "short"), "at least 10 characters"),
+    (("users", "create", "--email", "a@example.org", "--first-name", "A", "--last-name", "B",
+      "--role", "sfa.teacher"), "--role needs --org"),
+    (("orgs", "create", "--code", "A!", "--name", "X"), "centre number must be"),
+    (("orgs", "set-exams-officer", "ZZ999", "a@example.org"), "No organisation with centre number"),
+    (("clients", "create", "--name", "X", "--redirect-uri", "http://rp.example.org/cb"), "must use https"),
+    (("clients", "create", "--name", "X", "--redirect-uri", "https://rp.example.org/cb#frag"), "fragment"),
+    (("clients", "create", "--name", "X", "--redirect-uri", "https://rp.example.org/cb", "--service", "nope"),
+     "Unknown service"),
+    (("clients", "show", "missing"), "No client with id"),
+])
+def test_bad_input_fails_with_one_line(run, args, message):
+    result = run(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert result.output.strip().count("\n") == 0
+
+
+def test_duplicate_email_is_refused_case_insensitively(run):
+    run("users", "create", "--email", "dup@example.org", "--first-name", "A", "--last-name", "B")
+    result = run("users", "create", "--email", "DUP@example.org", "--first-name", "C", "--last-name", "D")
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+
+
+def test_clients_lifecycle(run, client, make):
+    result = run("clients", "create", "--name", "Submit for Assessment", "--redirect-uri", "https://sfa.example.org/cb",
+                 "--post-logout-redirect-uri", "https://sfa.example.org/", "--service", "submit_for_assessment",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    secret = created["client_secret"]
+    assert secret and created["services"] == ["submit_for_assessment"]
+    from idp.domain import clients
+    from idp.security import token_hash
+
+    stored = clients.get(created["client_id"])
+    assert stored.client_secret_hash == token_hash(secret) and secret not in stored.client_secret_hash
+
+    listed = json.loads(run("clients", "list", "--json").output)
+    assert [c["client_id"] for c in listed] == [created["client_id"]]
+    shown = json.loads(run("clients", "show", created["client_id"], "--json").output)
+    assert "client_secret" not in shown
+
+    rotated = json.loads(run("clients", "rotate-secret", created["client_id"], "--json").output)
+    assert rotated["client_secret"] != secret
+    # The old secret stops working, the new one works.
+    make.org("AA101")
+    make.user("t@example.org")
+    from tests.factories import RegisteredClient
+
+    def rp_with(secret_value):
+        return RelyingParty(client, RegisteredClient(stored, created["client_id"], secret_value,
+                                                     "https://sfa.example.org/cb", "https://sfa.example.org/"))
+
+    old = rp_with(secret)
+    assert old.exchange(old.sign_in("t@example.org").code).status_code == 401
+    new = rp_with(rotated["client_secret"])
+    assert new.exchange(new.sign_in("t@example.org").code).status_code == 200
+
+    assert run("clients", "delete", created["client_id"], "--json").exit_code == 0
+    assert json.loads(run("clients", "list", "--json").output) == []
+
+
+def test_public_client_has_no_secret(run):
+    data = json.loads(run("clients", "create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:8080/cb",
+                          "--public", "--json").output)
+    assert data["client_secret"] is None and data["token_endpoint_auth_method"] == "none"
+
+
+def test_keys_rotate_list_prune(run):
+    before = json.loads(run("keys", "list", "--json").output)
+    rotated = json.loads(run("keys", "rotate", "--json").output)
+    assert rotated["status"] == "current"
+    after = json.loads(run("keys", "list", "--json").output)
+    assert len(after) == len(before) + 1
+    assert [k["status"] for k in after if k["kid"] != rotated["kid"] and k["alg"] == "RS256"].count("current") == 0
+    pruned = json.loads(run("keys", "prune", "--json").output)
+    assert pruned == {"pruned": []}  # retired keys are kept until their tokens expire
+    es = json.loads(run("keys", "rotate", "--alg", "ES256", "--json").output)
+    assert es["alg"] == "ES256"
+
+
+def test_serve_check_validates_configuration_and_keys(run):
+    result = run("serve", "--check")
+    assert result.exit_code == 0, result.output
+    assert "in order" in result.output

@@ -1,0 +1,48 @@
+"""Imports flow one way: web/oidc/cli -> domain -> models -> extensions."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def test_domain_and_models_know_nothing_of_requests_or_authlib():
+    for path in modules("idp/domain") + modules("idp/models"):
+        for name in imports_of(path):
+            assert not name.startswith("authlib"), f"{path} imports {name}"
+            assert name not in ("flask.request", "flask.session", "flask.render_template"), f"{path} imports {name}"
+            assert not name.startswith(("idp.web", "idp.oidc", "idp.cli")), f"{path} imports {name}"
+
+
+def test_models_do_not_import_the_domain():
+    for path in modules("idp/models"):
+        assert not any(n.startswith("idp.domain") for n in imports_of(path)), path
+
+
+def test_only_the_oidc_package_imports_authlib_server_classes():
+    for path in modules("idp"):
+        if "oidc" in path.parts:
+            continue
+        assert not any(n.startswith("authlib") for n in imports_of(path)), path
+
+
+def test_demo_clients_never_import_the_provider():
+    for path in modules("clients"):
+        assert not any(n == "idp" or n.startswith("idp.") for n in imports_of(path)), path

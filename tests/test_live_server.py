@@ -1,0 +1,113 @@
+"""The provider as operators run it: `idp serve` (gunicorn, two workers) on a loopback port,
+driven over real HTTP by a relying party using requests and PyJWT's JWKS client."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+import pytest
+import requests
+
+from tests.oidc_helpers import s256
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_server(_schema, base_overrides, tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
+        "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
+        "IDP_OIDC__ISSUER": issuer,
+        "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
+        "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
+        "IDP_ACCESS_LOG": "/dev/null",
+    }
+    log = tmp_path_factory.mktemp("live-log") / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "idp.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(base_overrides["INSTANCE_DIR"]),
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(issuer + "/.well-known/openid-configuration", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("server did not start:\n" + log.read_text())
+            time.sleep(0.2)
+        yield issuer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_relying_party_signs_in_over_real_http(live_server, make):
+    org = make.org("LV101", name="Live Centre")
+    user = make.user("live@example.org", org=org, roles=("sfa.teacher",))
+    registered = make.client(redirect_uri="http://127.0.0.1:9/callback")
+    metadata = requests.get(live_server + "/.well-known/openid-configuration", timeout=5).json()
+    assert metadata["issuer"] == live_server
+
+    browser = requests.Session()
+    verifier, state, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(8), secrets.token_urlsafe(8)
+    query = urlencode({
+        "response_type": "code", "client_id": registered.client_id, "redirect_uri": registered.redirect_uri,
+        "scope": "openid profile email roles", "state": state, "nonce": nonce,
+        "code_challenge": s256(verifier), "code_challenge_method": "S256",
+    })
+    login = browser.get(metadata["authorization_endpoint"] + "?" + query, timeout=5)
+    assert login.status_code == 200 and "Sign in" in login.text
+    form = {
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1),
+        "ix": re.search(r'name="ix" value="([^"]+)"', login.text).group(1),
+        "email": "live@example.org",
+        "password": "correct horse battery",
+    }
+    response = browser.post(live_server + "/login", data=form, allow_redirects=False, timeout=5)
+    while not response.headers["Location"].startswith(registered.redirect_uri):
+        response = browser.get(live_server + response.headers["Location"], allow_redirects=False, timeout=5)
+    params = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert params["state"] == [state] and params["iss"] == [live_server]
+
+    token = requests.post(metadata["token_endpoint"], auth=(registered.client_id, registered.secret), data={
+        "grant_type": "authorization_code", "code": params["code"][0],
+        "redirect_uri": registered.redirect_uri, "code_verifier": verifier,
+    }, timeout=5)
+    assert token.status_code == 200, token.text
+    body = token.json()
+
+    signing_key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(body["id_token"])
+    claims = jwt.decode(body["id_token"], signing_key.key, algorithms=["RS256"],
+                        audience=registered.client_id, issuer=live_server)
+    assert claims["sub"] == user.sub and claims["nonce"] == nonce and claims["roles"] == ["sfa.teacher"]
+
+    info = requests.get(metadata["userinfo_endpoint"], timeout=5,
+                        headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert info.json()["sub"] == user.sub
