@@ -92,7 +92,7 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
         if auth_session is None:
             return None
         user = auth_session.user
-        user.auth_session = auth_session
+        user.attach_session(auth_session)
         return user
 
 

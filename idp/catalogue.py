@@ -8,7 +8,7 @@ Education and Cambridge OCR roles of the service's user guides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
@@ -64,15 +64,19 @@ class Catalogue:
     def _check(self) -> None:
         brand_keys = {b.key for b in self.brands}
         service_keys = {s.key for s in self.services}
-        for kind, keys in (("brand", [b.key for b in self.brands]),
-                           ("service", [s.key for s in self.services]),
-                           ("role", [r.key for r in self.roles])):
+        for kind, keys in (
+            ("brand", [b.key for b in self.brands]),
+            ("service", [s.key for s in self.services]),
+            ("role", [r.key for r in self.roles]),
+        ):
             dupes = sorted({k for k in keys if keys.count(k) > 1})
             if dupes:
                 raise CatalogueError(f"duplicate {kind} key {dupes[0]!r}")
         for service in self.services:
             if service.brand not in brand_keys:
-                raise CatalogueError(f"service {service.key!r} names unknown brand {service.brand!r}")
+                raise CatalogueError(
+                    f"service {service.key!r} names unknown brand {service.brand!r}"
+                )
         for role in self.roles:
             if role.service not in service_keys:
                 raise CatalogueError(f"role {role.key!r} names unknown service {role.service!r}")
@@ -109,7 +113,7 @@ def _records(cls: type, items: Any, name: str) -> list[Any]:
     if not isinstance(items, list) or not items:
         raise CatalogueError(f"{name}: must be a non-empty list of tables")
     out = []
-    allowed = set(cls.__dataclass_fields__)
+    allowed = {f.name for f in fields(cls)}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise CatalogueError(f"{name}[{index}]: must be a table")
@@ -133,66 +137,146 @@ DEFAULT_CATALOGUE: dict[str, Any] = {
         {"key": OCR, "name": "Cambridge OCR"},
     ],
     "services": [
-        {"key": "my_cambridge", "name": "My Cambridge", "brand": CIE,
-         "description": "Manage the accounts of your centre and their access to services."},
-        {"key": "submit_for_assessment", "name": "Submit for Assessment", "brand": CIE,
-         "url": "http://127.0.0.1:5101/",
-         "description": "Upload and submit candidate marks and work."},
-        {"key": "access_arrangements", "name": "Apply for Access Arrangements", "brand": CIE,
-         "url": "http://127.0.0.1:5102/",
-         "description": "Request access arrangements for candidates and view the outcome."},
-        {"key": "global_listening", "name": "Global Listening", "brand": CIE,
-         "url": "http://127.0.0.1:5103/",
-         "description": "Securely download confidential audio files for listening exams."},
-        {"key": "school_support_hub", "name": "School Support Hub", "brand": CIE,
-         "description": "Teaching and assessment materials and online forums."},
-        {"key": "primary_support", "name": "Cambridge Primary support site", "brand": CIE,
-         "description": "Support for Cambridge Primary teachers."},
-        {"key": "lower_secondary_support", "name": "Cambridge Lower Secondary support site",
-         "brand": CIE, "description": "Support for Cambridge Lower Secondary teachers."},
-        {"key": "ocr_my_cambridge", "name": "My Cambridge (OCR)", "brand": OCR,
-         "description": "Manage the accounts of your centre and their access to OCR services."},
-        {"key": "ocr_interchange", "name": "OCR Interchange", "brand": OCR,
-         "description": "Make entries and view results for OCR qualifications."},
+        {
+            "key": "my_cambridge",
+            "name": "My Cambridge",
+            "brand": CIE,
+            "description": "Manage the accounts of your centre and their access to services.",
+        },
+        {
+            "key": "submit_for_assessment",
+            "name": "Submit for Assessment",
+            "brand": CIE,
+            "url": "http://127.0.0.1:5101/",
+            "description": "Upload and submit candidate marks and work.",
+        },
+        {
+            "key": "access_arrangements",
+            "name": "Apply for Access Arrangements",
+            "brand": CIE,
+            "url": "http://127.0.0.1:5102/",
+            "description": "Request access arrangements for candidates and view the outcome.",
+        },
+        {
+            "key": "global_listening",
+            "name": "Global Listening",
+            "brand": CIE,
+            "url": "http://127.0.0.1:5103/",
+            "description": "Securely download confidential audio files for listening exams.",
+        },
+        {
+            "key": "school_support_hub",
+            "name": "School Support Hub",
+            "brand": CIE,
+            "description": "Teaching and assessment materials and online forums.",
+        },
+        {
+            "key": "primary_support",
+            "name": "Cambridge Primary support site",
+            "brand": CIE,
+            "description": "Support for Cambridge Primary teachers.",
+        },
+        {
+            "key": "lower_secondary_support",
+            "name": "Cambridge Lower Secondary support site",
+            "brand": CIE,
+            "description": "Support for Cambridge Lower Secondary teachers.",
+        },
+        {
+            "key": "ocr_my_cambridge",
+            "name": "My Cambridge (OCR)",
+            "brand": OCR,
+            "description": "Manage the accounts of your centre and their access to OCR services.",
+        },
+        {
+            "key": "ocr_interchange",
+            "name": "OCR Interchange",
+            "brand": OCR,
+            "description": "Make entries and view results for OCR qualifications.",
+        },
     ],
     "roles": [
-        {"key": USER_MANAGEMENT, "service": "my_cambridge", "name": "User Management",
-         "description": "Create, edit and delete accounts at the centre and manage their "
-                        "access to services."},
-        {"key": "sfa.exams_officer", "service": "submit_for_assessment",
-         "name": "Submit for Assessment: Exams Officer",
-         "description": "Upload and submit candidate work and samples for the centre; "
-                        "receives all notification emails."},
-        {"key": "sfa.teacher", "service": "submit_for_assessment",
-         "name": "Submit for Assessment: Teacher",
-         "description": "Upload and submit candidate work and samples; notified only about "
-                        "work they submitted."},
-        {"key": "aa.nominated_user", "service": "access_arrangements",
-         "name": "Access Arrangements Nominated User",
-         "description": "Submit and manage candidate access arrangement applications."},
-        {"key": "gl.exams_officer", "service": "global_listening", "name": "Global Listening",
-         "description": "Confidential exam audio. Only the centre's exams officer holds it.",
-         "grantable_by_centre": False},
-        {"key": "ssh.teacher", "service": "school_support_hub",
-         "name": "School Support Hub: Teacher", "description": "Use the School Support Hub."},
-        {"key": "ssh.admin", "service": "school_support_hub",
-         "name": "School Support Hub: Administrator",
-         "description": "Administer the School Support Hub for the centre."},
-        {"key": "primary.teacher", "service": "primary_support",
-         "name": "Primary support site: Teacher",
-         "description": "Use the Cambridge Primary support site."},
-        {"key": "primary.admin", "service": "primary_support",
-         "name": "Primary support site: Administrator",
-         "description": "Administer the Cambridge Primary support site for the centre."},
-        {"key": "lowersec.teacher", "service": "lower_secondary_support",
-         "name": "Lower Secondary support site: Teacher",
-         "description": "Use the Cambridge Lower Secondary support site."},
-        {"key": "lowersec.admin", "service": "lower_secondary_support",
-         "name": "Lower Secondary support site: Administrator",
-         "description": "Administer the Cambridge Lower Secondary support site for the centre."},
-        {"key": "ocr.user_management", "service": "ocr_my_cambridge", "name": "User Management",
-         "description": "Create, edit and delete accounts at the OCR centre."},
-        {"key": "ocr.interchange", "service": "ocr_interchange", "name": "OCR Interchange",
-         "description": "Use OCR Interchange for the centre."},
+        {
+            "key": USER_MANAGEMENT,
+            "service": "my_cambridge",
+            "name": "User Management",
+            "description": "Create, edit and delete accounts at the centre and manage their "
+            "access to services.",
+        },
+        {
+            "key": "sfa.exams_officer",
+            "service": "submit_for_assessment",
+            "name": "Submit for Assessment: Exams Officer",
+            "description": "Upload and submit candidate work and samples for the centre; "
+            "receives all notification emails.",
+        },
+        {
+            "key": "sfa.teacher",
+            "service": "submit_for_assessment",
+            "name": "Submit for Assessment: Teacher",
+            "description": "Upload and submit candidate work and samples; notified only about "
+            "work they submitted.",
+        },
+        {
+            "key": "aa.nominated_user",
+            "service": "access_arrangements",
+            "name": "Access Arrangements Nominated User",
+            "description": "Submit and manage candidate access arrangement applications.",
+        },
+        {
+            "key": "gl.exams_officer",
+            "service": "global_listening",
+            "name": "Global Listening",
+            "description": "Confidential exam audio. Only the centre's exams officer holds it.",
+            "grantable_by_centre": False,
+        },
+        {
+            "key": "ssh.teacher",
+            "service": "school_support_hub",
+            "name": "School Support Hub: Teacher",
+            "description": "Use the School Support Hub.",
+        },
+        {
+            "key": "ssh.admin",
+            "service": "school_support_hub",
+            "name": "School Support Hub: Administrator",
+            "description": "Administer the School Support Hub for the centre.",
+        },
+        {
+            "key": "primary.teacher",
+            "service": "primary_support",
+            "name": "Primary support site: Teacher",
+            "description": "Use the Cambridge Primary support site.",
+        },
+        {
+            "key": "primary.admin",
+            "service": "primary_support",
+            "name": "Primary support site: Administrator",
+            "description": "Administer the Cambridge Primary support site for the centre.",
+        },
+        {
+            "key": "lowersec.teacher",
+            "service": "lower_secondary_support",
+            "name": "Lower Secondary support site: Teacher",
+            "description": "Use the Cambridge Lower Secondary support site.",
+        },
+        {
+            "key": "lowersec.admin",
+            "service": "lower_secondary_support",
+            "name": "Lower Secondary support site: Administrator",
+            "description": "Administer the Cambridge Lower Secondary support site for the centre.",
+        },
+        {
+            "key": "ocr.user_management",
+            "service": "ocr_my_cambridge",
+            "name": "User Management",
+            "description": "Create, edit and delete accounts at the OCR centre.",
+        },
+        {
+            "key": "ocr.interchange",
+            "service": "ocr_interchange",
+            "name": "OCR Interchange",
+            "description": "Use OCR Interchange for the centre.",
+        },
     ],
 }

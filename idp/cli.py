@@ -58,7 +58,9 @@ def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(
+        func
+    )
 
 
 def emit(as_json: bool, data: Any, text: str) -> None:
@@ -93,8 +95,11 @@ def db_upgrade(ctx: Context, as_json: bool) -> None:
     revision = upgrade_schema()
     counts = catalogue.sync(ctx.settings.catalogue)
     db.session.commit()
-    emit(as_json, {"revision": revision, **counts},
-         f"Database at revision {revision}; {counts['services']} services, {counts['roles']} roles.")
+    emit(
+        as_json,
+        {"revision": revision, **counts},
+        f"Database at revision {revision}; {counts['services']} services, {counts['roles']} roles.",
+    )
 
 
 def upgrade_schema() -> str:
@@ -141,15 +146,23 @@ def _org_json(org: Any) -> dict[str, Any]:
 @click.option("--code", required=True, help="Centre number, e.g. AA101.")
 @click.option("--name", required=True, help="The organisation's name.")
 @click.option("--brand", default="cambridge-international", show_default=True)
-@click.option("--associate-of", "associate_of", help="Centre number of the managing Cambridge Associate.")
+@click.option(
+    "--associate-of", "associate_of", help="Centre number of the managing Cambridge Associate."
+)
 @json_option
 @with_app
-def orgs_create(ctx: Context, code: str, name: str, brand: str, associate_of: str | None, as_json: bool) -> None:
+def orgs_create(
+    ctx: Context, code: str, name: str, brand: str, associate_of: str | None, as_json: bool
+) -> None:
     """Create an organisation."""
     from idp.domain import organisations
 
     org = organisations.create(
-        code=code, name=name, brand=brand, catalogue=ctx.settings.catalogue, associate_of=associate_of
+        code=code,
+        name=name,
+        brand=brand,
+        catalogue=ctx.settings.catalogue,
+        associate_of=associate_of,
     )
     db.session.commit()
     emit(as_json, _org_json(org), f"Created {org.code} – {org.name}.")
@@ -171,8 +184,11 @@ def orgs_set_exams_officer(ctx: Context, code: str, email: str, as_json: bool) -
         raise NotFound(f"No account with the email address {email!r}.")
     member = organisations.set_exams_officer(org, user, ctx.settings.catalogue)
     db.session.commit()
-    emit(as_json, {**_org_json(org), "roles": sorted(member.role_keys)},
-         f"{user.name} is now the exams officer of {org.code}.")
+    emit(
+        as_json,
+        {**_org_json(org), "roles": sorted(member.role_keys)},
+        f"{user.name} is now the exams officer of {org.code}.",
+    )
 
 
 @orgs_group.command("list")
@@ -185,8 +201,11 @@ def orgs_list(ctx: Context, as_json: bool) -> None:
     from idp.models import Organisation
 
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.code)).all()
-    emit(as_json, [_org_json(o) for o in orgs],
-         "\n".join(f"{o.code}\t{o.name}\t{o.brand}" for o in orgs) or "No organisations.")
+    emit(
+        as_json,
+        [_org_json(o) for o in orgs],
+        "\n".join(f"{o.code}\t{o.name}\t{o.brand}" for o in orgs) or "No organisations.",
+    )
 
 
 # -- users ----------------------------------------------------------------------------
@@ -201,14 +220,22 @@ def users_group() -> None:
 @click.option("--email", required=True)
 @click.option("--first-name", "first_name", required=True)
 @click.option("--last-name", "last_name", required=True)
-@click.option("--password", help="Set a password (the account is active at once); '-' reads it from stdin.")
+@click.option(
+    "--password", help="Set a password (the account is active at once); '-' reads it from stdin."
+)
 @click.option("--org", "org_code", help="Centre number to add the user to.")
 @click.option("--role", "roles", multiple=True, help="Role key at --org; repeat for several.")
 @json_option
 @with_app
 def users_create(
-    ctx: Context, email: str, first_name: str, last_name: str, password: str | None,
-    org_code: str | None, roles: tuple[str, ...], as_json: bool,
+    ctx: Context,
+    email: str,
+    first_name: str,
+    last_name: str,
+    password: str | None,
+    org_code: str | None,
+    roles: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Create an account, optionally with roles at an organisation."""
     from idp.domain import organisations, users
@@ -219,8 +246,12 @@ def users_create(
     if password == "-":
         password = sys.stdin.readline().rstrip("\n")
     user = users.create(
-        email=email, given_name=first_name, family_name=last_name, password=password,
-        password_min_length=ctx.settings.auth.password_min_length, email_verified=password is not None,
+        email=email,
+        given_name=first_name,
+        family_name=last_name,
+        password=password,
+        password_min_length=ctx.settings.auth.password_min_length,
+        email_verified=password is not None,
     )
     roles_out: list[str] = []
     if org_code:
@@ -229,9 +260,17 @@ def users_create(
         )
         roles_out = sorted(member.role_keys)
     db.session.commit()
-    emit(as_json,
-         {"sub": user.sub, "email": user.email, "status": user.status, "org": org_code, "roles": roles_out},
-         f"Created {user.name} <{user.email}> ({user.status}).")
+    emit(
+        as_json,
+        {
+            "sub": user.sub,
+            "email": user.email,
+            "status": user.status,
+            "org": org_code,
+            "roles": roles_out,
+        },
+        f"Created {user.name} <{user.email}> ({user.status}).",
+    )
 
 
 # -- clients --------------------------------------------------------------------------
@@ -244,28 +283,51 @@ def clients_group() -> None:
 
 @clients_group.command("create")
 @click.option("--name", required=True)
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Repeat for several.")
-@click.option("--post-logout-redirect-uri", "post_logout", multiple=True, help="Repeat for several.")
+@click.option(
+    "--redirect-uri", "redirect_uris", multiple=True, required=True, help="Repeat for several."
+)
+@click.option(
+    "--post-logout-redirect-uri", "post_logout", multiple=True, help="Repeat for several."
+)
 @click.option("--public", is_flag=True, help="A public client (no secret; PKCE required).")
-@click.option("--service", "services", multiple=True, help="Catalogue service key; repeat for several.")
+@click.option(
+    "--service", "services", multiple=True, help="Catalogue service key; repeat for several."
+)
 @click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post"]))
-@click.option("--third-party", is_flag=True, help="Ask users for consent before sharing their data.")
+@click.option(
+    "--third-party", is_flag=True, help="Ask users for consent before sharing their data."
+)
 @click.option("--introspect", is_flag=True, help="A resource server that may introspect any token.")
 @click.option("--client-id", help="Choose the client id (default: random).")
 @json_option
 @with_app
 def clients_create(
-    ctx: Context, name: str, redirect_uris: tuple[str, ...], post_logout: tuple[str, ...], public: bool,
-    services: tuple[str, ...], auth_method: str | None, third_party: bool, introspect: bool,
-    client_id: str | None, as_json: bool,
+    ctx: Context,
+    name: str,
+    redirect_uris: tuple[str, ...],
+    post_logout: tuple[str, ...],
+    public: bool,
+    services: tuple[str, ...],
+    auth_method: str | None,
+    third_party: bool,
+    introspect: bool,
+    client_id: str | None,
+    as_json: bool,
 ) -> None:
     """Register a client. The secret is printed once and stored only as a hash."""
     from idp.domain import clients
 
     client, secret = clients.create(
-        name=name, redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, public=public,
-        service_keys=services, catalogue=ctx.settings.catalogue, auth_method=auth_method,
-        first_party=not third_party, can_introspect=introspect, client_id=client_id,
+        name=name,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout,
+        public=public,
+        service_keys=services,
+        catalogue=ctx.settings.catalogue,
+        auth_method=auth_method,
+        first_party=not third_party,
+        can_introspect=introspect,
+        client_id=client_id,
     )
     db.session.commit()
     data = {**clients.describe(client), "client_secret": secret}
@@ -283,9 +345,14 @@ def clients_list(ctx: Context, as_json: bool) -> None:
     from idp.domain import clients
 
     items = clients.all_clients()
-    emit(as_json, [clients.describe(c) for c in items],
-         "\n".join(f"{c.client_id}\t{c.name}\t{'public' if c.is_public else 'confidential'}" for c in items)
-         or "No clients.")
+    emit(
+        as_json,
+        [clients.describe(c) for c in items],
+        "\n".join(
+            f"{c.client_id}\t{c.name}\t{'public' if c.is_public else 'confidential'}" for c in items
+        )
+        or "No clients.",
+    )
 
 
 @clients_group.command("show")
@@ -323,8 +390,11 @@ def clients_rotate_secret(ctx: Context, client_id: str, as_json: bool) -> None:
 
     secret = clients.rotate_secret(clients.get(client_id))
     db.session.commit()
-    emit(as_json, {"client_id": client_id, "client_secret": secret},
-         f"client_secret: {secret}\n(The secret is shown only now; store it safely.)")
+    emit(
+        as_json,
+        {"client_id": client_id, "client_secret": secret},
+        f"client_secret: {secret}\n(The secret is shown only now; store it safely.)",
+    )
 
 
 # -- keys -----------------------------------------------------------------------------
@@ -340,9 +410,13 @@ def _keyring(ctx: Context) -> Any:
 
 
 def _key_json(row: Any) -> dict[str, Any]:
-    return {"kid": row.kid, "alg": row.alg, "status": row.status,
-            "created_at": row.created_at.isoformat(),
-            "retired_at": row.retired_at.isoformat() if row.retired_at else None}
+    return {
+        "kid": row.kid,
+        "alg": row.alg,
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "retired_at": row.retired_at.isoformat() if row.retired_at else None,
+    }
 
 
 @keys_group.command("rotate")
@@ -363,7 +437,9 @@ def keys_prune(ctx: Context, as_json: bool) -> None:
     oidc = ctx.settings.oidc
     retention = timedelta(seconds=oidc.id_token_ttl + oidc.key_retention_margin)
     kids = _keyring(ctx).prune(retention)
-    emit(as_json, {"pruned": kids}, f"Pruned {len(kids)} key(s)." + "".join(f"\n  {k}" for k in kids))
+    emit(
+        as_json, {"pruned": kids}, f"Pruned {len(kids)} key(s)." + "".join(f"\n  {k}" for k in kids)
+    )
 
 
 @keys_group.command("list")
@@ -372,8 +448,12 @@ def keys_prune(ctx: Context, as_json: bool) -> None:
 def keys_list(ctx: Context, as_json: bool) -> None:
     """List signing keys."""
     rows = _keyring(ctx).rows()
-    emit(as_json, [_key_json(r) for r in rows],
-         "\n".join(f"{r.kid}\t{r.alg}\t{r.status}" for r in rows) or "No keys: run `idp keys rotate`.")
+    emit(
+        as_json,
+        [_key_json(r) for r in rows],
+        "\n".join(f"{r.kid}\t{r.alg}\t{r.status}" for r in rows)
+        or "No keys: run `idp keys rotate`.",
+    )
 
 
 # -- serving --------------------------------------------------------------------------
@@ -406,7 +486,9 @@ def serve(ctx: Context, bind: str | None, workers: int | None, check: bool) -> N
 
 
 @cli.command("demo")
-@click.option("--serve/--no-serve", "serve_after", default=True, help="Start the server afterwards.")
+@click.option(
+    "--serve/--no-serve", "serve_after", default=True, help="Start the server afterwards."
+)
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.pass_obj
 def demo(ctx: Context, serve_after: bool, bind: str) -> None:
@@ -423,7 +505,8 @@ def demo(ctx: Context, serve_after: bool, bind: str) -> None:
     os.environ.setdefault("IDP_DEMO", "true")
     os.environ.setdefault("IDP_OIDC__ISSUER", f"http://{bind}")
     with ctx.app.app_context():
-        from idp.domain import catalogue, demo as demo_data
+        from idp.domain import catalogue
+        from idp.domain import demo as demo_data
 
         upgrade_schema()
         catalogue.sync(ctx.settings.catalogue)
@@ -445,18 +528,31 @@ def demo(ctx: Context, serve_after: bool, bind: str) -> None:
     click.echo(f"""
 My Cambridge demo is ready at {issuer}
 
-Sign in as any of these (password: {result['password']}):
-  {chr(10).join('  ' + u for u in result['users']).strip()}
+Sign in as any of these (password: {result["password"]}):
+  {chr(10).join("  " + u for u in result["users"]).strip()}
 
 Demo clients (secrets in {secrets_file}):
-  {chr(10).join('  ' + c.client_id + '  ' + c.redirect_uri for c in result['clients']).strip()}
+  {chr(10).join("  " + c.client_id + "  " + c.redirect_uri for c in result["clients"]).strip()}
 
 Discovery: {issuer}/.well-known/openid-configuration
 """)
     if serve_after:
         conf = Path(__file__).with_name("gunicorn_conf.py")
-        os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(conf),
-                                  "--bind", bind, "--workers", "2", "idp.wsgi:app"])
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(conf),
+                "--bind",
+                bind,
+                "--workers",
+                "2",
+                "idp.wsgi:app",
+            ],
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,8 +30,14 @@ from idp.catalogue import DEFAULT_CATALOGUE, Catalogue, CatalogueError
 ENV_PREFIX = "IDP_"
 # Environment variables with the prefix that are not settings: the config file's path, the
 # test database, and the serving options read by idp/gunicorn_conf.py.
-META_ENV = {"IDP_CONFIG", "IDP_TEST_DATABASE_URL", "IDP_BIND", "IDP_WORKERS", "IDP_ACCESS_LOG",
-            "IDP_LOG_LEVEL"}
+META_ENV = {
+    "IDP_CONFIG",
+    "IDP_TEST_DATABASE_URL",
+    "IDP_BIND",
+    "IDP_WORKERS",
+    "IDP_ACCESS_LOG",
+    "IDP_LOG_LEVEL",
+}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ALGORITHMS = ("RS256", "ES256")
 
@@ -128,7 +134,9 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Build the validated settings from every source, or raise ConfigError."""
     environ = os.environ if environ is None else environ
     problems: list[str] = []
@@ -230,14 +238,21 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
     for key in sorted(set(raw) - top_known - set(SECTIONS)):
         problems.append(f"{key.lower()}: unknown setting")
 
-    sections = {name: _section(cls, raw.get(name, {}), name, problems) for name, cls in SECTIONS.items()}
+    sections = {
+        name: _section(cls, raw.get(name, {}), name, problems) for name, cls in SECTIONS.items()
+    }
     oidc: OIDCSettings = sections["OIDC"]
     auth: AuthSettings = sections["AUTH"]
     mail: MailSettings = sections["MAIL"]
 
     scalars: dict[str, Any] = {}
-    for key, expected in (("SECRET_KEY", str), ("DATABASE_URL", str), ("INSTANCE_DIR", str),
-                          ("DEMO", bool), ("TESTING", bool)):
+    for key, expected in (
+        ("SECRET_KEY", str),
+        ("DATABASE_URL", str),
+        ("INSTANCE_DIR", str),
+        ("DEMO", bool),
+        ("TESTING", bool),
+    ):
         value = raw.get(key)
         if not _check_type(value, expected):
             problems.append(f"{key.lower()}: must be {expected.__name__}")

@@ -30,34 +30,69 @@ class Factories:
         self.app = app
         self.catalogue = app.extensions["idp.settings"].catalogue
 
-    def org(self, code: str | None = None, *, name: str = "Dummy Centre", brand: str = "cambridge-international",
-            associate_of: str | None = None) -> Organisation:
+    def org(
+        self,
+        code: str | None = None,
+        *,
+        name: str = "Dummy Centre",
+        brand: str = "cambridge-international",
+        associate_of: str | None = None,
+    ) -> Organisation:
         code = code or f"ZZ{next(_counter):03d}"
-        org = organisations.create(code=code, name=name, brand=brand, catalogue=self.catalogue,
-                                   associate_of=associate_of)
+        org = organisations.create(
+            code=code, name=name, brand=brand, catalogue=self.catalogue, associate_of=associate_of
+        )
         db.session.commit()
         return org
 
-    def user(self, email: str | None = None, *, password: str | None = PASSWORD, given_name: str = "Jane",
-             family_name: str = "Smith", org: Organisation | None = None, roles: tuple[str, ...] = ()) -> User:
+    def user(
+        self,
+        email: str | None = None,
+        *,
+        password: str | None = PASSWORD,
+        given_name: str = "Jane",
+        family_name: str = "Smith",
+        org: Organisation | None = None,
+        roles: tuple[str, ...] = (),
+    ) -> User:
         email = email or f"user{next(_counter)}@example.org"
-        user = users.create(email=email, given_name=given_name, family_name=family_name, password=password,
-                            email_verified=True)
+        user = users.create(
+            email=email,
+            given_name=given_name,
+            family_name=family_name,
+            password=password,
+            email_verified=True,
+        )
         if org is not None:
             organisations.set_roles(user, org, roles, self.catalogue)
         db.session.commit()
         return user
 
-    def client(self, *, public: bool = False, services: tuple[str, ...] = ("submit_for_assessment",),
-               first_party: bool = True, introspect: bool = False, auth_method: str | None = None,
-               alg: str | None = None, **kwargs: Any) -> RegisteredClient:
+    def client(
+        self,
+        *,
+        public: bool = False,
+        services: tuple[str, ...] = ("submit_for_assessment",),
+        first_party: bool = True,
+        introspect: bool = False,
+        auth_method: str | None = None,
+        alg: str | None = None,
+        **kwargs: Any,
+    ) -> RegisteredClient:
         n = next(_counter)
         redirect_uri = kwargs.pop("redirect_uri", f"https://rp{n}.example.org/callback")
-        post_logout = kwargs.pop("post_logout_redirect_uri", f"https://rp{n}.example.org/signed-out")
+        post_logout = kwargs.pop(
+            "post_logout_redirect_uri", f"https://rp{n}.example.org/signed-out"
+        )
         model, secret = clients.create(
-            name=kwargs.pop("name", f"Relying party {n}"), redirect_uris=[redirect_uri],
-            post_logout_redirect_uris=[post_logout], public=public, service_keys=services,
-            catalogue=self.catalogue, first_party=first_party, can_introspect=introspect,
+            name=kwargs.pop("name", f"Relying party {n}"),
+            redirect_uris=[redirect_uri],
+            post_logout_redirect_uris=[post_logout],
+            public=public,
+            service_keys=services,
+            catalogue=self.catalogue,
+            first_party=first_party,
+            can_introspect=introspect,
             auth_method=auth_method,
         )
         if alg:

@@ -111,7 +111,9 @@ class RelyingParty:
             response = self.http.get(parts.path + ("?" + parts.query if parts.query else ""))
         raise AssertionError("too many redirects")
 
-    def submit_login(self, page: TestResponse, email: str, password: str = PASSWORD) -> TestResponse:
+    def submit_login(
+        self, page: TestResponse, email: str, password: str = PASSWORD
+    ) -> TestResponse:
         assert page.status_code == 200 and "Sign in" in page.get_data(as_text=True)
         form = {"csrf_token": csrf_token(page), "email": email, "password": password}
         ix = re.search(r'name="ix" value="([^"]+)"', page.get_data(as_text=True))
@@ -147,8 +149,14 @@ class RelyingParty:
     def default_auth(self) -> str:
         return "none" if self.registered.secret is None else "basic"
 
-    def exchange(self, code: str, *, verifier: str | None = None, auth: str | None = None,
-                 redirect_uri: str | None = None) -> TestResponse:
+    def exchange(
+        self,
+        code: str,
+        *,
+        verifier: str | None = None,
+        auth: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> TestResponse:
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -183,7 +191,9 @@ class RelyingParty:
 
     # -- ID tokens ----------------------------------------------------------------------
 
-    def verify_id_token(self, id_token: str, *, nonce: str | None = None, leeway: int = 0) -> dict[str, Any]:
+    def verify_id_token(
+        self, id_token: str, *, nonce: str | None = None, leeway: int = 0
+    ) -> dict[str, Any]:
         """Verify with PyJWT against the JWKS the provider publishes."""
         jwks = self.http.get("/jwks.json").get_json()
         header = jwt.get_unverified_header(id_token)
@@ -191,8 +201,12 @@ class RelyingParty:
         assert matching, f"kid {header['kid']} is not published"
         key = jwt.PyJWK(matching[0])
         claims = jwt.decode(
-            id_token, key, algorithms=[matching[0]["alg"]], audience=self.client_id,
-            issuer=self.issuer, leeway=leeway,
+            id_token,
+            key,
+            algorithms=[matching[0]["alg"]],
+            audience=self.client_id,
+            issuer=self.issuer,
+            leeway=leeway,
         )
         if nonce is not None:
             assert claims["nonce"] == nonce

@@ -35,18 +35,32 @@ def test_defaults_need_only_a_secret():
 
 
 def test_precedence_defaults_file_environment_overrides(tmp_path):
-    toml = f'secret_key = "{SECRET}"\n[mail]\nhost = "file.example.org"\nport = 2525\n[oidc]\naccess_token_ttl = 300\n'
-    settings = load(tmp_path=tmp_path, toml=toml, environ={"IDP_MAIL__HOST": "env.example.org"},
-                    overrides={"OIDC": {"ACCESS_TOKEN_TTL": 120}})
-    assert settings.mail.host == "env.example.org"     # environment beats the file
-    assert settings.mail.port == 2525                  # the file beats the default
-    assert settings.oidc.access_token_ttl == 120       # overrides beat everything
-    assert settings.oidc.id_token_ttl == 600           # untouched default
+    toml = (
+        f'secret_key = "{SECRET}"\n'
+        '[mail]\nhost = "file.example.org"\nport = 2525\n'
+        "[oidc]\naccess_token_ttl = 300\n"
+    )
+    settings = load(
+        tmp_path=tmp_path,
+        toml=toml,
+        environ={"IDP_MAIL__HOST": "env.example.org"},
+        overrides={"OIDC": {"ACCESS_TOKEN_TTL": 120}},
+    )
+    assert settings.mail.host == "env.example.org"  # environment beats the file
+    assert settings.mail.port == 2525  # the file beats the default
+    assert settings.oidc.access_token_ttl == 120  # overrides beat everything
+    assert settings.oidc.id_token_ttl == 600  # untouched default
 
 
 def test_environment_values_are_json_parsed_and_keys_case_insensitive(tmp_path):
-    settings = load(environ={"IDP_SECRET_KEY": SECRET, "IDP_OIDC__ID_TOKEN_TTL": "900",
-                             "idp_rate_limits__enabled": "false", "IDP_Mail__Sender": "x@example.org"})
+    settings = load(
+        environ={
+            "IDP_SECRET_KEY": SECRET,
+            "IDP_OIDC__ID_TOKEN_TTL": "900",
+            "idp_rate_limits__enabled": "false",
+            "IDP_Mail__Sender": "x@example.org",
+        }
+    )
     assert settings.oidc.id_token_ttl == 900
     assert settings.mail.sender == "x@example.org"
 
@@ -56,19 +70,31 @@ def test_postgres_url_uses_psycopg3():
     assert settings.database_url == "postgresql+psycopg://u@h/db"
 
 
-@pytest.mark.parametrize(("environ", "message"), [
-    ({}, "secret_key: not set"),
-    ({"IDP_SECRET_KEY": "short"}, "secret_key: must be at least 32 characters"),
-    ({"IDP_OIDC__ISSUER": "http://idp.example.org"}, "oidc.issuer: must use https"),
-    ({"IDP_OIDC__ISSUER": "https://idp.example.org/"}, "oidc.issuer: must have no query, fragment or trailing slash"),
-    ({"IDP_OIDC__ISSUER": "not a url"}, "oidc.issuer: must be an absolute URL"),
-    ({"IDP_OIDC__AUTHORIZATION_CODE_TTL": "600"}, "oidc.authorization_code_ttl: must be between 1 and 60"),
-    ({"IDP_OIDC__ACCESS_TOKEN_TTL": "soon"}, "oidc.access_token_ttl: must be int, got 'soon'"),
-    ({"IDP_OIDC__SIGNING_ALG": "HS256"}, "oidc.signing_alg: must be one of RS256, ES256"),
-    ({"IDP_MAIL__BACKEND": "carrier-pigeon"}, "mail.backend: must be 'outbox' or 'smtp'"),
-    ({"IDP_MAIL__HSOT": "typo.example.org"}, "mail.hsot: unknown setting"),
-    ({"IDP_DATABASE_URL": "mysql://x"}, "database_url: must be a sqlite:/// or postgresql:// URL"),
-])
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "secret_key: not set"),
+        ({"IDP_SECRET_KEY": "short"}, "secret_key: must be at least 32 characters"),
+        ({"IDP_OIDC__ISSUER": "http://idp.example.org"}, "oidc.issuer: must use https"),
+        (
+            {"IDP_OIDC__ISSUER": "https://idp.example.org/"},
+            "oidc.issuer: must have no query, fragment or trailing slash",
+        ),
+        ({"IDP_OIDC__ISSUER": "not a url"}, "oidc.issuer: must be an absolute URL"),
+        (
+            {"IDP_OIDC__AUTHORIZATION_CODE_TTL": "600"},
+            "oidc.authorization_code_ttl: must be between 1 and 60",
+        ),
+        ({"IDP_OIDC__ACCESS_TOKEN_TTL": "soon"}, "oidc.access_token_ttl: must be int, got 'soon'"),
+        ({"IDP_OIDC__SIGNING_ALG": "HS256"}, "oidc.signing_alg: must be one of RS256, ES256"),
+        ({"IDP_MAIL__BACKEND": "carrier-pigeon"}, "mail.backend: must be 'outbox' or 'smtp'"),
+        ({"IDP_MAIL__HSOT": "typo.example.org"}, "mail.hsot: unknown setting"),
+        (
+            {"IDP_DATABASE_URL": "mysql://x"},
+            "database_url: must be a sqlite:/// or postgresql:// URL",
+        ),
+    ],
+)
 def test_bad_settings_are_named(environ, message):
     env = {"IDP_SECRET_KEY": SECRET, **environ}
     if environ == {}:
@@ -81,7 +107,7 @@ def test_bad_settings_are_named(environ, message):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(config.ConfigError) as raised:
-        load(environ={"IDP_OIDC__SIGNING_ALG": "none", "IDP_MAIL__PORT": "\"x\""})
+        load(environ={"IDP_OIDC__SIGNING_ALG": "none", "IDP_MAIL__PORT": '"x"'})
     assert len(raised.value.problems) == 3  # secret, alg, port
 
 
@@ -96,10 +122,14 @@ def test_invalid_toml_is_named(tmp_path):
 
 
 def test_catalogue_errors_are_named(tmp_path):
-    toml = (f'secret_key = "{SECRET}"\n[[catalogue.brands]]\nkey = "b"\nname = "B"\n'
-            '[[catalogue.services]]\nkey = "s"\nname = "S"\nbrand = "nope"\n'
-            '[[catalogue.roles]]\nkey = "r"\nservice = "s"\nname = "R"\n')
-    with pytest.raises(config.ConfigError, match="catalogue: service 's' names unknown brand 'nope'"):
+    toml = (
+        f'secret_key = "{SECRET}"\n[[catalogue.brands]]\nkey = "b"\nname = "B"\n'
+        '[[catalogue.services]]\nkey = "s"\nname = "S"\nbrand = "nope"\n'
+        '[[catalogue.roles]]\nkey = "r"\nservice = "s"\nname = "R"\n'
+    )
+    with pytest.raises(
+        config.ConfigError, match="catalogue: service 's' names unknown brand 'nope'"
+    ):
         load(tmp_path=tmp_path, toml=toml)
 
 
@@ -111,14 +141,26 @@ def test_example_file_documents_exactly_the_defaults():
     assert example["database_url"] == config.DEFAULTS["DATABASE_URL"]
     assert Catalogue.from_config(example["catalogue"]) == Catalogue.from_config(DEFAULT_CATALOGUE)
     documented = set(example) - {"catalogue"} - {s.lower() for s in config.SECTIONS}
-    assert documented == {k.lower() for k in config.DEFAULTS} - {"catalogue"} - {s.lower() for s in config.SECTIONS}
+    assert documented == {k.lower() for k in config.DEFAULTS} - {"catalogue"} - {
+        s.lower() for s in config.SECTIONS
+    }
 
 
 def test_cli_reports_a_bad_setting_in_one_line(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "IDP_SECRET_KEY": SECRET,
-           "IDP_OIDC__ISSUER": "http://idp.example.org"}
-    result = subprocess.run([sys.executable, "-m", "idp.cli", "keys", "list"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "IDP_SECRET_KEY": SECRET,
+        "IDP_OIDC__ISSUER": "http://idp.example.org",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "idp.cli", "keys", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "oidc.issuer: must use https" in result.stderr

@@ -27,7 +27,9 @@ def test_domain_and_models_know_nothing_of_requests_or_authlib():
     for path in modules("idp/domain") + modules("idp/models"):
         for name in imports_of(path):
             assert not name.startswith("authlib"), f"{path} imports {name}"
-            assert name not in ("flask.request", "flask.session", "flask.render_template"), f"{path} imports {name}"
+            assert name not in ("flask.request", "flask.session", "flask.render_template"), (
+                f"{path} imports {name}"
+            )
             assert not name.startswith(("idp.web", "idp.oidc", "idp.cli")), f"{path} imports {name}"
 
 

@@ -45,8 +45,20 @@ def live_server(_schema, base_overrides, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("live-log") / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "idp.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(base_overrides["INSTANCE_DIR"]),
+            [
+                sys.executable,
+                "-m",
+                "idp.cli",
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(base_overrides["INSTANCE_DIR"]),
         )
     try:
         deadline = time.monotonic() + 30
@@ -76,12 +88,23 @@ def test_relying_party_signs_in_over_real_http(live_server, make):
     assert metadata["issuer"] == live_server
 
     browser = requests.Session()
-    verifier, state, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(8), secrets.token_urlsafe(8)
-    query = urlencode({
-        "response_type": "code", "client_id": registered.client_id, "redirect_uri": registered.redirect_uri,
-        "scope": "openid profile email roles", "state": state, "nonce": nonce,
-        "code_challenge": s256(verifier), "code_challenge_method": "S256",
-    })
+    verifier, state, nonce = (
+        secrets.token_urlsafe(48),
+        secrets.token_urlsafe(8),
+        secrets.token_urlsafe(8),
+    )
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": registered.client_id,
+            "redirect_uri": registered.redirect_uri,
+            "scope": "openid profile email roles",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": s256(verifier),
+            "code_challenge_method": "S256",
+        }
+    )
     login = browser.get(metadata["authorization_endpoint"] + "?" + query, timeout=5)
     assert login.status_code == 200 and "Sign in" in login.text
     form = {
@@ -92,22 +115,43 @@ def test_relying_party_signs_in_over_real_http(live_server, make):
     }
     response = browser.post(live_server + "/login", data=form, allow_redirects=False, timeout=5)
     while not response.headers["Location"].startswith(registered.redirect_uri):
-        response = browser.get(live_server + response.headers["Location"], allow_redirects=False, timeout=5)
+        response = browser.get(
+            live_server + response.headers["Location"], allow_redirects=False, timeout=5
+        )
     params = parse_qs(urlsplit(response.headers["Location"]).query)
     assert params["state"] == [state] and params["iss"] == [live_server]
 
-    token = requests.post(metadata["token_endpoint"], auth=(registered.client_id, registered.secret), data={
-        "grant_type": "authorization_code", "code": params["code"][0],
-        "redirect_uri": registered.redirect_uri, "code_verifier": verifier,
-    }, timeout=5)
+    token = requests.post(
+        metadata["token_endpoint"],
+        auth=(registered.client_id, registered.secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"][0],
+            "redirect_uri": registered.redirect_uri,
+            "code_verifier": verifier,
+        },
+        timeout=5,
+    )
     assert token.status_code == 200, token.text
     body = token.json()
 
     signing_key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(body["id_token"])
-    claims = jwt.decode(body["id_token"], signing_key.key, algorithms=["RS256"],
-                        audience=registered.client_id, issuer=live_server)
-    assert claims["sub"] == user.sub and claims["nonce"] == nonce and claims["roles"] == ["sfa.teacher"]
+    claims = jwt.decode(
+        body["id_token"],
+        signing_key.key,
+        algorithms=["RS256"],
+        audience=registered.client_id,
+        issuer=live_server,
+    )
+    assert (
+        claims["sub"] == user.sub
+        and claims["nonce"] == nonce
+        and claims["roles"] == ["sfa.teacher"]
+    )
 
-    info = requests.get(metadata["userinfo_endpoint"], timeout=5,
-                        headers={"Authorization": f"Bearer {body['access_token']}"})
+    info = requests.get(
+        metadata["userinfo_endpoint"],
+        timeout=5,
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+    )
     assert info.json()["sub"] == user.sub

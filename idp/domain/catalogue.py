@@ -17,7 +17,7 @@ def sync(catalogue: Catalogue) -> dict[str, int]:
     services = {row.key: row for row in db.session.scalars(select(ServiceRow))}
     roles = {row.key: row for row in db.session.scalars(select(RoleRow))}
     for service in catalogue.services:
-        row = services.pop(service.key, None) or ServiceRow(key=service.key)
+        row = services.pop(service.key) if service.key in services else ServiceRow(key=service.key)
         row.name, row.brand, row.url = service.name, service.brand, service.url
         row.description, row.active = service.description, True
         db.session.add(row)
@@ -25,11 +25,15 @@ def sync(catalogue: Catalogue) -> dict[str, int]:
         row.active = False
     db.session.flush()
     for position, role in enumerate(catalogue.roles):
-        row = roles.pop(role.key, None) or RoleRow(key=role.key)
-        row.service_key, row.name, row.description = role.service, role.name, role.description
-        row.grantable_by_centre, row.position, row.active = role.grantable_by_centre, position, True
-        db.session.add(row)
-    for row in roles.values():
-        row.active = False
+        role_row = roles.pop(role.key) if role.key in roles else RoleRow(key=role.key)
+        role_row.service_key, role_row.name = role.service, role.name
+        role_row.description, role_row.grantable_by_centre = (
+            role.description,
+            role.grantable_by_centre,
+        )
+        role_row.position, role_row.active = position, True
+        db.session.add(role_row)
+    for role_row in roles.values():
+        role_row.active = False
     db.session.flush()
     return {"services": len(catalogue.services), "roles": len(catalogue.roles)}

@@ -67,13 +67,19 @@ def create(
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
         raise InvalidInput("Register at least one redirect URI.")
-    post_logout = [check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris]
+    post_logout = [
+        check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
+    ]
     services = list(dict.fromkeys(service_keys))
     unknown = [key for key in services if key not in catalogue.services_by_key]
     if unknown:
         raise InvalidInput(f"Unknown service {unknown[0]!r}.")
     method = "none" if public else (auth_method or "client_secret_basic")
-    if method not in AUTH_METHODS or (public and method != "none") or (not public and method == "none"):
+    if (
+        method not in AUTH_METHODS
+        or (public and method != "none")
+        or (not public and method == "none")
+    ):
         raise InvalidInput(f"Unsupported token endpoint auth method {method!r}.")
     client_id = client_id or random_token(18)
     if db.session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:

@@ -26,9 +26,23 @@ ORGANISATIONS = [
 
 PEOPLE = [
     # email, given, family, org, roles, exams officer?
-    ("aa101.anakin@example.org", "Anakin", "Skywalker", "AA101", ["sfa.exams_officer", "aa.nominated_user"], True),
+    (
+        "aa101.anakin@example.org",
+        "Anakin",
+        "Skywalker",
+        "AA101",
+        ["sfa.exams_officer", "aa.nominated_user"],
+        True,
+    ),
     ("aa101.buzz@example.org", "Buzz", "Lightyear", "AA101", ["user_management"], False),
-    ("aa101.captain@example.org", "Captain", "America", "AA101", ["user_management", "sfa.teacher"], False),
+    (
+        "aa101.captain@example.org",
+        "Captain",
+        "America",
+        "AA101",
+        ["user_management", "sfa.teacher"],
+        False,
+    ),
     ("aa101.donald@example.org", "Donald", "Duck", "AA101", ["sfa.teacher"], False),
     ("ca200.officer@example.org", "Cora", "Associate", "CA200", ["sfa.exams_officer"], True),
     ("oc301.officer@example.org", "Olive", "Officer", "OC301", ["ocr.interchange"], True),
@@ -55,13 +69,19 @@ def seed(catalogue: Catalogue, password_min_length: int) -> dict[str, Any]:
         try:
             organisations.get_by_code(code)
         except NotFound:
-            organisations.create(code=code, name=name, brand=brand, catalogue=catalogue, associate_of=parent)
+            organisations.create(
+                code=code, name=name, brand=brand, catalogue=catalogue, associate_of=parent
+            )
     for email, given, family, code, roles, officer in PEOPLE:
         user = users.find_by_email(email)
         if user is None:
             user = users.create(
-                email=email, given_name=given, family_name=family, password=DEMO_PASSWORD,
-                password_min_length=password_min_length, email_verified=True,
+                email=email,
+                given_name=given,
+                family_name=family,
+                password=DEMO_PASSWORD,
+                password_min_length=password_min_length,
+                email_verified=True,
             )
             organisation = organisations.get_by_code(code)
             organisations.set_roles(user, organisation, roles, catalogue)

@@ -46,8 +46,11 @@ def create(
     db.session.add(organisation)
     db.session.flush()
     audit.record(
-        "organisation.created", target_type="organisation", target_id=code,
-        organisation_id=organisation.id, associate_of=parent.code if parent else None,
+        "organisation.created",
+        target_type="organisation",
+        target_id=code,
+        organisation_id=organisation.id,
+        associate_of=parent.code if parent else None,
     )
     return organisation
 
@@ -71,7 +74,9 @@ def set_roles(
     brand_services = {s.key for s in catalogue.services if s.brand == organisation.brand}
     foreign = sorted(k for k in keys if catalogue.roles_by_key[k].service not in brand_services)
     if foreign:
-        raise InvalidInput(f"The role {foreign[0]!r} is not offered to {organisation.brand} centres.")
+        raise InvalidInput(
+            f"The role {foreign[0]!r} is not offered to {organisation.brand} centres."
+        )
     member = membership(user, organisation)
     if member is None:
         member = Membership(user=user, organisation=organisation)
@@ -80,8 +85,12 @@ def set_roles(
     member.role_rows = list(db.session.scalars(select(RoleRow).where(RoleRow.key.in_(keys))))
     db.session.flush()
     audit.record(
-        "membership.roles_set", target_type="user", target_id=user.sub,
-        organisation_id=organisation.id, before=before, after=sorted(keys),
+        "membership.roles_set",
+        target_type="user",
+        target_id=user.sub,
+        organisation_id=organisation.id,
+        before=before,
+        after=sorted(keys),
     )
     return member
 
@@ -102,7 +111,10 @@ def set_exams_officer(organisation: Organisation, user: User, catalogue: Catalog
     keys.add(catalogue.management_role(organisation.brand))
     member = set_roles(user, organisation, keys, catalogue)
     audit.record(
-        "organisation.exams_officer_set", target_type="organisation", target_id=organisation.code,
-        organisation_id=organisation.id, user=user.sub,
+        "organisation.exams_officer_set",
+        target_type="organisation",
+        target_id=organisation.code,
+        organisation_id=organisation.id,
+        user=user.sub,
     )
     return member

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 
 from idp import clock
 from idp.extensions import db
 from idp.models import Token
 
 
-def _revoke(*conditions: object) -> int:
+def _revoke(*conditions: ColumnElement[bool]) -> int:
     now = clock.now()
     access = db.session.execute(
         update(Token)
-        .where(Token.access_revoked_at.is_(None), *conditions)  # type: ignore[arg-type]
+        .where(Token.access_revoked_at.is_(None), *conditions)
         .values(access_revoked_at=now)
         .execution_options(synchronize_session=False)
     )
     refresh = db.session.execute(
         update(Token)
-        .where(Token.refresh_token_hash.is_not(None), Token.refresh_revoked_at.is_(None), *conditions)  # type: ignore[arg-type]
+        .where(
+            Token.refresh_token_hash.is_not(None), Token.refresh_revoked_at.is_(None), *conditions
+        )
         .values(refresh_revoked_at=now)
         .execution_options(synchronize_session=False)
     )

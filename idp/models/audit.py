@@ -12,7 +12,7 @@ from idp.extensions import db
 from idp.models.base import UTCDateTime, utcnow
 
 
-class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+class AuditEvent(db.Model):  # type: ignore[name-defined]
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,7 +12,7 @@ from idp.extensions import db
 from idp.models.base import UTCDateTime, utcnow
 
 
-class SigningKey(db.Model):  # type: ignore[name-defined,misc]
+class SigningKey(db.Model):  # type: ignore[name-defined]
     __tablename__ = "signing_keys"
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -19,7 +19,7 @@ from idp.security import constant_time_equals, token_hash
 DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"]
 
 
-class Client(db.Model):  # type: ignore[name-defined,misc]
+class Client(db.Model):  # type: ignore[name-defined]
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,7 +87,11 @@ class Client(db.Model):  # type: ignore[name-defined,misc]
         if endpoint == "token" or self.is_public:
             return method == self.token_endpoint_auth_method
         # Revocation and introspection accept either secret method from a confidential client.
-        return method in ("client_secret_basic", "client_secret_post", self.token_endpoint_auth_method)
+        return method in (
+            "client_secret_basic",
+            "client_secret_post",
+            self.token_endpoint_auth_method,
+        )
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type in self.response_types
@@ -96,7 +100,7 @@ class Client(db.Model):  # type: ignore[name-defined,misc]
         return grant_type in self.grant_types
 
 
-class AuthorizationCode(db.Model):  # type: ignore[name-defined,misc]
+class AuthorizationCode(db.Model):  # type: ignore[name-defined]
     __tablename__ = "authorization_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,7 +147,7 @@ class AuthorizationCode(db.Model):  # type: ignore[name-defined,misc]
         return self.amr
 
 
-class Token(db.Model):  # type: ignore[name-defined,misc]
+class Token(db.Model):  # type: ignore[name-defined]
     """An access token and, optionally, its refresh token.
 
     Every token descending from one authorization code shares ``family_id``: replaying the
@@ -183,7 +187,7 @@ class Token(db.Model):  # type: ignore[name-defined,misc]
         return self.scope
 
 
-class Consent(db.Model):  # type: ignore[name-defined,misc]
+class Consent(db.Model):  # type: ignore[name-defined]
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("user_id", "client_id"),)
 

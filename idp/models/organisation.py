@@ -19,7 +19,7 @@ membership_roles = Table(
 )
 
 
-class Organisation(db.Model):  # type: ignore[name-defined,misc]
+class Organisation(db.Model):  # type: ignore[name-defined]
     """A centre, identified by its centre number; an associate centre has a parent."""
 
     __tablename__ = "organisations"
@@ -49,7 +49,7 @@ class Organisation(db.Model):  # type: ignore[name-defined,misc]
         return f"<Organisation {self.code}>"
 
 
-class Membership(db.Model):  # type: ignore[name-defined,misc]
+class Membership(db.Model):  # type: ignore[name-defined]
     """A user at an organisation, with the roles they hold there."""
 
     __tablename__ = "memberships"
@@ -71,7 +71,7 @@ class Membership(db.Model):  # type: ignore[name-defined,misc]
         return {r.key for r in self.role_rows}
 
 
-class ServiceRow(db.Model):  # type: ignore[name-defined,misc]
+class ServiceRow(db.Model):  # type: ignore[name-defined]
     """A relying-party service in the catalogue (copied from configuration)."""
 
     __tablename__ = "services"
@@ -84,7 +84,7 @@ class ServiceRow(db.Model):  # type: ignore[name-defined,misc]
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class RoleRow(db.Model):  # type: ignore[name-defined,misc]
+class RoleRow(db.Model):  # type: ignore[name-defined]
     """A role of a service (copied from configuration); retired roles stay, inactive."""
 
     __tablename__ = "roles"

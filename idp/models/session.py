@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from idp.models.user import User
 
 
-class AuthSession(db.Model):  # type: ignore[name-defined,misc]
+class AuthSession(db.Model):  # type: ignore[name-defined]
     __tablename__ = "auth_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,7 +36,7 @@ class AuthSession(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship(back_populates="sessions")
 
 
-class Interaction(db.Model):  # type: ignore[name-defined,misc]
+class Interaction(db.Model):  # type: ignore[name-defined]
     """An authorization request waiting for the user to sign in or consent.
 
     Kept server-side (any instance can resume it) and bound to the browser that started it.

@@ -29,7 +29,7 @@ class UserOrigin(enum.StrEnum):
     OPERATOR = "operator"
 
 
-class User(db.Model):  # type: ignore[name-defined,misc]
+class User(db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,7 +59,13 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 
     # Flask-Login: the id kept in the browser session is the sign-in session's id,
     # so ending that session (logout, suspension) signs the browser out everywhere.
-    auth_session = None  # set by the session loader; not a column
+    @property
+    def auth_session(self) -> AuthSession | None:
+        return self.__dict__.get("_idp_auth_session")
+
+    def attach_session(self, auth_session: AuthSession) -> None:
+        """Bind the sign-in session this user object was loaded for (not a column)."""
+        self.__dict__["_idp_auth_session"] = auth_session
 
     @property
     def name(self) -> str:
@@ -98,7 +104,7 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         return f"<User {self.sub}>"
 
 
-class EmailAddress(db.Model):  # type: ignore[name-defined,misc]
+class EmailAddress(db.Model):  # type: ignore[name-defined]
     """One of a user's addresses; stored lower-cased, unique across the whole service."""
 
     __tablename__ = "email_addresses"

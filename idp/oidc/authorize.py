@@ -28,9 +28,26 @@ from idp.oidc import claims as claims_module
 from idp.oidc.server import IdpAuthorizationServer, InteractionContext
 
 SINGLE_VALUED = (
-    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age",
-    "code_challenge", "code_challenge_method", "response_mode", "login_hint", "id_token_hint",
-    "ui_locales", "claims_locales", "display", "acr_values", "claims", "request", "request_uri",
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "prompt",
+    "max_age",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "login_hint",
+    "id_token_hint",
+    "ui_locales",
+    "claims_locales",
+    "display",
+    "acr_values",
+    "claims",
+    "request",
+    "request_uri",
 )
 MAX_PARAM_LENGTH = 4096
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -79,10 +96,14 @@ def check_parameters_once(authz: Authorization, server: IdpAuthorizationServer) 
 
 def check_client(authz: Authorization, server: IdpAuthorizationServer) -> None:
     if len(authz.params.getlist("client_id")) > 1:
-        raise AuthorizeError("invalid_request", "The 'client_id' parameter is repeated.", redirect=False)
+        raise AuthorizeError(
+            "invalid_request", "The 'client_id' parameter is repeated.", redirect=False
+        )
     client_id = authz.params.get("client_id")
     if not client_id:
-        raise AuthorizeError("invalid_request", "The 'client_id' parameter is missing.", redirect=False)
+        raise AuthorizeError(
+            "invalid_request", "The 'client_id' parameter is missing.", redirect=False
+        )
     client = server.query_client(client_id)
     if client is None:
         raise AuthorizeError("invalid_client", "The client is not registered here.", redirect=False)
@@ -92,10 +113,14 @@ def check_client(authz: Authorization, server: IdpAuthorizationServer) -> None:
 def check_redirect_uri(authz: Authorization, server: IdpAuthorizationServer) -> None:
     """The redirect URI must be present and match a registered one exactly."""
     if len(authz.params.getlist("redirect_uri")) > 1:
-        raise AuthorizeError("invalid_request", "The 'redirect_uri' parameter is repeated.", redirect=False)
+        raise AuthorizeError(
+            "invalid_request", "The 'redirect_uri' parameter is repeated.", redirect=False
+        )
     uri = authz.params.get("redirect_uri")
     if not uri:
-        raise AuthorizeError("invalid_request", "The 'redirect_uri' parameter is missing.", redirect=False)
+        raise AuthorizeError(
+            "invalid_request", "The 'redirect_uri' parameter is missing.", redirect=False
+        )
     assert authz.client is not None
     if not authz.client.check_redirect_uri(uri):
         raise AuthorizeError(
@@ -108,7 +133,9 @@ def check_request_object(authz: Authorization, server: IdpAuthorizationServer) -
     if "request" in authz.params:
         raise AuthorizeError("request_not_supported", "Request objects are not supported.")
     if "request_uri" in authz.params:
-        raise AuthorizeError("request_uri_not_supported", "The 'request_uri' parameter is not supported.")
+        raise AuthorizeError(
+            "request_uri_not_supported", "The 'request_uri' parameter is not supported."
+        )
 
 
 def check_response_type(authz: Authorization, server: IdpAuthorizationServer) -> None:
@@ -159,7 +186,9 @@ def check_prompt(authz: Authorization, server: IdpAuthorizationServer) -> None:
     prompt = set((authz.params.get("prompt") or "").split())
     unknown = prompt - PROMPTS
     if unknown:
-        raise AuthorizeError("invalid_request", f"Unsupported prompt value '{sorted(unknown)[0][:40]}'.")
+        raise AuthorizeError(
+            "invalid_request", f"Unsupported prompt value '{sorted(unknown)[0][:40]}'."
+        )
     if "none" in prompt and len(prompt) > 1:
         raise AuthorizeError("invalid_request", "prompt=none cannot be combined with other values.")
     authz.prompt = prompt
@@ -170,7 +199,9 @@ def check_max_age(authz: Authorization, server: IdpAuthorizationServer) -> None:
     if value is None or value == "":
         return
     if not value.isdigit() or len(value) > 10:
-        raise AuthorizeError("invalid_request", "The 'max_age' parameter must be a number of seconds.")
+        raise AuthorizeError(
+            "invalid_request", "The 'max_age' parameter must be a number of seconds."
+        )
     authz.max_age = int(value)
 
 
@@ -182,12 +213,16 @@ def check_claims(authz: Authorization, server: IdpAuthorizationServer) -> None:
     try:
         value = json.loads(raw)
     except ValueError:
-        raise AuthorizeError("invalid_request", "The 'claims' parameter is not valid JSON.") from None
+        raise AuthorizeError(
+            "invalid_request", "The 'claims' parameter is not valid JSON."
+        ) from None
     if not isinstance(value, dict) or any(
         k in value and not isinstance(value[k], dict | None) for k in ("id_token", "userinfo")
     ):
         raise AuthorizeError("invalid_request", "The 'claims' parameter must be a JSON object.")
-    authz.claims_request = {k: value[k] for k in ("id_token", "userinfo") if isinstance(value.get(k), dict)}
+    authz.claims_request = {
+        k: value[k] for k in ("id_token", "userinfo") if isinstance(value.get(k), dict)
+    }
 
 
 def check_id_token_hint(authz: Authorization, server: IdpAuthorizationServer) -> None:
@@ -197,7 +232,9 @@ def check_id_token_hint(authz: Authorization, server: IdpAuthorizationServer) ->
         return
     claims = verify_own_id_token(hint, server)
     if claims is None:
-        raise AuthorizeError("invalid_request", "The 'id_token_hint' is not a valid ID token from here.")
+        raise AuthorizeError(
+            "invalid_request", "The 'id_token_hint' is not a valid ID token from here."
+        )
     authz.hint_sub = claims.get("sub")
 
 
@@ -272,8 +309,10 @@ def decide(
     login_needed = (
         auth_session is None
         or (bool(authz.prompt & {"login", "select_account"}) and not signed_in_here)
-        or (authz.max_age is not None
-            and (now - auth_session.auth_time).total_seconds() > authz.max_age)
+        or (
+            authz.max_age is not None
+            and (now - auth_session.auth_time).total_seconds() > authz.max_age
+        )
         or (authz.hint_sub is not None and user is not None and authz.hint_sub != user.sub)
     )
     if login_needed:
@@ -294,7 +333,9 @@ def decide(
     return Decision(response=issue_code(authz, server, auth_session))
 
 
-def issue_code(authz: Authorization, server: IdpAuthorizationServer, auth_session: AuthSession) -> Any:
+def issue_code(
+    authz: Authorization, server: IdpAuthorizationServer, auth_session: AuthSession
+) -> Any:
     """Let Authlib's grant issue the code, then add ``iss`` to the redirect (RFC 9207)."""
     assert authz.client is not None
     params = MultiDict(authz.params)
@@ -304,7 +345,7 @@ def issue_code(authz: Authorization, server: IdpAuthorizationServer, auth_sessio
     organisation_id = auth_session.organisation_id or claims_module.default_organisation_id(
         user, authz.client, server.settings.catalogue
     )
-    request.idp_context = InteractionContext(  # type: ignore[attr-defined]
+    request.idp_context = InteractionContext(
         sid=auth_session.sid,
         auth_time=int(auth_session.auth_time.timestamp()),
         amr=list(auth_session.amr),
@@ -322,7 +363,9 @@ def issue_code(authz: Authorization, server: IdpAuthorizationServer, auth_sessio
     return response
 
 
-def error_location(authz: Authorization, error: AuthorizeError, server: IdpAuthorizationServer) -> str:
+def error_location(
+    authz: Authorization, error: AuthorizeError, server: IdpAuthorizationServer
+) -> str:
     """The client's redirect URI carrying an error, ``state`` and ``iss``."""
     assert authz.redirect_uri is not None
     params = [("error", error.error), ("error_description", error.description)]

@@ -37,7 +37,9 @@ SUPPORTED_CLAIMS = sorted(
 SUPPORTED_SCOPES = ["openid", *SCOPE_CLAIMS, "offline_access"]
 
 
-def requested_claim_names(scopes: set[str], claims_request: dict[str, Any] | None, target: str) -> set[str]:
+def requested_claim_names(
+    scopes: set[str], claims_request: dict[str, Any] | None, target: str
+) -> set[str]:
     """Names of the claims to release to ``target`` ("id_token" or "userinfo")."""
     names = {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
     if claims_request and isinstance(claims_request.get(target), dict):

@@ -57,7 +57,10 @@ class ResourceProtector(FlaskResourceProtector):
 
     def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
         body_token = None
-        if flask_request.method == "POST" and flask_request.mimetype == "application/x-www-form-urlencoded":
+        if (
+            flask_request.method == "POST"
+            and flask_request.mimetype == "application/x-www-form-urlencoded"
+        ):
             body_token = flask_request.form.get("access_token")
         if body_token is not None:
             if "Authorization" in flask_request.headers:
@@ -68,14 +71,19 @@ class ResourceProtector(FlaskResourceProtector):
         except MissingAuthorizationError:
             raise MissingTokenError(realm=self._default_realm) from None
         except UnsupportedTokenTypeError:
-            raise InvalidTokenError("Use a Bearer access token.", realm=self._default_realm) from None
+            raise InvalidTokenError(
+                "Use a Bearer access token.", realm=self._default_realm
+            ) from None
 
 
 def _token_claims(server: Any, match: TokenMatch, target: str) -> dict[str, Any]:
     row = match.row
     user, client = match.get_user(), match.get_client()
+    assert user is not None and client is not None  # foreign keys cascade on delete
     names = claims_module.requested_claim_names(set(row.scope.split()), row.claims_request, target)
-    return claims_module.user_claims(user, names, client, row.organisation_id, server.settings.catalogue)
+    return claims_module.user_claims(
+        user, names, client, row.organisation_id, server.settings.catalogue
+    )
 
 
 class UserInfoEndpoint(_UserInfoEndpoint):
@@ -149,7 +157,11 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         return self.server.keyring.algorithms()
 
     def is_post_logout_redirect_uri_legitimate(
-        self, request: OAuth2Request, post_logout_redirect_uri: str, client: Any, logout_hint: str | None
+        self,
+        request: OAuth2Request,
+        post_logout_redirect_uri: str,
+        client: Any,
+        logout_hint: str | None,
     ) -> bool:
         # Without an ID token hint, the user's own confirmation on our page makes it legitimate.
         return bool(g.get("idp_logout_confirmed"))

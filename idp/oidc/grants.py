@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 
 from idp import clock
 from idp.extensions import db
@@ -48,7 +49,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH_METHODS
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
-        context = request.idp_context  # type: ignore[attr-defined]
+        context = request.idp_context
         data = request.payload.data
         now = clock.now()
         db.session.add(
@@ -69,14 +70,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 acr=context.acr,
                 amr=context.amr,
                 created_at=now,
-                expires_at=now + timedelta(seconds=self.server.settings.oidc.authorization_code_ttl),
+                expires_at=now
+                + timedelta(seconds=self.server.settings.oidc.authorization_code_ttl),
             )
         )
 
     def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
         digest = token_hash(code)
         now = clock.now()
-        claimed = db.session.execute(
+        claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
             update(AuthorizationCode)
             .where(
                 AuthorizationCode.code_hash == digest,
@@ -87,8 +89,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        row = db.session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == digest))
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        row = db.session.scalar(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == digest)
+        )
+        if claimed.rowcount == 1:
             return row
         if row is not None and row.used_at is not None:
             # A second redemption: revoke every token issued from this code.
@@ -107,7 +111,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        row = db.session.scalar(select(Token).where(Token.refresh_token_hash == token_hash(refresh_token)))
+        row = db.session.scalar(
+            select(Token).where(Token.refresh_token_hash == token_hash(refresh_token))
+        )
         if row is None:
             return None
         if row.refresh_revoked_at is not None:
@@ -125,13 +131,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         now = clock.now()
-        rotated = db.session.execute(
+        rotated: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
             update(Token)
             .where(Token.id == refresh_token.id, Token.refresh_revoked_at.is_(None))
             .values(refresh_revoked_at=now)
             .execution_options(synchronize_session=False)
         )
-        if rotated.rowcount != 1:  # type: ignore[attr-defined]
+        if rotated.rowcount != 1:
             # Another request rotated this token first: a replay.
             flag_family_for_revocation(refresh_token.family_id)
             raise InvalidGrantError()

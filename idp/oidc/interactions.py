@@ -32,7 +32,7 @@ def start(params: MultiDict[str, str], ttl_seconds: int) -> Interaction:
     )
     db.session.add(interaction)
     mine = [i for i in session.get(SESSION_KEY, []) if isinstance(i, str)]
-    session[SESSION_KEY] = [*mine[-(MAX_PER_BROWSER - 1):], interaction.id]
+    session[SESSION_KEY] = [*mine[-(MAX_PER_BROWSER - 1) :], interaction.id]
     return interaction
 
 

@@ -108,7 +108,9 @@ class KeyRing:
 
     def _reload(self) -> None:
         rows = db.session.scalars(
-            select(SigningKey).order_by(SigningKey.activated_at.desc(), SigningKey.created_at.desc())
+            select(SigningKey).order_by(
+                SigningKey.activated_at.desc(), SigningKey.created_at.desc()
+            )
         ).all()
         signing: dict[str, LoadedKey] = {}
         verify: dict[str, Key] = {}
@@ -121,7 +123,9 @@ class KeyRing:
             if private is None:
                 continue
             if row.retired_at is not None:
-                log.warning("signing with retired key %s: the current key's PEM is missing", row.kid)
+                log.warning(
+                    "signing with retired key %s: the current key's PEM is missing", row.kid
+                )
             signing[row.alg] = LoadedKey(row.kid, row.alg, private)
         self._signing = signing
         self._keyset = KeySet(list(verify.values()))
@@ -203,7 +207,9 @@ class KeyRing:
         """Delete keys retired longer ago than ``retention`` (their last token has expired)."""
         cutoff = clock.now() - retention
         rows = db.session.scalars(
-            select(SigningKey).where(SigningKey.retired_at.is_not(None), SigningKey.retired_at < cutoff)
+            select(SigningKey).where(
+                SigningKey.retired_at.is_not(None), SigningKey.retired_at < cutoff
+            )
         ).all()
         kids = [row.kid for row in rows]
         for row in rows:

@@ -40,7 +40,7 @@ PUBLIC_CACHE = "public, max-age=300"
 
 def current_auth_session() -> AuthSession | None:
     if current_user.is_authenticated:
-        return current_user.auth_session  # type: ignore[no-any-return]
+        return current_user.auth_session
     return None
 
 
@@ -53,8 +53,11 @@ def discovery() -> Response:
     if body is None:
         body = json.dumps(discovery_document(oauth_server()), separators=(",", ":")).encode()
         current_app.extensions["idp.discovery"] = body
-    return Response(body, mimetype=JSON, headers={"Cache-Control": PUBLIC_CACHE,
-                                                  "Access-Control-Allow-Origin": "*"})
+    return Response(
+        body,
+        mimetype=JSON,
+        headers={"Cache-Control": PUBLIC_CACHE, "Access-Control-Allow-Origin": "*"},
+    )
 
 
 @bp.get("/jwks.json")
@@ -154,9 +157,11 @@ def consent() -> Any:
 
 def _remember_consent(auth_session: AuthSession, authz: Authorization) -> None:
     assert authz.client is not None
-    existing = db.session.query(Consent).filter_by(
-        user_id=auth_session.user_id, client_id=authz.client.client_id
-    ).one_or_none()
+    existing = (
+        db.session.query(Consent)
+        .filter_by(user_id=auth_session.user_id, client_id=authz.client.client_id)
+        .one_or_none()
+    )
     if existing is None:
         existing = Consent(user_id=auth_session.user_id, client_id=authz.client.client_id, scope="")
         db.session.add(existing)
@@ -236,7 +241,9 @@ def end_session() -> Any:
         )
     auth_session = current_auth_session()
     hint = validated.id_token_claims
-    hint_matches = hint is not None and (auth_session is None or hint.get("sub") == auth_session.user.sub)
+    hint_matches = hint is not None and (
+        auth_session is None or hint.get("sub") == auth_session.user.sub
+    )
     if auth_session is not None and not confirmed and not hint_matches:
         return render_template(
             "oidc/logout_confirm.html",
@@ -256,7 +263,7 @@ def end_session() -> Any:
 # -- helpers --------------------------------------------------------------------------
 
 
-def _no_referrer(response: Response) -> Response:
+def _no_referrer(response: Any) -> Any:
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 

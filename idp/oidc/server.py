@@ -88,9 +88,13 @@ class IdpAuthorizationServer(AuthorizationServer):
         if isinstance(request, MultiDict):
             payload = BasicOAuth2Payload(request.to_dict())
             payload._datalist = {k: request.getlist(k) for k in request}  # noqa: SLF001
-            return _Request("GET", flask_request.url, flask_request.headers, payload, MultiDict(), request)
+            return _Request(
+                "GET", flask_request.url, flask_request.headers, payload, MultiDict(), request
+            )
         req = flask_request
-        return _Request(req.method, req.url, req.headers, FlaskOAuth2Payload(req), req.form, req.args)
+        return _Request(
+            req.method, req.url, req.headers, FlaskOAuth2Payload(req), req.form, req.args
+        )
 
     def query_client(self, client_id: str | None) -> Client | None:
         if not client_id or not isinstance(client_id, str) or len(client_id) > 100:
@@ -128,7 +132,10 @@ class IdpAuthorizationServer(AuthorizationServer):
     # -- ID tokens -------------------------------------------------------------------
 
     def client_alg(self, client: Client) -> str:
-        return client.extra_metadata.get("id_token_signed_response_alg") or self.settings.oidc.signing_alg
+        return (
+            client.extra_metadata.get("id_token_signed_response_alg")
+            or self.settings.oidc.signing_alg
+        )
 
     def encode_id_token(self, request: OAuth2Request, token: dict[str, Any]) -> str:
         """Sign the ID token for a code or refresh grant (OIDC Core 2 and 12.2)."""

@@ -61,11 +61,19 @@ class TokenMatch:
         return self.row.scope
 
     def is_expired(self) -> bool:
-        expires = self.row.access_expires_at if self.kind == "access_token" else self.row.refresh_expires_at
+        expires = (
+            self.row.access_expires_at
+            if self.kind == "access_token"
+            else self.row.refresh_expires_at
+        )
         return expires is None or expires <= clock.now()
 
     def is_revoked(self) -> bool:
-        revoked = self.row.access_revoked_at if self.kind == "access_token" else self.row.refresh_revoked_at
+        revoked = (
+            self.row.access_revoked_at
+            if self.kind == "access_token"
+            else self.row.refresh_revoked_at
+        )
         return revoked is not None
 
     def is_active(self) -> bool:
@@ -82,7 +90,11 @@ class TokenMatch:
 
     @property
     def expires_at(self) -> int:
-        expires = self.row.access_expires_at if self.kind == "access_token" else self.row.refresh_expires_at
+        expires = (
+            self.row.access_expires_at
+            if self.kind == "access_token"
+            else self.row.refresh_expires_at
+        )
         return int(expires.timestamp()) if expires else 0
 
 

@@ -53,7 +53,7 @@ def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
     )
-    user.auth_session = auth_session
+    user.attach_session(auth_session)
     login_user(user)
     if interaction is not None:
         interaction.authenticated_sid = auth_session.sid

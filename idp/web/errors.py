@@ -33,13 +33,17 @@ def _wants_json() -> bool:
 def render_error(status: int, title: str | None = None, message: str | None = None) -> Response:
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
     if _wants_json():
-        error = {400: "invalid_request", 404: "not_found", 405: "invalid_request"}.get(status, "server_error")
+        error = {400: "invalid_request", 404: "not_found", 405: "invalid_request"}.get(
+            status, "server_error"
+        )
         response = jsonify(error=error, error_description=title or default_title)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
         return response
     body = render_template(
-        "errors/error.html", status=status, title=title or default_title,
+        "errors/error.html",
+        status=status,
+        title=title or default_title,
         message=message or default_message,
     )
     return Response(body, status=status, mimetype="text/html")

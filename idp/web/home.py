@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
-
 bp = Blueprint("home", __name__)
 
 
@@ -18,8 +17,10 @@ def index() -> Any:
     catalogue = current_app.extensions["idp.settings"].catalogue
     held = {key for m in current_user.memberships for key in m.role_keys}
     tiles = [
-        {"service": service, "allowed": any(
-            r.service == service.key for r in catalogue.roles if r.key in held)}
+        {
+            "service": service,
+            "allowed": any(r.service == service.key for r in catalogue.roles if r.key in held),
+        }
         for service in catalogue.services
         if service.url
     ]

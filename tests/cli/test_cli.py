@@ -42,12 +42,32 @@ def test_db_upgrade_is_idempotent_and_reports_the_catalogue(run):
 
 def test_orgs_create_with_associate_and_exams_officer(run):
     assert run("orgs", "create", "--code", "CA100", "--name", "Associate", "--json").exit_code == 0
-    result = run("orgs", "create", "--code", "ca101", "--name", "Associate Centre", "--associate-of", "CA100", "--json")
+    result = run(
+        "orgs",
+        "create",
+        "--code",
+        "ca101",
+        "--name",
+        "Associate Centre",
+        "--associate-of",
+        "CA100",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["associate_of"] == "CA100"
     assert json.loads(result.output)["code"] == "CA101"
-    run("users", "create", "--email", "Officer@Example.org", "--first-name", "Ola", "--last-name", "Officer",
-        "--password", "a long enough password")
+    run(
+        "users",
+        "create",
+        "--email",
+        "Officer@Example.org",
+        "--first-name",
+        "Ola",
+        "--last-name",
+        "Officer",
+        "--password",
+        "a long enough password",
+    )
     result = run("orgs", "set-exams-officer", "CA101", "officer@example.org", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -60,23 +80,56 @@ def test_orgs_create_with_associate_and_exams_officer(run):
 def test_global_listening_moves_with_the_office(run):
     run("orgs", "create", "--code", "AA101", "--name", "Centre")
     for name in ("first", "second"):
-        run("users", "create", "--email", f"{name}@example.org", "--first-name", name, "--last-name", "X",
-            "--password", "a long enough password", "--org", "AA101", "--role", "sfa.teacher")
+        run(
+            "users",
+            "create",
+            "--email",
+            f"{name}@example.org",
+            "--first-name",
+            name,
+            "--last-name",
+            "X",
+            "--password",
+            "a long enough password",
+            "--org",
+            "AA101",
+            "--role",
+            "sfa.teacher",
+        )
     run("orgs", "set-exams-officer", "AA101", "first@example.org")
-    data = json.loads(run("orgs", "set-exams-officer", "AA101", "second@example.org", "--json").output)
+    data = json.loads(
+        run("orgs", "set-exams-officer", "AA101", "second@example.org", "--json").output
+    )
     assert "gl.exams_officer" in data["roles"]
     from idp.domain import organisations, users
 
     first = users.find_by_email("first@example.org")
     assert organisations.membership(first, organisations.get_by_code("AA101")).role_keys == {
-        "sfa.teacher", "user_management"}
+        "sfa.teacher",
+        "user_management",
+    }
 
 
 def test_users_create_with_roles(run):
     run("orgs", "create", "--code", "AA101", "--name", "Centre")
-    result = run("users", "create", "--email", "t@example.org", "--first-name", "Tess", "--last-name", "Teacher",
-                 "--password", "-", "--org", "AA101", "--role", "sfa.teacher", "--json",
-                 input="a long enough password\n")
+    result = run(
+        "users",
+        "create",
+        "--email",
+        "t@example.org",
+        "--first-name",
+        "Tess",
+        "--last-name",
+        "Teacher",
+        "--password",
+        "-",
+        "--org",
+        "AA101",
+        "--role",
+        "sfa.teacher",
+        "--json",
+        input="a long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["status"] == "active" and data["roles"] == ["sfa.teacher"]
@@ -84,26 +137,95 @@ def test_users_create_with_roles(run):
 
 
 def test_users_create_without_password_awaits_invitation(run):
-    data = json.loads(run("users", "create", "--email", "new@example.org", "--first-name", "N",
-                          "--last-name", "U", "--json").output)
+    data = json.loads(
+        run(
+            "users",
+            "create",
+            "--email",
+            "new@example.org",
+            "--first-name",
+            "N",
+            "--last-name",
+            "U",
+            "--json",
+        ).output
+    )
     assert data["status"] == "invited"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("users", "create", "--email", "not-an-email", "--first-name", "A", "--last-name", "B"),
-     "Enter an email address in the correct format"),
-    (("users", "create", "--email", "a@example.org", "--first-name", "A", "--last-name", "B",
-      "--password", "short"), "at least 10 characters"),
-    (("users", "create", "--email", "a@example.org", "--first-name", "A", "--last-name", "B",
-      "--role", "sfa.teacher"), "--role needs --org"),
-    (("orgs", "create", "--code", "A!", "--name", "X"), "centre number must be"),
-    (("orgs", "set-exams-officer", "ZZ999", "a@example.org"), "No organisation with centre number"),
-    (("clients", "create", "--name", "X", "--redirect-uri", "http://rp.example.org/cb"), "must use https"),
-    (("clients", "create", "--name", "X", "--redirect-uri", "https://rp.example.org/cb#frag"), "fragment"),
-    (("clients", "create", "--name", "X", "--redirect-uri", "https://rp.example.org/cb", "--service", "nope"),
-     "Unknown service"),
-    (("clients", "show", "missing"), "No client with id"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("users", "create", "--email", "not-an-email", "--first-name", "A", "--last-name", "B"),
+            "Enter an email address in the correct format",
+        ),
+        (
+            (
+                "users",
+                "create",
+                "--email",
+                "a@example.org",
+                "--first-name",
+                "A",
+                "--last-name",
+                "B",
+                "--password",
+                "short",
+            ),
+            "at least 10 characters",
+        ),
+        (
+            (
+                "users",
+                "create",
+                "--email",
+                "a@example.org",
+                "--first-name",
+                "A",
+                "--last-name",
+                "B",
+                "--role",
+                "sfa.teacher",
+            ),
+            "--role needs --org",
+        ),
+        (("orgs", "create", "--code", "A!", "--name", "X"), "centre number must be"),
+        (
+            ("orgs", "set-exams-officer", "ZZ999", "a@example.org"),
+            "No organisation with centre number",
+        ),
+        (
+            ("clients", "create", "--name", "X", "--redirect-uri", "http://rp.example.org/cb"),
+            "must use https",
+        ),
+        (
+            (
+                "clients",
+                "create",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://rp.example.org/cb#frag",
+            ),
+            "fragment",
+        ),
+        (
+            (
+                "clients",
+                "create",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://rp.example.org/cb",
+                "--service",
+                "nope",
+            ),
+            "Unknown service",
+        ),
+        (("clients", "show", "missing"), "No client with id"),
+    ],
+)
 def test_bad_input_fails_with_one_line(run, args, message):
     result = run(*args)
     assert result.exit_code != 0
@@ -113,15 +235,27 @@ def test_bad_input_fails_with_one_line(run, args, message):
 
 def test_duplicate_email_is_refused_case_insensitively(run):
     run("users", "create", "--email", "dup@example.org", "--first-name", "A", "--last-name", "B")
-    result = run("users", "create", "--email", "DUP@example.org", "--first-name", "C", "--last-name", "D")
+    result = run(
+        "users", "create", "--email", "DUP@example.org", "--first-name", "C", "--last-name", "D"
+    )
     assert result.exit_code == 1
     assert "already exists" in result.output
 
 
 def test_clients_lifecycle(run, client, make):
-    result = run("clients", "create", "--name", "Submit for Assessment", "--redirect-uri", "https://sfa.example.org/cb",
-                 "--post-logout-redirect-uri", "https://sfa.example.org/", "--service", "submit_for_assessment",
-                 "--json")
+    result = run(
+        "clients",
+        "create",
+        "--name",
+        "Submit for Assessment",
+        "--redirect-uri",
+        "https://sfa.example.org/cb",
+        "--post-logout-redirect-uri",
+        "https://sfa.example.org/",
+        "--service",
+        "submit_for_assessment",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     created = json.loads(result.output)
     secret = created["client_secret"]
@@ -130,7 +264,9 @@ def test_clients_lifecycle(run, client, make):
     from idp.security import token_hash
 
     stored = clients.get(created["client_id"])
-    assert stored.client_secret_hash == token_hash(secret) and secret not in stored.client_secret_hash
+    assert (
+        stored.client_secret_hash == token_hash(secret) and secret not in stored.client_secret_hash
+    )
 
     listed = json.loads(run("clients", "list", "--json").output)
     assert [c["client_id"] for c in listed] == [created["client_id"]]
@@ -145,8 +281,16 @@ def test_clients_lifecycle(run, client, make):
     from tests.factories import RegisteredClient
 
     def rp_with(secret_value):
-        return RelyingParty(client, RegisteredClient(stored, created["client_id"], secret_value,
-                                                     "https://sfa.example.org/cb", "https://sfa.example.org/"))
+        return RelyingParty(
+            client,
+            RegisteredClient(
+                stored,
+                created["client_id"],
+                secret_value,
+                "https://sfa.example.org/cb",
+                "https://sfa.example.org/",
+            ),
+        )
 
     old = rp_with(secret)
     assert old.exchange(old.sign_in("t@example.org").code).status_code == 401
@@ -158,8 +302,18 @@ def test_clients_lifecycle(run, client, make):
 
 
 def test_public_client_has_no_secret(run):
-    data = json.loads(run("clients", "create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:8080/cb",
-                          "--public", "--json").output)
+    data = json.loads(
+        run(
+            "clients",
+            "create",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/cb",
+            "--public",
+            "--json",
+        ).output
+    )
     assert data["client_secret"] is None and data["token_endpoint_auth_method"] == "none"
 
 
@@ -169,7 +323,9 @@ def test_keys_rotate_list_prune(run):
     assert rotated["status"] == "current"
     after = json.loads(run("keys", "list", "--json").output)
     assert len(after) == len(before) + 1
-    assert [k["status"] for k in after if k["kid"] != rotated["kid"] and k["alg"] == "RS256"].count("current") == 0
+    assert [k["status"] for k in after if k["kid"] != rotated["kid"] and k["alg"] == "RS256"].count(
+        "current"
+    ) == 0
     pruned = json.loads(run("keys", "prune", "--json").output)
     assert pruned == {"pruned": []}  # retired keys are kept until their tokens expire
     es = json.loads(run("keys", "rotate", "--alg", "ES256", "--json").output)

@@ -14,8 +14,13 @@ def centre(make: Factories):
 
 @pytest.fixture
 def teacher(make: Factories, centre):
-    return make.user("teacher@example.org", given_name="Donald", family_name="Duck", org=centre,
-                     roles=("sfa.teacher", "aa.nominated_user"))
+    return make.user(
+        "teacher@example.org",
+        given_name="Donald",
+        family_name="Duck",
+        org=centre,
+        roles=("sfa.teacher", "aa.nominated_user"),
+    )
 
 
 @pytest.fixture

@@ -20,8 +20,11 @@ def test_unregistered_redirect_uri_gets_an_error_page_never_a_redirect(rp, clien
 
 
 def test_redirect_uri_must_match_exactly(rp):
-    for variant in (rp.registered.redirect_uri + "/", rp.registered.redirect_uri + "?x=1",
-                    rp.registered.redirect_uri.upper()):
+    for variant in (
+        rp.registered.redirect_uri + "/",
+        rp.registered.redirect_uri + "?x=1",
+        rp.registered.redirect_uri.upper(),
+    ):
         response = rp.authorize(redirect_uri=variant)
         assert response.status_code == 400 and "Location" not in response.headers
 
@@ -75,14 +78,27 @@ def test_oversized_parameter_is_refused(rp):
 
 
 def test_unknown_parameters_are_ignored(rp, teacher):
-    callback = rp.sign_in("teacher@example.org", something_new="1", display="page", ui_locales="en",
-                          claims_locales="en", acr_values="1", login_hint="teacher@example.org")
+    callback = rp.sign_in(
+        "teacher@example.org",
+        something_new="1",
+        display="page",
+        ui_locales="en",
+        claims_locales="en",
+        acr_values="1",
+        login_hint="teacher@example.org",
+    )
     assert "code" in callback.params
 
 
 def test_request_objects_are_refused_with_their_own_error(rp):
-    assert error_params(rp.authorize(request="eyJhbGciOiJub25lIn0.e30."))["error"] == "request_not_supported"
-    assert error_params(rp.authorize(request_uri="https://rp.example/r"))["error"] == "request_uri_not_supported"
+    assert (
+        error_params(rp.authorize(request="eyJhbGciOiJub25lIn0.e30."))["error"]
+        == "request_not_supported"
+    )
+    assert (
+        error_params(rp.authorize(request_uri="https://rp.example/r"))["error"]
+        == "request_uri_not_supported"
+    )
 
 
 def test_response_mode_other_than_query_is_refused(rp):
@@ -97,7 +113,9 @@ def test_public_client_must_use_pkce(public_rp):
 
 def test_plain_pkce_is_refused(rp):
     request = rp.request()
-    params = error_params(rp.authorize(code_challenge=request.verifier, code_challenge_method="plain"))
+    params = error_params(
+        rp.authorize(code_challenge=request.verifier, code_challenge_method="plain")
+    )
     assert params["error"] == "invalid_request"
 
 
@@ -116,7 +134,10 @@ def test_invalid_max_age_is_refused(rp):
 
 
 def test_forged_id_token_hint_is_refused(rp):
-    assert error_params(rp.authorize(id_token_hint="eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."))["error"] == "invalid_request"
+    assert (
+        error_params(rp.authorize(id_token_hint="eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."))["error"]
+        == "invalid_request"
+    )
 
 
 def test_disabled_client_is_refused(rp, app):

@@ -38,8 +38,11 @@ def test_full_code_flow_gives_verified_id_token(rp, teacher):
 def test_id_token_carries_organisation_and_only_this_services_roles(rp, teacher):
     body = rp.tokens("teacher@example.org")
     claims = rp.verify_id_token(body["id_token"])
-    assert claims["org"] == {"code": "AA101", "name": "AA Dummy Centre A (CIC)",
-                             "brand": "cambridge-international"}
+    assert claims["org"] == {
+        "code": "AA101",
+        "name": "AA Dummy Centre A (CIC)",
+        "brand": "cambridge-international",
+    }
     # The client is registered for Submit for Assessment only: no Access Arrangements role.
     assert claims["roles"] == ["sfa.teacher"]
 
@@ -67,7 +70,10 @@ def test_authorization_redirect_is_not_leaked_by_referrer(rp, teacher):
 
 def test_wrong_password_shows_one_generic_error(rp, teacher, client):
     page = rp.follow(rp.authorize())
-    for email, password in (("teacher@example.org", "wrong password!"), ("nobody@example.org", "whatever1234")):
+    for email, password in (
+        ("teacher@example.org", "wrong password!"),
+        ("nobody@example.org", "whatever1234"),
+    ):
         response = rp.submit_login(page, email, password)
         assert response.status_code == 200
         html = response.get_data(as_text=True)

@@ -10,14 +10,23 @@ def test_discovery_document_describes_this_provider(client):
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["issuer"] == "http://localhost"
-    for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
-                 "revocation_endpoint", "introspection_endpoint", "end_session_endpoint"):
+    for name in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "end_session_endpoint",
+    ):
         assert doc[name].startswith("http://localhost/"), name
     assert doc["response_types_supported"] == ["code"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert "plain" not in doc["code_challenge_methods_supported"]
     assert doc["authorization_response_iss_parameter_supported"] is True
-    assert {"openid", "profile", "email", "roles", "organisations", "offline_access"} <= set(doc["scopes_supported"])
+    assert {"openid", "profile", "email", "roles", "organisations", "offline_access"} <= set(
+        doc["scopes_supported"]
+    )
     assert "RS256" in doc["id_token_signing_alg_values_supported"]
 
 

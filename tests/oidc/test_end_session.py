@@ -7,14 +7,20 @@ from urllib.parse import parse_qs, urlsplit
 from tests.oidc.test_authorize import error_params
 from tests.oidc_helpers import csrf_token
 
+# {"alg": "none"} . {"sub": "x", "iss": "http://localhost"} . no signature
+UNSIGNED_TOKEN = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiaXNzIjoiaHR0cDovL2xvY2FsaG9zdCJ9."
+
 
 def test_logout_with_id_token_hint_redirects_with_state_and_ends_the_session(rp, teacher):
     tokens = rp.tokens("teacher@example.org")
-    response = rp.http.get("/logout", query_string={
-        "id_token_hint": tokens["id_token"],
-        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
-        "state": "bye-123",
-    })
+    response = rp.http.get(
+        "/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+            "state": "bye-123",
+        },
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith(rp.registered.post_logout_redirect_uri)
@@ -33,30 +39,42 @@ def test_offline_access_survives_logout(rp, teacher):
 
 def test_unregistered_post_logout_redirect_uri_is_not_followed(rp, teacher):
     tokens = rp.tokens("teacher@example.org")
-    response = rp.http.get("/logout", query_string={
-        "id_token_hint": tokens["id_token"],
-        "post_logout_redirect_uri": "https://attacker.example.net/",
-    })
+    response = rp.http.get(
+        "/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "https://attacker.example.net/",
+        },
+    )
     assert response.status_code == 200
     assert "You have signed out" in response.get_data(as_text=True)
 
 
 def test_logout_without_hint_asks_for_confirmation(rp, teacher):
     rp.sign_in("teacher@example.org")
-    response = rp.http.get("/logout", query_string={
-        "client_id": rp.client_id,
-        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
-        "state": "s1",
-    })
+    response = rp.http.get(
+        "/logout",
+        query_string={
+            "client_id": rp.client_id,
+            "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+            "state": "s1",
+        },
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "Sign out of My Cambridge?" in html
     # Still signed in until confirmed.
     assert "code" in rp.follow(rp.authorize(prompt="none")).params
-    confirmed = rp.http.post("/logout", data={
-        "csrf_token": csrf_token(html), "confirm": "yes", "client_id": rp.client_id,
-        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri, "state": "s1",
-    })
+    confirmed = rp.http.post(
+        "/logout",
+        data={
+            "csrf_token": csrf_token(html),
+            "confirm": "yes",
+            "client_id": rp.client_id,
+            "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+            "state": "s1",
+        },
+    )
     assert confirmed.status_code == 302
     assert confirmed.headers["Location"] == rp.registered.post_logout_redirect_uri + "?state=s1"
     assert error_params(rp.authorize(prompt="none"))["error"] == "login_required"
@@ -71,10 +89,13 @@ def test_confirmation_without_csrf_token_is_refused(rp, teacher):
 
 def test_forged_id_token_hint_is_refused_without_signing_out(rp, teacher):
     rp.sign_in("teacher@example.org")
-    response = rp.http.get("/logout", query_string={
-        "id_token_hint": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiaXNzIjoiaHR0cDovL2xvY2FsaG9zdCJ9.",
-        "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
-    })
+    response = rp.http.get(
+        "/logout",
+        query_string={
+            "id_token_hint": UNSIGNED_TOKEN,
+            "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+        },
+    )
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "code" in rp.follow(rp.authorize(prompt="none")).params
@@ -85,8 +106,12 @@ def test_client_id_must_match_the_hints_audience(rp, teacher, make, client):
 
     tokens = rp.tokens("teacher@example.org")
     other = RelyingParty(client, make.client())
-    response = rp.http.get("/logout", query_string={
-        "id_token_hint": tokens["id_token"], "client_id": other.client_id,
-        "post_logout_redirect_uri": other.registered.post_logout_redirect_uri,
-    })
+    response = rp.http.get(
+        "/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "client_id": other.client_id,
+            "post_logout_redirect_uri": other.registered.post_logout_redirect_uri,
+        },
+    )
     assert response.status_code == 400

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from idp import clock
-from tests.oidc_helpers import Callback, RelyingParty
 from tests.oidc.test_authorize import error_params
+from tests.oidc_helpers import Callback, RelyingParty
 
 
 def test_prompt_none_without_a_session_answers_login_required(rp):
@@ -63,7 +63,10 @@ def test_id_token_hint_for_another_user_requires_signing_in(rp, teacher, make):
     body = rp.tokens("teacher@example.org")
     rp.http.post("/logout", data={"id_token_hint": body["id_token"]})
     rp.sign_in("other@example.org")
-    assert error_params(rp.authorize(prompt="none", id_token_hint=body["id_token"]))["error"] == "login_required"
+    assert (
+        error_params(rp.authorize(prompt="none", id_token_hint=body["id_token"]))["error"]
+        == "login_required"
+    )
 
 
 def test_id_token_hint_of_the_signed_in_user_is_accepted(rp, teacher):
@@ -81,8 +84,11 @@ def test_third_party_client_asks_for_consent_once(client, make, teacher):
     from tests.oidc_helpers import csrf_token
 
     ix = html.split('name="ix" value="')[1].split('"')[0]
-    callback = rp.follow(client.post("/consent", data={"csrf_token": csrf_token(html), "ix": ix,
-                                                       "decision": "allow"}))
+    callback = rp.follow(
+        client.post(
+            "/consent", data={"csrf_token": csrf_token(html), "ix": ix, "decision": "allow"}
+        )
+    )
     assert isinstance(callback, Callback) and "code" in callback.params
     # Remembered: the next request goes straight back.
     assert isinstance(rp.follow(rp.authorize(prompt="none")), Callback)
@@ -95,8 +101,9 @@ def test_declining_consent_returns_access_denied(client, make, teacher):
     from tests.oidc_helpers import csrf_token
 
     ix = html.split('name="ix" value="')[1].split('"')[0]
-    callback = rp.follow(client.post("/consent", data={"csrf_token": csrf_token(html), "ix": ix,
-                                                       "decision": "deny"}))
+    callback = rp.follow(
+        client.post("/consent", data={"csrf_token": csrf_token(html), "ix": ix, "decision": "deny"})
+    )
     assert isinstance(callback, Callback)
     assert callback.params["error"] == "access_denied"
     assert callback.params["state"] == rp.last.state

@@ -59,7 +59,9 @@ def test_role_change_shows_in_the_next_token(rp, teacher, centre, app):
 
     tokens = rp.tokens("teacher@example.org")
     assert rp.verify_id_token(tokens["id_token"])["roles"] == ["sfa.teacher"]
-    organisations.set_roles(teacher, centre, ["sfa.exams_officer"], app.extensions["idp.settings"].catalogue)
+    organisations.set_roles(
+        teacher, centre, ["sfa.exams_officer"], app.extensions["idp.settings"].catalogue
+    )
     db.session.commit()
     fresh = rp.refresh(tokens["refresh_token"]).get_json()
     assert rp.verify_id_token(fresh["id_token"])["roles"] == ["sfa.exams_officer"]

@@ -25,10 +25,16 @@ def test_code_can_be_redeemed_only_once_and_reuse_revokes_its_tokens(rp, teacher
 def test_wrong_client_secret_is_401_invalid_client(rp, teacher):
     callback = rp.sign_in("teacher@example.org")
     raw = f"{rp.client_id}:not-the-secret".encode()
-    response = rp.http.post("/token", data={
-        "grant_type": "authorization_code", "code": callback.code,
-        "redirect_uri": rp.registered.redirect_uri, "code_verifier": rp.last.verifier,
-    }, headers={"Authorization": "Basic " + base64.b64encode(raw).decode()})
+    response = rp.http.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": callback.code,
+            "redirect_uri": rp.registered.redirect_uri,
+            "code_verifier": rp.last.verifier,
+        },
+        headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+    )
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
     assert "WWW-Authenticate" in response.headers or response.status_code == 401
@@ -103,14 +109,18 @@ def test_code_is_bound_to_the_client(rp, teacher, make, client):
 
     callback = rp.sign_in("teacher@example.org")
     other = RelyingParty(client, make.client())
-    response = other.exchange(callback.code, verifier=rp.last.verifier, redirect_uri=rp.registered.redirect_uri)
+    response = other.exchange(
+        callback.code, verifier=rp.last.verifier, redirect_uri=rp.registered.redirect_uri
+    )
     assert response.get_json()["error"] == "invalid_grant"
     # The legitimate client can still redeem it.
     assert rp.exchange(callback.code).status_code == 200
 
 
 def test_unknown_grant_type(rp):
-    response = rp.http.post("/token", data={"grant_type": "password", "username": "a", "password": "b"})
+    response = rp.http.post(
+        "/token", data={"grant_type": "password", "username": "a", "password": "b"}
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "unsupported_grant_type"
 
