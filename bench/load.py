@@ -87,8 +87,14 @@ class PhaseResult:
         return self.server_cpu_s / self.window_s if self.window_s else 0.0
 
     @property
-    def machine_cores(self) -> float:
-        return self.machine_busy_s / self.window_s if self.window_s else 0.0
+    def other_cores(self) -> float:
+        """CPU busy outside the server and the load generator: kernel work not charged to a
+        process (softirq), and any other program on the machine. High values mean the
+        figures are disturbed."""
+        if not self.window_s:
+            return 0.0
+        other = self.machine_busy_s - self.server_cpu_s - self.loadgen_cpu_s
+        return max(0.0, other / self.window_s)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,7 +116,7 @@ class PhaseResult:
             "server_cores": round(self.server_cores, 3),
             "loadgen_cpu_ms_per_op": round(self.loadgen_cpu_ms_per_op, 3),
             "loadgen_cores": round(self.loadgen_cores, 3),
-            "machine_busy_cores": round(self.machine_cores, 3),
+            "other_cores": round(self.other_cores, 3),
             "worker_restarts": self.worker_restarts,
         }
 
@@ -227,7 +233,8 @@ class RelyingParty:
         headers, body = form_body(fields)
         response = await conn.request("POST", "/token", [self.auth_header, *headers], body)
         if response.status != 200:
-            raise BenchError(f"token {fields['grant_type']}: {response.status} {_error_of(response)}")
+            grant = fields["grant_type"]
+            raise BenchError(f"token {grant}: {response.status} {_error_of(response)}")
         tokens: dict[str, Any] = json.loads(response.body)
         return tokens
 
@@ -238,7 +245,8 @@ class RelyingParty:
         """
         jar = CookieJar()
         verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+        digest = hashlib.sha256(verifier.encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=")
         state = secrets.token_urlsafe(12)
         query = urlencode({
             "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
@@ -257,8 +265,10 @@ class RelyingParty:
         csrf, ix = CSRF_RE.search(page.body), IX_RE.search(page.body)
         if page.status != 200 or csrf is None or ix is None:
             raise BenchError(f"login page: {page.status}, csrf/ix missing")
-        headers, body = form_body({"email": self.email, "password": self.password,
-                                   "csrf_token": csrf.group(1).decode(), "ix": ix.group(1).decode()})
+        headers, body = form_body({
+            "email": self.email, "password": self.password,
+            "csrf_token": csrf.group(1).decode(), "ix": ix.group(1).decode(),
+        })
         response = await conn.request("POST", "/login", [*jar.header(), *headers], body)
         jar.update(response)
         resume_url = _redirect(response, "/authorize/resume")
@@ -363,7 +373,9 @@ class RefreshChains:
         self.current[slot] = new
 
 
-async def obtain_tokens(rp: RelyingParty, count: int, concurrency: int, timeout: float) -> list[dict[str, Any]]:
+async def obtain_tokens(
+    rp: RelyingParty, count: int, concurrency: int, timeout: float
+) -> list[dict[str, Any]]:
     """Sign in ``count`` times (untimed set-up), ``concurrency`` flows at a time."""
     results: list[dict[str, Any]] = []
     todo = iter(range(count))

@@ -54,6 +54,7 @@ from bench.server import (  # noqa: E402
     ServerError,
     bench_environment,
     free_port,
+    machine_busy,
     seed,
 )
 
@@ -65,6 +66,7 @@ REFRESH_TARGET_RPS = 1000.0
 REFRESH_TARGET_P99_MS = 50.0
 FLOW_TARGET_RATIO = 0.8
 FLOW_CPU_TARGET_MS = 10.0  # server CPU per flow, the password hash excluded
+IDLE_WARNING_CORES = 0.25
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Results:
     options: Options
     floors: dict[str, floors.Timing] = field(default_factory=dict)
     phases: dict[str, PhaseResult] = field(default_factory=dict)
+    idle_busy_cores: float | None = None  # CPU busy on the machine just before the run
 
 
 def log(message: str) -> None:
@@ -99,7 +102,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 s per phase, 0.5 s warm-up")
     parser.add_argument("--concurrency", type=int, default=32,
-                        help="connections for discovery, JWKS, userinfo, refresh, empty (default 32)")
+                        help="connections for the request phases (default 32)")
     parser.add_argument("--flow-concurrency", type=int, default=8,
                         help="concurrent sign-in flows (default 8)")
     parser.add_argument("--timeout", type=float, default=30.0,
@@ -170,7 +173,18 @@ async def _phase(opts: Options, results: Results, server: Gunicorn, name: str, u
         f"{result.errors} errors")
 
 
+def check_idle(results: Results, seconds: float = 1.0) -> None:
+    """Warn when other programs keep the machine busy: they would take cores from the run."""
+    before = machine_busy()
+    time.sleep(seconds)
+    results.idle_busy_cores = (machine_busy() - before) / seconds
+    if results.idle_busy_cores > IDLE_WARNING_CORES:
+        log(f"warning: the machine is not idle ({results.idle_busy_cores:.2f} cores busy before "
+            "the run); figures will be low and noisy (see the 'other cores' column)")
+
+
 def run(opts: Options, tmp: Path, results: Results) -> None:
+    check_idle(results)
     port = free_port()
     env = bench_environment(tmp, port)
     log(f"seeding {tmp} with the idp CLI")
@@ -186,7 +200,8 @@ def run(opts: Options, tmp: Path, results: Results) -> None:
     )
 
     log("starting gunicorn with the empty Flask app")
-    with Gunicorn("bench.empty_app:app", free_port(), env, tmp, tmp / "gunicorn-empty.log") as empty:
+    empty_log = tmp / "gunicorn-empty.log"
+    with Gunicorn("bench.empty_app:app", free_port(), env, tmp, empty_log) as empty:
         empty.start("/")
         asyncio.run(empty_phases(opts, empty, results))
 
@@ -210,12 +225,16 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """Plain-text table: first column left-aligned, the others right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-    return "\n".join(lines)
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def comparisons(results: Results) -> list[dict[str, Any]]:
@@ -260,7 +279,10 @@ def comparisons(results: Results) -> list[dict[str, Any]]:
 def render(results: Results) -> str:
     opts = results.options
     out = [f"idp benchmark: gunicorn {WORKERS} sync workers, SQLite, {os.cpu_count()} cores; "
-           f"{opts.warmup:g} s warm-up + {opts.duration:g} s per phase", ""]
+           f"{opts.warmup:g} s warm-up + {opts.duration:g} s measured per phase"]
+    if results.idle_busy_cores is not None:
+        out.append(f"machine busy before the run: {results.idle_busy_cores:.2f} cores")
+    out.append("")
 
     rows = []
     for r in results.phases.values():
@@ -268,16 +290,19 @@ def render(results: Results) -> str:
                      _fmt(r.latency_ms(50), 2), _fmt(r.latency_ms(99), 2), str(r.errors),
                      _fmt(r.server_cpu_ms_per_op, 3), _fmt(r.server_cores, 2),
                      _fmt(r.loadgen_cpu_ms_per_op, 3), _fmt(r.loadgen_cores, 2),
-                     _fmt(r.machine_cores, 2)])
+                     _fmt(r.other_cores, 2)])
     out.append(_table(["phase", "conc", "done", "per s", "p50 ms", "p99 ms", "errors",
-                       "srv CPU ms/op", "srv cores", "loadgen ms/op", "loadgen cores",
-                       "machine cores"], rows))
-    kinds = [(r.name, k, n) for r in results.phases.values() for k, n in r.error_kinds.items()]
-    for name, kind, count in kinds:
-        out.append(f"  ! {name}: {count} x {kind}")
-    restarts = [f"{r.name}: {r.worker_restarts}" for r in results.phases.values() if r.worker_restarts]
+                       "server ms/op", "server cores", "loadgen ms/op", "loadgen cores",
+                       "other cores"], rows))
+    out.append("(ms/op: CPU time per request or per flow; cores: CPU time / window; "
+               "other: kernel softirq and other programs)")
+    for r in results.phases.values():
+        for kind, count in r.error_kinds.items():
+            out.append(f"  ! {r.name}: {count} x {kind}")
+    restarts = [f"{r.name} {r.worker_restarts}" for r in results.phases.values()
+                if r.worker_restarts]
     if restarts:
-        out.append("  worker restarts (gunicorn max_requests) during windows: " + ", ".join(restarts))
+        out.append("  worker restarts (max_requests) in windows: " + ", ".join(restarts))
 
     out += ["", _table(["cost floor", "median ms", "min ms", "runs"], [
         [name.replace("_", " "), _fmt(t.median_s * 1000, 3), _fmt(t.min_s * 1000, 3), str(t.runs)]
@@ -286,9 +311,10 @@ def render(results: Results) -> str:
     rows = []
     for c in comparisons(results):
         verdict = "" if c["ok"] is None else ("PASS" if c["ok"] else "FAIL")
+        ratio = "-" if c["ratio"] is None else f"{c['ratio']:.2f}"
         rows.append([c["figure"], _fmt(c["value"], 2 if c["value"] < 100 else 1), c["floor"],
-                     _fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1),
-                     "-" if c["ratio"] is None else f"{c['ratio']:.2f}", c["target"] or "-", verdict])
+                     _fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1), ratio,
+                     c["target"] or "-", verdict])
     out += ["", _table(["figure", "value", "floor", "floor value", "ratio", "target", ""], rows)]
     return "\n".join(out)
 
@@ -300,6 +326,7 @@ def to_json(results: Results) -> dict[str, Any]:
         "git_revision": _git_revision(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
+        "idle_busy_cores": results.idle_busy_cores,
         "settings": {"workers": WORKERS, "duration_s": opts.duration, "warmup_s": opts.warmup,
                      "concurrency": opts.concurrency, "flow_concurrency": opts.flow_concurrency},
         "floors": {name: t.to_json() for name, t in results.floors.items()},

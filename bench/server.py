@@ -125,7 +125,8 @@ class Snapshot:
     worker_pids: tuple[int, ...]
 
 
-def _machine_busy() -> float:
+def machine_busy() -> float:
+    """Seconds of non-idle CPU since boot, summed over all cores (from /proc/stat)."""
     with open("/proc/stat", "rb") as fh:
         values = [int(v) for v in fh.readline().split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
@@ -167,7 +168,8 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise ServerError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
+                status = self.proc.returncode
+                raise ServerError(f"gunicorn exited with {status}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise ServerError(f"gunicorn not ready after {timeout:.0f} s:\n{self.log_tail()}")
             if self._answers(ready_path) and len(self._scan_workers()) == WORKERS:
@@ -222,7 +224,7 @@ class Gunicorn:
             at=time.monotonic(),
             server_cpu=self.cpu_seconds(),
             loadgen_cpu=usage.ru_utime + usage.ru_stime,
-            machine_busy=_machine_busy(),
+            machine_busy=machine_busy(),
             worker_pids=self._workers,
         )
 
@@ -256,6 +258,9 @@ class Gunicorn:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
