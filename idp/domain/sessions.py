@@ -33,7 +33,7 @@ def start(
         organisation_id=organisation_id,
         auth_time=now,
         amr=amr,
-        acr=TWO_FACTORS if len(set(amr) - {"pwd"}) and "pwd" in amr else ONE_FACTOR,
+        acr=acr_for(amr),
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds),
         ip=ip,
@@ -42,6 +42,22 @@ def start(
     user.last_sign_in_at = now
     db.session.add(auth_session)
     return auth_session
+
+
+def reauthenticate(auth_session: AuthSession, amr: list[str], ttl_seconds: int) -> None:
+    """The same user signed in again (prompt=login, max_age): refresh the session's facts but
+    keep its id, so relying parties holding that ``sid`` keep their sessions."""
+    now = clock.now()
+    auth_session.auth_time = now
+    auth_session.amr = amr
+    auth_session.acr = acr_for(amr)
+    auth_session.expires_at = now + timedelta(seconds=ttl_seconds)
+    auth_session.user.last_sign_in_at = now
+
+
+def acr_for(amr: list[str]) -> str:
+    """``"2"`` when a password was backed by another factor, else ``"1"``."""
+    return TWO_FACTORS if "pwd" in amr and set(amr) - {"pwd"} else ONE_FACTOR
 
 
 def load(sid: str) -> AuthSession | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_login import login_user
+from flask_login import current_user, login_user
 
 from idp.domain import sessions, users
 from idp.errors import InvalidCredentials
@@ -20,6 +20,8 @@ bp = Blueprint("auth", __name__)
 def login() -> Any:
     interaction = interactions.get(request.values.get("ix"))
     next_url = safe_next(request.values.get("next"))
+    if request.method == "GET" and interaction is None and current_user.is_authenticated:
+        return redirect(next_url or url_for("home.index"))
     email = interactions.login_hint(interaction)
     error = None
     if request.method == "POST":
@@ -42,17 +44,22 @@ def login() -> Any:
 
 
 def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
-    settings = current_app.extensions["idp.settings"]
+    """Open (or, for the same user, refresh) the sign-in session and carry on."""
+    ttl = current_app.extensions["idp.settings"].auth.session_ttl
+    amr = ["pwd"]
+    current = current_user.auth_session if current_user.is_authenticated else None
+    if current is not None and current.user_id == user.id:
+        sessions.reauthenticate(current, amr, ttl)
+        auth_session = current
+    else:
+        if current is not None:
+            sessions.end(current)  # another person is signing in on this browser
+        auth_session = sessions.start(
+            user, amr, ttl, ip=request.remote_addr, user_agent=request.user_agent.string
+        )
     mine = session.get(interactions.SESSION_KEY, [])
-    session.clear()  # a new sign-in starts a new browser session
+    session.clear()  # a sign-in starts a new browser session: new CSRF token, no fixation
     session[interactions.SESSION_KEY] = mine
-    auth_session = sessions.start(
-        user,
-        ["pwd"],
-        settings.auth.session_ttl,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-    )
     user.attach_session(auth_session)
     login_user(user)
     if interaction is not None:

@@ -145,3 +145,38 @@ def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_signing_in_again_keeps_the_session_id(client, make):
+    make.user("jane@example.org")
+    sign_in(client, "jane@example.org")
+    sid = db.session.query(AuthSession).one().sid
+    assert client.get("/login?next=/").status_code == 302  # already signed in
+    again = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client.get("/")),
+            "email": "jane@example.org",
+            "password": PASSWORD,
+        },
+    )
+    assert again.status_code == 302
+    assert [s.sid for s in db.session.query(AuthSession).all()] == [sid]
+
+
+def test_another_person_signing_in_ends_the_first_session(client, make):
+    make.user("jane@example.org", given_name="Jane")
+    make.user("john@example.org", given_name="John")
+    sign_in(client, "jane@example.org")
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client.get("/")),
+            "email": "john@example.org",
+            "password": PASSWORD,
+        },
+    )
+    rows = {s.user.email: s for s in db.session.query(AuthSession).all()}
+    assert rows["jane@example.org"].ended_at is not None
+    assert rows["john@example.org"].ended_at is None
+    assert "Welcome, John" in client.get("/").get_data(as_text=True)
