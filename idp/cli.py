@@ -116,12 +116,19 @@ def upgrade_schema() -> str:
 
 @db_group.command("revision")
 @click.option("-m", "--message", required=True, help="What the schema change does.")
+@json_option
 @with_app
-def db_revision(ctx: Context, message: str) -> None:
+def db_revision(ctx: Context, message: str, as_json: bool) -> None:
     """Write a new migration from the difference between the models and the database."""
     from flask_migrate import migrate
 
-    migrate(message=message)
+    script = migrate(message=message)
+    path = getattr(script, "path", None)
+    emit(
+        as_json,
+        {"revision": getattr(script, "revision", None), "path": path},
+        f"Wrote {path}." if path else "No schema changes.",
+    )
 
 
 # -- organisations --------------------------------------------------------------------
@@ -463,26 +470,28 @@ def keys_list(ctx: Context, as_json: bool) -> None:
 @click.option("--bind", default=None, help="host:port (default 127.0.0.1:5000 or IDP_BIND).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default 2 x cores).")
 @click.option("--check", is_flag=True, help="Check configuration and keys, then exit.")
+@json_option
 @with_app
-def serve(ctx: Context, bind: str | None, workers: int | None, check: bool) -> None:
+def serve(ctx: Context, bind: str | None, workers: int | None, check: bool, as_json: bool) -> None:
     """Serve the provider with gunicorn (settings: idp/gunicorn_conf.py)."""
     keyring = _keyring(ctx)
-    if not keyring.has_signing_key(ctx.settings.oidc.signing_alg):
-        raise click.ClickException(
-            f"no {ctx.settings.oidc.signing_alg} signing key: run `idp keys rotate` first"
+    alg = ctx.settings.oidc.signing_alg
+    if not keyring.has_signing_key(alg):
+        raise click.ClickException(f"no {alg} signing key: run `idp keys rotate` first")
+    if check or as_json:
+        emit(
+            as_json,
+            {
+                "issuer": ctx.settings.oidc.issuer,
+                "signing_key": keyring.signing_key(alg).kid,
+                "bind": bind,
+                "workers": workers,
+            },
+            "Configuration and keys are in order.",
         )
     if check:
-        click.echo("Configuration and keys are in order.")
         return
-    conf = Path(__file__).with_name("gunicorn_conf.py")
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(conf)]
-    if bind:
-        argv += ["--bind", bind]
-    if workers:
-        argv += ["--workers", str(workers)]
-    argv.append("idp.wsgi:app")
-    os.environ.update({f"IDP_{k}": v for k, v in ctx.overrides.items() if isinstance(v, str)})
-    os.execv(sys.executable, argv)
+    exec_gunicorn(bind, workers)
 
 
 @cli.command("demo")
@@ -490,8 +499,9 @@ def serve(ctx: Context, bind: str | None, workers: int | None, check: bool) -> N
     "--serve/--no-serve", "serve_after", default=True, help="Start the server afterwards."
 )
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
+@json_option
 @click.pass_obj
-def demo(ctx: Context, serve_after: bool, bind: str) -> None:
+def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
     """Set up and start a demo: database, signing key, centres, people and demo clients."""
     instance = Path(os.environ.get("IDP_INSTANCE_DIR", "instance")).resolve()
     instance.mkdir(parents=True, exist_ok=True)
@@ -525,34 +535,46 @@ def demo(ctx: Context, serve_after: bool, bind: str) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(known, fh, indent=2)
         issuer = ctx.settings.oidc.issuer
-    click.echo(f"""
-My Cambridge demo is ready at {issuer}
-
-Sign in as any of these (password: {result["password"]}):
-  {chr(10).join("  " + u for u in result["users"]).strip()}
-
-Demo clients (secrets in {secrets_file}):
-  {chr(10).join("  " + c.client_id + "  " + c.redirect_uri for c in result["clients"]).strip()}
-
-Discovery: {issuer}/.well-known/openid-configuration
-""")
+    summary = {
+        "issuer": issuer,
+        "password": result["password"],
+        "users": result["users"],
+        "clients": [
+            {"client_id": c.client_id, "redirect_uri": c.redirect_uri} for c in result["clients"]
+        ],
+        "client_secrets_file": str(secrets_file),
+    }
+    lines = [
+        f"My Cambridge demo is ready at {issuer}",
+        "",
+        f"Sign in as any of these (password: {result['password']}):",
+        *(f"  {user}" for user in result["users"]),
+        "",
+        f"Demo clients (secrets in {secrets_file}):",
+        *(f"  {c.client_id}  {c.redirect_uri}" for c in result["clients"]),
+        "",
+        f"Discovery: {issuer}/.well-known/openid-configuration",
+    ]
+    emit(as_json, summary, "\n".join(lines))
     if serve_after:
-        conf = Path(__file__).with_name("gunicorn_conf.py")
-        os.execv(
-            sys.executable,
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(conf),
-                "--bind",
-                bind,
-                "--workers",
-                "2",
-                "idp.wsgi:app",
-            ],
-        )
+        exec_gunicorn(bind, 2)
+
+
+def exec_gunicorn(bind: str | None, workers: int | None) -> None:
+    """Replace this process with gunicorn serving ``idp.wsgi:app``."""
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(Path(__file__).with_name("gunicorn_conf.py")),
+    ]
+    if bind:
+        argv += ["--bind", bind]
+    if workers:
+        argv += ["--workers", str(workers)]
+    argv.append("idp.wsgi:app")
+    os.execv(sys.executable, argv)
 
 
 def main(argv: list[str] | None = None) -> None:

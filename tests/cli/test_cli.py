@@ -336,3 +336,5 @@ def test_serve_check_validates_configuration_and_keys(run):
     result = run("serve", "--check")
     assert result.exit_code == 0, result.output
     assert "in order" in result.output
+    data = json.loads(run("serve", "--check", "--json").output)
+    assert data["issuer"] == "http://localhost" and data["signing_key"]

@@ -12,10 +12,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def run_demo(cwd):
+def run_demo(cwd, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     return subprocess.run(
-        [sys.executable, "-m", "idp.cli", "demo", "--no-serve"],
+        [sys.executable, "-m", "idp.cli", "demo", "--no-serve", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -39,7 +39,10 @@ def test_demo_sets_everything_up_once_and_is_safe_to_rerun(tmp_path):
     clients = json.loads((tmp_path / "instance" / "demo-clients.json").read_text())
     assert set(clients) == {"submit-for-assessment", "access-arrangements", "global-listening"}
 
-    second = run_demo(tmp_path)
+    second = run_demo(tmp_path, "--json")
     assert second.returncode == 0, second.stderr
+    summary = json.loads(second.stdout)
+    assert summary["issuer"] == "http://127.0.0.1:5000"
+    assert {c["client_id"] for c in summary["clients"]} == set(clients)
     assert list((tmp_path / "keys").glob("*.pem")) == pems  # no new key
     assert json.loads((tmp_path / "instance" / "demo-clients.json").read_text()) == clients
