@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
 
-from idp.domain import sessions, users
+from idp.domain import audit, sessions, users
 from idp.errors import InvalidCredentials
 from idp.extensions import db
 from idp.oidc import interactions
@@ -31,6 +31,14 @@ def login() -> Any:
             user = users.authenticate(email, password)
         except InvalidCredentials as exc:
             db.session.rollback()
+            known = users.find_by_email(email)
+            audit.record(
+                "sign_in.failed",
+                actor=known,
+                actor_label="" if known else "unknown",
+                ip=request.remote_addr,
+            )
+            db.session.commit()
             error = exc.message
         else:
             return _signed_in(user, interaction, next_url)
@@ -62,6 +70,7 @@ def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
     session[interactions.SESSION_KEY] = mine
     user.attach_session(auth_session)
     login_user(user)
+    audit.record("sign_in.succeeded", actor=user, ip=request.remote_addr, amr=amr)
     if interaction is not None:
         interaction.authenticated_sid = auth_session.sid
     db.session.commit()

@@ -180,3 +180,22 @@ def test_another_person_signing_in_ends_the_first_session(client, make):
     assert rows["jane@example.org"].ended_at is not None
     assert rows["john@example.org"].ended_at is None
     assert "Welcome, John" in client.get("/").get_data(as_text=True)
+
+
+def test_sign_ins_are_audited(client, make):
+    from idp.models import AuditEvent
+
+    user = make.user("jane@example.org")
+    sign_in(client, "jane@example.org", "wrong password!!")
+    sign_in(client, "ghost@example.org", "wrong password!!")
+    sign_in(client, "jane@example.org")
+    events = [
+        (e.action, e.actor)
+        for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
+        if e.action.startswith("sign_in")
+    ]
+    assert events == [
+        ("sign_in.failed", user.sub),
+        ("sign_in.failed", "unknown"),
+        ("sign_in.succeeded", user.sub),
+    ]
