@@ -305,15 +305,18 @@ def decide(
         and auth_session is not None
         and interaction.authenticated_sid == auth_session.sid
     )
-    now = clock.now()
-    login_needed = (
-        auth_session is None
-        or (bool(authz.prompt & {"login", "select_account"}) and not signed_in_here)
-        or (
-            authz.max_age is not None
-            and (now - auth_session.auth_time).total_seconds() > authz.max_age
+    # A sign-in made during this very interaction satisfies prompt=login, max_age (even 0)
+    # and a hint naming someone else: asking again would loop.
+    login_needed = auth_session is None or (
+        not signed_in_here
+        and (
+            bool(authz.prompt & {"login", "select_account"})
+            or (
+                authz.max_age is not None
+                and (clock.now() - auth_session.auth_time).total_seconds() > authz.max_age
+            )
+            or (authz.hint_sub is not None and user is not None and authz.hint_sub != user.sub)
         )
-        or (authz.hint_sub is not None and user is not None and authz.hint_sub != user.sub)
     )
     if login_needed:
         if "none" in authz.prompt:

@@ -46,6 +46,15 @@ def test_elapsed_max_age_requires_signing_in_again(rp, teacher):
     assert claims["auth_time"] >= clock.timestamp() - 1
 
 
+def test_max_age_zero_always_asks_and_does_not_loop(rp, teacher):
+    rp.sign_in("teacher@example.org")
+    page = rp.follow(rp.authorize(max_age="0"))
+    assert not isinstance(page, Callback)
+    clock.advance(2)  # the person takes a moment to type their password
+    callback = rp.follow(rp.submit_login(page, "teacher@example.org"))
+    assert isinstance(callback, Callback) and "code" in callback.params
+
+
 def test_max_age_not_elapsed_reuses_the_session(rp, teacher):
     rp.sign_in("teacher@example.org")
     result = rp.follow(rp.authorize(max_age="3600"))
