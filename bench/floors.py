@@ -6,6 +6,7 @@ cannot complete more than ``2 / hash_seconds`` flows per second whatever else th
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -38,6 +39,32 @@ def _time(func: Callable[[], object], runs: int) -> Timing:
         func()
         samples.append(time.perf_counter() - start)
     return Timing(statistics.median(samples), min(samples), runs)
+
+
+def cpu_probe(runs: int = 5) -> float:
+    """Milliseconds for a fixed pure-Python loop, averaged over every CPU we may run on.
+
+    A yardstick of the machine's speed at this moment: on a shared virtual machine the speed of
+    a vCPU flips (this loop took 3.2 ms or 5.7 ms on the machine the benchmark was written on,
+    changing within seconds), and every CPU-time figure moves with it. The loop runs pinned
+    to each CPU in turn (median of ``runs``), then the process's CPU affinity is restored.
+    """
+
+    def loop() -> int:
+        total = 0
+        for i in range(100_000):
+            total += i * i
+        return total
+
+    allowed = os.sched_getaffinity(0)
+    medians = []
+    try:
+        for cpu in sorted(allowed):
+            os.sched_setaffinity(0, {cpu})
+            medians.append(_time(loop, runs).median_s * 1000)
+    finally:
+        os.sched_setaffinity(0, allowed)
+    return statistics.fmean(medians)
 
 
 def password_verify(auth: AuthSettings, runs: int = 20) -> Timing:

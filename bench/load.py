@@ -61,6 +61,7 @@ class PhaseResult:
     loadgen_cpu_s: float
     machine_busy_s: float
     worker_restarts: int
+    cpu_probe_ms: float = float("nan")  # floors.cpu_probe() just before the phase
 
     @property
     def rate(self) -> float:
@@ -118,6 +119,7 @@ class PhaseResult:
             "loadgen_cores": round(self.loadgen_cores, 3),
             "other_cores": round(self.other_cores, 3),
             "worker_restarts": self.worker_restarts,
+            "cpu_probe_ms": round(self.cpu_probe_ms, 3),
         }
 
 
@@ -157,10 +159,12 @@ async def run_phase(
             finished.append((done, done - began))
 
     await asyncio.gather(*(slot(i) for i in range(concurrency)))
-    while len(snaps) < 2:  # only if every slot gave up before the window ended
-        await asyncio.sleep(max(0.0, t1 - loop.time()) + 0.01)
+    if len(snaps) < 2:  # every slot gave up before the window ended
+        await asyncio.sleep(max(0.0, t1 - loop.time()) + 0.05)
+    if len(snaps) < 2:
+        raise RuntimeError(f"{name}: the CPU clocks could not be read")
     start, end = snaps
-    # The snapshots say when the clocks were really read; the loop time ≈ time.monotonic().
+    # The snapshots say when the clocks were really read (loop.time() is time.monotonic()).
     latencies = sorted(lat for done, lat in finished if start.at <= done < end.at)
     return PhaseResult(
         name=name,

@@ -57,6 +57,8 @@ from bench.server import (  # noqa: E402
     machine_busy,
     seed,
 )
+from idp.config import Settings  # noqa: E402
+from idp.config import load as load_settings  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
 CORES = 2  # the hash floor assumes one password check per flow on each of two cores
@@ -125,13 +127,9 @@ def parse_args(argv: list[str] | None) -> Options:
 # -- phases ---------------------------------------------------------------------------
 
 
-async def empty_phases(opts: Options, server: Gunicorn, results: Results) -> None:
-    empty = StaticGet(HOST, server.port, "/", opts.concurrency)
-    await empty.prime(lambda doc: doc == {})
-    await _phase(opts, results, server, "empty endpoint", "req", opts.concurrency, empty)
-
-
-async def provider_phases(opts: Options, server: Gunicorn, creds: Seed, results: Results) -> None:
+async def all_phases(opts: Options, empty: Gunicorn, server: Gunicorn, creds: Seed,
+                     settings: Settings, results: Results) -> None:
+    """Every phase, in an order that keeps each figure next to its floor in time."""
     issuer = f"http://{HOST}:{server.port}"
     rp = RelyingParty(HOST, server.port, creds.client_id, creds.client_secret, REDIRECT_URI,
                       creds.email, creds.password)
@@ -140,6 +138,10 @@ async def provider_phases(opts: Options, server: Gunicorn, creds: Seed, results:
     spares = max(4, opts.concurrency // 4)
     log(f"signing in {opts.concurrency + spares} times for tokens (untimed set-up)")
     tokens = await obtain_tokens(rp, opts.concurrency + spares, opts.flow_concurrency, opts.timeout)
+
+    nothing = StaticGet(HOST, empty.port, "/", opts.concurrency)
+    await nothing.prime(lambda doc: doc == {})
+    await _phase(opts, results, empty, "empty endpoint", "req", opts.concurrency, nothing)
 
     discovery = StaticGet(HOST, server.port, "/.well-known/openid-configuration", opts.concurrency)
     await discovery.prime(lambda doc: doc.get("issuer") == issuer)
@@ -159,15 +161,26 @@ async def provider_phases(opts: Options, server: Gunicorn, creds: Seed, results:
     if chains.broken:
         log(f"refresh: {chains.broken} chain(s) broke; spares left: {len(chains.spares)}")
 
+    # The floors run here, in this process, while both servers are idle (nothing else is
+    # scheduled on the event loop): just before the flows they are compared with.
+    log("cost floors: argon2id verify, RS256 signature")
+    results.floors["password_hash"] = floors.password_verify(settings.auth, opts.hash_runs)
+    results.floors["id_token_signature"] = floors.id_token_signature(
+        settings.keys_path / f"{creds.kid}.pem", creds.kid, settings.oidc.issuer, opts.sign_runs
+    )
+
     flows = Flows(rp, opts.flow_concurrency)
     await _phase(opts, results, server, "sign-in flow", "flow", opts.flow_concurrency, flows)
 
 
 async def _phase(opts: Options, results: Results, server: Gunicorn, name: str, unit: str,
                  concurrency: int, operation: Any) -> None:
-    log(f"{name}: {concurrency} concurrent, {opts.warmup:g} s warm-up + {opts.duration:g} s")
+    probe = floors.cpu_probe()
+    log(f"{name}: {concurrency} concurrent, {opts.warmup:g} s warm-up + {opts.duration:g} s "
+        f"(cpu probe {probe:.1f} ms)")
     result = await run_phase(name, unit, concurrency, operation, warmup=opts.warmup,
                              duration=opts.duration, timeout=opts.timeout, snapshot=server.snapshot)
+    result.cpu_probe_ms = probe
     results.phases[name] = result
     log(f"{name}: {result.rate:.1f} {unit}/s, p99 {result.latency_ms(99):.1f} ms, "
         f"{result.errors} errors")
@@ -189,27 +202,19 @@ def run(opts: Options, tmp: Path, results: Results) -> None:
     env = bench_environment(tmp, port)
     log(f"seeding {tmp} with the idp CLI")
     creds = seed(env, tmp)
+    settings = load_settings(environ=env)  # what the server will run with
 
-    log("cost floors: argon2id verify, RS256 signature")
-    from idp.config import load as load_settings
-
-    settings = load_settings(environ=env)
-    results.floors["password_hash"] = floors.password_verify(settings.auth, opts.hash_runs)
-    results.floors["id_token_signature"] = floors.id_token_signature(
-        settings.keys_path / f"{creds.kid}.pem", creds.kid, settings.oidc.issuer, opts.sign_runs
-    )
-
-    log("starting gunicorn with the empty Flask app")
-    empty_log = tmp / "gunicorn-empty.log"
-    with Gunicorn("bench.empty_app:app", free_port(), env, tmp, empty_log) as empty:
-        empty.start("/")
-        asyncio.run(empty_phases(opts, empty, results))
-
-    log(f"starting gunicorn with the provider on {HOST}:{port}")
-    with Gunicorn("idp.wsgi:app", port, env, tmp, tmp / "gunicorn-idp.log") as server:
+    # Both servers stay up for the whole run (an idle sync worker costs nothing), so the empty
+    # endpoint can be measured right before discovery.
+    log(f"starting gunicorn: the provider on {HOST}:{port}, and the empty Flask app")
+    with (
+        Gunicorn("idp.wsgi:app", port, env, tmp, tmp / "gunicorn-idp.log") as server,
+        Gunicorn("bench.empty_app:app", free_port(), env, tmp, tmp / "gunicorn-empty.log") as empty,
+    ):
         server.start("/.well-known/openid-configuration")
+        empty.start("/")
         try:
-            asyncio.run(provider_phases(opts, server, creds, results))
+            asyncio.run(all_phases(opts, empty, server, creds, settings, results))
         finally:
             errors = [line for line in server.log_tail(400).splitlines()
                       if "Traceback" in line or "[ERROR]" in line or "WORKER TIMEOUT" in line]
@@ -226,7 +231,7 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     """Plain-text table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -276,37 +281,41 @@ def comparisons(results: Results) -> list[dict[str, Any]]:
     return rows
 
 
-def render(results: Results) -> str:
+def render(results: Results, complete: bool = True) -> str:
     opts = results.options
     out = [f"idp benchmark: gunicorn {WORKERS} sync workers, SQLite, {os.cpu_count()} cores; "
            f"{opts.warmup:g} s warm-up + {opts.duration:g} s measured per phase"]
+    if not complete:
+        out.append("INCOMPLETE RUN: partial results")
     if results.idle_busy_cores is not None:
         out.append(f"machine busy before the run: {results.idle_busy_cores:.2f} cores")
-    out.append("")
 
-    rows = []
-    for r in results.phases.values():
-        rows.append([r.name, str(r.concurrency), f"{r.completed:,}", _fmt(r.rate),
-                     _fmt(r.latency_ms(50), 2), _fmt(r.latency_ms(99), 2), str(r.errors),
-                     _fmt(r.server_cpu_ms_per_op, 3), _fmt(r.server_cores, 2),
-                     _fmt(r.loadgen_cpu_ms_per_op, 3), _fmt(r.loadgen_cores, 2),
-                     _fmt(r.other_cores, 2)])
-    out.append(_table(["phase", "conc", "done", "per s", "p50 ms", "p99 ms", "errors",
-                       "server ms/op", "server cores", "loadgen ms/op", "loadgen cores",
-                       "other cores"], rows))
-    out.append("(ms/op: CPU time per request or per flow; cores: CPU time / window; "
-               "other: kernel softirq and other programs)")
-    for r in results.phases.values():
-        for kind, count in r.error_kinds.items():
-            out.append(f"  ! {r.name}: {count} x {kind}")
-    restarts = [f"{r.name} {r.worker_restarts}" for r in results.phases.values()
-                if r.worker_restarts]
-    if restarts:
-        out.append("  worker restarts (max_requests) in windows: " + ", ".join(restarts))
+    if results.phases:
+        rows = []
+        for r in results.phases.values():
+            rows.append([r.name, str(r.concurrency), f"{r.completed:,}", _fmt(r.rate),
+                         _fmt(r.latency_ms(50), 2), _fmt(r.latency_ms(99), 2), str(r.errors),
+                         _fmt(r.server_cpu_ms_per_op, 3), _fmt(r.server_cores, 2),
+                         _fmt(r.loadgen_cpu_ms_per_op, 3), _fmt(r.loadgen_cores, 2),
+                         _fmt(r.other_cores, 2), _fmt(r.cpu_probe_ms, 1)])
+        out += ["", _table(["phase", "conc", "done", "per s", "p50 ms", "p99 ms", "errors",
+                            "server ms/op", "server cores", "loadgen ms/op", "loadgen cores",
+                            "other cores", "probe ms"], rows)]
+        out.append("(ms/op: CPU time per request or flow; cores: CPU time / window; other: kernel "
+                   "softirq and other programs; probe: fixed Python loop, higher = slower CPU)")
+        for r in results.phases.values():
+            for kind, count in r.error_kinds.items():
+                out.append(f"  ! {r.name}: {count} x {kind}")
+        restarts = [f"{r.name} {r.worker_restarts}" for r in results.phases.values()
+                    if r.worker_restarts]
+        if restarts:
+            out.append("  worker restarts (max_requests) in windows: " + ", ".join(restarts))
 
-    out += ["", _table(["cost floor", "median ms", "min ms", "runs"], [
-        [name.replace("_", " "), _fmt(t.median_s * 1000, 3), _fmt(t.min_s * 1000, 3), str(t.runs)]
-        for name, t in results.floors.items()])]
+    if results.floors:
+        out += ["", _table(["cost floor", "median ms", "min ms", "runs"], [
+            [name.replace("_", " "), _fmt(t.median_s * 1000, 3), _fmt(t.min_s * 1000, 3),
+             str(t.runs)]
+            for name, t in results.floors.items()])]
 
     rows = []
     for c in comparisons(results):
@@ -315,18 +324,21 @@ def render(results: Results) -> str:
         rows.append([c["figure"], _fmt(c["value"], 2 if c["value"] < 100 else 1), c["floor"],
                      _fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1), ratio,
                      c["target"] or "-", verdict])
-    out += ["", _table(["figure", "value", "floor", "floor value", "ratio", "target", ""], rows)]
+    if rows:
+        out += ["", _table(["figure", "value", "floor", "floor value", "ratio", "target", ""],
+                           rows)]
     return "\n".join(out)
 
 
-def to_json(results: Results) -> dict[str, Any]:
+def to_json(results: Results, complete: bool) -> dict[str, Any]:
     opts = results.options
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "complete": complete,
         "git_revision": _git_revision(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
-        "idle_busy_cores": results.idle_busy_cores,
+        "idle_busy_cores": results.idle_busy_cores and round(results.idle_busy_cores, 3),
         "settings": {"workers": WORKERS, "duration_s": opts.duration, "warmup_s": opts.warmup,
                      "concurrency": opts.concurrency, "flow_concurrency": opts.flow_concurrency},
         "floors": {name: t.to_json() for name, t in results.floors.items()},
@@ -364,9 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         log("interrupted; servers stopped")
         status = 130
     if results.phases or results.floors:
-        print(render(results))
+        print(render(results, status == 0))
         opts.output.parent.mkdir(parents=True, exist_ok=True)
-        opts.output.write_text(json.dumps(to_json(results), indent=2) + "\n")
+        opts.output.write_text(json.dumps(to_json(results, status == 0), indent=2) + "\n")
         log(f"wrote {opts.output}")
     return status
 

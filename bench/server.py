@@ -1,8 +1,8 @@
 """Starting, watching and stopping the gunicorn servers under test, and seeding their database.
 
-The servers run exactly as the project serves (``idp/gunicorn_conf.py``, sync workers) with two
-workers on a free loopback port, against a throw-away SQLite database and keys directory. CPU
-time is read from ``/proc`` so that a phase can be charged for the server work it caused.
+The servers run as the project serves them (``idp/gunicorn_conf.py``, sync workers; access log
+off) with two workers on a free loopback port, against a throw-away SQLite database and keys
+directory. CPU time is read from ``/proc`` so that a phase can be charged for the work it caused.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-GUNICORN_CONF = REPO_ROOT / "idp" / "gunicorn_conf.py"
+# The project's settings file with the access log off (see bench/gunicorn_conf.py).
+GUNICORN_CONF = REPO_ROOT / "bench" / "gunicorn_conf.py"
 HOST = "127.0.0.1"
 WORKERS = 2
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -149,12 +150,7 @@ class Gunicorn:
     def argv(self) -> list[str]:
         return [
             sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-            "--bind", f"{HOST}:{self.port}", "--workers", str(WORKERS),
-            # IDP_ACCESS_LOG cannot be used: the provider's settings loader rejects it as an
-            # unknown IDP_ setting. gunicorn cannot switch the log off from the command line,
-            # so it writes to /dev/null (the formatting is paid for, the I/O is not).
-            "--access-logfile", os.devnull,
-            self.app,
+            "--bind", f"{HOST}:{self.port}", "--workers", str(WORKERS), self.app,
         ]
 
     def start(self, ready_path: str, timeout: float = 60.0) -> None:

@@ -19,6 +19,6 @@ graceful_timeout = 30
 keepalive = 2
 max_requests = 10000
 max_requests_jitter = 1000
-accesslog = os.environ.get("IDP_ACCESS_LOG", "-")
+accesslog = os.environ.get("IDP_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("IDP_LOG_LEVEL", "info")
