@@ -27,8 +27,11 @@ class Timing:
     runs: int
 
     def to_json(self) -> dict[str, float | int]:
-        return {"median_ms": round(self.median_s * 1000, 4), "min_ms": round(self.min_s * 1000, 4),
-                "runs": self.runs}
+        return {
+            "median_ms": round(self.median_s * 1000, 4),
+            "min_ms": round(self.min_s * 1000, 4),
+            "runs": self.runs,
+        }
 
 
 def _time(func: Callable[[], object], runs: int) -> Timing:
@@ -84,9 +87,16 @@ def id_token_signature(pem_path: Path, kid: str, issuer: str, runs: int = 500) -
     key = RSAKey.import_key(pem_path.read_bytes())
     now = int(time.time())
     claims = {
-        "iss": issuer, "sub": "u_8IfvIhMjIUTr_Ozh-sWh7Q", "aud": "zeNy-jB5VJO1h0QuSW09ArS_",
-        "azp": "zeNy-jB5VJO1h0QuSW09ArS_", "iat": now, "exp": now + 600, "auth_time": now,
-        "amr": ["pwd"], "nonce": "Vq3Xb5hY0m9eK1pD", "at_hash": "b1Vj5WmXqT3d8hK0Zs9YtA",
+        "iss": issuer,
+        "sub": "u_8IfvIhMjIUTr_Ozh-sWh7Q",
+        "aud": "zeNy-jB5VJO1h0QuSW09ArS_",
+        "azp": "zeNy-jB5VJO1h0QuSW09ArS_",
+        "iat": now,
+        "exp": now + 600,
+        "auth_time": now,
+        "amr": ["pwd"],
+        "nonce": "Vq3Xb5hY0m9eK1pD",
+        "at_hash": "b1Vj5WmXqT3d8hK0Zs9YtA",
         "sid": "k1Hq9Sx0Vb7T2mWn3Lp5Rz",
     }
     header = {"alg": "RS256", "kid": kid}

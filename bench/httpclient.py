@@ -104,7 +104,7 @@ class _ResponseReader(asyncio.Protocol):
                 raise HTTPError("connection closed before the response head")
             return
         assert self.response is not None
-        body = memoryview(self.buffer)[self.body_start:]
+        body = memoryview(self.buffer)[self.body_start :]
         if self.length is not None:
             if len(body) < self.length:
                 if eof:
@@ -174,7 +174,7 @@ def _dechunk(data: bytes) -> bytes | None:
             return b"".join(parts) if data.find(b"\r\n\r\n", line_end) >= 0 else None
         if len(data) < pos + size + 2:
             return None
-        parts.append(data[pos:pos + size])
+        parts.append(data[pos : pos + size])
         pos += size + 2
 
 
@@ -196,8 +196,11 @@ class Connection:
         headers: Iterable[tuple[str, str]] = (),
         body: bytes = b"",
     ) -> Response:
-        head = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}",
-                "User-Agent: idp-bench"]
+        head = [
+            f"{method} {target} HTTP/1.1",
+            f"Host: {self._host_header}",
+            "User-Agent: idp-bench",
+        ]
         head.extend(f"{name}: {value}" for name, value in headers)
         if body or method in ("POST", "PUT", "PATCH"):
             head.append(f"Content-Length: {len(body)}")

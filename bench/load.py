@@ -195,8 +195,14 @@ def _describe(exc: BaseException) -> str:
 class StaticGet:
     """GET a URL whose body never changes; each answer must equal the first one byte for byte."""
 
-    def __init__(self, host: str, port: int, path: str, concurrency: int,
-                 headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        concurrency: int,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.path = path
         self.headers = headers or []
         self.connections = [Connection(host, port) for _ in range(concurrency)]
@@ -252,11 +258,18 @@ class RelyingParty:
         digest = hashlib.sha256(verifier.encode()).digest()
         challenge = base64.urlsafe_b64encode(digest).rstrip(b"=")
         state = secrets.token_urlsafe(12)
-        query = urlencode({
-            "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
-            "scope": self.scope, "state": state, "nonce": secrets.token_urlsafe(12),
-            "code_challenge": challenge.decode(), "code_challenge_method": "S256",
-        })
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.client_id,
+                "redirect_uri": self.redirect_uri,
+                "scope": self.scope,
+                "state": state,
+                "nonce": secrets.token_urlsafe(12),
+                "code_challenge": challenge.decode(),
+                "code_challenge_method": "S256",
+            }
+        )
 
         async def get(target: str) -> Response:
             response = await conn.request("GET", target, jar.header())
@@ -269,10 +282,14 @@ class RelyingParty:
         csrf, ix = CSRF_RE.search(page.body), IX_RE.search(page.body)
         if page.status != 200 or csrf is None or ix is None:
             raise BenchError(f"login page: {page.status}, csrf/ix missing")
-        headers, body = form_body({
-            "email": self.email, "password": self.password,
-            "csrf_token": csrf.group(1).decode(), "ix": ix.group(1).decode(),
-        })
+        headers, body = form_body(
+            {
+                "email": self.email,
+                "password": self.password,
+                "csrf_token": csrf.group(1).decode(),
+                "ix": ix.group(1).decode(),
+            }
+        )
         response = await conn.request("POST", "/login", [*jar.header(), *headers], body)
         jar.update(response)
         resume_url = _redirect(response, "/authorize/resume")
@@ -281,10 +298,15 @@ class RelyingParty:
         params = parse_qs(urlsplit(callback).query)
         if params.get("state") != [state] or "code" not in params:
             raise BenchError(f"bad callback {callback[:120]}")
-        tokens = await self.token_request(conn, {
-            "grant_type": "authorization_code", "code": params["code"][0],
-            "redirect_uri": self.redirect_uri, "code_verifier": verifier,
-        })
+        tokens = await self.token_request(
+            conn,
+            {
+                "grant_type": "authorization_code",
+                "code": params["code"][0],
+                "redirect_uri": self.redirect_uri,
+                "code_verifier": verifier,
+            },
+        )
         if not all(k in tokens for k in ("access_token", "id_token", "refresh_token")):
             raise BenchError(f"code exchange returned {sorted(tokens)}")
         return tokens

@@ -97,29 +97,52 @@ def log(message: str) -> None:
 
 def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration", type=float, default=10.0,
-                        help="measured seconds per load phase (default 10)")
-    parser.add_argument("--warmup", type=float, default=1.0,
-                        help="unmeasured seconds before each window (default 1)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2 s per phase, 0.5 s warm-up")
-    parser.add_argument("--concurrency", type=int, default=32,
-                        help="connections for the request phases (default 32)")
-    parser.add_argument("--flow-concurrency", type=int, default=8,
-                        help="concurrent sign-in flows (default 8)")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds before one request or flow counts as an error (default 30)")
-    parser.add_argument("--output", type=Path, default=RESULTS,
-                        help=f"JSON results file (default {RESULTS.relative_to(REPO_ROOT)})")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="measured seconds per load phase (default 10)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=1.0,
+        help="unmeasured seconds before each window (default 1)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 2 s per phase, 0.5 s warm-up"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        help="connections for the request phases (default 32)",
+    )
+    parser.add_argument(
+        "--flow-concurrency", type=int, default=8, help="concurrent sign-in flows (default 8)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds before one request or flow counts as an error (default 30)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS,
+        help=f"JSON results file (default {RESULTS.relative_to(REPO_ROOT)})",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 2.0, 0.5
     if args.duration <= 0 or args.warmup < 0 or args.concurrency < 1 or args.flow_concurrency < 1:
         parser.error("durations must be positive and concurrencies at least 1")
     return Options(
-        duration=args.duration, warmup=args.warmup, concurrency=args.concurrency,
-        flow_concurrency=args.flow_concurrency, timeout=args.timeout,
-        hash_runs=10 if args.quick else 20, sign_runs=200 if args.quick else 500,
+        duration=args.duration,
+        warmup=args.warmup,
+        concurrency=args.concurrency,
+        flow_concurrency=args.flow_concurrency,
+        timeout=args.timeout,
+        hash_runs=10 if args.quick else 20,
+        sign_runs=200 if args.quick else 500,
         output=args.output,
     )
 
@@ -127,12 +150,25 @@ def parse_args(argv: list[str] | None) -> Options:
 # -- phases ---------------------------------------------------------------------------
 
 
-async def all_phases(opts: Options, empty: Gunicorn, server: Gunicorn, creds: Seed,
-                     settings: Settings, results: Results) -> None:
+async def all_phases(
+    opts: Options,
+    empty: Gunicorn,
+    server: Gunicorn,
+    creds: Seed,
+    settings: Settings,
+    results: Results,
+) -> None:
     """Every phase, in an order that keeps each figure next to its floor in time."""
     issuer = f"http://{HOST}:{server.port}"
-    rp = RelyingParty(HOST, server.port, creds.client_id, creds.client_secret, REDIRECT_URI,
-                      creds.email, creds.password)
+    rp = RelyingParty(
+        HOST,
+        server.port,
+        creds.client_id,
+        creds.client_secret,
+        REDIRECT_URI,
+        creds.email,
+        creds.password,
+    )
 
     # Set-up (untimed): one sign-in per refresh chain, plus spares for chains that break.
     spares = max(4, opts.concurrency // 4)
@@ -173,17 +209,36 @@ async def all_phases(opts: Options, empty: Gunicorn, server: Gunicorn, creds: Se
     await _phase(opts, results, server, "sign-in flow", "flow", opts.flow_concurrency, flows)
 
 
-async def _phase(opts: Options, results: Results, server: Gunicorn, name: str, unit: str,
-                 concurrency: int, operation: Any) -> None:
+async def _phase(
+    opts: Options,
+    results: Results,
+    server: Gunicorn,
+    name: str,
+    unit: str,
+    concurrency: int,
+    operation: Any,
+) -> None:
     probe = floors.cpu_probe()
-    log(f"{name}: {concurrency} concurrent, {opts.warmup:g} s warm-up + {opts.duration:g} s "
-        f"(cpu probe {probe:.1f} ms)")
-    result = await run_phase(name, unit, concurrency, operation, warmup=opts.warmup,
-                             duration=opts.duration, timeout=opts.timeout, snapshot=server.snapshot)
+    log(
+        f"{name}: {concurrency} concurrent, {opts.warmup:g} s warm-up + {opts.duration:g} s "
+        f"(cpu probe {probe:.1f} ms)"
+    )
+    result = await run_phase(
+        name,
+        unit,
+        concurrency,
+        operation,
+        warmup=opts.warmup,
+        duration=opts.duration,
+        timeout=opts.timeout,
+        snapshot=server.snapshot,
+    )
     result.cpu_probe_ms = probe
     results.phases[name] = result
-    log(f"{name}: {result.rate:.1f} {unit}/s, p99 {result.latency_ms(99):.1f} ms, "
-        f"{result.errors} errors")
+    log(
+        f"{name}: {result.rate:.1f} {unit}/s, p99 {result.latency_ms(99):.1f} ms, "
+        f"{result.errors} errors"
+    )
 
 
 def check_idle(results: Results, seconds: float = 1.0) -> None:
@@ -192,8 +247,10 @@ def check_idle(results: Results, seconds: float = 1.0) -> None:
     time.sleep(seconds)
     results.idle_busy_cores = (machine_busy() - before) / seconds
     if results.idle_busy_cores > IDLE_WARNING_CORES:
-        log(f"warning: the machine is not idle ({results.idle_busy_cores:.2f} cores busy before "
-            "the run); figures will be low and noisy (see the 'other cores' column)")
+        log(
+            f"warning: the machine is not idle ({results.idle_busy_cores:.2f} cores busy before "
+            "the run); figures will be low and noisy (see the 'other cores' column)"
+        )
 
 
 def run(opts: Options, tmp: Path, results: Results) -> None:
@@ -216,8 +273,11 @@ def run(opts: Options, tmp: Path, results: Results) -> None:
         try:
             asyncio.run(all_phases(opts, empty, server, creds, settings, results))
         finally:
-            errors = [line for line in server.log_tail(400).splitlines()
-                      if "Traceback" in line or "[ERROR]" in line or "WORKER TIMEOUT" in line]
+            errors = [
+                line
+                for line in server.log_tail(400).splitlines()
+                if "Traceback" in line or "[ERROR]" in line or "WORKER TIMEOUT" in line
+            ]
             if errors:
                 log(f"server log has {len(errors)} error line(s), e.g.: {errors[0]}")
 
@@ -250,41 +310,87 @@ def comparisons(results: Results) -> list[dict[str, Any]]:
     empty = p.get("empty endpoint")
     for name in ("discovery", "jwks", "userinfo"):
         if name in p and empty and empty.rate:
-            rows.append({"figure": f"{name} req/s", "value": p[name].rate,
-                         "floor": "empty endpoint req/s", "floor_value": empty.rate,
-                         "ratio": p[name].rate / empty.rate, "target": None, "ok": None})
+            rows.append(
+                {
+                    "figure": f"{name} req/s",
+                    "value": p[name].rate,
+                    "floor": "empty endpoint req/s",
+                    "floor_value": empty.rate,
+                    "ratio": p[name].rate / empty.rate,
+                    "target": None,
+                    "ok": None,
+                }
+            )
     if "refresh" in p:
         r = p["refresh"]
-        rows.append({"figure": "refresh req/s", "value": r.rate, "floor": "target",
-                     "floor_value": REFRESH_TARGET_RPS, "ratio": r.rate / REFRESH_TARGET_RPS,
-                     "target": f">= {REFRESH_TARGET_RPS:.0f} req/s",
-                     "ok": r.rate >= REFRESH_TARGET_RPS})
-        rows.append({"figure": "refresh p99 ms", "value": r.latency_ms(99), "floor": "target",
-                     "floor_value": REFRESH_TARGET_P99_MS, "ratio": None,
-                     "target": f"< {REFRESH_TARGET_P99_MS:.0f} ms",
-                     "ok": r.latency_ms(99) < REFRESH_TARGET_P99_MS})
+        rows.append(
+            {
+                "figure": "refresh req/s",
+                "value": r.rate,
+                "floor": "target",
+                "floor_value": REFRESH_TARGET_RPS,
+                "ratio": r.rate / REFRESH_TARGET_RPS,
+                "target": f">= {REFRESH_TARGET_RPS:.0f} req/s",
+                "ok": r.rate >= REFRESH_TARGET_RPS,
+            }
+        )
+        rows.append(
+            {
+                "figure": "refresh p99 ms",
+                "value": r.latency_ms(99),
+                "floor": "target",
+                "floor_value": REFRESH_TARGET_P99_MS,
+                "ratio": None,
+                "target": f"< {REFRESH_TARGET_P99_MS:.0f} ms",
+                "ok": r.latency_ms(99) < REFRESH_TARGET_P99_MS,
+            }
+        )
     if "sign-in flow" in p and hash_timing is not None:
         f, hash_s = p["sign-in flow"], hash_timing.median_s
         floor = CORES / hash_s
-        rows.append({"figure": "sign-in flows/s", "value": f.rate, "floor": "hash floor flows/s",
-                     "floor_value": floor, "ratio": f.rate / floor,
-                     "target": f"ratio >= {FLOW_TARGET_RATIO}",
-                     "ok": f.rate / floor >= FLOW_TARGET_RATIO})
+        rows.append(
+            {
+                "figure": "sign-in flows/s",
+                "value": f.rate,
+                "floor": "hash floor flows/s",
+                "floor_value": floor,
+                "ratio": f.rate / floor,
+                "target": f"ratio >= {FLOW_TARGET_RATIO}",
+                "ok": f.rate / floor >= FLOW_TARGET_RATIO,
+            }
+        )
         cpu = f.server_cpu_ms_per_op
-        rows.append({"figure": "server CPU ms/flow", "value": cpu, "floor": "one hash ms",
-                     "floor_value": hash_s * 1000, "ratio": cpu / (hash_s * 1000),
-                     "target": None, "ok": None})
-        rows.append({"figure": "server CPU ms/flow minus hash", "value": cpu - hash_s * 1000,
-                     "floor": "target", "floor_value": FLOW_CPU_TARGET_MS, "ratio": None,
-                     "target": f"<= {FLOW_CPU_TARGET_MS:.0f} ms",
-                     "ok": cpu - hash_s * 1000 <= FLOW_CPU_TARGET_MS})
+        rows.append(
+            {
+                "figure": "server CPU ms/flow",
+                "value": cpu,
+                "floor": "one hash ms",
+                "floor_value": hash_s * 1000,
+                "ratio": cpu / (hash_s * 1000),
+                "target": None,
+                "ok": None,
+            }
+        )
+        rows.append(
+            {
+                "figure": "server CPU ms/flow minus hash",
+                "value": cpu - hash_s * 1000,
+                "floor": "target",
+                "floor_value": FLOW_CPU_TARGET_MS,
+                "ratio": None,
+                "target": f"<= {FLOW_CPU_TARGET_MS:.0f} ms",
+                "ok": cpu - hash_s * 1000 <= FLOW_CPU_TARGET_MS,
+            }
+        )
     return rows
 
 
 def render(results: Results, complete: bool = True) -> str:
     opts = results.options
-    out = [f"idp benchmark: gunicorn {WORKERS} sync workers, SQLite, {os.cpu_count()} cores; "
-           f"{opts.warmup:g} s warm-up + {opts.duration:g} s measured per phase"]
+    out = [
+        f"idp benchmark: gunicorn {WORKERS} sync workers, SQLite, {os.cpu_count()} cores; "
+        f"{opts.warmup:g} s warm-up + {opts.duration:g} s measured per phase"
+    ]
     if not complete:
         out.append("INCOMPLETE RUN: partial results")
     if results.idle_busy_cores is not None:
@@ -293,40 +399,94 @@ def render(results: Results, complete: bool = True) -> str:
     if results.phases:
         rows = []
         for r in results.phases.values():
-            rows.append([r.name, str(r.concurrency), f"{r.completed:,}", _fmt(r.rate),
-                         _fmt(r.latency_ms(50), 2), _fmt(r.latency_ms(99), 2), str(r.errors),
-                         _fmt(r.server_cpu_ms_per_op, 3), _fmt(r.server_cores, 2),
-                         _fmt(r.loadgen_cpu_ms_per_op, 3), _fmt(r.loadgen_cores, 2),
-                         _fmt(r.other_cores, 2), _fmt(r.cpu_probe_ms, 1)])
-        out += ["", _table(["phase", "conc", "done", "per s", "p50 ms", "p99 ms", "errors",
-                            "server ms/op", "server cores", "loadgen ms/op", "loadgen cores",
-                            "other cores", "probe ms"], rows)]
-        out.append("(ms/op: CPU time per request or flow; cores: CPU time / window; other: kernel "
-                   "softirq and other programs; probe: fixed Python loop, higher = slower CPU)")
+            rows.append(
+                [
+                    r.name,
+                    str(r.concurrency),
+                    f"{r.completed:,}",
+                    _fmt(r.rate),
+                    _fmt(r.latency_ms(50), 2),
+                    _fmt(r.latency_ms(99), 2),
+                    str(r.errors),
+                    _fmt(r.server_cpu_ms_per_op, 3),
+                    _fmt(r.server_cores, 2),
+                    _fmt(r.loadgen_cpu_ms_per_op, 3),
+                    _fmt(r.loadgen_cores, 2),
+                    _fmt(r.other_cores, 2),
+                    _fmt(r.cpu_probe_ms, 1),
+                ]
+            )
+        out += [
+            "",
+            _table(
+                [
+                    "phase",
+                    "conc",
+                    "done",
+                    "per s",
+                    "p50 ms",
+                    "p99 ms",
+                    "errors",
+                    "server ms/op",
+                    "server cores",
+                    "loadgen ms/op",
+                    "loadgen cores",
+                    "other cores",
+                    "probe ms",
+                ],
+                rows,
+            ),
+        ]
+        out.append(
+            "(ms/op: CPU time per request or flow; cores: CPU time / window; other: kernel "
+            "softirq and other programs; probe: fixed Python loop, higher = slower CPU)"
+        )
         for r in results.phases.values():
             for kind, count in r.error_kinds.items():
                 out.append(f"  ! {r.name}: {count} x {kind}")
-        restarts = [f"{r.name} {r.worker_restarts}" for r in results.phases.values()
-                    if r.worker_restarts]
+        restarts = [
+            f"{r.name} {r.worker_restarts}" for r in results.phases.values() if r.worker_restarts
+        ]
         if restarts:
             out.append("  worker restarts (max_requests) in windows: " + ", ".join(restarts))
 
     if results.floors:
-        out += ["", _table(["cost floor", "median ms", "min ms", "runs"], [
-            [name.replace("_", " "), _fmt(t.median_s * 1000, 3), _fmt(t.min_s * 1000, 3),
-             str(t.runs)]
-            for name, t in results.floors.items()])]
+        out += [
+            "",
+            _table(
+                ["cost floor", "median ms", "min ms", "runs"],
+                [
+                    [
+                        name.replace("_", " "),
+                        _fmt(t.median_s * 1000, 3),
+                        _fmt(t.min_s * 1000, 3),
+                        str(t.runs),
+                    ]
+                    for name, t in results.floors.items()
+                ],
+            ),
+        ]
 
     rows = []
     for c in comparisons(results):
         verdict = "" if c["ok"] is None else ("PASS" if c["ok"] else "FAIL")
         ratio = "-" if c["ratio"] is None else f"{c['ratio']:.2f}"
-        rows.append([c["figure"], _fmt(c["value"], 2 if c["value"] < 100 else 1), c["floor"],
-                     _fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1), ratio,
-                     c["target"] or "-", verdict])
+        rows.append(
+            [
+                c["figure"],
+                _fmt(c["value"], 2 if c["value"] < 100 else 1),
+                c["floor"],
+                _fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1),
+                ratio,
+                c["target"] or "-",
+                verdict,
+            ]
+        )
     if rows:
-        out += ["", _table(["figure", "value", "floor", "floor value", "ratio", "target", ""],
-                           rows)]
+        out += [
+            "",
+            _table(["figure", "value", "floor", "floor value", "ratio", "target", ""], rows),
+        ]
     return "\n".join(out)
 
 
@@ -336,22 +496,38 @@ def to_json(results: Results, complete: bool) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "complete": complete,
         "git_revision": _git_revision(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "idle_busy_cores": results.idle_busy_cores and round(results.idle_busy_cores, 3),
-        "settings": {"workers": WORKERS, "duration_s": opts.duration, "warmup_s": opts.warmup,
-                     "concurrency": opts.concurrency, "flow_concurrency": opts.flow_concurrency},
+        "settings": {
+            "workers": WORKERS,
+            "duration_s": opts.duration,
+            "warmup_s": opts.warmup,
+            "concurrency": opts.concurrency,
+            "flow_concurrency": opts.flow_concurrency,
+        },
         "floors": {name: t.to_json() for name, t in results.floors.items()},
         "phases": {name: r.to_json() for name, r in results.phases.items()},
-        "comparisons": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
-                        for c in comparisons(results)],
+        "comparisons": [
+            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
+            for c in comparisons(results)
+        ],
     }
 
 
 def _git_revision() -> str | None:
     try:  # read-only
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=5, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None

@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The project's settings file with the access log off (see bench/gunicorn_conf.py).
-GUNICORN_CONF = REPO_ROOT / "bench" / "gunicorn_conf.py"
+# The project's own settings file; IDP_ACCESS_LOG="" below turns its access log off.
+GUNICORN_CONF = REPO_ROOT / "idp" / "gunicorn_conf.py"
 HOST = "127.0.0.1"
 WORKERS = 2
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -63,6 +63,7 @@ def bench_environment(tmp: Path, port: int) -> dict[str, str]:
         IDP_OIDC__KEYS_DIR=str(tmp / "keys"),
         IDP_INSTANCE_DIR=str(tmp / "instance"),
         IDP_RATE_LIMITS__ENABLED="false",
+        IDP_ACCESS_LOG="",
     )
     return env
 
@@ -84,17 +85,43 @@ def seed(env: dict[str, str], cwd: Path) -> Seed:
         "db": ["db", "upgrade"],
         "key": ["keys", "rotate"],
         "org": ["orgs", "create", "--code", "BE101", "--name", "Bench Centre"],
-        "user": ["users", "create", "--email", BENCH_EMAIL, "--first-name", "Bench",
-                 "--last-name", "User", "--password", BENCH_PASSWORD, "--org", "BE101",
-                 "--role", "sfa.teacher"],
-        "client": ["clients", "create", "--name", "Bench", "--redirect-uri", REDIRECT_URI,
-                   "--service", "submit_for_assessment"],
+        "user": [
+            "users",
+            "create",
+            "--email",
+            BENCH_EMAIL,
+            "--first-name",
+            "Bench",
+            "--last-name",
+            "User",
+            "--password",
+            BENCH_PASSWORD,
+            "--org",
+            "BE101",
+            "--role",
+            "sfa.teacher",
+        ],
+        "client": [
+            "clients",
+            "create",
+            "--name",
+            "Bench",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--service",
+            "submit_for_assessment",
+        ],
     }
     # One child process runs every command through ``idp.cli.main`` (see bench/seed.py), which
     # saves four interpreter start-ups over calling the ``idp`` console script five times.
     proc = subprocess.run(
         [sys.executable, "-m", "bench.seed", json.dumps(commands)],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if proc.returncode != 0:
         raise ServerError(f"seeding failed ({proc.returncode}):\n{proc.stderr.strip()}")
@@ -112,7 +139,7 @@ def _proc_stat(pid: int) -> list[str]:
     """Fields of /proc/<pid>/stat after the command name (index 0 is field 3, the state)."""
     with open(f"/proc/{pid}/stat", "rb") as fh:
         data = fh.read()
-    return data[data.rindex(b")") + 2:].decode().split()
+    return data[data.rindex(b")") + 2 :].decode().split()
 
 
 @dataclass(frozen=True)
@@ -149,8 +176,16 @@ class Gunicorn:
     @property
     def argv(self) -> list[str]:
         return [
-            sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-            "--bind", f"{HOST}:{self.port}", "--workers", str(WORKERS), self.app,
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(GUNICORN_CONF),
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--workers",
+            str(WORKERS),
+            self.app,
         ]
 
     def start(self, ready_path: str, timeout: float = 60.0) -> None:
@@ -158,8 +193,13 @@ class Gunicorn:
             # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the
             # server ourselves (and can kill its whole process group if it will not stop).
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while True:
