@@ -14,7 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
 from idp.models.base import UTCDateTime, utcnow
-from idp.security import constant_time_equals, token_hash
 
 DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"]
 
@@ -56,49 +55,6 @@ class Client(db.Model):  # type: ignore[name-defined]
     def __repr__(self) -> str:
         return f"<Client {self.client_id}>"
 
-    # Authlib's ClientMixin protocol ----------------------------------------------------
-
-    @property
-    def client_metadata(self) -> dict[str, Any]:
-        return {**self.extra_metadata, "post_logout_redirect_uris": self.post_logout_redirect_uris}
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> str | None:
-        # OpenID Connect requires redirect_uri on every request: no default.
-        return None
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        if not scope:
-            return ""
-        allowed = set(self.scope.split())
-        return " ".join(dict.fromkeys(s for s in scope.split() if s in allowed))
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        if not self.client_secret_hash:
-            return False
-        return constant_time_equals(token_hash(client_secret), self.client_secret_hash)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token" or self.is_public:
-            return method == self.token_endpoint_auth_method
-        # Revocation and introspection accept either secret method from a confidential client.
-        return method in (
-            "client_secret_basic",
-            "client_secret_post",
-            self.token_endpoint_auth_method,
-        )
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type in self.response_types
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.grant_types
-
 
 class AuthorizationCode(db.Model):  # type: ignore[name-defined]
     __tablename__ = "authorization_codes"
@@ -126,25 +82,6 @@ class AuthorizationCode(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    # Authlib's AuthorizationCodeMixin protocol
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str | None:
-        return self.acr
-
-    def get_amr(self) -> list[str]:
-        return self.amr
 
 
 class Token(db.Model):  # type: ignore[name-defined]
@@ -178,13 +115,6 @@ class Token(db.Model):  # type: ignore[name-defined]
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-
-    # Authlib's TokenMixin protocol (the parts its grants call)
-    def check_client(self, client: Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
 
 
 class Consent(db.Model):  # type: ignore[name-defined]

@@ -18,14 +18,14 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
-from idp.extensions import db
-from idp.models import AuthSession, Client, Consent, Interaction, User
+from idp.models import AuthSession, Interaction
 from idp.oidc import claims as claims_module
+from idp.oidc import store
 from idp.oidc.server import IdpAuthorizationServer, InteractionContext
+from idp.oidc.store import ClientInfo
 
 SINGLE_VALUED = (
     "response_type",
@@ -68,7 +68,7 @@ class Authorization:
     """A validated authorization request."""
 
     params: MultiDict[str, str]
-    client: Client | None = None
+    client: ClientInfo | None = None
     redirect_uri: str | None = None
     scopes: list[str] = field(default_factory=list)
     prompt: set[str] = field(default_factory=set)
@@ -285,11 +285,8 @@ class Decision:
     response: Any = None
 
 
-def consent_covers(user: User, client: Client, scopes: list[str]) -> bool:
-    consent = db.session.scalar(
-        select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
-    )
-    return consent is not None and set(scopes) <= set(consent.scope.split())
+def consent_covers(user_id: int, client: ClientInfo, scopes: list[str]) -> bool:
+    return set(scopes) <= store.consented_scopes(user_id, client.client_id)
 
 
 def decide(
@@ -327,7 +324,7 @@ def decide(
     consent_needed = ("consent" in authz.prompt and not consented_here) or (
         not authz.client.first_party
         and not consented_here
-        and not consent_covers(user, authz.client, authz.scopes)
+        and not consent_covers(user.id, authz.client, authz.scopes)
     )
     if consent_needed:
         if "none" in authz.prompt:
@@ -346,7 +343,7 @@ def issue_code(
     request = server.create_oauth2_request(params)
     user = auth_session.user
     organisation_id = auth_session.organisation_id or claims_module.default_organisation_id(
-        user, authz.client, server.settings.catalogue
+        user.id, authz.client, server.settings.catalogue
     )
     request.idp_context = InteractionContext(
         sid=auth_session.sid,

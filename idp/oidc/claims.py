@@ -15,14 +15,11 @@ the ID token or the userinfo response, whatever the scope.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from datetime import datetime
+from typing import Any, Protocol
 
 from idp.catalogue import Catalogue
-from idp.extensions import db
-from idp.models import Client, Membership, Organisation, User
+from idp.oidc import store
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": ("name", "given_name", "family_name", "updated_at"),
@@ -37,6 +34,26 @@ SUPPORTED_CLAIMS = sorted(
 SUPPORTED_SCOPES = ["openid", *SCOPE_CLAIMS, "offline_access"]
 
 
+class Subject(Protocol):
+    """The user columns claims are made of (an ORM ``User`` or a row of ``store``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def sub(self) -> str: ...
+    @property
+    def given_name(self) -> str: ...
+    @property
+    def family_name(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class ClientServices(Protocol):
+    @property
+    def service_keys(self) -> Any: ...
+
+
 def requested_claim_names(
     scopes: set[str], claims_request: dict[str, Any] | None, target: str
 ) -> set[str]:
@@ -48,16 +65,16 @@ def requested_claim_names(
 
 
 def user_claims(
-    user: User,
+    user: Subject,
     names: set[str],
-    client: Client,
+    client: ClientServices,
     organisation_id: int | None,
     catalogue: Catalogue,
 ) -> dict[str, Any]:
     """The requested claims of ``user`` as ``client`` may see them."""
     claims: dict[str, Any] = {"sub": user.sub}
     if "name" in names:
-        claims["name"] = user.name
+        claims["name"] = f"{user.given_name} {user.family_name}".strip()
     if "given_name" in names:
         claims["given_name"] = user.given_name
     if "family_name" in names:
@@ -65,48 +82,41 @@ def user_claims(
     if "updated_at" in names:
         claims["updated_at"] = int(user.updated_at.timestamp())
     if names & {"email", "email_verified"}:
-        primary = user.primary_email
+        primary = store.primary_email(user.id)
         if primary is not None:
             claims["email"] = primary.address
-            claims["email_verified"] = primary.verified
-    if names & {"org", "roles", "organisations"}:
-        visible = catalogue.roles_for_services(frozenset(client.service_keys))
-        memberships = _memberships(user)
-        if names & {"org", "roles"}:
-            acting = next((m for m in memberships if m.organisation_id == organisation_id), None)
-            if acting is not None:
-                claims["org"] = _org(acting.organisation)
-                claims["roles"] = sorted(acting.role_keys & visible)
-            else:
-                claims["roles"] = []
-        if "organisations" in names:
-            claims["organisations"] = [
-                {**_org(m.organisation), "roles": sorted(m.role_keys & visible)}
-                for m in sorted(memberships, key=lambda m: m.organisation.code)
-            ]
+            claims["email_verified"] = primary.verified_at is not None
+    if not names & {"org", "roles", "organisations"}:
+        return claims
+    visible = catalogue.roles_for_services(frozenset(client.service_keys))
+    if "organisations" in names:
+        every = store.memberships(user.id)
+        claims["organisations"] = [
+            {**_org(m), "roles": sorted(m.role_keys & visible)} for m in every
+        ]
+        acting = next((m for m in every if m.organisation_id == organisation_id), None)
+    elif organisation_id is not None:
+        acting = store.membership(user.id, organisation_id)
+    else:
+        acting = None
+    if names & {"org", "roles"}:
+        if acting is not None:
+            claims["org"] = _org(acting)
+        claims["roles"] = sorted(acting.role_keys & visible) if acting else []
     return claims
 
 
-def default_organisation_id(user: User, client: Client, catalogue: Catalogue) -> int | None:
+def default_organisation_id(
+    user_id: int, client: ClientServices, catalogue: Catalogue
+) -> int | None:
     """The organisation a user acts for when they have not chosen one: the first (by centre
     number) where they hold a role for this client's services, else their first membership."""
-    memberships = sorted(_memberships(user), key=lambda m: m.organisation.code)
-    if not memberships:
+    every = store.memberships(user_id)
+    if not every:
         return None
     visible = catalogue.roles_for_services(frozenset(client.service_keys))
-    preferred = next((m for m in memberships if m.role_keys & visible), memberships[0])
-    return preferred.organisation_id
+    return next((m for m in every if m.role_keys & visible), every[0]).organisation_id
 
 
-def _memberships(user: User) -> list[Membership]:
-    return list(
-        db.session.scalars(
-            select(Membership)
-            .where(Membership.user_id == user.id)
-            .options(selectinload(Membership.organisation), selectinload(Membership.role_rows))
-        ).all()
-    )
-
-
-def _org(organisation: Organisation) -> dict[str, str]:
-    return {"code": organisation.code, "name": organisation.name, "brand": organisation.brand}
+def _org(membership: store.MembershipView) -> dict[str, str]:
+    return {"code": membership.code, "name": membership.name, "brand": membership.brand}

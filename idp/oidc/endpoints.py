@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from authlib.consts import default_json_headers
@@ -22,9 +23,9 @@ from flask import g
 from flask import request as flask_request
 from joserfc.jwk import KeySet
 
-from idp import clock
 from idp.domain import tokens as token_rules
 from idp.oidc import claims as claims_module
+from idp.oidc import store
 from idp.oidc.tokens import TokenMatch, find_token
 
 
@@ -78,11 +79,10 @@ class ResourceProtector(FlaskResourceProtector):
 
 def _token_claims(server: Any, match: TokenMatch, target: str) -> dict[str, Any]:
     row = match.row
-    user, client = match.get_user(), match.get_client()
-    assert user is not None and client is not None  # foreign keys cascade on delete
     names = claims_module.requested_claim_names(set(row.scope.split()), row.claims_request, target)
+    services = SimpleNamespace(service_keys=row.client_service_keys)
     return claims_module.user_claims(
-        user, names, client, row.organisation_id, server.settings.catalogue
+        store.token_subject(row), names, services, row.organisation_id, server.settings.catalogue
     )
 
 
@@ -102,8 +102,8 @@ class RevocationEndpoint(_RevocationEndpoint):
         if token.kind == "refresh_token":
             # RFC 7009 2.1: revoking a refresh token ends the access tokens of the same grant.
             token_rules.revoke_family(token.row.family_id)
-        elif token.row.access_revoked_at is None:
-            token.row.access_revoked_at = clock.now()
+        else:
+            store.revoke_access(token.row.id)
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -130,7 +130,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "aud": row.client_id,
             "scope": row.scope,
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
-            "exp": token.expires_at,
+            "exp": store.timestamp(token.expires),
             "iat": int(row.issued_at.timestamp()),
             "auth_time": row.auth_time,
         }

@@ -1,7 +1,9 @@
-"""Storage hooks for Authlib's grants: authorization code (with PKCE) and refresh token.
+"""Authlib's grants with our storage: authorization code (with PKCE) and refresh token.
 
-Codes are claimed atomically (``UPDATE ... WHERE used_at IS NULL``), so of two concurrent
-redemptions exactly one wins. A second redemption of a code, or any use of a refresh token
+Both grants read and sign first and write last: the code (or the old refresh token) is
+retired with one conditional ``UPDATE ... WHERE used_at IS NULL`` right before the new token is
+inserted, so of two concurrent redemptions exactly one wins, and SQLite's write lock is held
+only for those two statements. A second redemption of a code, or any use of a refresh token
 that was already rotated, marks the token family for revocation: the token view rolls the
 refused request back and then revokes the family in a transaction of its own.
 """
@@ -15,12 +17,10 @@ from authlib.oauth2.rfc6749 import OAuth2Request, grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
-from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
 
 from idp import clock
-from idp.extensions import db
-from idp.models import AuthorizationCode, Token, User, UserStatus
+from idp.oidc import store
+from idp.oidc.tokens import TokenMatch
 from idp.security import random_token, token_hash
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -31,13 +31,6 @@ def flag_family_for_revocation(family_id: str) -> None:
     g.idp_revoke_family = family_id
 
 
-def active_user(user_id: int) -> User | None:
-    user = db.session.get(User, user_id)
-    if user is None or user.status != UserStatus.ACTIVE:
-        return None
-    return user
-
-
 class S256CodeChallenge(CodeChallenge):
     """PKCE with S256 only; ``plain`` is refused (RFC 9700 2.1.1)."""
 
@@ -45,75 +38,104 @@ class S256CodeChallenge(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class _SignThenWrite:
+    """The token response of both grants: sign the ID token, then retire the old credential
+    and save the new token."""
+
+    request: OAuth2Request
+    server: Any
+    TOKEN_RESPONSE_HEADER: Any
+
+    def _respond(self, user: Any, scope: str, include_refresh_token: bool) -> tuple[int, Any, Any]:
+        token = self.server.generate_token(
+            grant_type=self.GRANT_TYPE,  # type: ignore[attr-defined]
+            client=self.request.client,
+            user=user,
+            scope=scope,
+            include_refresh_token=include_refresh_token,
+        )
+        self.request.user = user
+        if "openid" in scope.split():
+            token["id_token"] = self.server.encode_id_token(self.request, token)
+        self.retire_credential()
+        self.server.save_token(token, self.request)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+    def retire_credential(self) -> None:
+        raise NotImplementedError
+
+
+class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH_METHODS
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         context = request.idp_context
         data = request.payload.data
         now = clock.now()
-        db.session.add(
-            AuthorizationCode(
-                code_hash=token_hash(code),
-                family_id=random_token(16),
-                client_id=request.client.client_id,
-                user_id=request.user.id,
-                sid=context.sid,
-                organisation_id=context.organisation_id,
-                redirect_uri=request.payload.redirect_uri,
-                scope=request.scope,
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                claims_request=context.claims_request,
-                auth_time=context.auth_time,
-                acr=context.acr,
-                amr=context.amr,
-                created_at=now,
-                expires_at=now
+        store.insert_code(
+            {
+                "code_hash": token_hash(code),
+                "family_id": random_token(16),
+                "client_id": request.client.client_id,
+                "user_id": request.user.id,
+                "sid": context.sid,
+                "organisation_id": context.organisation_id,
+                "redirect_uri": request.payload.redirect_uri,
+                "scope": request.scope,
+                "nonce": data.get("nonce"),
+                "code_challenge": data.get("code_challenge"),
+                "code_challenge_method": data.get("code_challenge_method"),
+                "claims_request": context.claims_request,
+                "auth_time": context.auth_time,
+                "acr": context.acr,
+                "amr": context.amr,
+                "created_at": now,
+                "expires_at": now
                 + timedelta(seconds=self.server.settings.oidc.authorization_code_ttl),
-            )
+            }
         )
 
-    def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
-        digest = token_hash(code)
-        now = clock.now()
-        claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-            update(AuthorizationCode)
-            .where(
-                AuthorizationCode.code_hash == digest,
-                AuthorizationCode.client_id == client.client_id,
-                AuthorizationCode.used_at.is_(None),
-                AuthorizationCode.expires_at > now,
-            )
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        row = db.session.scalar(
-            select(AuthorizationCode).where(AuthorizationCode.code_hash == digest)
-        )
-        if claimed.rowcount == 1:
-            return row
-        if row is not None and row.used_at is not None:
-            # A second redemption: revoke every token issued from this code.
+    def query_authorization_code(self, code: str, client: Any) -> store.IssuedCode | None:
+        row = store.find_code(code)
+        if row is None:
+            return None
+        if row.used_at is not None:
+            # A second redemption: every token issued from this code is revoked.
             flag_family_for_revocation(row.family_id)
-        return None
+            return None
+        if row.client_id != client.client_id or row.expires_at <= clock.now():
+            return None
+        return row
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        """Nothing to do: the code was marked used when it was claimed."""
+    def delete_authorization_code(self, authorization_code: Any) -> None:
+        """Not used: ``retire_credential`` marks the code used."""
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
-        return active_user(authorization_code.user_id)
+    def authenticate_user(self, authorization_code: store.IssuedCode) -> Any:
+        return store.active_subject(authorization_code.user_id)
+
+    def create_token_response(self) -> tuple[int, Any, Any]:
+        code = self.request.authorization_code
+        user = self.authenticate_user(code)
+        if user is None:
+            raise InvalidGrantError("There is no active user for this code.")
+        return self._respond(
+            user, code.get_scope(), self.request.client.check_grant_type("refresh_token")
+        )
+
+    def retire_credential(self) -> None:
+        code = self.request.authorization_code
+        if not store.mark_code_used(code.id):
+            # Another request redeemed it between our read and now.
+            flag_family_for_revocation(code.family_id)
+            raise InvalidGrantError("Invalid 'code' in request.")
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        row = db.session.scalar(
-            select(Token).where(Token.refresh_token_hash == token_hash(refresh_token))
-        )
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenMatch | None:
+        row = store.token_by_refresh(refresh_token)
         if row is None:
             return None
         if row.refresh_revoked_at is not None:
@@ -121,23 +143,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if row.refresh_expires_at is None or row.refresh_expires_at <= clock.now():
             return None
-        return row
+        return TokenMatch(row, "refresh_token")
 
-    def authenticate_user(self, refresh_token: Token) -> User | None:
-        user = active_user(refresh_token.user_id)
+    def authenticate_user(self, refresh_token: TokenMatch) -> Any:
+        user = store.active_subject(refresh_token.row.user_id)
         if user is None:
             raise InvalidGrantError("The grant is no longer valid.")
         return user
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
-        now = clock.now()
-        rotated: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-            update(Token)
-            .where(Token.id == refresh_token.id, Token.refresh_revoked_at.is_(None))
-            .values(refresh_revoked_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if rotated.rowcount != 1:
+    def create_token_response(self) -> tuple[int, Any, Any]:
+        old: TokenMatch = self.request.refresh_token
+        user = self.authenticate_user(old)
+        scope = self.request.payload.scope or old.get_scope()
+        return self._respond(user, scope, include_refresh_token=True)
+
+    def retire_credential(self) -> None:
+        old: TokenMatch = self.request.refresh_token
+        if not store.rotate_refresh(old.row.id):
             # Another request rotated this token first: a replay.
-            flag_family_for_revocation(refresh_token.family_id)
+            flag_family_for_revocation(old.row.family_id)
             raise InvalidGrantError()

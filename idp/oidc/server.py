@@ -17,14 +17,12 @@ from authlib.oidc.core.util import create_half_hash
 from flask import Flask, current_app, g
 from flask import request as flask_request
 from joserfc import jwt
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
 from idp.config import Settings
-from idp.extensions import db
-from idp.models import Client, User
 from idp.oidc import claims as claims_module
+from idp.oidc import store
 from idp.oidc.endpoints import (
     EndSessionEndpoint,
     IntrospectionEndpoint,
@@ -34,7 +32,8 @@ from idp.oidc.endpoints import (
 )
 from idp.oidc.grants import AuthorizationCodeGrant, RefreshTokenGrant, S256CodeChallenge
 from idp.oidc.keys import KeyRing
-from idp.oidc.tokens import store_token
+from idp.oidc.store import ClientInfo
+from idp.oidc.tokens import grant_source, store_token
 from idp.security import random_token
 
 
@@ -96,13 +95,13 @@ class IdpAuthorizationServer(AuthorizationServer):
             req.method, req.url, req.headers, FlaskOAuth2Payload(req), req.form, req.args
         )
 
-    def query_client(self, client_id: str | None) -> Client | None:
+    def query_client(self, client_id: str | None) -> ClientInfo | None:
+        """The enabled client with this id, read once per request."""
         if not client_id or not isinstance(client_id, str) or len(client_id) > 100:
             return None
         cache = g.setdefault("idp_clients", {})
         if client_id not in cache:
-            client = db.session.scalar(select(Client).where(Client.client_id == client_id))
-            cache[client_id] = None if client is None or client.is_disabled else client
+            cache[client_id] = store.client(client_id)
         return cache[client_id]
 
     # -- tokens ----------------------------------------------------------------------
@@ -110,8 +109,8 @@ class IdpAuthorizationServer(AuthorizationServer):
     def _generate_token(
         self,
         grant_type: str,
-        client: Client,
-        user: User | None = None,
+        client: ClientInfo,
+        user: Any = None,
         scope: str | None = None,
         expires_in: int | None = None,
         include_refresh_token: bool = True,
@@ -131,7 +130,7 @@ class IdpAuthorizationServer(AuthorizationServer):
 
     # -- ID tokens -------------------------------------------------------------------
 
-    def client_alg(self, client: Client) -> str:
+    def client_alg(self, client: ClientInfo) -> str:
         return (
             client.extra_metadata.get("id_token_signed_response_alg")
             or self.settings.oidc.signing_alg
@@ -139,8 +138,8 @@ class IdpAuthorizationServer(AuthorizationServer):
 
     def encode_id_token(self, request: OAuth2Request, token: dict[str, Any]) -> str:
         """Sign the ID token for a code or refresh grant (OIDC Core 2 and 12.2)."""
-        client: Client = request.client
-        source = request.authorization_code or request.refresh_token
+        client: ClientInfo = request.client
+        source = grant_source(request)
         alg = self.client_alg(client)
         signing = self.keyring.signing_key(alg)
         now = clock.timestamp()
@@ -160,7 +159,7 @@ class IdpAuthorizationServer(AuthorizationServer):
         if source.sid:
             payload["sid"] = source.sid
         if request.authorization_code is not None and request.authorization_code.nonce:
-            payload["nonce"] = request.authorization_code.nonce
+            payload["nonce"] = request.authorization_code.nonce  # not on refresh (OIDC 12.2)
         payload["at_hash"] = create_half_hash(token["access_token"], alg).decode()
         payload.update(
             claims_module.user_claims(
@@ -174,26 +173,10 @@ class IdpAuthorizationServer(AuthorizationServer):
         return {"iss": self.settings.oidc.issuer}
 
 
-class IdTokenExtension:
-    """Adds ``id_token`` to token responses whose scope includes ``openid``."""
-
-    def __init__(self, server: IdpAuthorizationServer):
-        self.server = server
-
-    def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_create_token_response", self.process_token)
-
-    def process_token(self, grant: Any, response: tuple[int, dict[str, Any], Any]) -> None:
-        _, token, _ = response
-        if "openid" in token.get("scope", "").split():
-            token["id_token"] = self.server.encode_id_token(grant.request, token)
-
-
 def init_oauth(app: Flask, settings: Settings, keyring: KeyRing) -> IdpAuthorizationServer:
     server = IdpAuthorizationServer(app, settings, keyring)
-    id_token = IdTokenExtension(server)
-    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), id_token])
-    server.register_grant(RefreshTokenGrant, [id_token])
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    server.register_grant(RefreshTokenGrant)
     protector = ResourceProtector(server)
     server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
     server.register_endpoint(RevocationEndpoint)

@@ -1,0 +1,347 @@
+"""The protocol's reads and writes on its hot paths, as plain Core statements.
+
+The token, userinfo and authorization endpoints run these on every request. A Core query
+returning a row costs about a third of an ORM query that builds objects (bench/README.md),
+and the statements are built once, at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Row as _Row
+
+from idp import clock
+from idp.extensions import db
+from idp.models import (
+    AuthorizationCode,
+    Client,
+    Consent,
+    EmailAddress,
+    Membership,
+    Organisation,
+    Token,
+    User,
+    UserStatus,
+    membership_roles,
+)
+from idp.security import constant_time_equals, token_hash
+
+RowLike = _Row  # rows of many shapes, read by attribute
+clients_t = Client.__table__
+codes_t = AuthorizationCode.__table__
+tokens_t = Token.__table__
+users_t = User.__table__
+emails_t = EmailAddress.__table__
+memberships_t = Membership.__table__
+orgs_t = Organisation.__table__
+consents_t = Consent.__table__
+
+
+# -- clients --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """A registered client as the protocol sees it: read-only, implementing Authlib's
+    ``ClientMixin`` protocol. Registration itself works on the ``Client`` model."""
+
+    client_id: str
+    name: str
+    client_secret_hash: str | None
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    response_types: tuple[str, ...]
+    token_endpoint_auth_method: str
+    scope: str
+    service_keys: frozenset[str]
+    first_party: bool
+    can_introspect: bool
+    extra_metadata: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: RowLike) -> ClientInfo:
+        return cls(
+            client_id=row.client_id,
+            name=row.name,
+            client_secret_hash=row.client_secret_hash,
+            redirect_uris=tuple(row.redirect_uris),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+            grant_types=tuple(row.grant_types),
+            response_types=tuple(row.response_types),
+            token_endpoint_auth_method=row.token_endpoint_auth_method,
+            scope=row.scope,
+            service_keys=frozenset(row.service_keys),
+            first_party=row.first_party,
+            can_introspect=row.can_introspect,
+            extra_metadata=dict(row.extra_metadata or {}),
+        )
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        return {
+            **self.extra_metadata,
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+        }
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # OpenID Connect requires redirect_uri on every request: no default.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return ""
+        allowed = set(self.scope.split())
+        return " ".join(dict.fromkeys(s for s in scope.split() if s in allowed))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.client_secret_hash:
+            return False
+        return constant_time_equals(token_hash(client_secret), self.client_secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint == "token" or self.is_public:
+            return method == self.token_endpoint_auth_method
+        # Revocation and introspection accept either secret method from a confidential client.
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type in self.response_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+_CLIENT = select(clients_t).where(
+    clients_t.c.client_id == bindparam("client_id"), clients_t.c.disabled_at.is_(None)
+)
+
+
+def client(client_id: str) -> ClientInfo | None:
+    """The enabled client with this id."""
+    row = db.session.execute(_CLIENT, {"client_id": client_id}).first()
+    return ClientInfo.from_row(row) if row is not None else None
+
+
+# -- subjects -------------------------------------------------------------------------
+
+_SUBJECT = select(
+    users_t.c.id,
+    users_t.c.sub,
+    users_t.c.given_name,
+    users_t.c.family_name,
+    users_t.c.updated_at,
+    users_t.c.status,
+).where(users_t.c.id == bindparam("user_id"))
+
+
+def active_subject(user_id: int) -> RowLike | None:
+    """The user's claim-bearing columns, or None unless the account is active."""
+    row = db.session.execute(_SUBJECT, {"user_id": user_id}).first()
+    return row if row is not None and row.status == UserStatus.ACTIVE else None
+
+
+_PRIMARY_EMAIL = select(emails_t.c.address, emails_t.c.verified_at).where(
+    emails_t.c.user_id == bindparam("user_id"), emails_t.c.is_primary.is_(True)
+)
+
+
+def primary_email(user_id: int) -> RowLike | None:
+    return db.session.execute(_PRIMARY_EMAIL, {"user_id": user_id}).first()
+
+
+# -- memberships ----------------------------------------------------------------------
+
+_MEMBERSHIP_ROLES = (
+    select(orgs_t.c.id, orgs_t.c.code, orgs_t.c.name, orgs_t.c.brand, membership_roles.c.role_key)
+    .select_from(memberships_t)
+    .join(orgs_t, orgs_t.c.id == memberships_t.c.organisation_id)
+    .outerjoin(membership_roles, membership_roles.c.membership_id == memberships_t.c.id)
+    .where(memberships_t.c.user_id == bindparam("user_id"))
+)
+_ONE_MEMBERSHIP_ROLES = _MEMBERSHIP_ROLES.where(orgs_t.c.id == bindparam("organisation_id"))
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    organisation_id: int
+    code: str
+    name: str
+    brand: str
+    role_keys: frozenset[str]
+
+
+def _group(rows: list[RowLike]) -> list[MembershipView]:
+    found: dict[int, tuple[RowLike, set[str]]] = {}
+    for row in rows:
+        _, keys = found.setdefault(row.id, (row, set()))
+        if row.role_key is not None:
+            keys.add(row.role_key)
+    return sorted(
+        (MembershipView(r.id, r.code, r.name, r.brand, frozenset(k)) for r, k in found.values()),
+        key=lambda m: m.code,
+    )
+
+
+def memberships(user_id: int) -> list[MembershipView]:
+    """Every organisation of the user with the roles held there, by centre number."""
+    return _group(list(db.session.execute(_MEMBERSHIP_ROLES, {"user_id": user_id})))
+
+
+def membership(user_id: int, organisation_id: int) -> MembershipView | None:
+    rows = list(
+        db.session.execute(
+            _ONE_MEMBERSHIP_ROLES, {"user_id": user_id, "organisation_id": organisation_id}
+        )
+    )
+    grouped = _group(rows)
+    return grouped[0] if grouped else None
+
+
+# -- consents -------------------------------------------------------------------------
+
+_CONSENT = select(consents_t.c.scope).where(
+    consents_t.c.user_id == bindparam("user_id"), consents_t.c.client_id == bindparam("client_id")
+)
+
+
+def consented_scopes(user_id: int, client_id: str) -> set[str]:
+    scope = db.session.execute(_CONSENT, {"user_id": user_id, "client_id": client_id}).scalar()
+    return set(scope.split()) if scope else set()
+
+
+# -- authorization codes --------------------------------------------------------------
+
+
+class IssuedCode:
+    """A claimed authorization code row, with Authlib's ``AuthorizationCodeMixin`` getters."""
+
+    def __init__(self, row: RowLike):
+        self.row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+    def get_redirect_uri(self) -> str:
+        return str(self.row.redirect_uri)
+
+    def get_scope(self) -> str:
+        return str(self.row.scope)
+
+
+_CODE = select(codes_t).where(codes_t.c.code_hash == bindparam("digest"))
+_MARK_CODE_USED = (
+    update(codes_t)
+    .where(codes_t.c.id == bindparam("code_id"), codes_t.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+
+
+def find_code(code: str) -> IssuedCode | None:
+    row = db.session.execute(_CODE, {"digest": token_hash(code)}).first()
+    return IssuedCode(row) if row is not None else None
+
+
+def mark_code_used(code_id: int) -> bool:
+    """Retire a code, atomically; False if another request retired it first."""
+    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
+        _MARK_CODE_USED, {"code_id": code_id, "now": clock.now()}
+    )
+    return result.rowcount == 1
+
+
+def insert_code(values: dict[str, Any]) -> None:
+    db.session.execute(insert(codes_t), values)
+
+
+# -- tokens ---------------------------------------------------------------------------
+
+# A token with what checking and describing it needs: its user and its client's services.
+_TOKEN = (
+    select(
+        *tokens_t.c,
+        users_t.c.status.label("user_status"),
+        users_t.c.sub.label("user_sub"),
+        users_t.c.given_name.label("user_given_name"),
+        users_t.c.family_name.label("user_family_name"),
+        users_t.c.updated_at.label("user_updated_at"),
+        clients_t.c.service_keys.label("client_service_keys"),
+        clients_t.c.disabled_at.label("client_disabled_at"),
+    )
+    .join(users_t, users_t.c.id == tokens_t.c.user_id)
+    .join(clients_t, clients_t.c.client_id == tokens_t.c.client_id)
+)
+_BY_ACCESS = _TOKEN.where(tokens_t.c.access_token_hash == bindparam("digest"))
+_BY_REFRESH = _TOKEN.where(tokens_t.c.refresh_token_hash == bindparam("digest"))
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    """The claim-bearing columns of a user, read along with something else."""
+
+    id: int
+    sub: str
+    given_name: str
+    family_name: str
+    updated_at: datetime
+
+
+def token_subject(row: RowLike) -> SubjectView:
+    return SubjectView(
+        row.user_id, row.user_sub, row.user_given_name, row.user_family_name, row.user_updated_at
+    )
+
+
+def token_by_access(value: str) -> RowLike | None:
+    return db.session.execute(_BY_ACCESS, {"digest": token_hash(value)}).first()
+
+
+def token_by_refresh(value: str) -> RowLike | None:
+    return db.session.execute(_BY_REFRESH, {"digest": token_hash(value)}).first()
+
+
+def insert_token(values: dict[str, Any]) -> None:
+    db.session.execute(insert(tokens_t), values)
+
+
+_ROTATE = (
+    update(tokens_t)
+    .where(tokens_t.c.id == bindparam("token_id"), tokens_t.c.refresh_revoked_at.is_(None))
+    .values(refresh_revoked_at=bindparam("now"))
+)
+_REVOKE_ACCESS = (
+    update(tokens_t)
+    .where(tokens_t.c.id == bindparam("token_id"), tokens_t.c.access_revoked_at.is_(None))
+    .values(access_revoked_at=bindparam("now"))
+)
+
+
+def rotate_refresh(token_id: int) -> bool:
+    """Retire a refresh token, atomically; False if another request retired it first."""
+    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
+        _ROTATE, {"token_id": token_id, "now": clock.now()}
+    )
+    return result.rowcount == 1
+
+
+def revoke_access(token_id: int) -> None:
+    db.session.execute(_REVOKE_ACCESS, {"token_id": token_id, "now": clock.now()})
+
+
+def timestamp(value: datetime | None) -> int:
+    return int(value.timestamp()) if value is not None else 0
