@@ -7,10 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
-from idp import config
+from idp import config, database
 from idp.config import Settings
 from idp.extensions import csrf, db, login_manager, migrate
 from idp.resources import resource
@@ -42,7 +40,7 @@ def setup_flask_config(app: Flask, settings: Settings) -> None:
         SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
         TESTING=settings.testing,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(settings.database_url),
         SESSION_COOKIE_NAME="__Host-idp_session" if secure else "idp_session",
         SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_HTTPONLY=True,
@@ -56,27 +54,12 @@ def setup_flask_config(app: Flask, settings: Settings) -> None:
     app.extensions["idp.settings"] = settings
 
 
-def engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Foreign keys on, and WAL so readers never wait for the writer."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
-        return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 def setup_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
+    sqlite_file = database.sqlite_path(settings.database_url)
+    if sqlite_file is not None:
+        with app.app_context():
+            database.WriterQueue(sqlite_file + ".write-lock").install(db.engine)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -44,10 +44,19 @@ def find_by_email(address: str) -> User | None:
     return email.user if email else None
 
 
-def _may_sign_in_with(user: User, email: str) -> bool:
-    """The primary address always signs in; an added address only once verified."""
-    address = email.strip().lower()
-    return any(e.address == address and (e.is_primary or e.verified) for e in user.emails)
+def _user_signing_in_with(email: str) -> User | None:
+    """The account this address signs in to: the primary address always does; an added
+    address only once verified."""
+    try:
+        address = normalise_email(email)
+    except InvalidInput:
+        return None
+    row = db.session.execute(
+        select(User, EmailAddress).join(EmailAddress).where(EmailAddress.address == address)
+    ).first()
+    if row is None or not (row.EmailAddress.is_primary or row.EmailAddress.verified):
+        return None
+    return row.User
 
 
 def email_in_use(address: str) -> bool:
@@ -103,9 +112,7 @@ def authenticate(email: str, password: str) -> User:
     An unknown address costs the same hash as a wrong password, and every failure says the
     same thing, so the answer never reveals whether an account exists.
     """
-    user = find_by_email(email)
-    if user is not None and not _may_sign_in_with(user, email):
-        user = None
+    user = _user_signing_in_with(email)
     stored = user.password_hash if user is not None else None
     ok = hasher().verify(stored, password[: passwords.MAX_PASSWORD_LENGTH])
     if not ok or user is None or user.status != UserStatus.ACTIVE:

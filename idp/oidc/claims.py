@@ -35,7 +35,7 @@ SUPPORTED_SCOPES = ["openid", *SCOPE_CLAIMS, "offline_access"]
 
 
 class Subject(Protocol):
-    """The user columns claims are made of (an ORM ``User`` or a row of ``store``)."""
+    """The user columns claims are made of (``store.SubjectView``)."""
 
     @property
     def id(self) -> int: ...
@@ -47,6 +47,10 @@ class Subject(Protocol):
     def family_name(self) -> str: ...
     @property
     def updated_at(self) -> datetime: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def email_verified(self) -> bool: ...
 
 
 class ClientServices(Protocol):
@@ -81,11 +85,9 @@ def user_claims(
         claims["family_name"] = user.family_name
     if "updated_at" in names:
         claims["updated_at"] = int(user.updated_at.timestamp())
-    if names & {"email", "email_verified"}:
-        primary = store.primary_email(user.id)
-        if primary is not None:
-            claims["email"] = primary.address
-            claims["email_verified"] = primary.verified_at is not None
+    if names & {"email", "email_verified"} and user.email is not None:
+        claims["email"] = user.email
+        claims["email_verified"] = user.email_verified
     if not names & {"org", "roles", "organisations"}:
         return claims
     visible = catalogue.roles_for_services(frozenset(client.service_keys))

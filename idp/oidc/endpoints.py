@@ -82,7 +82,7 @@ def _token_claims(server: Any, match: TokenMatch, target: str) -> dict[str, Any]
     names = claims_module.requested_claim_names(set(row.scope.split()), row.claims_request, target)
     services = SimpleNamespace(service_keys=row.client_service_keys)
     return claims_module.user_claims(
-        store.token_subject(row), names, services, row.organisation_id, server.settings.catalogue
+        store.subject_of(row), names, services, row.organisation_id, server.settings.catalogue
     )
 
 

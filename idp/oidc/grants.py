@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 
 from idp import clock
+from idp.models import UserStatus
 from idp.oidc import store
 from idp.oidc.tokens import TokenMatch
 from idp.security import random_token, token_hash
@@ -67,6 +68,9 @@ class _SignThenWrite:
 
 class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH_METHODS
+
+    def generate_authorization_code(self) -> str:
+        return random_token(32)
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         context = request.idp_context
@@ -136,7 +140,7 @@ class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenMatch | None:
         row = store.token_by_refresh(refresh_token)
-        if row is None:
+        if row is None or row.client_disabled_at is not None:
             return None
         if row.refresh_revoked_at is not None:
             flag_family_for_revocation(row.family_id)
@@ -146,10 +150,9 @@ class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
         return TokenMatch(row, "refresh_token")
 
     def authenticate_user(self, refresh_token: TokenMatch) -> Any:
-        user = store.active_subject(refresh_token.row.user_id)
-        if user is None:
+        if refresh_token.row.user_status != UserStatus.ACTIVE:
             raise InvalidGrantError("The grant is no longer valid.")
-        return user
+        return store.subject_of(refresh_token.row)
 
     def create_token_response(self) -> tuple[int, Any, Any]:
         old: TokenMatch = self.request.refresh_token

@@ -140,29 +140,60 @@ def client(client_id: str) -> ClientInfo | None:
 
 # -- subjects -------------------------------------------------------------------------
 
-_SUBJECT = select(
-    users_t.c.id,
-    users_t.c.sub,
-    users_t.c.given_name,
-    users_t.c.family_name,
-    users_t.c.updated_at,
-    users_t.c.status,
-).where(users_t.c.id == bindparam("user_id"))
+
+@dataclass(frozen=True)
+class SubjectView:
+    """The claim-bearing columns of a user and their primary address."""
+
+    id: int
+    sub: str
+    given_name: str
+    family_name: str
+    updated_at: datetime
+    email: str | None
+    email_verified: bool
 
 
-def active_subject(user_id: int) -> RowLike | None:
-    """The user's claim-bearing columns, or None unless the account is active."""
-    row = db.session.execute(_SUBJECT, {"user_id": user_id}).first()
-    return row if row is not None and row.status == UserStatus.ACTIVE else None
+# The user with their primary address (an outer join: every account has one, but a missing
+# address must not hide the account).
+_USER_COLUMNS = (
+    users_t.c.status.label("user_status"),
+    users_t.c.sub.label("user_sub"),
+    users_t.c.given_name.label("user_given_name"),
+    users_t.c.family_name.label("user_family_name"),
+    users_t.c.updated_at.label("user_updated_at"),
+    emails_t.c.address.label("user_email"),
+    emails_t.c.verified_at.label("user_email_verified_at"),
+)
+_PRIMARY = (emails_t.c.user_id == users_t.c.id) & emails_t.c.is_primary.is_(True)
 
-
-_PRIMARY_EMAIL = select(emails_t.c.address, emails_t.c.verified_at).where(
-    emails_t.c.user_id == bindparam("user_id"), emails_t.c.is_primary.is_(True)
+_SUBJECT = (
+    select(users_t.c.id.label("user_id"), *_USER_COLUMNS)
+    .select_from(users_t)
+    .outerjoin(emails_t, _PRIMARY)
+    .where(users_t.c.id == bindparam("user_id"))
 )
 
 
-def primary_email(user_id: int) -> RowLike | None:
-    return db.session.execute(_PRIMARY_EMAIL, {"user_id": user_id}).first()
+def subject_of(row: RowLike) -> SubjectView:
+    """The subject from a row carrying the ``user_*`` columns."""
+    return SubjectView(
+        row.user_id,
+        row.user_sub,
+        row.user_given_name,
+        row.user_family_name,
+        row.user_updated_at,
+        row.user_email,
+        row.user_email_verified_at is not None,
+    )
+
+
+def active_subject(user_id: int) -> SubjectView | None:
+    """The user, or None unless the account is active."""
+    row = db.session.execute(_SUBJECT, {"user_id": user_id}).first()
+    if row is None or row.user_status != UserStatus.ACTIVE:
+        return None
+    return subject_of(row)
 
 
 # -- memberships ----------------------------------------------------------------------
@@ -275,36 +306,16 @@ def insert_code(values: dict[str, Any]) -> None:
 _TOKEN = (
     select(
         *tokens_t.c,
-        users_t.c.status.label("user_status"),
-        users_t.c.sub.label("user_sub"),
-        users_t.c.given_name.label("user_given_name"),
-        users_t.c.family_name.label("user_family_name"),
-        users_t.c.updated_at.label("user_updated_at"),
+        *_USER_COLUMNS,
         clients_t.c.service_keys.label("client_service_keys"),
         clients_t.c.disabled_at.label("client_disabled_at"),
     )
     .join(users_t, users_t.c.id == tokens_t.c.user_id)
+    .outerjoin(emails_t, _PRIMARY)
     .join(clients_t, clients_t.c.client_id == tokens_t.c.client_id)
 )
 _BY_ACCESS = _TOKEN.where(tokens_t.c.access_token_hash == bindparam("digest"))
 _BY_REFRESH = _TOKEN.where(tokens_t.c.refresh_token_hash == bindparam("digest"))
-
-
-@dataclass(frozen=True)
-class SubjectView:
-    """The claim-bearing columns of a user, read along with something else."""
-
-    id: int
-    sub: str
-    given_name: str
-    family_name: str
-    updated_at: datetime
-
-
-def token_subject(row: RowLike) -> SubjectView:
-    return SubjectView(
-        row.user_id, row.user_sub, row.user_given_name, row.user_family_name, row.user_updated_at
-    )
 
 
 def token_by_access(value: str) -> RowLike | None:
