@@ -80,12 +80,17 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
 
 
 def setup_oauth(app: Flask, settings: Settings) -> None:
+    from idp.oidc.documents import PublicDocuments
     from idp.oidc.keys import KeyRing
     from idp.oidc.server import init_oauth
 
     keyring = KeyRing(settings.keys_path, settings.oidc.keyring_refresh)
     app.extensions["idp.keyring"] = keyring
     init_oauth(app, settings, keyring)
+    app.wsgi_app = PublicDocuments(  # type: ignore[method-assign]
+        app.wsgi_app,
+        {"/.well-known/openid-configuration": lambda: 0.0, "/jwks.json": keyring.version},
+    )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -146,6 +146,11 @@ class KeyRing:
         self._private_cache[row.kid] = key
         return key
 
+    def version(self) -> float | None:
+        """When the cached keys were loaded, while they are fresh; None once they are not."""
+        loaded = self._loaded_at
+        return loaded if time.monotonic() - loaded < self.refresh_seconds else None
+
     def signing_key(self, alg: str) -> LoadedKey:
         self._fresh()
         try:

@@ -46,3 +46,27 @@ def test_jwks_publishes_public_keys_only_each_with_a_kid(client):
         assert key["kid"] and key["use"] == "sig" and key["alg"] in ("RS256", "ES256")
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key), "private material published"
         jwt.PyJWK(key)  # a JOSE library accepts it
+
+
+def test_documents_from_memory_match_what_flask_built(client):
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        first, second = client.get(path), client.get(path)
+        assert first.get_data() == second.get_data()
+        assert sorted(first.headers.items()) == sorted(second.headers.items())
+        assert second.headers["Cache-Control"] == "public, max-age=300"
+        assert second.headers["Access-Control-Allow-Origin"] == "*"
+        assert second.headers["X-Content-Type-Options"] == "nosniff"
+        head = client.head(path)
+        assert head.status_code == 200 and head.get_data() == b""
+
+
+def test_jwks_in_memory_follows_a_rotation(client, app):
+    before = {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+    new = app.extensions["idp.keyring"].rotate("RS256")
+    after = {k["kid"] for k in client.get("/jwks.json").get_json()["keys"]}
+    assert after == before | {new.kid}
+
+
+def test_other_methods_are_not_answered_from_memory(client):
+    client.get("/jwks.json")
+    assert client.post("/jwks.json").status_code == 405
