@@ -81,6 +81,11 @@ class Options:
     hash_runs: int
     sign_runs: int
     output: Path
+    only: frozenset[str] | None = None  # phase names; None runs every phase
+    database_url: str | None = None  # default: a fresh SQLite file
+
+    def wants(self, phase: str) -> bool:
+        return self.only is None or phase in self.only
 
 
 @dataclass
@@ -130,7 +135,19 @@ def parse_args(argv: list[str] | None) -> Options:
         default=RESULTS,
         help=f"JSON results file (default {RESULTS.relative_to(REPO_ROOT)})",
     )
+    parser.add_argument(
+        "--only",
+        help="comma-separated phases to run: " + ", ".join(PHASES) + " (default: all)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="an empty database to run against, e.g. postgresql://postgres@127.0.0.1/bench "
+        "(default: a fresh SQLite file)",
+    )
     args = parser.parse_args(argv)
+    only = frozenset(p.strip() for p in args.only.split(",")) if args.only else None
+    if only is not None and not only <= set(PHASES):
+        parser.error(f"unknown phase in --only; choose from {', '.join(PHASES)}")
     if args.quick:
         args.duration, args.warmup = 2.0, 0.5
     if args.duration <= 0 or args.warmup < 0 or args.concurrency < 1 or args.flow_concurrency < 1:
@@ -144,10 +161,14 @@ def parse_args(argv: list[str] | None) -> Options:
         hash_runs=10 if args.quick else 20,
         sign_runs=200 if args.quick else 500,
         output=args.output,
+        only=only,
+        database_url=args.database_url,
     )
 
 
 # -- phases ---------------------------------------------------------------------------
+
+PHASES = ("empty endpoint", "discovery", "jwks", "userinfo", "refresh", "sign-in flow")
 
 
 async def all_phases(
@@ -175,28 +196,37 @@ async def all_phases(
     log(f"signing in {opts.concurrency + spares} times for tokens (untimed set-up)")
     tokens = await obtain_tokens(rp, opts.concurrency + spares, opts.flow_concurrency, opts.timeout)
 
-    nothing = StaticGet(HOST, empty.port, "/", opts.concurrency)
-    await nothing.prime(lambda doc: doc == {})
-    await _phase(opts, results, empty, "empty endpoint", "req", opts.concurrency, nothing)
+    if opts.wants("empty endpoint") or opts.wants("discovery") or opts.wants("jwks"):
+        nothing = StaticGet(HOST, empty.port, "/", opts.concurrency)
+        await nothing.prime(lambda doc: doc == {})
+        await _phase(opts, results, empty, "empty endpoint", "req", opts.concurrency, nothing)
 
-    discovery = StaticGet(HOST, server.port, "/.well-known/openid-configuration", opts.concurrency)
-    await discovery.prime(lambda doc: doc.get("issuer") == issuer)
-    await _phase(opts, results, server, "discovery", "req", opts.concurrency, discovery)
+    if opts.wants("discovery"):
+        discovery = StaticGet(
+            HOST, server.port, "/.well-known/openid-configuration", opts.concurrency
+        )
+        await discovery.prime(lambda doc: doc.get("issuer") == issuer)
+        await _phase(opts, results, server, "discovery", "req", opts.concurrency, discovery)
 
-    jwks = StaticGet(HOST, server.port, "/jwks.json", opts.concurrency)
-    await jwks.prime(lambda doc: any(k.get("kid") == creds.kid for k in doc.get("keys", [])))
-    await _phase(opts, results, server, "jwks", "req", opts.concurrency, jwks)
+    if opts.wants("jwks"):
+        jwks = StaticGet(HOST, server.port, "/jwks.json", opts.concurrency)
+        await jwks.prime(lambda doc: any(k.get("kid") == creds.kid for k in doc.get("keys", [])))
+        await _phase(opts, results, server, "jwks", "req", opts.concurrency, jwks)
 
     # Userinfo before refresh: a rotation may end the access tokens of the previous generation.
-    userinfo = Userinfo(rp, [t["access_token"] for t in tokens[: opts.concurrency]])
-    await userinfo.prime(lambda doc: doc.get("email") == creds.email and "sub" in doc)
-    await _phase(opts, results, server, "userinfo", "req", opts.concurrency, userinfo)
+    if opts.wants("userinfo"):
+        userinfo = Userinfo(rp, [t["access_token"] for t in tokens[: opts.concurrency]])
+        await userinfo.prime(lambda doc: doc.get("email") == creds.email and "sub" in doc)
+        await _phase(opts, results, server, "userinfo", "req", opts.concurrency, userinfo)
 
-    chains = RefreshChains(rp, [t["refresh_token"] for t in tokens], opts.concurrency)
-    await _phase(opts, results, server, "refresh", "req", opts.concurrency, chains)
-    if chains.broken:
-        log(f"refresh: {chains.broken} chain(s) broke; spares left: {len(chains.spares)}")
+    if opts.wants("refresh"):
+        chains = RefreshChains(rp, [t["refresh_token"] for t in tokens], opts.concurrency)
+        await _phase(opts, results, server, "refresh", "req", opts.concurrency, chains)
+        if chains.broken:
+            log(f"refresh: {chains.broken} chain(s) broke; spares left: {len(chains.spares)}")
 
+    if not opts.wants("sign-in flow"):
+        return
     # The floors run here, in this process, while both servers are idle (nothing else is
     # scheduled on the event loop): just before the flows they are compared with.
     log("cost floors: argon2id verify, RS256 signature")
@@ -256,7 +286,7 @@ def check_idle(results: Results, seconds: float = 1.0) -> None:
 def run(opts: Options, tmp: Path, results: Results) -> None:
     check_idle(results)
     port = free_port()
-    env = bench_environment(tmp, port)
+    env = bench_environment(tmp, port, opts.database_url)
     log(f"seeding {tmp} with the idp CLI")
     creds = seed(env, tmp)
     settings = load_settings(environ=env)  # what the server will run with

@@ -44,7 +44,7 @@ def free_port() -> int:
         return port
 
 
-def bench_environment(tmp: Path, port: int) -> dict[str, str]:
+def bench_environment(tmp: Path, port: int, database_url: str | None = None) -> dict[str, str]:
     """The process environment for the CLI and the server: only the benchmark's IDP_ settings.
 
     Inherited ``IDP_*`` variables are dropped so a developer's shell cannot change what is
@@ -58,7 +58,7 @@ def bench_environment(tmp: Path, port: int) -> dict[str, str]:
     env.update(
         IDP_CONFIG=str(config_file),
         IDP_SECRET_KEY=secrets.token_urlsafe(48),
-        IDP_DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}",
+        IDP_DATABASE_URL=database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
         IDP_OIDC__ISSUER=f"http://{HOST}:{port}",
         IDP_OIDC__KEYS_DIR=str(tmp / "keys"),
         IDP_INSTANCE_DIR=str(tmp / "instance"),

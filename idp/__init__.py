@@ -56,10 +56,6 @@ def setup_flask_config(app: Flask, settings: Settings) -> None:
 
 def setup_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
-    sqlite_file = database.sqlite_path(settings.database_url)
-    if sqlite_file is not None:
-        with app.app_context():
-            database.WriterQueue(sqlite_file + ".write-lock").install(db.engine)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
