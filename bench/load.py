@@ -251,7 +251,8 @@ class RelyingParty:
     async def sign_in(self, conn: Connection) -> dict[str, Any]:
         """One full authorization-code flow in a fresh browser, ending with the code exchange.
 
-        authorize -> login page -> POST login (the password hash) -> resume -> callback -> token.
+        authorize -> login page -> POST login (the password hash) -> callback -> token, following
+        any further redirects within the provider the way a browser would.
         """
         jar = CookieJar()
         verifier = secrets.token_urlsafe(48)
@@ -292,8 +293,11 @@ class RelyingParty:
         )
         response = await conn.request("POST", "/login", [*jar.header(), *headers], body)
         jar.update(response)
-        resume_url = _redirect(response, "/authorize/resume")
-        response = await get(resume_url)
+        for _ in range(MAX_HOPS):
+            location = response.header("location") or ""
+            if response.status not in (302, 303) or location.startswith(self.redirect_uri):
+                break
+            response = await get(path_of(location))
         callback = _redirect(response, self.redirect_uri)
         params = parse_qs(urlsplit(callback).query)
         if params.get("state") != [state] or "code" not in params:
@@ -333,6 +337,9 @@ def _error_of(response: Response) -> str:
         return str(json.loads(response.body).get("error"))
     except ValueError:
         return repr(response.body[:80])
+
+
+MAX_HOPS = 5  # redirects followed inside the provider after signing in
 
 
 class Flows:

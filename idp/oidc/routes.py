@@ -88,6 +88,12 @@ def resume() -> Any:
             "Go back to the service you were using and start again.",
             410,
         )
+    return continue_authorization(interaction)
+
+
+def continue_authorization(interaction: Interaction) -> Any:
+    """Carry on with a parked authorization request now that the user has acted (signed in):
+    issue the code, or ask for the next thing (consent)."""
     return _authorize(interactions.params(interaction), interaction)
 
 

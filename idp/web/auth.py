@@ -11,6 +11,7 @@ from idp.domain import audit, sessions, users
 from idp.errors import InvalidCredentials
 from idp.extensions import db
 from idp.oidc import interactions
+from idp.oidc.routes import continue_authorization
 from idp.web.forms import field, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -75,5 +76,6 @@ def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
         interaction.authenticated_sid = auth_session.sid
     db.session.commit()
     if interaction is not None:
-        return redirect(url_for("oidc.resume", ix=interaction.id))
+        # Straight on with the authorization request, without another round trip.
+        return continue_authorization(interaction)
     return redirect(next_url or url_for("home.index"))
