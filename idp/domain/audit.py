@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
+
+from idp import clock
 from idp.extensions import db
 from idp.models import AuditEvent, User
 
@@ -18,16 +21,20 @@ def record(
     organisation_id: int | None = None,
     ip: str | None = None,
     **details: Any,
-) -> AuditEvent:
-    event = AuditEvent(
-        action=action,
-        actor_user_id=actor.id if actor else None,
-        actor=actor_label or (actor.sub if actor else "system"),
-        target_type=target_type,
-        target_id=str(target_id),
-        organisation_id=organisation_id,
-        ip=ip,
-        details=details,
+) -> None:
+    """Append an event to the current transaction (a plain insert: audit rows are never read
+    back in the request that writes them)."""
+    db.session.execute(
+        insert(AuditEvent.__table__),
+        {
+            "at": clock.now(),
+            "action": action,
+            "actor_user_id": actor.id if actor else None,
+            "actor": actor_label or (actor.sub if actor else "system"),
+            "target_type": target_type,
+            "target_id": str(target_id),
+            "organisation_id": organisation_id,
+            "ip": ip,
+            "details": details,
+        },
     )
-    db.session.add(event)
-    return event

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp import clock
 from idp.domain import tokens
@@ -25,22 +26,30 @@ def start(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> AuthSession:
-    """Open a session for a user who has just authenticated with the methods in ``amr``."""
+    """Open a session for a user who has just authenticated with the methods in ``amr``.
+
+    Written with plain statements (this runs on every sign-in); the returned object is not
+    tracked by the ORM session."""
     now = clock.now()
-    auth_session = AuthSession(
-        sid=random_token(24),
-        user=user,
-        organisation_id=organisation_id,
-        auth_time=now,
-        amr=amr,
-        acr=acr_for(amr),
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds),
-        ip=ip,
-        user_agent=(user_agent or "")[:300] or None,
+    values = {
+        "sid": random_token(24),
+        "user_id": user.id,
+        "organisation_id": organisation_id,
+        "auth_time": now,
+        "amr": amr,
+        "acr": acr_for(amr),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+        "ip": ip,
+        "user_agent": (user_agent or "")[:300] or None,
+    }
+    db.session.execute(insert(AuthSession.__table__), values)
+    db.session.execute(
+        update(User.__table__).where(User.__table__.c.id == user.id).values(last_sign_in_at=now)
     )
-    user.last_sign_in_at = now
-    db.session.add(auth_session)
+    set_committed_value(user, "last_sign_in_at", now)
+    auth_session = AuthSession(**values)
+    set_committed_value(auth_session, "user", user)
     return auth_session
 
 
@@ -77,7 +86,13 @@ def load(sid: str) -> AuthSession | None:
 
 def end(auth_session: AuthSession) -> None:
     """End a session and revoke the tokens issued under it (offline grants survive)."""
-    auth_session.ended_at = clock.now()
+    now = clock.now()
+    db.session.execute(
+        update(AuthSession.__table__)
+        .where(AuthSession.__table__.c.sid == auth_session.sid)
+        .values(ended_at=now)
+    )
+    set_committed_value(auth_session, "ended_at", now)
     tokens.revoke_for_session(auth_session.sid)
 
 

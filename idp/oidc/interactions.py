@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import session
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
@@ -48,6 +49,16 @@ def get(interaction_id: str | None) -> Interaction | None:
 
 def params(interaction: Interaction) -> MultiDict[str, str]:
     return MultiDict([(k, v) for k, v in interaction.params])
+
+
+def mark_signed_in(interaction: Interaction, sid: str) -> None:
+    """Record that the user signed in, in this interaction, with session ``sid``."""
+    db.session.execute(
+        update(Interaction.__table__)
+        .where(Interaction.__table__.c.id == interaction.id)
+        .values(authenticated_sid=sid)
+    )
+    set_committed_value(interaction, "authenticated_sid", sid)
 
 
 def finish(interaction: Interaction) -> None:

@@ -73,7 +73,7 @@ def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
     login_user(user)
     audit.record("sign_in.succeeded", actor=user, ip=request.remote_addr, amr=amr)
     if interaction is not None:
-        interaction.authenticated_sid = auth_session.sid
+        interactions.mark_signed_in(interaction, auth_session.sid)
     db.session.commit()
     if interaction is not None:
         # Straight on with the authorization request, without another round trip.
