@@ -251,8 +251,8 @@ class RelyingParty:
     async def sign_in(self, conn: Connection) -> dict[str, Any]:
         """One full authorization-code flow in a fresh browser, ending with the code exchange.
 
-        authorize -> login page -> POST login (the password hash) -> callback -> token, following
-        any further redirects within the provider the way a browser would.
+        authorize (the sign-in page) -> POST login (the password hash) -> callback -> token,
+        following any redirects within the provider the way a browser would.
         """
         jar = CookieJar()
         verifier = secrets.token_urlsafe(48)
@@ -277,9 +277,11 @@ class RelyingParty:
             jar.update(response)
             return response
 
-        response = await get(f"/authorize?{query}")
-        login_url = _redirect(response, "/login")
-        page = await get(login_url)
+        page = await get(f"/authorize?{query}")  # the sign-in page, or redirects to it
+        for _ in range(MAX_HOPS):
+            if page.status not in (302, 303):
+                break
+            page = await get(path_of(page.header("location") or "/"))
         csrf, ix = CSRF_RE.search(page.body), IX_RE.search(page.body)
         if page.status != 200 or csrf is None or ix is None:
             raise BenchError(f"login page: {page.status}, csrf/ix missing")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import session
+from flask import render_template, session
 from sqlalchemy import delete, update
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import MultiDict
@@ -64,6 +64,16 @@ def mark_signed_in(interaction: Interaction, sid: str) -> None:
 def finish(interaction: Interaction) -> None:
     db.session.execute(delete(Interaction).where(Interaction.id == interaction.id))
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != interaction.id]
+
+
+def login_page(
+    interaction: Interaction | None, email: str, error: str | None, next_url: str | None = None
+) -> str:
+    """The sign-in page, for ``/login`` and for an authorization request that needs a sign-in
+    (rendered in place: no redirect, no extra round trip)."""
+    return render_template(
+        "auth/login.html", email=email, error=error, interaction=interaction, next_url=next_url
+    )
 
 
 def login_hint(interaction: Interaction | None) -> str:

@@ -121,6 +121,8 @@ def _authorize(params: MultiDict[str, str], interaction: Interaction | None) -> 
         if interaction is None:
             interaction = interactions.start(params, server.settings.auth.interaction_ttl)
         db.session.commit()
+        if decision.interaction == "login" and request.endpoint == "oidc.authorize":
+            return interactions.login_page(interaction, interactions.login_hint(interaction), None)
         endpoint = "auth.login" if decision.interaction == "login" else "oidc.consent"
         return redirect(url_for(endpoint, ix=interaction.id))
     if interaction is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user
 
 from idp.domain import audit, sessions, users
@@ -43,13 +43,7 @@ def login() -> Any:
             error = exc.message
         else:
             return _signed_in(user, interaction, next_url)
-    return render_template(
-        "auth/login.html",
-        email=email,
-        error=error,
-        interaction=interaction,
-        next_url=next_url,
-    ), 200
+    return interactions.login_page(interaction, email, error, next_url)
 
 
 def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
