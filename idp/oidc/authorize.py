@@ -21,9 +21,10 @@ from joserfc.errors import JoseError
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
-from idp.models import AuthSession, Interaction
+from idp.models import AuthSession
 from idp.oidc import claims as claims_module
 from idp.oidc import store
+from idp.oidc.interactions import ParkedRequest
 from idp.oidc.server import IdpAuthorizationServer, InteractionContext
 from idp.oidc.store import ClientInfo
 
@@ -293,7 +294,7 @@ def decide(
     authz: Authorization,
     server: IdpAuthorizationServer,
     auth_session: AuthSession | None,
-    interaction: Interaction | None,
+    interaction: ParkedRequest | None,
 ) -> Decision:
     assert authz.client is not None
     user = auth_session.user if auth_session else None

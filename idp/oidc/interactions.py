@@ -7,11 +7,11 @@ started it. The sign-in pages know an interaction only by its id (``?ix=``).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import render_template, session
-from sqlalchemy import delete, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
@@ -22,52 +22,72 @@ from idp.security import random_token
 SESSION_KEY = "ix"
 MAX_PER_BROWSER = 5
 
+_table = Interaction.__table__
+_GET = select(_table).where(_table.c.id == bindparam("id"), _table.c.expires_at > bindparam("now"))
 
-def start(params: MultiDict[str, str], ttl_seconds: int) -> Interaction:
+
+@dataclass
+class ParkedRequest:
+    """An interaction as the pages and the authorization endpoint see it."""
+
+    id: str
+    params: list[list[str]]
+    authenticated_sid: str | None = None
+    consented_at: datetime | None = None
+
+
+def start(params: MultiDict[str, str], ttl_seconds: int) -> ParkedRequest:
     now = clock.now()
-    interaction = Interaction(
-        id=random_token(18),
-        params=[[k, v] for k, v in params.items(multi=True)],
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds),
+    parked = ParkedRequest(random_token(18), [[k, v] for k, v in params.items(multi=True)])
+    db.session.execute(
+        insert(_table),
+        {
+            "id": parked.id,
+            "params": parked.params,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+        },
     )
-    db.session.add(interaction)
     mine = [i for i in session.get(SESSION_KEY, []) if isinstance(i, str)]
-    session[SESSION_KEY] = [*mine[-(MAX_PER_BROWSER - 1) :], interaction.id]
-    return interaction
+    session[SESSION_KEY] = [*mine[-(MAX_PER_BROWSER - 1) :], parked.id]
+    return parked
 
 
-def get(interaction_id: str | None) -> Interaction | None:
+def get(interaction_id: str | None) -> ParkedRequest | None:
     """The live interaction with this id, if this browser started it."""
     if not interaction_id or interaction_id not in session.get(SESSION_KEY, []):
         return None
-    interaction = db.session.get(Interaction, interaction_id)
-    if interaction is None or interaction.expires_at <= clock.now():
+    row = db.session.execute(_GET, {"id": interaction_id, "now": clock.now()}).first()
+    if row is None:
         return None
-    return interaction
+    return ParkedRequest(row.id, row.params, row.authenticated_sid, row.consented_at)
 
 
-def params(interaction: Interaction) -> MultiDict[str, str]:
+def params(interaction: ParkedRequest) -> MultiDict[str, str]:
     return MultiDict([(k, v) for k, v in interaction.params])
 
 
-def mark_signed_in(interaction: Interaction, sid: str) -> None:
+def mark_signed_in(interaction: ParkedRequest, sid: str) -> None:
     """Record that the user signed in, in this interaction, with session ``sid``."""
     db.session.execute(
-        update(Interaction.__table__)
-        .where(Interaction.__table__.c.id == interaction.id)
-        .values(authenticated_sid=sid)
+        update(_table).where(_table.c.id == interaction.id).values(authenticated_sid=sid)
     )
-    set_committed_value(interaction, "authenticated_sid", sid)
+    interaction.authenticated_sid = sid
 
 
-def finish(interaction: Interaction) -> None:
-    db.session.execute(delete(Interaction).where(Interaction.id == interaction.id))
+def mark_consented(interaction: ParkedRequest) -> None:
+    now = clock.now()
+    db.session.execute(update(_table).where(_table.c.id == interaction.id).values(consented_at=now))
+    interaction.consented_at = now
+
+
+def finish(interaction: ParkedRequest) -> None:
+    db.session.execute(delete(_table).where(_table.c.id == interaction.id))
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != interaction.id]
 
 
 def login_page(
-    interaction: Interaction | None, email: str, error: str | None, next_url: str | None = None
+    interaction: ParkedRequest | None, email: str, error: str | None, next_url: str | None = None
 ) -> str:
     """The sign-in page, for ``/login`` and for an authorization request that needs a sign-in
     (rendered in place: no redirect, no extra round trip)."""
@@ -76,7 +96,7 @@ def login_page(
     )
 
 
-def login_hint(interaction: Interaction | None) -> str:
+def login_hint(interaction: ParkedRequest | None) -> str:
     if interaction is None:
         return ""
     return next((v for k, v in interaction.params if k == "login_hint"), "")[:254]

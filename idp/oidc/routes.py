@@ -25,10 +25,11 @@ from idp import clock
 from idp.domain import sessions
 from idp.domain import tokens as token_rules
 from idp.extensions import csrf, db
-from idp.models import AuthSession, Consent, Interaction
+from idp.models import AuthSession, Consent
 from idp.oidc import authorize as authz_module
 from idp.oidc import interactions
 from idp.oidc.authorize import Authorization, AuthorizeError
+from idp.oidc.interactions import ParkedRequest
 from idp.oidc.metadata import discovery_document
 from idp.oidc.server import oauth_server
 
@@ -91,13 +92,13 @@ def resume() -> Any:
     return continue_authorization(interaction)
 
 
-def continue_authorization(interaction: Interaction) -> Any:
+def continue_authorization(interaction: ParkedRequest) -> Any:
     """Carry on with a parked authorization request now that the user has acted (signed in):
     issue the code, or ask for the next thing (consent)."""
     return _authorize(interactions.params(interaction), interaction)
 
 
-def _authorize(params: MultiDict[str, str], interaction: Interaction | None) -> Any:
+def _authorize(params: MultiDict[str, str], interaction: ParkedRequest | None) -> Any:
     server = oauth_server()
     authz = Authorization(params)
     try:
@@ -155,7 +156,7 @@ def consent() -> Any:
             db.session.commit()
             return _no_referrer(redirect(authz_module.error_location(authz, error, server)))
         _remember_consent(auth_session, authz)
-        interaction.consented_at = clock.now()
+        interactions.mark_consented(interaction)
         db.session.commit()
         return redirect(url_for("oidc.resume", ix=interaction.id))
     return render_template(
