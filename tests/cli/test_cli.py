@@ -153,6 +153,10 @@ def test_users_create_without_password_awaits_invitation(run):
     assert data["status"] == "invited"
 
 
+NEW_USER = ("users", "create", "--email", "a@example.org", "--first-name", "A", "--last-name", "B")
+NEW_CLIENT = ("clients", "create", "--name", "X", "--redirect-uri")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -160,69 +164,16 @@ def test_users_create_without_password_awaits_invitation(run):
             ("users", "create", "--email", "not-an-email", "--first-name", "A", "--last-name", "B"),
             "Enter an email address in the correct format",
         ),
-        (
-            (
-                "users",
-                "create",
-                "--email",
-                "a@example.org",
-                "--first-name",
-                "A",
-                "--last-name",
-                "B",
-                "--password",
-                "short",
-            ),
-            "at least 10 characters",
-        ),
-        (
-            (
-                "users",
-                "create",
-                "--email",
-                "a@example.org",
-                "--first-name",
-                "A",
-                "--last-name",
-                "B",
-                "--role",
-                "sfa.teacher",
-            ),
-            "--role needs --org",
-        ),
+        ((*NEW_USER, "--password", "short"), "at least 10 characters"),
+        ((*NEW_USER, "--role", "sfa.teacher"), "--role needs --org"),
         (("orgs", "create", "--code", "A!", "--name", "X"), "centre number must be"),
         (
             ("orgs", "set-exams-officer", "ZZ999", "a@example.org"),
             "No organisation with centre number",
         ),
-        (
-            ("clients", "create", "--name", "X", "--redirect-uri", "http://rp.example.org/cb"),
-            "must use https",
-        ),
-        (
-            (
-                "clients",
-                "create",
-                "--name",
-                "X",
-                "--redirect-uri",
-                "https://rp.example.org/cb#frag",
-            ),
-            "fragment",
-        ),
-        (
-            (
-                "clients",
-                "create",
-                "--name",
-                "X",
-                "--redirect-uri",
-                "https://rp.example.org/cb",
-                "--service",
-                "nope",
-            ),
-            "Unknown service",
-        ),
+        ((*NEW_CLIENT, "http://rp.example.org/cb"), "must use https"),
+        ((*NEW_CLIENT, "https://rp.example.org/cb#frag"), "fragment"),
+        ((*NEW_CLIENT, "https://rp.example.org/cb", "--service", "nope"), "Unknown service"),
         (("clients", "show", "missing"), "No client with id"),
     ],
 )
