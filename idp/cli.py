@@ -504,7 +504,7 @@ def serve(ctx: Context, bind: str | None, workers: int | None, check: bool, as_j
 def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
     """Set up and start a demo: database, signing key, centres, people and demo clients."""
     instance = Path(os.environ.get("IDP_INSTANCE_DIR", "instance")).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # database, secret key, outbox
     secret_file = instance / "secret_key"
     if not os.environ.get("IDP_SECRET_KEY"):
         if not secret_file.exists():

@@ -33,6 +33,7 @@ def test_demo_sets_everything_up_once_and_is_safe_to_rerun(tmp_path):
     pems = list((tmp_path / "keys").glob("*.pem"))
     assert len(pems) == 1
     assert pems[0].stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "instance").stat().st_mode & 0o777 == 0o700
     secret = tmp_path / "instance" / "secret_key"
     assert secret.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "instance" / "idp.sqlite3").exists()
