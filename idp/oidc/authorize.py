@@ -354,8 +354,10 @@ def issue_code(
         organisation_id=organisation_id,
         claims_request=authz.claims_request,
     )
+    # The checks above have validated the request; the grant validates it once more as it
+    # issues the code (an error there comes back as an error redirect).
     try:
-        grant = server.get_consent_grant(request=request, end_user=user)
+        grant = server.get_authorization_grant(request)
     except OAuth2Error as error:
         raise AuthorizeError(error.error or "invalid_request", error.description or "") from None
     response = server.create_authorization_response(request=request, grant_user=user, grant=grant)
