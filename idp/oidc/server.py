@@ -51,16 +51,21 @@ class InteractionContext:
 
 class _Request(OAuth2Request):
     """An OAuth2Request without Authlib's https check: the issuer setting decides transport
-    security (https everywhere, http only for a loopback issuer)."""
+    security (https everywhere, http only for a loopback issuer). The request URL, which
+    Werkzeug rebuilds at some cost, is worked out only if something asks for it."""
 
-    def __init__(self, method: str, uri: str, headers: Any, payload: Any, form: Any, args: Any):
-        self.method, self.uri, self.headers = method, uri, headers
+    def __init__(self, method: str, headers: Any, payload: Any, form: Any, args: Any):
+        self.method, self.headers = method, headers
         self._body = None
         self.client = self.auth_method = self.user = None
         self.authorization_code = self.refresh_token = self.credential = None
         self._scope = None
         self.payload = payload
         self._form, self._args = form, args
+
+    @property
+    def uri(self) -> str:
+        return str(flask_request.url)
 
     @property
     def form(self) -> Any:
@@ -87,13 +92,9 @@ class IdpAuthorizationServer(AuthorizationServer):
         if isinstance(request, MultiDict):
             payload = BasicOAuth2Payload(request.to_dict())
             payload._datalist = {k: request.getlist(k) for k in request}  # noqa: SLF001
-            return _Request(
-                "GET", flask_request.url, flask_request.headers, payload, MultiDict(), request
-            )
+            return _Request("GET", flask_request.headers, payload, MultiDict(), request)
         req = flask_request
-        return _Request(
-            req.method, req.url, req.headers, FlaskOAuth2Payload(req), req.form, req.args
-        )
+        return _Request(req.method, req.headers, FlaskOAuth2Payload(req), req.form, req.args)
 
     def query_client(self, client_id: str | None) -> ClientInfo | None:
         """The enabled client with this id, read once per request."""
