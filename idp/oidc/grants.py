@@ -10,6 +10,7 @@ refused request back and then revokes the family in a transaction of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -41,13 +42,15 @@ class S256CodeChallenge(CodeChallenge):
 
 class _SignThenWrite:
     """The token response of both grants: sign the ID token, then retire the old credential
-    and save the new token."""
+    (``retire``) and save the new token."""
 
     request: OAuth2Request
     server: Any
     TOKEN_RESPONSE_HEADER: Any
 
-    def _respond(self, user: Any, scope: str, include_refresh_token: bool) -> tuple[int, Any, Any]:
+    def _respond(
+        self, user: Any, scope: str, include_refresh_token: bool, retire: Callable[[], None]
+    ) -> tuple[int, Any, Any]:
         token = self.server.generate_token(
             grant_type=self.GRANT_TYPE,  # type: ignore[attr-defined]
             client=self.request.client,
@@ -58,12 +61,9 @@ class _SignThenWrite:
         self.request.user = user
         if "openid" in scope.split():
             token["id_token"] = self.server.encode_id_token(self.request, token)
-        self.retire_credential()
+        retire()
         self.server.save_token(token, self.request)
         return 200, token, self.TOKEN_RESPONSE_HEADER
-
-    def retire_credential(self) -> None:
-        raise NotImplementedError
 
 
 class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
@@ -112,7 +112,7 @@ class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
         return row
 
     def delete_authorization_code(self, authorization_code: Any) -> None:
-        """Not used: ``retire_credential`` marks the code used."""
+        """Not used: ``retire_code`` marks the code used."""
 
     def authenticate_user(self, authorization_code: store.IssuedCode) -> Any:
         return store.active_subject(authorization_code.user_id)
@@ -123,10 +123,13 @@ class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
         if user is None:
             raise InvalidGrantError("There is no active user for this code.")
         return self._respond(
-            user, code.get_scope(), self.request.client.check_grant_type("refresh_token")
+            user,
+            code.get_scope(),
+            self.request.client.check_grant_type("refresh_token"),
+            self.retire_code,
         )
 
-    def retire_credential(self) -> None:
+    def retire_code(self) -> None:
         code = self.request.authorization_code
         if not store.mark_code_used(code.id):
             # Another request redeemed it between our read and now.
@@ -158,9 +161,9 @@ class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
         old: TokenMatch = self.request.refresh_token
         user = self.authenticate_user(old)
         scope = self.request.payload.scope or old.get_scope()
-        return self._respond(user, scope, include_refresh_token=True)
+        return self._respond(user, scope, True, self.rotate)
 
-    def retire_credential(self) -> None:
+    def rotate(self) -> None:
         old: TokenMatch = self.request.refresh_token
         if not store.rotate_refresh(old.row.id):
             # Another request rotated this token first: a replay.
