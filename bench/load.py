@@ -62,12 +62,16 @@ class PhaseResult:
     machine_busy_s: float
     worker_restarts: int
     cpu_probe_ms: float = float("nan")  # floors.cpu_probe() just before the phase
+    # Percentiles reported by a load generator that keeps no per-request list (wrk).
+    latency_quantiles_ms: dict[int, float] | None = None
 
     @property
     def rate(self) -> float:
         return self.completed / self.window_s if self.window_s else 0.0
 
     def latency_ms(self, q: float) -> float:
+        if self.latency_quantiles_ms is not None:
+            return self.latency_quantiles_ms[int(q)]
         return percentile(self.latencies_s, q) * 1000
 
     @property

@@ -33,7 +33,8 @@ from datetime import UTC, datetime  # noqa: E402
 from types import FrameType  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench import floors  # noqa: E402
+from bench import floors, wrk  # noqa: E402
+from bench.httpclient import basic_auth  # noqa: E402
 from bench.load import (  # noqa: E402
     Flows,
     PhaseResult,
@@ -57,6 +58,7 @@ from bench.server import (  # noqa: E402
     machine_busy,
     seed,
 )
+from bench.wrk import WrkPhase  # noqa: E402
 from idp.config import Settings  # noqa: E402
 from idp.config import load as load_settings  # noqa: E402
 
@@ -82,6 +84,7 @@ class Options:
     sign_runs: int
     output: Path
     only: frozenset[str] | None = None  # phase names; None runs every phase
+    use_wrk: bool = False  # request phases driven by wrk instead of the asyncio generator
     database_url: str | None = None  # default: a fresh SQLite file
 
     def wants(self, phase: str) -> bool:
@@ -136,6 +139,12 @@ def parse_args(argv: list[str] | None) -> Options:
         help=f"JSON results file (default {RESULTS.relative_to(REPO_ROOT)})",
     )
     parser.add_argument(
+        "--loadgen",
+        choices=("auto", "wrk", "asyncio"),
+        default="auto",
+        help="load generator for the request phases: wrk when installed (auto), or asyncio",
+    )
+    parser.add_argument(
         "--only",
         help="comma-separated phases to run: " + ", ".join(PHASES) + " (default: all)",
     )
@@ -146,6 +155,8 @@ def parse_args(argv: list[str] | None) -> Options:
     )
     args = parser.parse_args(argv)
     only = frozenset(p.strip() for p in args.only.split(",")) if args.only else None
+    if args.loadgen == "wrk" and not wrk.available():
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
     if only is not None and not only <= set(PHASES):
         parser.error(f"unknown phase in --only; choose from {', '.join(PHASES)}")
     if args.quick:
@@ -163,6 +174,7 @@ def parse_args(argv: list[str] | None) -> Options:
         output=args.output,
         only=only,
         database_url=args.database_url,
+        use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk.available()),
     )
 
 
@@ -191,35 +203,81 @@ async def all_phases(
         creds.password,
     )
 
-    # Set-up (untimed): one sign-in per refresh chain, plus spares for chains that break.
-    spares = max(4, opts.concurrency // 4)
-    log(f"signing in {opts.concurrency + spares} times for tokens (untimed set-up)")
-    tokens = await obtain_tokens(rp, opts.concurrency + spares, opts.flow_concurrency, opts.timeout)
+    # Set-up (untimed): one sign-in per refresh chain, plus spares for chains that break
+    # (asyncio) or a second set for wrk's warm-up (a chain is used up once it has run).
+    extra = opts.concurrency if opts.use_wrk else max(4, opts.concurrency // 4)
+    log(f"signing in {opts.concurrency + extra} times for tokens (untimed set-up)")
+    tokens = await obtain_tokens(rp, opts.concurrency + extra, opts.flow_concurrency, opts.timeout)
+    log(f"load generator for request phases: {'wrk' if opts.use_wrk else 'asyncio'}")
+    base = f"http://{HOST}:{server.port}"
 
     if opts.wants("empty endpoint") or opts.wants("discovery") or opts.wants("jwks"):
         nothing = StaticGet(HOST, empty.port, "/", opts.concurrency)
         await nothing.prime(lambda doc: doc == {})
-        await _phase(opts, results, empty, "empty endpoint", "req", opts.concurrency, nothing)
+        await _phase(
+            opts,
+            results,
+            empty,
+            "empty endpoint",
+            "req",
+            opts.concurrency,
+            nothing,
+            (f"http://{HOST}:{empty.port}", WrkPhase("/")),
+        )
 
     if opts.wants("discovery"):
         discovery = StaticGet(
             HOST, server.port, "/.well-known/openid-configuration", opts.concurrency
         )
         await discovery.prime(lambda doc: doc.get("issuer") == issuer)
-        await _phase(opts, results, server, "discovery", "req", opts.concurrency, discovery)
+        await _phase(
+            opts,
+            results,
+            server,
+            "discovery",
+            "req",
+            opts.concurrency,
+            discovery,
+            (base, WrkPhase("/.well-known/openid-configuration")),
+        )
 
     if opts.wants("jwks"):
         jwks = StaticGet(HOST, server.port, "/jwks.json", opts.concurrency)
         await jwks.prime(lambda doc: any(k.get("kid") == creds.kid for k in doc.get("keys", [])))
-        await _phase(opts, results, server, "jwks", "req", opts.concurrency, jwks)
+        await _phase(
+            opts,
+            results,
+            server,
+            "jwks",
+            "req",
+            opts.concurrency,
+            jwks,
+            (base, WrkPhase("/jwks.json")),
+        )
 
     # Userinfo before refresh: a rotation may end the access tokens of the previous generation.
     if opts.wants("userinfo"):
-        userinfo = Userinfo(rp, [t["access_token"] for t in tokens[: opts.concurrency]])
+        access = [t["access_token"] for t in tokens[: opts.concurrency]]
+        userinfo = Userinfo(rp, access)
         await userinfo.prime(lambda doc: doc.get("email") == creds.email and "sub" in doc)
-        await _phase(opts, results, server, "userinfo", "req", opts.concurrency, userinfo)
+        await _phase(
+            opts,
+            results,
+            server,
+            "userinfo",
+            "req",
+            opts.concurrency,
+            userinfo,
+            (base, WrkPhase("/userinfo", "bearer", tuple(access))),
+        )
 
-    if opts.wants("refresh"):
+    if opts.wants("refresh") and opts.use_wrk:
+        refresh = [t["refresh_token"] for t in tokens]
+        auth = basic_auth(creds.client_id, creds.client_secret)[1]
+        warm = WrkPhase("/token", "refresh", tuple(refresh[opts.concurrency :]), auth)
+        measured = WrkPhase("/token", "refresh", tuple(refresh[: opts.concurrency]), auth)
+        await _wrk_phase(opts, results, server, "refresh", base, measured, warm)
+    elif opts.wants("refresh"):
         chains = RefreshChains(rp, [t["refresh_token"] for t in tokens], opts.concurrency)
         await _phase(opts, results, server, "refresh", "req", opts.concurrency, chains)
         if chains.broken:
@@ -250,7 +308,11 @@ async def _phase(
     unit: str,
     concurrency: int,
     operation: Any,
+    with_wrk: tuple[str, WrkPhase] | None = None,
 ) -> None:
+    if opts.use_wrk and with_wrk is not None:
+        await _wrk_phase(opts, results, server, name, *with_wrk)
+        return
     probe = floors.cpu_probe()
     log(
         f"{name}: {concurrency} concurrent, {opts.warmup:g} s warm-up + {opts.duration:g} s "
@@ -266,10 +328,47 @@ async def _phase(
         timeout=opts.timeout,
         snapshot=server.snapshot,
     )
-    result.cpu_probe_ms = probe
-    results.phases[name] = result
+    _record(results, result, probe, unit)
+
+
+async def _wrk_phase(
+    opts: Options,
+    results: Results,
+    server: Gunicorn,
+    name: str,
+    base: str,
+    phase: WrkPhase,
+    warm: WrkPhase | None = None,
+) -> None:
+    probe = floors.cpu_probe()
     log(
-        f"{name}: {result.rate:.1f} {unit}/s, p99 {result.latency_ms(99):.1f} ms, "
+        f"{name}: wrk, {opts.concurrency} connections, {opts.warmup:g} s warm-up + "
+        f"{opts.duration:g} s (cpu probe {probe:.1f} ms)"
+    )
+    timing = {"warmup": opts.warmup, "duration": opts.duration, "timeout": opts.timeout}
+    if warm is None:
+        result = await asyncio.to_thread(
+            wrk.run_phase, name, base, phase, opts.concurrency, snapshot=server.snapshot, **timing
+        )
+    else:
+        result = await asyncio.to_thread(
+            wrk.run_refresh_phase,
+            name,
+            base,
+            warm,
+            phase,
+            opts.concurrency,
+            snapshot=server.snapshot,
+            **timing,
+        )
+    _record(results, result, probe, "req")
+
+
+def _record(results: Results, result: Any, probe: float, unit: str) -> None:
+    result.cpu_probe_ms = probe
+    results.phases[result.name] = result
+    log(
+        f"{result.name}: {result.rate:.1f} {unit}/s, p99 {result.latency_ms(99):.1f} ms, "
         f"{result.errors} errors"
     )
 

@@ -59,6 +59,8 @@ class PublicDocuments:
         seen: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            # The documents do not depend on cookies, whatever Flask's session machinery said.
+            headers = [(k, v) for k, v in headers if (k.lower(), v) != ("vary", "Cookie")]
             seen["status"], seen["headers"] = status, headers
             return start_response(status, headers, exc_info)
 

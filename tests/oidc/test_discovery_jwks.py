@@ -70,3 +70,9 @@ def test_jwks_in_memory_follows_a_rotation(client, app):
 def test_other_methods_are_not_answered_from_memory(client):
     client.get("/jwks.json")
     assert client.post("/jwks.json").status_code == 405
+
+
+def test_public_documents_do_not_vary_by_cookie(client):
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        client.get(path)
+        assert "Cookie" not in client.get(path).headers.get("Vary", "")
