@@ -346,21 +346,16 @@ async def _wrk_phase(
         f"{opts.duration:g} s (cpu probe {probe:.1f} ms)"
     )
     timing = {"warmup": opts.warmup, "duration": opts.duration, "timeout": opts.timeout}
-    if warm is None:
-        result = await asyncio.to_thread(
-            wrk.run_phase, name, base, phase, opts.concurrency, snapshot=server.snapshot, **timing
-        )
-    else:
-        result = await asyncio.to_thread(
-            wrk.run_refresh_phase,
-            name,
-            base,
-            warm,
-            phase,
-            opts.concurrency,
-            snapshot=server.snapshot,
-            **timing,
-        )
+    result = await asyncio.to_thread(
+        wrk.run_phase,
+        name,
+        base,
+        phase,
+        opts.concurrency,
+        snapshot=server.snapshot,
+        warmup_phase=warm,
+        **timing,
+    )
     _record(results, result, probe, "req")
 
 

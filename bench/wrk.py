@@ -156,34 +156,18 @@ def run_phase(
     duration: float,
     timeout: float,
     snapshot: Callable[[], Snapshot],
+    warmup_phase: WrkPhase | None = None,
 ) -> PhaseResult:
     """A warm-up run, then the measured run, with the CPU clocks read around it. The load
-    generator's CPU is wrk's (a child process), read from this process's children usage."""
-    if phase.kind == "refresh":
-        raise ValueError("a refresh chain cannot be warmed up and reused: use run_refresh_phase")
-    if warmup >= 1:
-        _run(url, phase, concurrency, warmup, timeout)
-    start, children_before = snapshot(), _children_cpu()
-    result = _run(url, phase, concurrency, duration, timeout)
-    end, children_after = snapshot(), _children_cpu()
-    return _result(name, concurrency, result, start, end, children_after - children_before)
+    generator's CPU is wrk's (a child process), read from this process's children usage.
 
-
-def run_refresh_phase(
-    name: str,
-    url: str,
-    warmup_phase: WrkPhase,
-    phase: WrkPhase,
-    concurrency: int,
-    *,
-    warmup: float,
-    duration: float,
-    timeout: float,
-    snapshot: Callable[[], Snapshot],
-) -> PhaseResult:
-    """Refresh chains: the warm-up uses its own tokens, so every measured chain starts unused."""
+    A refresh chain is used up once it has run, so refresh phases warm up on a second set of
+    chains (``warmup_phase``) and every measured chain starts unused."""
+    warm = warmup_phase or phase
+    if warm.kind == "refresh" and warm is phase:
+        raise ValueError("refresh chains cannot be warmed up and reused: pass warmup_phase")
     if warmup >= 1:
-        _run(url, warmup_phase, concurrency, warmup, timeout)
+        _run(url, warm, concurrency, warmup, timeout)
     start, children_before = snapshot(), _children_cpu()
     result = _run(url, phase, concurrency, duration, timeout)
     end, children_after = snapshot(), _children_cpu()

@@ -30,7 +30,3 @@ class PermissionDenied(DomainError):
 
 class InvalidCredentials(DomainError):
     """Enter a correct email address and password."""
-
-
-class Suspended(InvalidCredentials):
-    """The account is suspended (shown to the user as invalid credentials)."""

@@ -18,7 +18,6 @@ from idp.models.oauth import DEFAULT_GRANT_TYPES
 from idp.security import random_token, token_hash
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
 def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:

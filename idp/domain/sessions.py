@@ -94,12 +94,3 @@ def end(auth_session: AuthSession) -> None:
     )
     set_committed_value(auth_session, "ended_at", now)
     tokens.revoke_for_session(auth_session.sid)
-
-
-def end_all_for_user(user: User) -> None:
-    db.session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user.id, AuthSession.ended_at.is_(None))
-        .values(ended_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
