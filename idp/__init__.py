@@ -28,8 +28,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     setup_flask_config(app, settings)
     setup_extensions(app, settings)
+    setup_mail(app, settings)
     setup_oauth(app, settings)
-    register_blueprints(app)
+    register_blueprints(app, settings)
     setup_response_headers(app, settings)
     return app
 
@@ -75,6 +76,14 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
         return user
 
 
+def setup_mail(app: Flask, settings: Settings) -> None:
+    from idp.mail import outgoing
+    from idp.mail.transport import Mailer
+
+    app.extensions["idp.mailer"] = Mailer.from_settings(settings.mail)
+    outgoing.install(app)
+
+
 def setup_oauth(app: Flask, settings: Settings) -> None:
     from idp.oidc.documents import PublicDocuments
     from idp.oidc.keys import KeyRing
@@ -89,15 +98,21 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
     )
 
 
-def register_blueprints(app: Flask) -> None:
+def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.oidc.routes import bp as oidc_bp
     from idp.web import errors
     from idp.web.auth import bp as auth_bp
     from idp.web.home import bp as home_bp
+    from idp.web.password import bp as password_bp
 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(password_bp)
     app.register_blueprint(home_bp)
+    if settings.demo or settings.testing:
+        from idp.web.dev import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
     errors.register(app)
 
 

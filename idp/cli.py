@@ -21,7 +21,7 @@ from flask import Flask
 
 from idp import create_app
 from idp.config import ConfigError, Settings
-from idp.errors import DomainError
+from idp.errors import DomainError, NotFound
 from idp.extensions import db
 
 
@@ -183,7 +183,6 @@ def orgs_create(
 def orgs_set_exams_officer(ctx: Context, code: str, email: str, as_json: bool) -> None:
     """Name the exams officer of CODE (gives User Management and Global Listening)."""
     from idp.domain import organisations, users
-    from idp.errors import NotFound
 
     org = organisations.get_by_code(code)
     user = users.find_by_email(email)
@@ -228,7 +227,9 @@ def users_group() -> None:
 @click.option("--first-name", "first_name", required=True)
 @click.option("--last-name", "last_name", required=True)
 @click.option(
-    "--password", help="Set a password (the account is active at once); '-' reads it from stdin."
+    "--password",
+    help="Set a password (the account is active at once); '-' reads it from stdin. "
+    "Without it the user is emailed an invitation with a temporary password.",
 )
 @click.option("--org", "org_code", help="Centre number to add the user to.")
 @click.option("--role", "roles", multiple=True, help="Role key at --org; repeat for several.")
@@ -245,7 +246,7 @@ def users_create(
     as_json: bool,
 ) -> None:
     """Create an account, optionally with roles at an organisation."""
-    from idp.domain import organisations, users
+    from idp.domain import invitations, organisations, users
     from idp.errors import InvalidInput
 
     if roles and not org_code:
@@ -261,11 +262,16 @@ def users_create(
         email_verified=password is not None,
     )
     roles_out: list[str] = []
-    if org_code:
-        member = organisations.set_roles(
-            user, organisations.get_by_code(org_code), roles, ctx.settings.catalogue
-        )
+    organisation = organisations.get_by_code(org_code) if org_code else None
+    if organisation is not None:
+        member = organisations.set_roles(user, organisation, roles, ctx.settings.catalogue)
         roles_out = sorted(member.role_keys)
+    if password is None:
+        invitations.invite(
+            user,
+            ttl_seconds=ctx.settings.auth.temporary_password_ttl,
+            organisation=organisation,
+        )
     db.session.commit()
     emit(
         as_json,
@@ -275,8 +281,35 @@ def users_create(
             "status": user.status,
             "org": org_code,
             "roles": roles_out,
+            "invited": password is None,
         },
-        f"Created {user.name} <{user.email}> ({user.status}).",
+        f"Created {user.name} <{user.email}> ({user.status})"
+        + ("; invitation emailed." if password is None else "."),
+    )
+
+
+@users_group.command("invite")
+@click.argument("email")
+@json_option
+@with_app
+def users_invite(ctx: Context, email: str, as_json: bool) -> None:
+    """Email an invited user a new temporary password (the old one stops working)."""
+    from idp.domain import invitations, users
+
+    user = users.find_by_email(email)
+    if user is None:
+        raise NotFound(f"No account with the email address {email!r}.")
+    invitations.invite(user, ttl_seconds=ctx.settings.auth.temporary_password_ttl)
+    db.session.commit()
+    expires = user.temp_password_expires_at
+    emit(
+        as_json,
+        {
+            "sub": user.sub,
+            "email": user.email,
+            "expires_at": expires.isoformat() if expires else None,
+        },
+        f"Invitation emailed to {user.email}.",
     )
 
 

@@ -40,6 +40,7 @@ META_ENV = {
 }
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ALGORITHMS = ("RS256", "ES256")
+NEW_DEVICE_POLICIES = ("always", "new_device", "never")
 
 
 class ConfigError(Exception):
@@ -66,11 +67,22 @@ class OIDCSettings:
 @dataclass(frozen=True)
 class AuthSettings:
     session_ttl: int = 8 * 3600
-    password_min_length: int = 10
+    # NIST SP 800-63B-4: 15 characters when the password is the only factor, 8 with TOTP.
+    password_min_length: int = 15
+    password_min_length_with_totp: int = 8
     argon2_time_cost: int = 2
     argon2_memory_cost: int = 19456
     argon2_parallelism: int = 1
     interaction_ttl: int = 1800
+    temporary_password_ttl: int = 7 * 24 * 3600
+    code_ttl: int = 600
+    code_max_attempts: int = 5
+    code_resend_interval: int = 60
+    new_device_verification: str = "new_device"
+    device_cookie_ttl: int = 180 * 24 * 3600
+    password_reset_ttl: int = 3600
+    self_signup: bool = True
+    pending_sign_in_ttl: int = 900
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,7 @@ class MailSettings:
     password: str = ""
     timeout: int = 10
     retries: int = 3
+    retry_delay: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -203,6 +216,8 @@ def _check_type(value: Any, expected: type) -> bool:
         return isinstance(value, bool)
     if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, expected)
 
 
@@ -219,7 +234,7 @@ def _section(cls: type, raw: Any, name: str, problems: list[str]) -> Any:
             continue
         value = raw.pop(key)
         expected = hints[f.name]
-        if isinstance(value, str) and expected in (int, bool):
+        if isinstance(value, str) and expected in (int, float, bool):
             problems.append(f"{name.lower()}.{f.name}: must be {expected.__name__}, got {value!r}")
             continue
         if not _check_type(value, expected):
@@ -272,8 +287,23 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
     for name in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "keyring_refresh"):
         if getattr(oidc, name) <= 0:
             problems.append(f"oidc.{name}: must be a positive number of seconds")
-    if auth.password_min_length < 8:
-        problems.append("auth.password_min_length: must be at least 8")
+    for name in ("password_min_length", "password_min_length_with_totp"):
+        if not 8 <= getattr(auth, name) <= 64:
+            problems.append(f"auth.{name}: must be between 8 and 64")
+    if auth.new_device_verification not in NEW_DEVICE_POLICIES:
+        problems.append(
+            "auth.new_device_verification: must be one of " + ", ".join(NEW_DEVICE_POLICIES)
+        )
+    for name in (
+        "temporary_password_ttl",
+        "code_ttl",
+        "code_max_attempts",
+        "device_cookie_ttl",
+        "password_reset_ttl",
+        "pending_sign_in_ttl",
+    ):
+        if getattr(auth, name) <= 0:
+            problems.append(f"auth.{name}: must be a positive number")
     if auth.argon2_memory_cost < 8 * 1024 and not scalars["TESTING"]:
         problems.append("auth.argon2_memory_cost: must be at least 8192 KiB")
     if mail.backend not in ("outbox", "smtp"):

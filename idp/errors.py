@@ -30,3 +30,27 @@ class PermissionDenied(DomainError):
 
 class InvalidCredentials(DomainError):
     """Enter a correct email address and password."""
+
+
+class TemporaryPasswordExpired(DomainError):
+    """Your temporary password has expired. Ask your exams officer to send you a new invitation."""
+
+
+class CodeInvalid(DomainError):
+    """The code is not correct. Check the email we sent you and try again."""
+
+
+class CodeExpired(DomainError):
+    """The code has expired. Request a new code."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many wrong codes. Request a new code."""
+
+
+class TooSoon(DomainError):
+    """We sent you a code a moment ago. Wait a minute before asking for another."""
+
+
+class LinkInvalid(DomainError):
+    """This link has expired or has already been used."""

@@ -5,6 +5,7 @@ The signing keyring lives in ``idp.oidc.keys``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -12,8 +13,13 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from idp import clock
 from idp.config import AuthSettings
 
 
@@ -33,6 +39,51 @@ def token_hash(value: str) -> str:
 
 def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def keyed_hash(value: str, purpose: str) -> str:
+    """HMAC-SHA256 of a low-entropy secret (a 6-digit code, a recovery code) under the app's
+    secret key: a stolen database alone does not let anyone test guesses offline."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def numeric_code(digits: int = 6) -> str:
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+# No look-alike characters (0/O, 1/l/I): people type these from an email.
+READABLE = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+READABLE_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def readable_secret(length: int, alphabet: str = READABLE) -> str:
+    """A random string people can copy by hand (temporary passwords, recovery codes)."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+class _ClockSigner(TimestampSigner):
+    """Timestamps from idp.clock, the one source of time."""
+
+    def get_timestamp(self) -> int:
+        return clock.timestamp()
+
+
+def serializer(purpose: str) -> URLSafeTimedSerializer:
+    """itsdangerous signer for links and cookies, with a salt per purpose so a value signed
+    for one purpose is refused for every other."""
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=f"idp.{purpose}", signer=_ClockSigner
+    )
+
+
+def fernet(purpose: str) -> Fernet:
+    """Symmetric encryption for secrets we must read back (TOTP seeds), keyed from the app's
+    secret key by HKDF with a label per purpose."""
+    key = HKDF(algorithm=SHA256(), length=32, salt=None, info=f"idp.{purpose}".encode()).derive(
+        current_app.config["SECRET_KEY"].encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def new_subject() -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from idp import clock, create_app
 from idp.extensions import db
 from tests.factories import Factories
+from tests.mailbox import Mailbox, start_server
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 # Tables whose rows survive between tests: the schema's own bookkeeping and the signing keys
@@ -41,8 +42,29 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
+    """A real SMTP server on loopback: every email the tests cause goes through it."""
+    controller, mailbox, port = start_server()
+    try:
+        yield "127.0.0.1", port, mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[str, int, Mailbox]) -> Iterator[Mailbox]:
+    box = smtp_server[2]
+    box.clear()
+    yield box
+    box.clear()
+
+
+@pytest.fixture(scope="session")
 def base_overrides(
-    database_url: str, keys_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    database_url: str,
+    keys_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp_server: tuple[str, int, Mailbox],
 ) -> dict[str, Any]:
     return {
         "TESTING": True,
@@ -50,9 +72,21 @@ def base_overrides(
         "DATABASE_URL": database_url,
         "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
         "OIDC": {"ISSUER": "http://localhost", "KEYS_DIR": str(keys_dir)},
-        # Cheap hashing keeps the suite fast; the cost is configuration, not code.
-        "AUTH": {"ARGON2_MEMORY_COST": 1024, "ARGON2_TIME_COST": 1},
-        "MAIL": {"OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox"))},
+        # Cheap hashing keeps the suite fast; the cost is configuration, not code. Protocol
+        # tests sign in with a password alone; the tests of the sign-in steps turn
+        # new-device verification back on.
+        "AUTH": {
+            "ARGON2_MEMORY_COST": 1024,
+            "ARGON2_TIME_COST": 1,
+            "NEW_DEVICE_VERIFICATION": "never",
+        },
+        "MAIL": {
+            "BACKEND": "smtp",
+            "HOST": smtp_server[0],
+            "PORT": smtp_server[1],
+            "RETRY_DELAY": 0.01,
+            "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+        },
     }
 
 
@@ -83,6 +117,9 @@ class IsolatedClient(FlaskClient):
     would in production, even while the test holds an app context of its own."""
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        # Buffered, a response is closed as soon as it is read, as a real server closes it
+        # once sent: work deferred until then (mail delivery) happens before the call returns.
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from idp.domain import clients, organisations, users
+from idp.domain import clients, invitations, organisations, users
 from idp.extensions import db
 from idp.models import Client, Organisation, User
 
@@ -65,6 +65,28 @@ class Factories:
         )
         if org is not None:
             organisations.set_roles(user, org, roles, self.catalogue)
+        db.session.commit()
+        return user
+
+    def invited(
+        self,
+        email: str | None = None,
+        *,
+        given_name: str = "Tom",
+        family_name: str = "Teacher",
+        org: Organisation | None = None,
+        roles: tuple[str, ...] = (),
+    ) -> User:
+        """An account created for someone: it is emailed a temporary password."""
+        email = email or f"invited{next(_counter)}@example.org"
+        user = users.create(email=email, given_name=given_name, family_name=family_name)
+        if org is not None:
+            organisations.set_roles(user, org, roles, self.catalogue)
+        invitations.invite(
+            user,
+            ttl_seconds=self.app.extensions["idp.settings"].auth.temporary_password_ttl,
+            organisation=org,
+        )
         db.session.commit()
         return user
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,19 +17,14 @@ import jwt
 import pytest
 import requests
 
+from tests.mailbox import code_in, free_port
 from tests.oidc_helpers import s256
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def live_server(_schema, base_overrides, tmp_path_factory) -> Iterator[str]:
+def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {
@@ -41,6 +35,11 @@ def live_server(_schema, base_overrides, tmp_path_factory) -> Iterator[str]:
         "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
         "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
         "IDP_ACCESS_LOG": "/dev/null",
+        # Mail goes to the tests' SMTP server; a new browser is asked for an emailed code.
+        "IDP_MAIL__BACKEND": "smtp",
+        "IDP_MAIL__HOST": smtp_server[0],
+        "IDP_MAIL__PORT": str(smtp_server[1]),
+        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
     }
     log = tmp_path_factory.mktemp("live-log") / "server.log"
     with open(log, "wb") as out:
@@ -80,7 +79,7 @@ def live_server(_schema, base_overrides, tmp_path_factory) -> Iterator[str]:
             process.kill()
 
 
-def test_relying_party_signs_in_over_real_http(live_server, make):
+def test_relying_party_signs_in_over_real_http(live_server, make, mailbox):
     org = make.org("LV101", name="Live Centre")
     user = make.user("live@example.org", org=org, roles=("sfa.teacher",))
     registered = make.client(redirect_uri="http://127.0.0.1:9/callback")
@@ -114,6 +113,18 @@ def test_relying_party_signs_in_over_real_http(live_server, make):
         "password": "correct horse battery",
     }
     response = browser.post(live_server + "/login", data=form, allow_redirects=False, timeout=5)
+    assert response.headers["Location"] == "/login/verify"
+    page = browser.get(live_server + "/login/verify", timeout=5)
+    code = code_in(mailbox.wait_for("live@example.org", "verification code"))
+    response = browser.post(
+        live_server + "/login/verify",
+        data={
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1),
+            "code": code,
+        },
+        allow_redirects=False,
+        timeout=5,
+    )
     while not response.headers["Location"].startswith(registered.redirect_uri):
         response = browser.get(
             live_server + response.headers["Location"], allow_redirects=False, timeout=5

@@ -1,19 +1,132 @@
-"""Password policy and verification."""
+"""Password policy (NIST SP 800-63B-4), password changes and reset links."""
 
 from __future__ import annotations
 
-from idp.errors import InvalidInput
+import hashlib
+import unicodedata
+from functools import cache
+
+from itsdangerous import BadSignature, SignatureExpired
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from idp import clock
+from idp.domain import audit, sessions, tokens
+from idp.errors import InvalidInput, LinkInvalid
+from idp.extensions import db
+from idp.mail import messages, outgoing
+from idp.models import User
+from idp.security import passwords as hasher
+from idp.security import serializer
 
 MAX_PASSWORD_LENGTH = 256
+RESET_PURPOSE = "password-reset"
 
 
-def check_policy(password: str, min_length: int, *, email: str | None = None) -> None:
-    """Raise InvalidInput naming what is wrong with a new password."""
-    if len(password) < min_length:
+@cache
+def _breached() -> frozenset[str]:
+    """The 30,000 most common passwords of public breaches, as zxcvbn ships them."""
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_policy(
+    password: str, min_length: int, *, email: str | None = None, names: tuple[str, ...] = ()
+) -> None:
+    """Raise InvalidInput naming what is wrong with a new password.
+
+    Length is counted in Unicode characters after NFKC normalisation; there are no
+    composition rules (NIST SP 800-63B-4 §3.1.1.2)."""
+    normalised = unicodedata.normalize("NFKC", password)
+    if not normalised.strip():
+        raise InvalidInput("Enter a password.")
+    if len(normalised) < min_length:
         raise InvalidInput(f"Password must be at least {min_length} characters long.")
-    if len(password) > MAX_PASSWORD_LENGTH:
+    if len(normalised) > MAX_PASSWORD_LENGTH:
         raise InvalidInput(f"Password must be at most {MAX_PASSWORD_LENGTH} characters long.")
-    if password.strip() != password and not password.strip():
-        raise InvalidInput("Password must not be blank.")
-    if email and password.lower() == email.lower():
-        raise InvalidInput("Password must not be your email address.")
+    folded = normalised.casefold()
+    if folded in _breached() or folded.replace(" ", "") in _breached():
+        raise InvalidInput(
+            "This password is one of the most common passwords and is easy to guess. "
+            "Choose a different one: a few unrelated words work well."
+        )
+    if email:
+        local = email.casefold().partition("@")[0]
+        if email.casefold() in folded or (len(local) >= 4 and local in folded):
+            raise InvalidInput("Password must not contain your email address.")
+    for name in names:
+        if len(name) >= 3 and name.casefold() in folded:
+            raise InvalidInput("Password must not contain your name.")
+
+
+def min_length_for(user: User, without_totp: int, with_totp: int) -> int:
+    return with_totp if user.has_totp else without_totp
+
+
+def check_for(user: User, password: str, without_totp: int, with_totp: int) -> None:
+    check_policy(
+        password,
+        min_length_for(user, without_totp, with_totp),
+        email=user.email,
+        names=(user.given_name, user.family_name),
+    )
+
+
+def set_password(user: User, password: str, *, notify: bool = True) -> None:
+    """Store a new password (policy already checked). Ends temporary passwords and reset links."""
+    now = clock.now()
+    user.password_hash = hasher().hash(password[:MAX_PASSWORD_LENGTH])
+    user.password_changed_at = now
+    user.must_change_password = False
+    user.temp_password_expires_at = None
+    audit.record("user.password_changed", actor=user, target_type="user", target_id=user.sub)
+    if notify and user.email:
+        outgoing.enqueue(messages.password_changed(to=user.email, name=user.name))
+
+
+def sign_out_everywhere(user: User, *, keep_sid: str | None = None) -> int:
+    """End the user's sessions (but ``keep_sid``) and revoke every token they hold."""
+    ended = sessions.end_all(user, keep_sid=keep_sid)
+    tokens.revoke_for_user(user.id)
+    return ended
+
+
+# -- reset links ----------------------------------------------------------------------------
+
+
+def _fingerprint(user: User) -> str:
+    """Changes whenever the password does, so a link works once: using it changes the password."""
+    return hashlib.sha256((user.password_hash or "-").encode()).hexdigest()[:16]
+
+
+def reset_token(user: User) -> str:
+    return serializer(RESET_PURPOSE).dumps({"u": user.sub, "p": _fingerprint(user)})
+
+
+def user_for_reset_token(token: str, max_age: int) -> User:
+    """The account a reset link was made for, or LinkInvalid (expired, used, tampered)."""
+    try:
+        data = serializer(RESET_PURPOSE).loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        raise LinkInvalid() from None
+    if not isinstance(data, dict):
+        raise LinkInvalid()
+    user = db.session.scalar(db.select(User).where(User.sub == str(data.get("u"))))
+    if user is None or user.is_suspended or data.get("p") != _fingerprint(user):
+        raise LinkInvalid()
+    return user
+
+
+def request_reset(user: User | None, *, minutes: int) -> None:
+    """Email a reset link to an active account; for an unknown or unusable account do nothing,
+    so the caller's answer is the same either way."""
+    if user is None or user.status != "active" or not user.email:
+        return
+    token = reset_token(user)
+    outgoing.enqueue(
+        messages.password_reset(
+            to=user.email,
+            name=user.name,
+            url=messages.link("password.reset", token=token),
+            minutes=minutes,
+        )
+    )
+    audit.record("user.password_reset_requested", target_type="user", target_id=user.sub)

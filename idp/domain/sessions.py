@@ -94,3 +94,29 @@ def end(auth_session: AuthSession) -> None:
     )
     set_committed_value(auth_session, "ended_at", now)
     tokens.revoke_for_session(auth_session.sid)
+
+
+def end_all(user: User, *, keep_sid: str | None = None) -> int:
+    """End every live session of a user (but ``keep_sid``); returns how many ended."""
+    now = clock.now()
+    table = AuthSession.__table__
+    conditions = [table.c.user_id == user.id, table.c.ended_at.is_(None)]
+    if keep_sid is not None:
+        conditions.append(table.c.sid != keep_sid)
+    result = db.session.execute(update(table).where(*conditions).values(ended_at=now))
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def live_for(user: User) -> list[AuthSession]:
+    """The user's sessions that have not ended or expired, newest first."""
+    return list(
+        db.session.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == user.id,
+                AuthSession.ended_at.is_(None),
+                AuthSession.expires_at > clock.now(),
+            )
+            .order_by(AuthSession.auth_time.desc())
+        )
+    )

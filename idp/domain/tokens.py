@@ -1,4 +1,4 @@
-"""Revoking tokens: by family (replay) and by sign-in session (logout)."""
+"""Revoking tokens: by family (replay), by sign-in session (logout), by user (password reset)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,8 @@ def revoke_family(family_id: str) -> int:
 def revoke_for_session(sid: str) -> int:
     """Revoke the tokens bound to a sign-in session, except offline (``offline_access``) grants."""
     return _revoke(Token.sid == sid, ~Token.scope.contains("offline_access"))
+
+
+def revoke_for_user(user_id: int) -> int:
+    """Revoke every token the user holds, offline grants included."""
+    return _revoke(Token.user_id == user_id)

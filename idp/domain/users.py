@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from idp import clock
 from idp.domain import audit, passwords
-from idp.errors import Conflict, InvalidCredentials, InvalidInput
+from idp.errors import Conflict, InvalidCredentials, InvalidInput, TemporaryPasswordExpired
 from idp.extensions import db
 from idp.models import EmailAddress, User, UserOrigin, UserStatus
 from idp.security import new_subject
@@ -44,7 +44,7 @@ def find_by_email(address: str) -> User | None:
     return email.user if email else None
 
 
-def _user_signing_in_with(email: str) -> User | None:
+def signing_in_with(email: str) -> User | None:
     """The account this address signs in to: the primary address always does; an added
     address only once verified."""
     try:
@@ -73,7 +73,7 @@ def create(
     given_name: str,
     family_name: str,
     password: str | None = None,
-    password_min_length: int = 10,
+    password_min_length: int = 15,
     origin: UserOrigin = UserOrigin.OPERATOR,
     email_verified: bool = False,
 ) -> User:
@@ -93,7 +93,7 @@ def create(
         created_at=now,
     )
     if password is not None:
-        passwords.check_policy(password, password_min_length, email=address)
+        passwords.check_policy(password, password_min_length, email=address, names=(given, family))
         user.password_hash = hasher().hash(password)
         user.password_changed_at = now
         user.status = UserStatus.ACTIVE
@@ -107,16 +107,32 @@ def create(
 
 
 def authenticate(email: str, password: str) -> User:
-    """The active user with this email address and password, or InvalidCredentials.
+    """The user with this email address and password, or InvalidCredentials.
 
-    An unknown address costs the same hash as a wrong password, and every failure says the
-    same thing, so the answer never reveals whether an account exists.
+    The user may be active, or invited and holding a temporary password: the sign-in steps
+    then lead only to *Set password*. An unknown address costs the same hash as a wrong
+    password, and every failure says the same thing, so the answer never reveals whether an
+    account exists. Only someone who knows a temporary password learns that it expired.
     """
-    user = _user_signing_in_with(email)
+    user = signing_in_with(email)
     stored = user.password_hash if user is not None else None
     ok = hasher().verify(stored, password[: passwords.MAX_PASSWORD_LENGTH])
-    if not ok or user is None or user.status != UserStatus.ACTIVE:
+    if not ok or user is None or user.status == UserStatus.SUSPENDED:
         raise InvalidCredentials()
+    expires = user.temp_password_expires_at
+    if user.must_change_password and expires is not None and expires <= clock.now():
+        raise TemporaryPasswordExpired()
     if hasher().needs_rehash(stored or ""):
         user.password_hash = hasher().hash(password)
     return user
+
+
+def activate(user: User, address: str) -> None:
+    """An invited (or self-registered) user proved control of ``address``: the account is live."""
+    now = clock.now()
+    for email in user.emails:
+        if email.address == address and email.verified_at is None:
+            email.verified_at = now
+    if user.status == UserStatus.INVITED:
+        user.status = UserStatus.ACTIVE
+        audit.record("user.activated", actor=user, target_type="user", target_id=user.sub)

@@ -6,6 +6,7 @@ from idp.models.oauth import AuthorizationCode, Client, Consent, Token
 from idp.models.organisation import Membership, Organisation, RoleRow, ServiceRow, membership_roles
 from idp.models.session import AuthSession, Interaction
 from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
+from idp.models.verification import RecoveryCode, VerificationCode
 
 __all__ = [
     "AuditEvent",
@@ -17,6 +18,7 @@ __all__ = [
     "Interaction",
     "Membership",
     "Organisation",
+    "RecoveryCode",
     "RoleRow",
     "ServiceRow",
     "SigningKey",
@@ -24,5 +26,6 @@ __all__ = [
     "User",
     "UserOrigin",
     "UserStatus",
+    "VerificationCode",
     "membership_roles",
 ]

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.extensions import db
@@ -42,6 +42,9 @@ class User(db.Model):  # type: ignore[name-defined]
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     temp_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last TOTP time step accepted: a code is refused if its step is not later (replay).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the profile (name, email) last changed: the ``updated_at`` claim. Set by the domain
     # functions that change it, not on every write (signing in is not an update).
@@ -81,6 +84,10 @@ class User(db.Model):  # type: ignore[name-defined]
     def email(self) -> str | None:
         primary = self.primary_email
         return primary.address if primary else None
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret_enc is not None
 
     @property
     def is_suspended(self) -> bool:

@@ -1,20 +1,46 @@
-"""Signing in with an email address and a password."""
+"""Signing in: the password, then whatever step the account needs next.
+
+``/login`` checks the password. An invited account goes on to *Set password* and an emailed
+code; an account with TOTP to its authenticator code; an account on a device it has not
+verified to an emailed code (as configured). Only the last step opens a sign-in session and
+resumes the authorization request that sent the user here, if any.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
 
-from idp.domain import audit, sessions, users
-from idp.errors import InvalidCredentials
+from idp.config import AuthSettings
+from idp.domain import audit, passwords, sessions, totp, users, verification
+from idp.domain.verification import CodePolicy
+from idp.errors import (
+    DomainError,
+    InvalidCredentials,
+    InvalidInput,
+    TemporaryPasswordExpired,
+    TooSoon,
+)
 from idp.extensions import db
+from idp.models import User, UserStatus
 from idp.oidc import interactions
+from idp.oidc.interactions import ParkedRequest
 from idp.oidc.routes import continue_authorization
-from idp.web.forms import field, safe_next
+from idp.web import devices, pending
+from idp.web.forms import field, mask_email, safe_next
 
 bp = Blueprint("auth", __name__)
+
+
+def _auth() -> AuthSettings:
+    return current_app.extensions["idp.settings"].auth
+
+
+def code_policy() -> CodePolicy:
+    auth = _auth()
+    return CodePolicy(auth.code_ttl, auth.code_max_attempts, auth.code_resend_interval)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -23,14 +49,14 @@ def login() -> Any:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET" and interaction is None and current_user.is_authenticated:
         return redirect(next_url or url_for("home.index"))
-    email = interactions.login_hint(interaction)
+    email = interactions.login_hint(interaction) or field(request.args, "email", 254)
     error = None
     if request.method == "POST":
         email = field(request.form, "email", 254)
         password = request.form.get("password") or ""
         try:
             user = users.authenticate(email, password)
-        except InvalidCredentials as exc:
+        except (InvalidCredentials, TemporaryPasswordExpired) as exc:
             db.session.rollback()
             known = users.find_by_email(email)
             audit.record(
@@ -38,18 +64,165 @@ def login() -> Any:
                 actor=known,
                 actor_label="" if known else "unknown",
                 ip=request.remote_addr,
+                reason=type(exc).__name__,
             )
             db.session.commit()
             error = exc.message
         else:
-            return _signed_in(user, interaction, next_url)
+            return after_password(user, interaction.id if interaction else None, next_url)
     return interactions.login_page(interaction, email, error, next_url)
 
 
-def _signed_in(user: Any, interaction: Any, next_url: str | None) -> Any:
+def after_password(user: User, ix: str | None, next_url: str | None) -> Any:
+    """The password was right: go to the account's next step, or finish signing in."""
+    auth = _auth()
+    pending.clear()
+    if user.must_change_password:
+        pending.begin(
+            user, pending.SET_PASSWORD, auth.pending_sign_in_ttl, ix=ix, next_url=next_url
+        )
+        db.session.commit()
+        return redirect(url_for("auth.set_password"))
+    if user.status == UserStatus.INVITED:
+        return _ask_for_code(user, "activation", ix, next_url)
+    if user.has_totp:
+        pending.begin(user, pending.TOTP, auth.pending_sign_in_ttl, ix=ix, next_url=next_url)
+        db.session.commit()
+        return redirect(url_for("auth.totp_step"))
+    policy = auth.new_device_verification
+    if policy == "always" or (
+        policy == "new_device" and not devices.known(user, auth.device_cookie_ttl)
+    ):
+        return _ask_for_code(user, "sign_in", ix, next_url)
+    return signed_in(user, interactions.get(ix), next_url, ["pwd"])
+
+
+def _ask_for_code(user: User, purpose: str, ix: str | None, next_url: str | None) -> Any:
+    step = pending.begin(
+        user, pending.VERIFY, _auth().pending_sign_in_ttl, ix=ix, next_url=next_url
+    )
+    step.purpose = purpose
+    pending.save(step)
+    try:
+        verification.issue(user, purpose, user.email or "", code_policy())
+    except TooSoon:
+        pass  # the code sent a moment ago is still good; the page offers another
+    db.session.commit()
+    return redirect(url_for("auth.verify"))
+
+
+STEP_ENDPOINTS = {
+    pending.SET_PASSWORD: "auth.set_password",
+    pending.VERIFY: "auth.verify",
+    pending.TOTP: "auth.totp_step",
+}
+
+
+def _start_again() -> Any:
+    """Not on this step: back to the step the sign-in is on, or to the start if none."""
+    step = pending.current_step()
+    if step is not None:
+        return redirect(url_for(STEP_ENDPOINTS[step]))
+    pending.clear()
+    return redirect(url_for("auth.login", timeout=1))
+
+
+@bp.route("/login/set-password", methods=["GET", "POST"])
+def set_password() -> Any:
+    loaded = pending.load(pending.SET_PASSWORD)
+    if loaded is None:
+        return _start_again()
+    step, user = loaded
+    auth = _auth()
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST":
+        new = request.form.get("password") or ""
+        try:
+            passwords.check_for(
+                user, new, auth.password_min_length, auth.password_min_length_with_totp
+            )
+        except InvalidInput as exc:
+            errors.append(("password", exc.message))
+        else:
+            if new != (request.form.get("confirm_password") or ""):
+                errors.append(("confirm_password", "The passwords do not match."))
+        if not errors:
+            passwords.set_password(user, new, notify=user.status != UserStatus.INVITED)
+            return after_password(user, step.ix, step.next)
+    min_length = passwords.min_length_for(
+        user, auth.password_min_length, auth.password_min_length_with_totp
+    )
+    return render_template("auth/set_password.html", errors=errors, min_length=min_length)
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+def verify() -> Any:
+    loaded = pending.load(pending.VERIFY)
+    if loaded is None:
+        return _start_again()
+    step, user = loaded
+    error = notice = None
+    if request.method == "POST" and request.form.get("action") == "resend":
+        try:
+            verification.issue(user, step.purpose, user.email or "", code_policy())
+            notice = "We have sent you a new code. Codes sent earlier no longer work."
+        except TooSoon as exc:
+            error = exc.message
+        db.session.commit()
+    elif request.method == "POST":
+        try:
+            address = verification.check(
+                user, step.purpose, request.form.get("code") or "", code_policy()
+            )
+        except DomainError as exc:
+            db.session.commit()  # the wrong attempt counts
+            error = exc.message
+        else:
+            if step.purpose == "activation":
+                users.activate(user, address)
+            response = signed_in(user, interactions.get(step.ix), step.next, step.amr)
+            devices.remember(response, user, _auth().device_cookie_ttl)
+            return response
+    address = verification.sent_to(user, step.purpose) or user.email or ""
+    return render_template(
+        "auth/verify_code.html",
+        error=error,
+        notice=notice,
+        address=mask_email(address),
+        purpose=step.purpose,
+        minutes=_auth().code_ttl // 60,
+    )
+
+
+@bp.route("/login/authenticator", methods=["GET", "POST"])
+def totp_step() -> Any:
+    loaded = pending.load(pending.TOTP)
+    if loaded is None:
+        return _start_again()
+    step, user = loaded
+    error = None
+    use_recovery = request.values.get("method") == "recovery"
+    if request.method == "POST":
+        try:
+            if use_recovery:
+                totp.use_recovery_code(user, request.form.get("code") or "")
+            else:
+                totp.verify(user, request.form.get("code") or "")
+        except DomainError as exc:
+            db.session.rollback()
+            audit.record("sign_in.second_factor_failed", actor=user, ip=request.remote_addr)
+            db.session.commit()
+            error = exc.message
+        else:
+            return signed_in(user, interactions.get(step.ix), step.next, ["pwd", "otp", "mfa"])
+    return render_template("auth/totp.html", error=error, use_recovery=use_recovery)
+
+
+def signed_in(
+    user: User, interaction: ParkedRequest | None, next_url: str | None, amr: list[str]
+) -> Any:
     """Open (or, for the same user, refresh) the sign-in session and carry on."""
-    ttl = current_app.extensions["idp.settings"].auth.session_ttl
-    amr = ["pwd"]
+    ttl = _auth().session_ttl
     current = current_user.auth_session if current_user.is_authenticated else None
     if current is not None and current.user_id == user.id:
         sessions.reauthenticate(current, amr, ttl)

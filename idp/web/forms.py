@@ -21,3 +21,11 @@ def safe_next(value: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return value
+
+
+def mask_email(address: str) -> str:
+    """``jane.smith@example.org`` -> ``j*********@example.org``: recognisable, not harvestable."""
+    local, _, domain = address.partition("@")
+    if not domain:
+        return address
+    return local[:1] + "*" * max(len(local) - 1, 1) + "@" + domain

@@ -164,7 +164,7 @@ NEW_CLIENT = ("clients", "create", "--name", "X", "--redirect-uri")
             ("users", "create", "--email", "not-an-email", "--first-name", "A", "--last-name", "B"),
             "Enter an email address in the correct format",
         ),
-        ((*NEW_USER, "--password", "short"), "at least 10 characters"),
+        ((*NEW_USER, "--password", "short"), "at least 15 characters"),
         ((*NEW_USER, "--role", "sfa.teacher"), "--role needs --org"),
         (("orgs", "create", "--code", "A!", "--name", "X"), "centre number must be"),
         (

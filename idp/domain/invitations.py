@@ -1,0 +1,54 @@
+"""Invitations: an account created for someone else gets a temporary password by email.
+
+The temporary password opens one door only: the *Set password* page of the sign-in steps.
+Resending replaces it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from idp import clock
+from idp.domain import audit
+from idp.errors import Conflict
+from idp.mail import messages, outgoing
+from idp.models import Organisation, User, UserStatus
+from idp.security import passwords as hasher
+from idp.security import readable_secret
+
+TEMPORARY_PASSWORD_LENGTH = 14
+
+
+def invite(
+    user: User,
+    *,
+    ttl_seconds: int,
+    organisation: Organisation | None = None,
+    invited_by: User | None = None,
+) -> None:
+    """Give an invited account a new temporary password and email it (replacing any earlier)."""
+    if user.status != UserStatus.INVITED:
+        raise Conflict("This account is already active: it does not need an invitation.")
+    if not user.email:
+        raise Conflict("This account has no email address to send an invitation to.")
+    temporary = readable_secret(TEMPORARY_PASSWORD_LENGTH)
+    now = clock.now()
+    user.password_hash = hasher().hash(temporary)
+    user.must_change_password = True
+    user.temp_password_expires_at = now + timedelta(seconds=ttl_seconds)
+    audit.record(
+        "user.invited",
+        actor=invited_by,
+        target_type="user",
+        target_id=user.sub,
+        organisation_id=organisation.id if organisation else None,
+    )
+    outgoing.enqueue(
+        messages.invitation(
+            to=user.email,
+            name=user.name,
+            temporary_password=temporary,
+            expires_at=user.temp_password_expires_at,
+            organisation=organisation.name if organisation else None,
+        )
+    )

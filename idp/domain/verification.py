@@ -1,0 +1,130 @@
+"""Emailed verification codes: 6 digits, stored keyed-hashed, short-lived, single-use, with an
+attempt cap and a resend interval.
+
+One live code per user and purpose: issuing a new one retires the old. A code proves control
+of the address it was sent to; it is not an authentication factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from idp import clock
+from idp.errors import CodeExpired, CodeInvalid, InvalidInput, TooManyAttempts, TooSoon
+from idp.extensions import db
+from idp.mail import messages, outgoing
+from idp.models import User, VerificationCode
+from idp.security import constant_time_equals, keyed_hash, numeric_code
+
+PURPOSES = ("activation", "sign_in", "signup", "add_email", "change_primary")
+
+
+@dataclass(frozen=True)
+class CodePolicy:
+    ttl: int = 600
+    max_attempts: int = 5
+    resend_interval: int = 60
+
+
+def _hash(user: User, purpose: str, code: str) -> str:
+    return keyed_hash(code, f"verification:{user.id}:{purpose}")
+
+
+def _live(user: User, purpose: str) -> VerificationCode | None:
+    return db.session.scalar(
+        select(VerificationCode)
+        .where(
+            VerificationCode.user_id == user.id,
+            VerificationCode.purpose == purpose,
+            VerificationCode.used_at.is_(None),
+        )
+        .order_by(VerificationCode.id.desc())
+        .limit(1)
+    )
+
+
+def issue(user: User, purpose: str, address: str, policy: CodePolicy) -> None:
+    """Email a new code to ``address``, retiring any earlier one for this purpose.
+
+    Raises TooSoon within ``resend_interval`` of the previous code."""
+    assert purpose in PURPOSES, purpose
+    now = clock.now()
+    previous = _live(user, purpose)
+    if (
+        previous is not None
+        and previous.created_at + timedelta(seconds=policy.resend_interval) > now
+        and previous.expires_at > now
+    ):
+        raise TooSoon()
+    db.session.execute(
+        update(VerificationCode)
+        .where(
+            VerificationCode.user_id == user.id,
+            VerificationCode.purpose == purpose,
+            VerificationCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    code = numeric_code(6)
+    db.session.add(
+        VerificationCode(
+            user_id=user.id,
+            purpose=purpose,
+            address=address,
+            code_hash=_hash(user, purpose, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=policy.ttl),
+        )
+    )
+    outgoing.enqueue(
+        messages.verification_code(
+            to=address, name=user.name, code=code, purpose=purpose, minutes=policy.ttl // 60
+        )
+    )
+
+
+def check(user: User, purpose: str, code: str, policy: CodePolicy) -> str:
+    """Use the live code for this purpose; return the address it was sent to.
+
+    A wrong code counts an attempt (the caller commits it even though the check failed)."""
+    entered = "".join(code.split())
+    if not (len(entered) == 6 and entered.isascii() and entered.isdigit()):
+        raise InvalidInput("Enter the 6-digit code from the email.")
+    row = _live(user, purpose)
+    now = clock.now()
+    if row is None:
+        raise CodeExpired()
+    if row.expires_at <= now:
+        raise CodeExpired()
+    if row.attempts >= policy.max_attempts:
+        raise TooManyAttempts()
+    if not constant_time_equals(_hash(user, purpose, entered), row.code_hash):
+        db.session.execute(
+            update(VerificationCode)
+            .where(VerificationCode.id == row.id)
+            .values(attempts=VerificationCode.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if row.attempts + 1 >= policy.max_attempts:
+            raise TooManyAttempts()
+        raise CodeInvalid()
+    # Single use, even against a concurrent request with the same code.
+    used = db.session.execute(
+        update(VerificationCode)
+        .where(VerificationCode.id == row.id, VerificationCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise CodeExpired()
+    return row.address
+
+
+def sent_to(user: User, purpose: str) -> str | None:
+    """Where the live code for this purpose went (for the page that asks for it)."""
+    row = _live(user, purpose)
+    return row.address if row is not None else None

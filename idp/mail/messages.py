@@ -1,0 +1,111 @@
+"""One function per automated email; each renders ``templates/mail/<name>.txt`` and ``.html``.
+
+Links are built from the configured issuer, never from the request's Host header, so a forged
+Host cannot turn a password-reset email into a link to another site.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+
+from idp import clock
+from idp.config import Settings
+
+
+def _settings() -> Settings:
+    return current_app.extensions["idp.settings"]
+
+
+def link(endpoint: str, **values: Any) -> str:
+    """An absolute URL on this provider, from the issuer."""
+    issuer = _settings().oidc.issuer
+    parts = urlsplit(issuer)
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/")
+    return adapter.build(endpoint, values, url_scheme=parts.scheme, force_external=True)
+
+
+def _build(template: str, to: str, subject: str, **context: Any) -> EmailMessage:
+    context.setdefault("service_name", "My Cambridge")
+    context.setdefault("sign_in_url", link("auth.login"))
+    settings = _settings()
+    message = EmailMessage()
+    message["From"] = settings.mail.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(clock.now())
+    message["Message-ID"] = make_msgid(domain=urlsplit(settings.oidc.issuer).hostname)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(render_template(f"mail/{template}.txt", subject=subject, **context))
+    message.add_alternative(
+        render_template(f"mail/{template}.html", subject=subject, **context), subtype="html"
+    )
+    return message
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%-d %B %Y at %H:%M} UTC"
+
+
+def invitation(
+    *, to: str, name: str, temporary_password: str, expires_at: datetime, organisation: str | None
+) -> EmailMessage:
+    return _build(
+        "invitation",
+        to,
+        "Your My Cambridge account",
+        name=name,
+        email=to,
+        temporary_password=temporary_password,
+        expires=_when(expires_at),
+        organisation=organisation,
+        sign_in_url=link("auth.login", email=to),
+    )
+
+
+PURPOSE_TEXT = {
+    "activation": "to finish setting up your account",
+    "sign_in": "to finish signing in on a new device",
+    "signup": "to confirm your email address and create your account",
+    "add_email": "to confirm this email address for your account",
+    "change_primary": "to confirm the change of your main email address",
+}
+
+
+def verification_code(*, to: str, name: str, code: str, purpose: str, minutes: int) -> EmailMessage:
+    return _build(
+        "verification_code",
+        to,
+        f"{code} is your My Cambridge verification code",
+        name=name,
+        code=code,
+        reason=PURPOSE_TEXT[purpose],
+        minutes=minutes,
+    )
+
+
+def password_reset(*, to: str, name: str, url: str, minutes: int) -> EmailMessage:
+    return _build(
+        "password_reset",
+        to,
+        "Reset your My Cambridge password",
+        name=name,
+        url=url,
+        minutes=minutes,
+    )
+
+
+def password_changed(*, to: str, name: str) -> EmailMessage:
+    return _build(
+        "password_changed",
+        to,
+        "Your My Cambridge password was changed",
+        name=name,
+        forgot_url=link("password.forgot"),
+        when=_when(clock.now()),
+    )

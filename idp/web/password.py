@@ -1,0 +1,67 @@
+"""Forgotten password: ask for a link by email, then choose a new password with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from idp.domain import passwords, users
+from idp.errors import InvalidInput, LinkInvalid
+from idp.extensions import db
+from idp.web.forms import field
+
+bp = Blueprint("password", __name__, url_prefix="/password")
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot() -> Any:
+    auth = current_app.extensions["idp.settings"].auth
+    error = None
+    email = field(request.args, "email", 254)
+    if request.method == "POST":
+        email = field(request.form, "email", 254)
+        try:
+            users.normalise_email(email)
+        except InvalidInput as exc:
+            error = exc.message
+        else:
+            # The same page whether or not the address has an account; the email (if any)
+            # leaves after the response, so the timing says nothing either.
+            passwords.request_reset(
+                users.signing_in_with(email), minutes=auth.password_reset_ttl // 60
+            )
+            db.session.commit()
+            return render_template("password/sent.html", email=email)
+    return render_template("password/forgot.html", email=email, error=error)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Any:
+    auth = current_app.extensions["idp.settings"].auth
+    try:
+        user = passwords.user_for_reset_token(token, auth.password_reset_ttl)
+    except LinkInvalid as exc:
+        return render_template("password/link_invalid.html", message=exc.message), 410
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST":
+        new = request.form.get("password") or ""
+        try:
+            passwords.check_for(
+                user, new, auth.password_min_length, auth.password_min_length_with_totp
+            )
+        except InvalidInput as exc:
+            errors.append(("password", exc.message))
+        else:
+            if new != (request.form.get("confirm_password") or ""):
+                errors.append(("confirm_password", "The passwords do not match."))
+        if not errors:
+            passwords.set_password(user, new)
+            passwords.sign_out_everywhere(user)
+            db.session.commit()
+            flash("Your password has been changed. Sign in with your new password.", "success")
+            return redirect(url_for("auth.login", email=user.email))
+    min_length = passwords.min_length_for(
+        user, auth.password_min_length, auth.password_min_length_with_totp
+    )
+    return render_template("password/reset.html", errors=errors, min_length=min_length, token=token)

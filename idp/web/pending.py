@@ -1,0 +1,78 @@
+"""A sign-in between the password and the end of the steps that follow it.
+
+After a correct password the user may still have to choose a new password (temporary
+password), enter an emailed code (activation, new device) or a TOTP code. Until then there is
+no sign-in session: the browser's signed session cookie holds only which account is part-way
+through, which step it is on, the authorization request to resume and a deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from flask import session
+from sqlalchemy import select
+
+from idp import clock
+from idp.extensions import db
+from idp.models import User, UserStatus
+
+KEY = "pending"
+SET_PASSWORD = "set_password"
+VERIFY = "verify"
+TOTP = "totp"
+STEPS = (SET_PASSWORD, VERIFY, TOTP)
+
+
+@dataclass
+class Pending:
+    user_id: int
+    sub: str
+    step: str
+    expires: float
+    purpose: str = ""
+    ix: str | None = None
+    next: str | None = None
+    amr: list[str] = field(default_factory=lambda: ["pwd"])
+
+
+def begin(user: User, step: str, ttl: int, *, ix: str | None, next_url: str | None) -> Pending:
+    pending = Pending(user.id, user.sub, step, clock.timestamp() + ttl, ix=ix, next=next_url)
+    save(pending)
+    return pending
+
+
+def save(pending: Pending) -> None:
+    session[KEY] = asdict(pending)
+
+
+def clear() -> None:
+    session.pop(KEY, None)
+
+
+def load(step: str) -> tuple[Pending, User] | None:
+    """The pending sign-in on this step and its account, or None (none, expired, or the
+    account was suspended meanwhile)."""
+    raw = session.get(KEY)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        pending = Pending(**raw)
+    except TypeError:
+        clear()
+        return None
+    if pending.step != step or pending.expires < clock.timestamp():
+        return None
+    user = db.session.scalar(select(User).where(User.id == pending.user_id))
+    if user is None or user.sub != pending.sub or user.status == UserStatus.SUSPENDED:
+        clear()
+        return None
+    return pending, user
+
+
+def current_step() -> str | None:
+    raw = session.get(KEY)
+    if isinstance(raw, dict) and raw.get("expires", 0) >= clock.timestamp():
+        step = raw.get("step")
+        return step if step in STEPS else None
+    return None

@@ -1,0 +1,116 @@
+"""The mailer: real SMTP delivery, bounded retries, mail only on commit, the demo outbox."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from idp import create_app
+from idp.domain import invitations, users
+from idp.extensions import db
+from idp.mail import messages, outgoing
+from idp.mail.transport import Mailer, OutboxTransport, SMTPTransport
+from idp.models import User
+from tests.mailbox import Mailbox, free_port, text_of
+
+
+class Flaky(Mailbox):
+    """Refuses the first ``failures`` messages with a temporary error."""
+
+    def __init__(self, failures: int):
+        super().__init__()
+        self.failures = failures
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.failures:
+            self.failures -= 1
+            return "451 Try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _message(to: str = "jane@example.org"):
+    return messages.verification_code(
+        to=to, name="Jane", code="123456", purpose="sign_in", minutes=10
+    )
+
+
+def test_a_message_has_a_text_and_an_html_part_from_the_no_reply_sender(app, mailbox):
+    outgoing.enqueue(_message())
+    db.session.commit()
+    received = mailbox.wait_for("jane@example.org", "123456 is your My Cambridge verification code")
+    assert received["From"] == "My Cambridge <no-reply@idp.example.org>"
+    assert received["Auto-Submitted"] == "auto-generated"
+    assert "Your verification code is: 123456" in text_of(received)
+    html = received.get_body(preferencelist=("html",)).get_content()
+    assert "<!doctype html>" in html and "123456" in html
+    assert mailbox.envelopes[0] == ("no-reply@idp.example.org", ["jane@example.org"])
+
+
+def test_a_temporary_failure_is_retried(app):
+    box = Flaky(failures=2)
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailer = Mailer(SMTPTransport("127.0.0.1", port, timeout=5), "x@example.org", 3, 0.01)
+        assert mailer.deliver(_message()) is True
+        assert len(box.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_mail_server_that_is_down_is_logged_and_the_action_stands(app, overrides, caplog):
+    overrides["MAIL"]["PORT"] = free_port()  # nothing listens there
+    down = create_app(overrides)
+    with down.app_context():
+        user = users.create(email="tom@example.org", given_name="Tom", family_name="Teacher")
+        with caplog.at_level(logging.WARNING, logger="idp.mail.transport"):
+            invitations.invite(user, ttl_seconds=3600)
+            db.session.commit()
+        failures = [r for r in caplog.records if "failed" in r.getMessage()]
+        assert len(failures) == 3
+        assert "gave up" in caplog.records[-1].getMessage()
+        db.session.remove()
+    # The account exists and is still invited: the invitation can be sent again.
+    stored = db.session.scalar(db.select(User).where(User.sub == user.sub))
+    assert stored is not None and stored.status == "invited"
+
+
+def test_a_rolled_back_action_sends_nothing(app, mailbox):
+    user = users.create(email="rolled-back@example.org", given_name="Tom", family_name="Teacher")
+    invitations.invite(user, ttl_seconds=3600)
+    db.session.rollback()
+    outgoing.enqueue(_message("committed@example.org"))
+    db.session.commit()
+    mailbox.wait_for("committed@example.org")
+    assert mailbox.to("rolled-back@example.org") == []
+
+
+def test_the_outbox_keeps_messages_and_the_demo_page_shows_them(app, overrides, tmp_path):
+    overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
+    demo = create_app(overrides)
+    with demo.app_context():
+        outgoing.enqueue(_message())
+        db.session.commit()
+        box = demo.extensions["idp.mailer"].transport
+        assert isinstance(box, OutboxTransport)
+        [name] = box.names()
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+        http = demo.test_client()
+        listing = http.get("/dev/outbox").get_data(as_text=True)
+        assert "123456 is your My Cambridge verification code" in listing
+        page = http.get(f"/dev/outbox/{name}").get_data(as_text=True)
+        assert "Your verification code is: 123456" in page
+        assert http.get("/dev/outbox/..%2Fsecret.eml").status_code == 404
+        db.session.remove()
+
+
+@pytest.mark.parametrize("demo", [False])
+def test_the_outbox_page_does_not_exist_outside_demo_and_test_mode(overrides, tmp_path, demo):
+    overrides.update(TESTING=False, DEMO=demo)
+    overrides["AUTH"]["ARGON2_MEMORY_COST"] = 8192
+    overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
+    production = create_app(overrides)
+    assert production.test_client().get("/dev/outbox").status_code == 404

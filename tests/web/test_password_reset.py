@@ -1,0 +1,100 @@
+"""Forgotten password: the same answer for every address, a single-use link, everything revoked."""
+
+from __future__ import annotations
+
+from idp import clock
+from idp.extensions import db
+from idp.models import AuthSession, Token
+from tests.journeys import error_of, location, page_text, sign_in, submit
+from tests.mailbox import links_in
+from tests.oidc_helpers import RelyingParty
+
+NEW_PASSWORD = "lantern orchard velvet"
+
+
+def _reset_link(mailbox, address: str, count: int = 1) -> str:
+    message = mailbox.wait_for(address, "Reset your My Cambridge password", count=count)
+    link = next(u for u in links_in(message) if "/password/reset/" in u)
+    return link.removeprefix("http://localhost")
+
+
+def test_the_answer_is_the_same_whether_or_not_the_account_exists(client, make, mailbox):
+    make.user("jane@example.org")
+    known = submit(client, "/password/forgot", {"email": "jane@example.org"})
+    unknown = submit(client, "/password/forgot", {"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 200
+    strip = lambda r, e: page_text(r).replace(e, "EMAIL")  # noqa: E731
+    assert strip(known, "jane@example.org") == strip(unknown, "nobody@example.org")
+    assert "we have sent it a link" in page_text(known)
+    _reset_link(mailbox, "jane@example.org")
+    assert mailbox.to("nobody@example.org") == []
+
+
+def test_reset_sets_the_password_and_revokes_every_session_and_token(client, app, make, mailbox):
+    make.user("jane@example.org", org=make.org(), roles=("sfa.teacher",))
+    rp = RelyingParty(app.test_client(), make.client())
+    tokens = rp.tokens("jane@example.org", scope="openid offline_access")
+    assert location(sign_in(client, "jane@example.org")) == "/"
+
+    submit(app.test_client(), "/password/forgot", {"email": "JANE@example.org"})
+    link = _reset_link(mailbox, "jane@example.org")
+    reset_browser = app.test_client()
+    response = submit(
+        reset_browser, link, {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    )
+    assert location(response).startswith("/login?email=jane")
+    mailbox.wait_for("jane@example.org", "Your My Cambridge password was changed")
+
+    assert client.get("/").status_code == 302  # the other browser is signed out
+    assert (
+        db.session.scalar(
+            db.select(db.func.count())
+            .select_from(AuthSession)
+            .where(AuthSession.ended_at.is_(None))
+        )
+        == 0
+    )
+    assert rp.refresh(tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert rp.userinfo(tokens["access_token"]).status_code == 401
+    assert (
+        db.session.scalar(
+            db.select(db.func.count()).select_from(Token).where(Token.access_revoked_at.is_(None))
+        )
+        == 0
+    )
+    assert error_of(sign_in(reset_browser, "jane@example.org")) == (
+        "Enter a correct email address and password."
+    )
+    assert location(sign_in(reset_browser, "jane@example.org", NEW_PASSWORD)) == "/"
+
+
+def test_a_reset_link_works_once_and_expires(client, app, make, mailbox):
+    make.user("jane@example.org")
+    submit(client, "/password/forgot", {"email": "jane@example.org"})
+    link = _reset_link(mailbox, "jane@example.org")
+    submit(client, link, {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    used = client.get(link)
+    assert used.status_code == 410
+    assert "This link has expired or has already been used." in page_text(used)
+
+    submit(client, "/password/forgot", {"email": "jane@example.org"})
+    second = _reset_link(mailbox, "jane@example.org", count=2)
+    clock.advance(app.extensions["idp.settings"].auth.password_reset_ttl + 1)
+    assert client.get(second).status_code == 410
+    tampered = second[:-3] + ("AAA" if not second.endswith("AAA") else "BBB")
+    clock.reset()
+    assert client.get(tampered).status_code == 410
+
+
+def test_reset_applies_the_password_policy(client, make, mailbox):
+    make.user("jane@example.org")
+    submit(client, "/password/forgot", {"email": "jane@example.org"})
+    link = _reset_link(mailbox, "jane@example.org")
+    response = submit(client, link, {"password": "too short", "confirm_password": "too short"})
+    assert error_of(response) == "Password must be at least 15 characters long."
+    assert client.get(link).status_code == 200  # still usable after a refused attempt
+
+
+def test_bad_address_format_is_an_error_not_a_silent_success(client):
+    response = submit(client, "/password/forgot", {"email": "not an address"})
+    assert "Enter an email address in the correct format" in error_of(response)
