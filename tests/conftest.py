@@ -149,6 +149,25 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
+def make_app(_schema: None) -> Iterator[Any]:
+    """Build further apps on the same database (other settings); their connections are
+    closed at the end of the test."""
+    built: list[Flask] = []
+
+    def build(overrides: dict[str, Any]) -> Flask:
+        other = create_app(overrides)
+        other.test_client_class = IsolatedClient
+        built.append(other)
+        return other
+
+    yield build
+    for other in built:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

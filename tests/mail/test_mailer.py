@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from aiosmtpd.controller import Controller
 
-from idp import create_app
 from idp.domain import invitations, users
 from idp.extensions import db
 from idp.mail import messages, outgoing
@@ -61,9 +59,11 @@ def test_a_temporary_failure_is_retried(app):
         controller.stop()
 
 
-def test_a_mail_server_that_is_down_is_logged_and_the_action_stands(app, overrides, caplog):
+def test_a_mail_server_that_is_down_is_logged_and_the_action_stands(
+    app, make_app, overrides, caplog
+):
     overrides["MAIL"]["PORT"] = free_port()  # nothing listens there
-    down = create_app(overrides)
+    down = make_app(overrides)
     with down.app_context():
         user = users.create(email="tom@example.org", given_name="Tom", family_name="Teacher")
         with caplog.at_level(logging.WARNING, logger="idp.mail.transport"):
@@ -88,9 +88,9 @@ def test_a_rolled_back_action_sends_nothing(app, mailbox):
     assert mailbox.to("rolled-back@example.org") == []
 
 
-def test_the_outbox_keeps_messages_and_the_demo_page_shows_them(app, overrides, tmp_path):
+def test_the_outbox_keeps_messages_and_the_demo_page_shows_them(app, make_app, overrides, tmp_path):
     overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
-    demo = create_app(overrides)
+    demo = make_app(overrides)
     with demo.app_context():
         outgoing.enqueue(_message())
         db.session.commit()
@@ -107,10 +107,9 @@ def test_the_outbox_keeps_messages_and_the_demo_page_shows_them(app, overrides, 
         db.session.remove()
 
 
-@pytest.mark.parametrize("demo", [False])
-def test_the_outbox_page_does_not_exist_outside_demo_and_test_mode(overrides, tmp_path, demo):
-    overrides.update(TESTING=False, DEMO=demo)
+def test_the_outbox_page_does_not_exist_outside_demo_and_test_mode(make_app, overrides, tmp_path):
+    overrides.update(TESTING=False, DEMO=False)
     overrides["AUTH"]["ARGON2_MEMORY_COST"] = 8192
     overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
-    production = create_app(overrides)
+    production = make_app(overrides)
     assert production.test_client().get("/dev/outbox").status_code == 404
