@@ -101,14 +101,18 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
 def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.oidc.routes import bp as oidc_bp
     from idp.web import errors
+    from idp.web.account import bp as account_bp
     from idp.web.auth import bp as auth_bp
     from idp.web.home import bp as home_bp
     from idp.web.password import bp as password_bp
+    from idp.web.signup import bp as signup_bp
 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(password_bp)
+    app.register_blueprint(signup_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(account_bp)
     if settings.demo or settings.testing:
         from idp.web.dev import bp as dev_bp
 

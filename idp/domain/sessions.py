@@ -120,3 +120,13 @@ def live_for(user: User) -> list[AuthSession]:
             .order_by(AuthSession.auth_time.desc())
         )
     )
+
+
+def set_organisation(auth_session: AuthSession, organisation_id: int) -> None:
+    """The organisation the user acts for in this session (sent to services as ``org``)."""
+    db.session.execute(
+        update(AuthSession.__table__)
+        .where(AuthSession.__table__.c.sid == auth_session.sid)
+        .values(organisation_id=organisation_id)
+    )
+    set_committed_value(auth_session, "organisation_id", organisation_id)

@@ -26,7 +26,7 @@ def normalise_email(value: str) -> str:
     return address
 
 
-def _name(value: str, label: str) -> str:
+def clean_name(value: str, label: str) -> str:
     name = " ".join((value or "").split())
     if not name:
         raise InvalidInput(f"Enter the {label}.")
@@ -76,11 +76,13 @@ def create(
     password_min_length: int = 15,
     origin: UserOrigin = UserOrigin.OPERATOR,
     email_verified: bool = False,
+    awaiting_verification: bool = False,
 ) -> User:
-    """Create an account. With a password it is active; without, it awaits an invitation."""
+    """Create an account. With a password it is active (or, ``awaiting_verification``, active
+    once its address is verified by a code); without one it awaits an invitation."""
     address = normalise_email(email)
-    given = _name(given_name, "first or given name")
-    family = _name(family_name, "last name or surname")
+    given = clean_name(given_name, "first or given name")
+    family = clean_name(family_name, "last name or surname")
     if email_in_use(address):
         raise Conflict("An account with this email address already exists.")
     now = clock.now()
@@ -96,7 +98,7 @@ def create(
         passwords.check_policy(password, password_min_length, email=address, names=(given, family))
         user.password_hash = hasher().hash(password)
         user.password_changed_at = now
-        user.status = UserStatus.ACTIVE
+        user.status = UserStatus.INVITED if awaiting_verification else UserStatus.ACTIVE
     user.emails.append(
         EmailAddress(address=address, is_primary=True, verified_at=now if email_verified else None)
     )
@@ -136,3 +138,11 @@ def activate(user: User, address: str) -> None:
     if user.status == UserStatus.INVITED:
         user.status = UserStatus.ACTIVE
         audit.record("user.activated", actor=user, target_type="user", target_id=user.sub)
+
+
+def rename(user: User, given_name: str, family_name: str) -> None:
+    """Only the user changes their own name."""
+    user.given_name = clean_name(given_name, "first or given name")
+    user.family_name = clean_name(family_name, "last name or surname")
+    user.updated_at = clock.now()
+    audit.record("user.renamed", actor=user, target_type="user", target_id=user.sub)

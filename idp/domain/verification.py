@@ -87,17 +87,23 @@ def issue(user: User, purpose: str, address: str, policy: CodePolicy) -> None:
     )
 
 
+def check_format(code: str) -> str:
+    """The code without spaces, or InvalidInput if it is not six digits."""
+    entered = "".join(code.split())
+    if not (len(entered) == 6 and entered.isascii() and entered.isdigit()):
+        raise InvalidInput("Enter the 6-digit code from the email.")
+    return entered
+
+
 def check(user: User, purpose: str, code: str, policy: CodePolicy) -> str:
     """Use the live code for this purpose; return the address it was sent to.
 
     A wrong code counts an attempt (the caller commits it even though the check failed)."""
-    entered = "".join(code.split())
-    if not (len(entered) == 6 and entered.isascii() and entered.isdigit()):
-        raise InvalidInput("Enter the 6-digit code from the email.")
+    entered = check_format(code)
     row = _live(user, purpose)
     now = clock.now()
     if row is None:
-        raise CodeExpired()
+        raise CodeInvalid()
     if row.expires_at <= now:
         raise CodeExpired()
     if row.attempts >= policy.max_attempts:

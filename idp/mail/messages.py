@@ -109,3 +109,33 @@ def password_changed(*, to: str, name: str) -> EmailMessage:
         forgot_url=link("password.forgot"),
         when=_when(clock.now()),
     )
+
+
+def address_in_use(*, to: str) -> EmailMessage:
+    return _build(
+        "address_in_use",
+        to,
+        "Someone tried to add your email address to a My Cambridge account",
+        forgot_url=link("password.forgot"),
+    )
+
+
+def primary_email_changed(*, to: str, name: str, old: str, new: str) -> EmailMessage:
+    return _build(
+        "primary_email_changed",
+        to,
+        "Your My Cambridge email address was changed",
+        name=name,
+        old=old,
+        new=new,
+        when=_when(clock.now()),
+    )
+
+
+def signup_exists(*, to: str) -> EmailMessage:
+    return _build(
+        "signup_exists",
+        to,
+        "You already have a My Cambridge account",
+        forgot_url=link("password.forgot"),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import render_template, session
+from flask import current_app, render_template, session
 from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import MultiDict
 
@@ -91,8 +91,15 @@ def login_page(
 ) -> str:
     """The sign-in page, for ``/login`` and for an authorization request that needs a sign-in
     (rendered in place: no redirect, no extra round trip)."""
+    settings = current_app.extensions["idp.settings"]
     return render_template(
-        "auth/login.html", email=email, error=error, interaction=interaction, next_url=next_url
+        "auth/login.html",
+        email=email,
+        error=error,
+        interaction=interaction,
+        next_url=next_url,
+        self_signup=settings.auth.self_signup,
+        demo=settings.demo,
     )
 
 

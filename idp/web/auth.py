@@ -17,6 +17,7 @@ from idp.config import AuthSettings
 from idp.domain import audit, passwords, sessions, totp, users, verification
 from idp.domain.verification import CodePolicy
 from idp.errors import (
+    CodeInvalid,
     DomainError,
     InvalidCredentials,
     InvalidInput,
@@ -84,7 +85,7 @@ def after_password(user: User, ix: str | None, next_url: str | None) -> Any:
         db.session.commit()
         return redirect(url_for("auth.set_password"))
     if user.status == UserStatus.INVITED:
-        return _ask_for_code(user, "activation", ix, next_url)
+        return ask_for_code(user, "activation", ix, next_url)
     if user.has_totp:
         pending.begin(user, pending.TOTP, auth.pending_sign_in_ttl, ix=ix, next_url=next_url)
         db.session.commit()
@@ -93,20 +94,26 @@ def after_password(user: User, ix: str | None, next_url: str | None) -> Any:
     if policy == "always" or (
         policy == "new_device" and not devices.known(user, auth.device_cookie_ttl)
     ):
-        return _ask_for_code(user, "sign_in", ix, next_url)
+        return ask_for_code(user, "sign_in", ix, next_url)
     return signed_in(user, interactions.get(ix), next_url, ["pwd"])
 
 
-def _ask_for_code(user: User, purpose: str, ix: str | None, next_url: str | None) -> Any:
+def ask_for_code(
+    user: User, purpose: str, ix: str | None, next_url: str | None, *, decoy_for: str = ""
+) -> Any:
+    """Email a code (unless ``decoy_for``: see Pending.decoy) and go to the page that asks."""
     step = pending.begin(
         user, pending.VERIFY, _auth().pending_sign_in_ttl, ix=ix, next_url=next_url
     )
     step.purpose = purpose
+    step.decoy = bool(decoy_for)
+    step.address = decoy_for or None
     pending.save(step)
-    try:
-        verification.issue(user, purpose, user.email or "", code_policy())
-    except TooSoon:
-        pass  # the code sent a moment ago is still good; the page offers another
+    if not decoy_for:
+        try:
+            verification.issue(user, purpose, user.email or "", code_policy())
+        except TooSoon:
+            pass  # the code sent a moment ago is still good; the page offers another
     db.session.commit()
     return redirect(url_for("auth.verify"))
 
@@ -164,11 +171,18 @@ def verify() -> Any:
     error = notice = None
     if request.method == "POST" and request.form.get("action") == "resend":
         try:
-            verification.issue(user, step.purpose, user.email or "", code_policy())
+            if not step.decoy:
+                verification.issue(user, step.purpose, user.email or "", code_policy())
             notice = "We have sent you a new code. Codes sent earlier no longer work."
         except TooSoon as exc:
             error = exc.message
         db.session.commit()
+    elif request.method == "POST" and step.decoy:
+        try:
+            verification.check_format(request.form.get("code") or "")
+            error = CodeInvalid().message
+        except InvalidInput as exc:
+            error = exc.message
     elif request.method == "POST":
         try:
             address = verification.check(
@@ -178,12 +192,12 @@ def verify() -> Any:
             db.session.commit()  # the wrong attempt counts
             error = exc.message
         else:
-            if step.purpose == "activation":
+            if step.purpose in ("activation", "signup"):
                 users.activate(user, address)
             response = signed_in(user, interactions.get(step.ix), step.next, step.amr)
             devices.remember(response, user, _auth().device_cookie_ttl)
             return response
-    address = verification.sent_to(user, step.purpose) or user.email or ""
+    address = step.address or verification.sent_to(user, step.purpose) or user.email or ""
     return render_template(
         "auth/verify_code.html",
         error=error,

@@ -1,13 +1,32 @@
-"""The home page: who is signed in and the services they may use."""
+"""The home page: a tile per service, usable where the user holds a role for it in the
+organisation they are acting for, and the switcher when they belong to several."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from idp.domain import audit, sessions
+from idp.extensions import db
+from idp.models import Membership
 
 bp = Blueprint("home", __name__)
+
+
+def _memberships() -> list[Membership]:
+    return sorted(current_user.memberships, key=lambda m: m.organisation.code)
+
+
+def _acting(memberships: list[Membership]) -> Membership | None:
+    chosen = current_user.auth_session.organisation_id
+    found = next((m for m in memberships if m.organisation_id == chosen), None)
+    return (
+        found
+        or next((m for m in memberships if m.role_keys), None)
+        or (memberships[0] if memberships else None)
+    )
 
 
 @bp.get("/")
@@ -15,13 +34,38 @@ def index() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     catalogue = current_app.extensions["idp.settings"].catalogue
-    held = {key for m in current_user.memberships for key in m.role_keys}
+    memberships = _memberships()
+    acting = _acting(memberships)
+    held = acting.role_keys if acting else set()
+    brand = acting.organisation.brand if acting else None
     tiles = [
         {
             "service": service,
             "allowed": any(r.service == service.key for r in catalogue.roles if r.key in held),
         }
         for service in catalogue.services
-        if service.url
+        if service.url and (brand is None or service.brand == brand)
     ]
-    return render_template("home/index.html", tiles=tiles)
+    return render_template("home/index.html", tiles=tiles, memberships=memberships, acting=acting)
+
+
+@bp.post("/organisation")
+@login_required
+def switch_organisation() -> Any:
+    """*Change Organisation*: the services' next tokens speak for the chosen one."""
+    code = (request.form.get("organisation") or "").strip().upper()
+    membership = next((m for m in current_user.memberships if m.organisation.code == code), None)
+    if membership is None:
+        abort(404)
+    sessions.set_organisation(current_user.auth_session, membership.organisation_id)
+    audit.record(
+        "session.organisation_changed",
+        actor=current_user,
+        organisation_id=membership.organisation_id,
+    )
+    db.session.commit()
+    flash(
+        f"You are now acting for {membership.organisation.code} – {membership.organisation.name}.",
+        "success",
+    )
+    return redirect(url_for("home.index"))

@@ -3,19 +3,25 @@
 After a correct password the user may still have to choose a new password (temporary
 password), enter an emailed code (activation, new device) or a TOTP code. Until then there is
 no sign-in session: the browser's signed session cookie holds only which account is part-way
-through, which step it is on, the authorization request to resume and a deadline.
+through, which step it is on, the authorization request to resume and a deadline,
+encrypted (the session cookie is only signed, and a sign-up must not show whose account an
+address belongs to).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from cryptography.fernet import InvalidToken
 from flask import session
 from sqlalchemy import select
 
 from idp import clock
 from idp.extensions import db
 from idp.models import User, UserStatus
+from idp.security import fernet
 
 KEY = "pending"
 SET_PASSWORD = "set_password"
@@ -34,6 +40,10 @@ class Pending:
     ix: str | None = None
     next: str | None = None
     amr: list[str] = field(default_factory=lambda: ["pwd"])
+    # Sign-up with an address that already has an account: the page looks the same, the
+    # owner is told by email, and no code can succeed.
+    decoy: bool = False
+    address: str | None = None
 
 
 def begin(user: User, step: str, ttl: int, *, ix: str | None, next_url: str | None) -> Pending:
@@ -43,7 +53,18 @@ def begin(user: User, step: str, ttl: int, *, ix: str | None, next_url: str | No
 
 
 def save(pending: Pending) -> None:
-    session[KEY] = asdict(pending)
+    session[KEY] = fernet("pending-sign-in").encrypt(json.dumps(asdict(pending)).encode()).decode()
+
+
+def _read() -> dict[str, Any] | None:
+    token = session.get(KEY)
+    if not isinstance(token, str):
+        return None
+    try:
+        raw = json.loads(fernet("pending-sign-in").decrypt(token.encode()))
+    except (InvalidToken, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
 
 
 def clear() -> None:
@@ -53,8 +74,8 @@ def clear() -> None:
 def load(step: str) -> tuple[Pending, User] | None:
     """The pending sign-in on this step and its account, or None (none, expired, or the
     account was suspended meanwhile)."""
-    raw = session.get(KEY)
-    if not isinstance(raw, dict):
+    raw = _read()
+    if raw is None:
         return None
     try:
         pending = Pending(**raw)
@@ -64,15 +85,18 @@ def load(step: str) -> tuple[Pending, User] | None:
     if pending.step != step or pending.expires < clock.timestamp():
         return None
     user = db.session.scalar(select(User).where(User.id == pending.user_id))
-    if user is None or user.sub != pending.sub or user.status == UserStatus.SUSPENDED:
+    if user is None or user.sub != pending.sub:
+        clear()
+        return None
+    if user.status == UserStatus.SUSPENDED and not pending.decoy:
         clear()
         return None
     return pending, user
 
 
 def current_step() -> str | None:
-    raw = session.get(KEY)
-    if isinstance(raw, dict) and raw.get("expires", 0) >= clock.timestamp():
+    raw = _read()
+    if raw is not None and raw.get("expires", 0) >= clock.timestamp():
         step = raw.get("step")
         return step if step in STEPS else None
     return None

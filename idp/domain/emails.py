@@ -1,0 +1,95 @@
+"""A user's email addresses: add (proved by a code), make primary (confirmed from the old
+primary), remove. Every address signs in once verified; the primary one receives our mail.
+
+An address already used by another account is never revealed: adding it looks the same to
+the person adding it, but its owner gets a notice instead of a code, and no code will work.
+"""
+
+from __future__ import annotations
+
+from idp import clock
+from idp.domain import audit, users, verification
+from idp.domain.verification import CodePolicy
+from idp.errors import Conflict, InvalidInput, NotFound
+from idp.extensions import db
+from idp.mail import messages, outgoing
+from idp.models import EmailAddress, User
+
+MAX_ADDRESSES = 5
+
+
+def _own(user: User, address: str) -> EmailAddress:
+    found = next((e for e in user.emails if e.address == address), None)
+    if found is None:
+        raise NotFound("That email address is not on your account.")
+    return found
+
+
+def start_adding(user: User, address: str, policy: CodePolicy) -> str:
+    """Send a code to a new address (or, if another account uses it, a notice); return the
+    normalised address to remember while the user fetches the code."""
+    address = users.normalise_email(address)
+    if any(e.address == address for e in user.emails):
+        raise Conflict("That email address is already on your account.")
+    if len(user.emails) >= MAX_ADDRESSES:
+        raise InvalidInput(f"An account can have at most {MAX_ADDRESSES} email addresses.")
+    if users.email_in_use(address):
+        outgoing.enqueue(messages.address_in_use(to=address))
+        audit.record("user.email_add_refused", actor=user, target_type="user", target_id=user.sub)
+        return address
+    verification.issue(user, "add_email", address, policy)
+    return address
+
+
+def finish_adding(user: User, address: str, code: str, policy: CodePolicy) -> EmailAddress:
+    """Check the code sent to ``address`` and add it, verified."""
+    sent_to = verification.check(user, "add_email", code, policy)
+    if sent_to != address or users.email_in_use(address):
+        raise InvalidInput("That code was sent to a different address. Add the address again.")
+    now = clock.now()
+    email = EmailAddress(address=address, is_primary=False, verified_at=now, created_at=now)
+    user.emails.append(email)
+    db.session.flush()
+    audit.record("user.email_added", actor=user, target_type="user", target_id=user.sub)
+    return email
+
+
+def start_making_primary(user: User, address: str, policy: CodePolicy) -> None:
+    """A code goes to the current primary address: the person who reads that mailbox agrees."""
+    email = _own(user, address)
+    if email.is_primary:
+        raise Conflict("That is already your main email address.")
+    if not email.verified:
+        raise InvalidInput("Verify that email address before making it your main one.")
+    current = user.primary_email
+    assert current is not None
+    verification.issue(user, "change_primary", current.address, policy)
+
+
+def finish_making_primary(user: User, address: str, code: str, policy: CodePolicy) -> None:
+    verification.check(user, "change_primary", code, policy)
+    email = _own(user, address)
+    old = user.primary_email
+    assert old is not None
+    # Two statements, so the partial unique index never sees two primaries.
+    old.is_primary = False
+    db.session.flush()
+    email.is_primary = True
+    user.updated_at = clock.now()
+    db.session.flush()
+    audit.record("user.primary_email_changed", actor=user, target_type="user", target_id=user.sub)
+    for to in (old.address, email.address):
+        outgoing.enqueue(
+            messages.primary_email_changed(
+                to=to, name=user.name, old=old.address, new=email.address
+            )
+        )
+
+
+def remove(user: User, address: str) -> None:
+    email = _own(user, address)
+    if email.is_primary:
+        raise Conflict("You cannot remove your main email address. Make another one main first.")
+    user.emails.remove(email)
+    db.session.flush()
+    audit.record("user.email_removed", actor=user, target_type="user", target_id=user.sub)

@@ -1,0 +1,356 @@
+"""The account pages: *Personal info* (name, password, email addresses), *Security*
+(authenticator app, recovery codes, sessions) and *Connected accounts*."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from idp.config import AuthSettings
+from idp.domain import audit, emails, passwords, sessions, totp, users
+from idp.errors import DomainError, InvalidInput, TooSoon
+from idp.extensions import db
+from idp.models import AuthSession
+from idp.security import fernet
+from idp.security import passwords as hasher
+from idp.web.auth import code_policy
+from idp.web.forms import field, mask_email
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+EMAIL_CHANGE = "email_change"
+TOTP_SETUP = "totp_setup"
+
+
+@bp.before_request
+@login_required
+def _signed_in_only() -> None:
+    """Every account page needs a signed-in user (Flask-Login sends others to sign in)."""
+
+
+def _auth() -> AuthSettings:
+    return current_app.extensions["idp.settings"].auth
+
+
+def _current_password_ok() -> bool:
+    return hasher().verify(current_user.password_hash, request.form.get("current_password") or "")
+
+
+def _refresh_browser_session() -> None:
+    """After a change of credentials, a new browser session (and CSRF token), same sign-in."""
+    user = current_user._get_current_object()
+    auth_session = user.auth_session
+    session.clear()
+    user.attach_session(auth_session)
+    login_user(user)
+
+
+@bp.get("/")
+def index() -> Any:
+    return redirect(url_for("account.personal"))
+
+
+# -- personal info --------------------------------------------------------------------------
+
+
+@bp.get("/personal")
+def personal() -> Any:
+    return render_template("account/personal.html", errors=[], section="personal")
+
+
+@bp.post("/name")
+def change_name() -> Any:
+    try:
+        users.rename(
+            current_user, field(request.form, "given_name"), field(request.form, "family_name")
+        )
+    except InvalidInput as exc:
+        db.session.rollback()
+        field_id = "family_name" if "last name" in exc.message else "given_name"
+        return render_template(
+            "account/personal.html", errors=[(field_id, exc.message)], section="personal"
+        ), 400
+    db.session.commit()
+    flash("Your name has been changed.", "success")
+    return redirect(url_for("account.personal"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password() -> Any:
+    auth = _auth()
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST":
+        new = request.form.get("password") or ""
+        if not _current_password_ok():
+            errors.append(("current_password", "Your current password is not correct."))
+        else:
+            try:
+                passwords.check_for(
+                    current_user, new, auth.password_min_length, auth.password_min_length_with_totp
+                )
+            except InvalidInput as exc:
+                errors.append(("password", exc.message))
+            else:
+                if new != (request.form.get("confirm_password") or ""):
+                    errors.append(("confirm_password", "The passwords do not match."))
+        if not errors:
+            passwords.set_password(current_user, new)
+            ended = passwords.sign_out_everywhere(
+                current_user, keep_sid=current_user.auth_session.sid
+            )
+            db.session.commit()
+            _refresh_browser_session()
+            flash(
+                "Your password has been changed."
+                + (f" You were signed out on {ended} other device(s)." if ended else ""),
+                "success",
+            )
+            return redirect(url_for("account.personal"))
+    min_length = passwords.min_length_for(
+        current_user, auth.password_min_length, auth.password_min_length_with_totp
+    )
+    return render_template(
+        "account/password.html", errors=errors, min_length=min_length, section="personal"
+    )
+
+
+@bp.post("/emails/add")
+def add_email() -> Any:
+    try:
+        address = emails.start_adding(
+            current_user, field(request.form, "email", 254), code_policy()
+        )
+    except TooSoon as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return redirect(url_for("account.personal"))
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template(
+            "account/personal.html",
+            errors=[("email", exc.message)],
+            section="personal",
+            new_email=field(request.form, "email", 254),
+        ), 400
+    db.session.commit()
+    session[EMAIL_CHANGE] = {"purpose": "add_email", "address": address}
+    return redirect(url_for("account.verify_email"))
+
+
+@bp.post("/emails/primary")
+def make_primary() -> Any:
+    address = field(request.form, "email", 254)
+    try:
+        emails.start_making_primary(current_user, address, code_policy())
+    except TooSoon:
+        db.session.rollback()  # the code sent a moment ago still works
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return redirect(url_for("account.personal"))
+    db.session.commit()
+    session[EMAIL_CHANGE] = {"purpose": "change_primary", "address": address}
+    return redirect(url_for("account.verify_email"))
+
+
+@bp.post("/emails/remove")
+def remove_email() -> Any:
+    try:
+        emails.remove(current_user, field(request.form, "email", 254))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash("The email address has been removed from your account.", "success")
+    return redirect(url_for("account.personal"))
+
+
+@bp.route("/emails/verify", methods=["GET", "POST"])
+def verify_email() -> Any:
+    change = session.get(EMAIL_CHANGE)
+    if not isinstance(change, dict) or change.get("purpose") not in ("add_email", "change_primary"):
+        return redirect(url_for("account.personal"))
+    purpose, address = change["purpose"], change["address"]
+    error = notice = None
+    if request.method == "POST" and request.form.get("action") == "resend":
+        try:
+            if purpose == "add_email":
+                emails.start_adding(current_user, address, code_policy())
+            else:
+                emails.start_making_primary(current_user, address, code_policy())
+            notice = "We have sent you a new code. Codes sent earlier no longer work."
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+    elif request.method == "POST":
+        code = request.form.get("code") or ""
+        try:
+            if purpose == "add_email":
+                emails.finish_adding(current_user, address, code, code_policy())
+                message = f"{address} has been added to your account."
+            else:
+                emails.finish_making_primary(current_user, address, code, code_policy())
+                message = f"{address} is now your main email address."
+        except DomainError as exc:
+            db.session.commit()  # a wrong attempt counts
+            error = exc.message
+        else:
+            db.session.commit()
+            session.pop(EMAIL_CHANGE, None)
+            flash(message, "success")
+            return redirect(url_for("account.personal"))
+    sent_to = address if purpose == "add_email" else (current_user.email or "")
+    return render_template(
+        "account/verify_email.html",
+        error=error,
+        notice=notice,
+        purpose=purpose,
+        address=address,
+        sent_to=mask_email(sent_to) if purpose == "change_primary" else sent_to,
+        minutes=_auth().code_ttl // 60,
+        section="personal",
+    )
+
+
+# -- security -------------------------------------------------------------------------------
+
+
+@bp.get("/security")
+def security() -> Any:
+    return render_template(
+        "account/security.html",
+        live=sessions.live_for(current_user),
+        current_sid=current_user.auth_session.sid,
+        recovery_left=totp.remaining_recovery_codes(current_user) if current_user.has_totp else 0,
+        section="security",
+    )
+
+
+@bp.route("/security/authenticator", methods=["GET", "POST"])
+def setup_totp() -> Any:
+    if current_user.has_totp:
+        return redirect(url_for("account.security"))
+    box = fernet("totp-setup")
+    secret = None
+    if isinstance(session.get(TOTP_SETUP), str):
+        try:
+            secret = box.decrypt(session[TOTP_SETUP].encode(), ttl=1800).decode()
+        except Exception:  # noqa: BLE001 - an old or tampered value: start again
+            secret = None
+    if secret is None or request.method == "GET":
+        secret = totp.new_secret()
+        session[TOTP_SETUP] = box.encrypt(secret.encode()).decode()
+    error = None
+    if request.method == "POST":
+        try:
+            codes = totp.enable(current_user, secret, request.form.get("code") or "")
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            session.pop(TOTP_SETUP, None)
+            _refresh_browser_session()
+            return render_template("account/recovery_codes.html", codes=codes, section="security")
+    uri = totp.provisioning_uri(secret, current_user.email or current_user.sub)
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render_template(
+        "account/setup_totp.html", qr=qr, secret=grouped, error=error, section="security"
+    )
+
+
+@bp.post("/security/authenticator/remove")
+def remove_totp() -> Any:
+    if not _current_password_ok():
+        flash(
+            "Your current password is not correct. The authenticator app is still set up.",
+            "warning",
+        )
+        return redirect(url_for("account.security"))
+    auth = _auth()
+    totp.disable(current_user)
+    db.session.commit()
+    message = "Your authenticator app has been removed."
+    if auth.password_min_length > auth.password_min_length_with_totp:
+        message += (
+            f" If your password is shorter than {auth.password_min_length} characters,"
+            " change it now."
+        )
+    flash(message, "success")
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/security/recovery-codes")
+def new_recovery_codes() -> Any:
+    if not current_user.has_totp:
+        abort(404)
+    if not _current_password_ok():
+        flash(
+            "Your current password is not correct. Your recovery codes have not changed.", "warning"
+        )
+        return redirect(url_for("account.security"))
+    codes = totp.new_recovery_codes(current_user)
+    audit.record(
+        "user.recovery_codes_replaced",
+        actor=current_user,
+        target_type="user",
+        target_id=current_user.sub,
+    )
+    db.session.commit()
+    return render_template("account/recovery_codes.html", codes=codes, section="security")
+
+
+@bp.post("/security/sessions/end")
+def end_session() -> Any:
+    try:
+        session_id = int(request.form.get("session") or "")
+    except ValueError:
+        abort(400)
+    target = db.session.get(AuthSession, session_id)
+    if target is None or target.user_id != current_user.id or target.ended_at is not None:
+        abort(404)
+    if target.sid == current_user.auth_session.sid:
+        abort(400)
+    sessions.end(target)
+    db.session.commit()
+    flash("That device has been signed out.", "success")
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/security/sign-out-everywhere")
+def sign_out_everywhere() -> Any:
+    passwords.sign_out_everywhere(current_user)
+    audit.record(
+        "user.signed_out_everywhere",
+        actor=current_user,
+        target_type="user",
+        target_id=current_user.sub,
+    )
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have been signed out on every device, including this one.", "success")
+    return redirect(url_for("auth.login"))
+
+
+# -- connected accounts ------------------------------------------------------------------
+
+
+@bp.get("/connected")
+def connected() -> Any:
+    return render_template("account/connected.html", section="connected")

@@ -1,0 +1,81 @@
+"""Self sign-up (*Create account*): name, email and password, then an emailed code.
+
+The account has no organisation and no roles until an exams officer adds it. An address that
+already has an account gets the same pages, while its owner is told by email; nothing is
+created and no code will work (see Pending.decoy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from idp.domain import audit, passwords, users
+from idp.errors import InvalidInput
+from idp.mail import messages, outgoing
+from idp.models import UserOrigin
+from idp.security import passwords as hasher
+from idp.web.auth import ask_for_code
+from idp.web.forms import field
+
+bp = Blueprint("signup", __name__)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Any:
+    auth = current_app.extensions["idp.settings"].auth
+    if not auth.self_signup:
+        abort(404)
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = {k: field(request.form, k, 254) for k in ("given_name", "family_name", "email")}
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST":
+        address = ""
+        for key, check in (
+            ("given_name", lambda v: users.clean_name(v, "first or given name")),
+            ("family_name", lambda v: users.clean_name(v, "last name or surname")),
+            ("email", users.normalise_email),
+        ):
+            try:
+                value = check(form[key])
+            except InvalidInput as exc:
+                errors.append((key, exc.message))
+            else:
+                if key == "email":
+                    address = value
+        password = request.form.get("password") or ""
+        try:
+            passwords.check_policy(
+                password,
+                auth.password_min_length,
+                email=address or None,
+                names=(form["given_name"], form["family_name"]),
+            )
+        except InvalidInput as exc:
+            errors.append(("password", exc.message))
+        else:
+            if password != (request.form.get("confirm_password") or ""):
+                errors.append(("confirm_password", "The passwords do not match."))
+        if not errors:
+            existing = users.find_by_email(address)
+            if existing is not None:
+                hasher().hash(password)  # the time a new account's hash takes
+                outgoing.enqueue(messages.signup_exists(to=address))
+                audit.record("user.signup_refused", target_type="user", target_id=existing.sub)
+                return ask_for_code(existing, "signup", None, None, decoy_for=address)
+            user = users.create(
+                email=address,
+                given_name=form["given_name"],
+                family_name=form["family_name"],
+                password=password,
+                password_min_length=auth.password_min_length,
+                origin=UserOrigin.SELF,
+                awaiting_verification=True,
+            )
+            return ask_for_code(user, "signup", None, None)
+    return render_template(
+        "auth/signup.html", errors=errors, form=form, min_length=auth.password_min_length
+    )

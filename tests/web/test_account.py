@@ -1,0 +1,256 @@
+"""Account pages: name, password, email addresses, authenticator app, sessions."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+
+from idp import clock
+from idp.extensions import db
+from idp.models import AuthSession, User
+from tests.factories import PASSWORD
+from tests.journeys import error_of, location, page_text, sign_in, submit
+from tests.mailbox import code_in, text_of
+from tests.oidc_helpers import RelyingParty, csrf_token
+
+NEW_PASSWORD = "lantern orchard velvet"
+
+
+def _signed_in(client, make, email="jane@example.org", **kwargs):
+    user = make.user(email, **kwargs)
+    assert location(sign_in(client, email)) == "/"
+    return user
+
+
+def _reload(user) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user.id)
+
+
+def test_account_pages_need_a_sign_in(client):
+    for path in ("/account/personal", "/account/security", "/account/connected"):
+        response = client.get(path)
+        assert location(response).startswith("/login?next=%2Faccount%2F")
+
+
+def test_change_name(client, make):
+    user = _signed_in(client, make)
+    response = submit(
+        client,
+        "/account/name",
+        {"given_name": " Janet ", "family_name": "Smythe"},
+        page_url="/account/personal",
+    )
+    assert location(response) == "/account/personal"
+    assert "Your name has been changed." in page_text(client.get("/account/personal"))
+    assert _reload(user).name == "Janet Smythe"
+    refused = submit(
+        client,
+        "/account/name",
+        {"given_name": "", "family_name": "Smythe"},
+        page_url="/account/personal",
+    )
+    assert refused.status_code == 400
+    assert error_of(refused) == "Enter the first or given name."
+
+
+def test_change_password_needs_the_current_one_and_signs_out_other_devices(
+    client, app, make, mailbox
+):
+    _signed_in(client, make)
+    elsewhere = app.test_client()
+    sign_in(elsewhere, "jane@example.org")
+    wrong = submit(
+        client,
+        "/account/password",
+        {"current_password": "nope", "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
+    assert error_of(wrong) == "Your current password is not correct."
+    response = submit(
+        client,
+        "/account/password",
+        {"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
+    assert location(response) == "/account/personal"
+    assert "signed out on 1 other device" in page_text(client.get("/account/personal"))
+    assert client.get("/").status_code == 200
+    assert elsewhere.get("/").status_code == 302
+    mailbox.wait_for("jane@example.org", "Your My Cambridge password was changed")
+    assert location(sign_in(app.test_client(), "jane@example.org", NEW_PASSWORD)) == "/"
+
+
+def test_add_verify_make_primary_and_remove_an_email_address(client, app, make, mailbox):
+    user = _signed_in(client, make)
+    response = submit(
+        client,
+        "/account/emails/add",
+        {"email": "Jane.Home@Example.net"},
+        page_url="/account/personal",
+    )
+    assert location(response) == "/account/emails/verify"
+    assert "We have sent a 6-digit code to <strong>jane.home@example.net" in page_text(
+        client.get("/account/emails/verify")
+    )
+    code = code_in(mailbox.wait_for("jane.home@example.net", "verification code"))
+    assert location(submit(client, "/account/emails/verify", {"code": code})) == (
+        "/account/personal"
+    )
+    page = page_text(client.get("/account/personal"))
+    assert "jane.home@example.net has been added to your account." in page
+    # The added address signs in.
+    assert location(sign_in(app.test_client(), "jane.home@example.net")) == "/"
+
+    # Making it primary is confirmed by a code sent to the current primary address.
+    response = submit(
+        client,
+        "/account/emails/primary",
+        {"email": "jane.home@example.net"},
+        page_url="/account/personal",
+    )
+    assert location(response) == "/account/emails/verify"
+    code = code_in(mailbox.wait_for("jane@example.org", "verification code"))
+    assert mailbox.to("jane.home@example.net")[-1]["Subject"].startswith(code) is False
+    submit(client, "/account/emails/verify", {"code": code})
+    assert _reload(user).email == "jane.home@example.net"
+    notice = mailbox.wait_for("jane@example.org", "Your My Cambridge email address was changed")
+    assert "from jane@example.org to jane.home@example.net" in " ".join(text_of(notice).split())
+    mailbox.wait_for("jane.home@example.net", "Your My Cambridge email address was changed")
+
+    # The primary cannot be removed; the old one can.
+    submit(
+        client,
+        "/account/emails/remove",
+        {"email": "jane.home@example.net"},
+        page_url="/account/personal",
+    )
+    assert "You cannot remove your main email address" in page_text(client.get("/account/personal"))
+    submit(
+        client,
+        "/account/emails/remove",
+        {"email": "jane@example.org"},
+        page_url="/account/personal",
+    )
+    assert [e.address for e in _reload(user).emails] == ["jane.home@example.net"]
+    refused = sign_in(app.test_client(), "jane@example.org")
+    assert error_of(refused) == "Enter a correct email address and password."
+
+
+def test_adding_an_address_of_another_account_reveals_nothing_and_cannot_succeed(
+    client, make, mailbox
+):
+    make.user("other@example.org")
+    _signed_in(client, make)
+    response = submit(
+        client,
+        "/account/emails/add",
+        {"email": "other@example.org"},
+        page_url="/account/personal",
+    )
+    assert location(response) == "/account/emails/verify"
+    page = page_text(client.get("/account/emails/verify"))
+    assert "We have sent a 6-digit code to <strong>other@example.org" in page
+    notice = mailbox.wait_for("other@example.org", "Someone tried to add your email address")
+    assert not re.search(r"\b\d{6}\b", text_of(notice))
+    response = submit(client, "/account/emails/verify", {"code": "123456"})
+    assert error_of(response).startswith("The code is not correct.")
+
+
+def test_set_up_the_authenticator_app_then_sign_in_with_it(client, app, make):
+    user = _signed_in(client, make)
+    page = client.get("/account/security/authenticator")
+    html = page_text(page)
+    assert 'src="data:image/svg+xml' in html
+    secret = re.search(r'class="secret"><strong>([A-Z2-7 ]+)</strong>', html).group(1)
+    generator = pyotp.TOTP(secret.replace(" ", ""))
+    bad = client.post(
+        "/account/security/authenticator",
+        data={"csrf_token": csrf_token(page), "code": "12"},
+    )
+    assert error_of(bad) == "Enter the 6-digit code from your authenticator app."
+    page = client.get("/account/security/authenticator")
+    secret = re.search(r'class="secret"><strong>([A-Z2-7 ]+)</strong>', page_text(page)).group(1)
+    generator = pyotp.TOTP(secret.replace(" ", ""))
+    done = client.post(
+        "/account/security/authenticator",
+        data={"csrf_token": csrf_token(page), "code": generator.at(clock.timestamp() - 30)},
+    )
+    codes = re.findall(r"<li>([A-Z2-9]{5}-[A-Z2-9]{5})</li>", page_text(done))
+    assert len(codes) == 10
+    assert _reload(user).has_totp
+    assert "10 unused recovery codes" in page_text(client.get("/account/security"))
+
+    other = app.test_client()
+    assert location(sign_in(other, "jane@example.org")) == "/login/authenticator"
+    assert (
+        location(submit(other, "/login/authenticator", {"code": generator.at(clock.timestamp())}))
+        == "/"
+    )
+
+
+def test_removing_the_authenticator_app_needs_the_password(client, make):
+    user = _signed_in(client, make)
+    from idp.domain import totp
+
+    secret = totp.new_secret()
+    totp.enable(_reload(user), secret, pyotp.TOTP(secret).at(clock.timestamp()))
+    db.session.commit()
+    submit(
+        client,
+        "/account/security/authenticator/remove",
+        {"current_password": "wrong"},
+        page_url="/account/security",
+    )
+    assert _reload(user).has_totp
+    submit(
+        client,
+        "/account/security/authenticator/remove",
+        {"current_password": PASSWORD},
+        page_url="/account/security",
+    )
+    assert not _reload(user).has_totp
+
+
+def test_sessions_are_listed_and_can_be_ended_one_by_one_or_everywhere(client, app, make):
+    make.org()
+    _signed_in(client, make)
+    phone = app.test_client()
+    phone.environ_base["HTTP_USER_AGENT"] = "Phone browser 1.0"
+    sign_in(phone, "jane@example.org")
+    rp = RelyingParty(app.test_client(), make.client())
+    tokens = rp.tokens("jane@example.org")
+    page = page_text(client.get("/account/security"))
+    assert "Phone browser 1.0" in page and "(this device)" in page
+    session_ids = re.findall(r'name="session" value="(\d+)"', page)
+    assert len(session_ids) == 2  # the two other devices, not this one
+
+    for session_id in session_ids:
+        submit(
+            client,
+            "/account/security/sessions/end",
+            {"session": session_id},
+            page_url="/account/security",
+        )
+    assert phone.get("/").status_code == 302
+    assert client.get("/").status_code == 200
+
+    response = submit(
+        client, "/account/security/sign-out-everywhere", {}, page_url="/account/security"
+    )
+    assert location(response) == "/login"
+    assert client.get("/").status_code == 302
+    assert rp.userinfo(tokens["access_token"]).status_code == 401
+
+
+def test_a_session_of_another_user_cannot_be_ended(client, app, make):
+    make.user("other@example.org")
+    sign_in(app.test_client(), "other@example.org")
+    me = _signed_in(client, make)
+    target = db.session.scalar(db.select(AuthSession).where(AuthSession.user_id != me.id))
+    response = submit(
+        client,
+        "/account/security/sessions/end",
+        {"session": str(target.id)},
+        page_url="/account/security",
+    )
+    assert response.status_code == 404

@@ -1,0 +1,81 @@
+"""Self sign-up: an account with no organisation and no roles, after an emailed code."""
+
+from __future__ import annotations
+
+import re
+
+from idp.extensions import db
+from idp.models import User
+from tests.journeys import enter_code, error_of, location, page_text, submit
+from tests.mailbox import text_of
+
+FORM = {
+    "given_name": "Sam",
+    "family_name": "Self",
+    "email": "sam@example.org",
+    "password": "lantern orchard velvet",
+    "confirm_password": "lantern orchard velvet",
+}
+
+
+def test_sign_up_verify_and_land_on_a_home_page_that_explains_what_next(client, mailbox):
+    assert "Create an account" in page_text(client.get("/login"))
+    response = submit(client, "/signup", FORM)
+    assert location(response) == "/login/verify"
+    assert client.get("/").status_code == 302
+    assert location(enter_code(client, mailbox, "sam@example.org")) == "/"
+    home = page_text(client.get("/"))
+    assert "Your account is not part of a centre yet" in home
+    assert 'class="tile__link" href=' not in home  # no usable tile
+    user = db.session.scalar(db.select(User))
+    assert user.origin == "self" and user.status == "active" and user.memberships == []
+
+
+def test_an_address_with_an_account_gets_the_same_pages_and_its_owner_a_notice(
+    client, app, make, mailbox
+):
+    owner = make.user("taken@example.org")
+    new = submit(client, "/signup", FORM)
+    taken = submit(app.test_client(), "/signup", {**FORM, "email": "taken@example.org"})
+    assert location(new) == location(taken) == "/login/verify"
+    # The session cookie is signed, not encrypted; the pending sign-up in it is encrypted,
+    # so it does not show whose account the address belongs to.
+    cookie = taken.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    state = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert owner.sub not in str(state) and "taken@example.org" not in str(state)
+    notice = mailbox.wait_for("taken@example.org", "You already have a My Cambridge account")
+    assert not re.search(r"\b\d{6}\b", text_of(notice))
+    browser = app.test_client()
+    submit(browser, "/signup", {**FORM, "email": "taken@example.org"})
+    for code in ("000000", "123456", "999999"):
+        response = submit(browser, "/login/verify", {"code": code})
+        assert error_of(response).startswith("The code is not correct.")
+    assert browser.get("/").status_code == 302
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 2
+
+
+def test_sign_up_checks_every_field(client):
+    response = submit(
+        client,
+        "/signup",
+        {
+            "given_name": "",
+            "family_name": "Self",
+            "email": "nope",
+            "password": "short",
+            "confirm_password": "short",
+        },
+    )
+    html = page_text(response)
+    assert "Enter the first or given name." in html
+    assert "Enter an email address in the correct format" in html
+    assert "Password must be at least 15 characters long." in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 0
+
+
+def test_sign_up_can_be_switched_off(make_app, overrides):
+    overrides["AUTH"]["SELF_SIGNUP"] = False
+    closed = make_app(overrides)
+    http = closed.test_client()
+    assert http.get("/signup").status_code == 404
+    assert "Create an account" not in http.get("/login").get_data(as_text=True)
