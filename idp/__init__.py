@@ -6,7 +6,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, session
+from flask_login import current_user
 
 from idp import config, database
 from idp.config import Settings
@@ -68,12 +69,20 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
 
     @login_manager.user_loader
     def load_user(sid: str) -> Any:
-        auth_session = sessions.load(sid)
+        auth_session = sessions.load(sid, settings.auth.session_idle_ttl)
         if auth_session is None:
             return None
+        sessions.touch(auth_session)
         user = auth_session.user
         user.attach_session(auth_session)
         return user
+
+    @app.before_request
+    def load_signed_in_user() -> None:
+        # Load (and touch) the sign-in session first, before the request writes anything:
+        # the touch commits on a connection of its own and must not wait on this request.
+        if "_user_id" in session:
+            current_user._get_current_object()
 
 
 def setup_mail(app: Flask, settings: Settings) -> None:

@@ -120,9 +120,11 @@ def upgrade_schema() -> str:
 @with_app
 def db_revision(ctx: Context, message: str, as_json: bool) -> None:
     """Write a new migration from the difference between the models and the database."""
-    from flask_migrate import migrate
+    from alembic import command
+    from flask import current_app
 
-    script = migrate(message=message)
+    config = current_app.extensions["migrate"].migrate.get_config()
+    script = command.revision(config, message=message, autogenerate=True)
     path = getattr(script, "path", None)
     emit(
         as_json,
@@ -557,7 +559,10 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         keyring = _keyring(ctx)
         if not keyring.has_signing_key(ctx.settings.oidc.signing_alg):
             keyring.rotate(ctx.settings.oidc.signing_alg)
-        result = demo_data.seed(ctx.settings.catalogue, ctx.settings.auth.password_min_length)
+        auth = ctx.settings.auth
+        result = demo_data.seed(
+            ctx.settings.catalogue, auth.password_min_length, auth.temporary_password_ttl
+        )
         db.session.commit()
         secrets_file = instance / "demo-clients.json"
         known = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
@@ -572,6 +577,8 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         "issuer": issuer,
         "password": result["password"],
         "users": result["users"],
+        "invited": result["invited"],
+        "outbox": f"{issuer}/dev/outbox",
         "clients": [
             {"client_id": c.client_id, "redirect_uri": c.redirect_uri} for c in result["clients"]
         ],
@@ -582,6 +589,10 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         "",
         f"Sign in as any of these (password: {result['password']}):",
         *(f"  {user}" for user in result["users"]),
+        "",
+        "Demo mode sends no email: invitations and verification codes (asked for on a new",
+        f"browser) are in the mail outbox at {issuer}/dev/outbox",
+        f"  {result['invited']} is invited: its temporary password is in the outbox.",
         "",
         f"Demo clients (secrets in {secrets_file}):",
         *(f"  {c.client_id}  {c.redirect_uri}" for c in result["clients"]),

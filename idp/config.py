@@ -67,6 +67,7 @@ class OIDCSettings:
 @dataclass(frozen=True)
 class AuthSettings:
     session_ttl: int = 8 * 3600
+    session_idle_ttl: int = 3600
     # NIST SP 800-63B-4: 15 characters when the password is the only factor, 8 with TOTP.
     password_min_length: int = 15
     password_min_length_with_totp: int = 8
@@ -295,6 +296,8 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
             "auth.new_device_verification: must be one of " + ", ".join(NEW_DEVICE_POLICIES)
         )
     for name in (
+        "session_ttl",
+        "session_idle_ttl",
         "temporary_password_ttl",
         "code_ttl",
         "code_max_attempts",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from idp import clock
 from idp.extensions import db
@@ -37,4 +38,21 @@ def record(
             "ip": ip,
             "details": details,
         },
+    )
+
+
+def count_since(action: str, actor: User, since: datetime) -> int:
+    """How many ``action`` events ``actor`` caused since ``since`` (for simple lockouts)."""
+    table = AuditEvent.__table__
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(table)
+            .where(
+                table.c.actor_user_id == actor.id,
+                table.c.action == action,
+                table.c.at >= since,
+            )
+        )
+        or 0
     )

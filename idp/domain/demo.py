@@ -1,5 +1,6 @@
 """Demo data: one Cambridge International centre, a Cambridge Associate with two associate
-centres, an OCR centre, their people, and one client per demo service. Safe to run twice."""
+centres, an OCR centre, their people (one of them invited, with a temporary password in the
+mail outbox), and one client per demo service. Safe to run twice."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from idp.catalogue import Catalogue
-from idp.domain import clients, organisations, users
+from idp.domain import clients, invitations, organisations, users
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.models import Client, User
@@ -63,7 +64,13 @@ class DemoClient:
     redirect_uri: str
 
 
-def seed(catalogue: Catalogue, password_min_length: int) -> dict[str, Any]:
+# Invited, not yet active: the invitation email in the outbox starts the activation journey.
+INVITED = ("aa101.eve@example.org", "Eve", "Newstarter", "AA101", ["sfa.teacher"])
+
+
+def seed(
+    catalogue: Catalogue, password_min_length: int, temporary_password_ttl: int
+) -> dict[str, Any]:
     """Create whatever of the demo data is missing; returns what a person needs to sign in."""
     for code, name, brand, parent in ORGANISATIONS:
         try:
@@ -87,6 +94,12 @@ def seed(catalogue: Catalogue, password_min_length: int) -> dict[str, Any]:
             organisations.set_roles(user, organisation, roles, catalogue)
             if officer:
                 organisations.set_exams_officer(organisation, user, catalogue)
+    email, given, family, code, roles = INVITED
+    if users.find_by_email(email) is None:
+        organisation = organisations.get_by_code(code)
+        user = users.create(email=email, given_name=given, family_name=family)
+        organisations.set_roles(user, organisation, roles, catalogue)
+        invitations.invite(user, ttl_seconds=temporary_password_ttl, organisation=organisation)
     demo_clients = []
     for client_id, name, service, port in CLIENTS:
         redirect_uri = f"http://127.0.0.1:{port}/callback"
@@ -107,6 +120,7 @@ def seed(catalogue: Catalogue, password_min_length: int) -> dict[str, Any]:
     return {
         "password": DEMO_PASSWORD,
         "users": [p[0] for p in PEOPLE],
+        "invited": INVITED[0],
         "clients": demo_clients,
         "user_count": db.session.scalar(select(db.func.count()).select_from(User)),
     }

@@ -40,6 +40,7 @@ def start(
         "acr": acr_for(amr),
         "created_at": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
+        "last_seen_at": now,
         "ip": ip,
         "user_agent": (user_agent or "")[:300] or None,
     }
@@ -61,6 +62,7 @@ def reauthenticate(auth_session: AuthSession, amr: list[str], ttl_seconds: int) 
     auth_session.amr = amr
     auth_session.acr = acr_for(amr)
     auth_session.expires_at = now + timedelta(seconds=ttl_seconds)
+    auth_session.last_seen_at = now
     auth_session.user.last_sign_in_at = now
 
 
@@ -69,8 +71,12 @@ def acr_for(amr: list[str]) -> str:
     return TWO_FACTORS if "pwd" in amr and set(amr) - {"pwd"} else ONE_FACTOR
 
 
-def load(sid: str) -> AuthSession | None:
-    """The live session with this id, with its user, or None if ended, expired or suspended."""
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def load(sid: str, idle_ttl: int | None = None) -> AuthSession | None:
+    """The live session with this id, with its user, or None if ended, expired (absolute
+    lifetime, or ``idle_ttl`` seconds without a request) or its user suspended."""
     auth_session = db.session.scalar(
         select(AuthSession).where(AuthSession.sid == sid).options(joinedload(AuthSession.user))
     )
@@ -81,7 +87,25 @@ def load(sid: str) -> AuthSession | None:
         or auth_session.user.status == UserStatus.SUSPENDED
     ):
         return None
+    last_seen = auth_session.last_seen_at or auth_session.auth_time
+    if idle_ttl is not None and last_seen + timedelta(seconds=idle_ttl) <= clock.now():
+        return None
     return auth_session
+
+
+def touch(auth_session: AuthSession) -> None:
+    """Note activity (at most once a minute), in a transaction of its own: the request's own
+    work may still be rolled back, the activity stands."""
+    now = clock.now()
+    last_seen = auth_session.last_seen_at or auth_session.auth_time
+    if now - last_seen < TOUCH_EVERY:
+        return
+    table = AuthSession.__table__
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(table).where(table.c.sid == auth_session.sid).values(last_seen_at=now)
+        )
+    set_committed_value(auth_session, "last_seen_at", now)
 
 
 def end(auth_session: AuthSession) -> None:

@@ -8,11 +8,13 @@ resumes the authorization request that sent the user here, if any.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
 
+from idp import clock
 from idp.config import AuthSettings
 from idp.domain import audit, passwords, sessions, totp, users, verification
 from idp.domain.verification import CodePolicy
@@ -216,7 +218,13 @@ def totp_step() -> Any:
     step, user = loaded
     error = None
     use_recovery = request.values.get("method") == "recovery"
-    if request.method == "POST":
+    if request.method == "POST" and _second_factor_locked(user):
+        error = (
+            "Too many wrong codes. Wait 15 minutes, then try again, or use a recovery code."
+            if not use_recovery
+            else "Too many wrong codes. Wait 15 minutes, then try again."
+        )
+    elif request.method == "POST":
         try:
             if use_recovery:
                 totp.use_recovery_code(user, request.form.get("code") or "")
@@ -230,6 +238,19 @@ def totp_step() -> Any:
         else:
             return signed_in(user, interactions.get(step.ix), step.next, ["pwd", "otp", "mfa"])
     return render_template("auth/totp.html", error=error, use_recovery=use_recovery)
+
+
+SECOND_FACTOR_WINDOW = timedelta(minutes=15)
+SECOND_FACTOR_MAX_FAILURES = 5
+
+
+def _second_factor_locked(user: User) -> bool:
+    """Five wrong authenticator or recovery codes in 15 minutes pause further tries (counted
+    on the server: the pending sign-in lives in a cookie an attacker could replay)."""
+    since = clock.now() - SECOND_FACTOR_WINDOW
+    return (
+        audit.count_since("sign_in.second_factor_failed", user, since) >= SECOND_FACTOR_MAX_FAILURES
+    )
 
 
 def signed_in(

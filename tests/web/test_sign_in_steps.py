@@ -181,3 +181,17 @@ def test_a_pending_sign_in_times_out(client, app, make, mailbox):
     assert "took too long" in page_text(client.get("/login?timeout=1"))
     assert client.post("/login/verify", data={"code": code}).status_code == 400  # no CSRF
     assert client.get("/").status_code == 302
+
+
+def test_wrong_authenticator_codes_pause_further_tries(client, make):
+    user = make.user("jane@example.org")
+    generator = _enrol(user)
+    sign_in(client, "jane@example.org")
+    for _ in range(5):
+        response = submit(client, "/login/authenticator", {"code": _wrong_code(generator)})
+        assert error_of(response).startswith("The code is not correct.")
+    response = submit(client, "/login/authenticator", {"code": _now_code(generator)})
+    assert error_of(response).startswith("Too many wrong codes. Wait 15 minutes")
+    clock.advance(15 * 60 + 1)
+    sign_in(client, "jane@example.org")
+    assert location(submit(client, "/login/authenticator", {"code": _now_code(generator)})) == "/"
