@@ -42,6 +42,11 @@ def index() -> Any:
         {
             "service": service,
             "allowed": any(r.service == service.key for r in catalogue.roles if r.key in held),
+            # Global Listening: no one at a centre can grant it, so "ask your exams officer"
+            # would send people on a fool's errand.
+            "officer_only": all(
+                not r.grantable_by_centre for r in catalogue.roles if r.service == service.key
+            ),
         }
         for service in catalogue.services
         if service.url and (brand is None or service.brand == brand)

@@ -26,6 +26,7 @@ def test_tiles_follow_the_roles_of_the_organisation_acted_for(client, make):
     home = page_text(client.get("/"))
     assert 'id="organisation"' in home  # the switcher: more than one organisation
     assert _usable_tiles(home) == ["http://127.0.0.1:5101/"]  # Submit for Assessment
+    assert "Only your centre's exams officer can use this service." in home  # Global Listening
 
     response = submit(client, "/organisation", {"organisation": "AA102"}, page_url="/")
     assert location(response) == "/"

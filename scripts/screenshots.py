@@ -1,0 +1,138 @@
+"""Take the README's screenshots: a throw-away demo, driven in headless Chromium.
+
+    .venv/bin/pip install playwright   # the Python package only; the browser is Debian's
+    .venv/bin/python scripts/screenshots.py [--chromium /usr/bin/chromium]
+
+Starts ``idp demo`` in a temporary directory on a free loopback port, walks the invited demo
+user through activation (reading the invitation and the code from the demo's mail outbox),
+visits the main pages, and writes PNGs at desktop and phone widths to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+INVITED = "aa101.eve@example.org"
+NEW_PASSWORD = "lantern orchard velvet"
+WIDTHS = {"desktop": (1280, 900), "phone": (375, 800)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def latest_text(outbox: Path, subject: str) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for path in sorted(outbox.glob("*.eml"), reverse=True):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if subject in str(message["Subject"]):
+                return message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        time.sleep(0.1)
+    raise SystemExit(f"no message about {subject!r} in {outbox}")
+
+
+def shoot(page: Page, name: str) -> None:
+    for label, (width, height) in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(OUT / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+        env.update(IDP_OIDC__KEYS_DIR=str(Path(tmp) / "keys"), IDP_ACCESS_LOG="")
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "idp"), "demo", "--bind", f"127.0.0.1:{port}"],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/.well-known/openid-configuration", timeout=1)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the demo server did not start") from None
+                    time.sleep(0.3)
+            walk(args.chromium, base, Path(tmp) / "instance" / "outbox")
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    print(f"screenshots written to {OUT}")
+
+
+def walk(chromium: str, base: str, outbox: Path) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        temporary = re.search(
+            r"Temporary password: (\S+)", latest_text(outbox, "Your My Cambridge account")
+        ).group(1)  # type: ignore[union-attr]
+        page.goto(base + "/login")
+        page.fill("#email", INVITED)
+        shoot(page, "sign-in")
+        page.fill("#password", "wrong password")
+        page.click("button[type=submit].button")
+        shoot(page, "sign-in-error")
+        page.fill("#email", INVITED)
+        page.fill("#password", temporary)
+        page.click("button[type=submit].button")
+        page.wait_for_url("**/login/set-password")
+        page.fill("#password", NEW_PASSWORD)
+        page.fill("#confirm_password", NEW_PASSWORD)
+        shoot(page, "set-password")
+        page.click("button[type=submit].button")
+        page.wait_for_url("**/login/verify")
+        shoot(page, "verify")
+        code = re.search(r"\b(\d{6})\b", latest_text(outbox, "verification code")).group(1)  # type: ignore[union-attr]
+        page.fill("#code", code)
+        page.click("button[type=submit].button")
+        page.wait_for_url(base + "/")
+        shoot(page, "home")
+        page.goto(base + "/account/personal")
+        shoot(page, "account-personal")
+        page.goto(base + "/account/security")
+        shoot(page, "account-security")
+        page.goto(base + "/account/security/authenticator")
+        shoot(page, "authenticator-setup")
+        page.goto(base + "/password/forgot")
+        shoot(page, "forgotten-password")
+        page.goto(base + "/dev/outbox")
+        shoot(page, "mail-outbox")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
