@@ -71,6 +71,7 @@ class AuthSettings:
     # NIST SP 800-63B-4: 15 characters when the password is the only factor, 8 with TOTP.
     password_min_length: int = 15
     password_min_length_with_totp: int = 8
+    pwned_passwords_url: str = ""
     argon2_time_cost: int = 2
     argon2_memory_cost: int = 19456
     argon2_parallelism: int = 1
@@ -94,6 +95,7 @@ class MailSettings:
     host: str = "127.0.0.1"
     port: int = 25
     security: str = "none"
+    ca_file: str = ""
     username: str = ""
     password: str = ""
     timeout: int = 10

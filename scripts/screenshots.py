@@ -110,7 +110,8 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         page.fill("#password", temporary)
         page.click("button[type=submit].button")
         page.wait_for_url("**/login/set-password")
-        page.fill("#password", NEW_PASSWORD)
+        page.locator("#password").press_sequentially(NEW_PASSWORD, delay=5)
+        page.wait_for_selector("#password-meter:not([hidden])")  # the strength meter
         page.fill("#confirm_password", NEW_PASSWORD)
         shoot(page, "set-password")
         page.click("button[type=submit].button")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import unicodedata
+import urllib.request
 from functools import cache
 
 from itsdangerous import BadSignature, SignatureExpired
+from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from idp import clock
+from idp.config import AuthSettings
 from idp.domain import audit, sessions, tokens
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
@@ -18,6 +22,7 @@ from idp.models import User
 from idp.security import passwords as hasher
 from idp.security import serializer
 
+log = logging.getLogger(__name__)
 MAX_PASSWORD_LENGTH = 256
 RESET_PURPOSE = "password-reset"
 
@@ -57,17 +62,66 @@ def check_policy(
             raise InvalidInput("Password must not contain your name.")
 
 
-def min_length_for(user: User, without_totp: int, with_totp: int) -> int:
-    return with_totp if user.has_totp else without_totp
+def check_pwned(password: str, range_url: str, timeout: float = 3.0) -> None:
+    """Refuse a password found in Have I Been Pwned's Pwned Passwords, by k-anonymity: only the
+    first five hex digits of its SHA-1 leave this server. Off unless ``range_url`` is set
+    (``https://api.pwnedpasswords.com/range/``); if the service cannot be reached in
+    ``timeout`` seconds the check is skipped and logged, never blocking a password change."""
+    if not range_url:
+        return
+    digest = hashlib.sha1(password.encode(), usedforsecurity=False).hexdigest().upper()
+    prefix, suffix = digest[:5], digest[5:]
+    request = urllib.request.Request(
+        range_url + prefix, headers={"Add-Padding": "true", "User-Agent": "my-cambridge-idp"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body = response.read(2_000_000).decode("ascii", "replace")
+    except (OSError, ValueError) as exc:
+        log.warning("pwned passwords: check skipped: %s", exc)
+        return
+    for line in body.splitlines():
+        candidate, _, count = line.strip().partition(":")
+        if candidate == suffix and count.strip() not in ("", "0"):
+            raise InvalidInput(
+                "This password has appeared in a data breach, so others may know it. "
+                "Choose a different one."
+            )
 
 
-def check_for(user: User, password: str, without_totp: int, with_totp: int) -> None:
+STRENGTH_LABELS = ("Very weak", "Weak", "Fair", "Good", "Strong")
+
+
+def strength(password: str, hints: tuple[str, ...] = ()) -> dict[str, object]:
+    """zxcvbn's estimate, for the strength meter NIST SP 800-63B-4 recommends: a score from 0
+    to 4, a label and advice. Advice only: the policy above decides what is accepted."""
+    if not password:
+        return {"score": 0, "label": "", "warning": "", "suggestions": []}
+    result = zxcvbn(password[:72], user_inputs=[h for h in hints if h])
+    score = int(result["score"])
+    feedback = result["feedback"]
+    return {
+        "score": score,
+        "label": STRENGTH_LABELS[score],
+        "warning": feedback.get("warning") or "",
+        "suggestions": list(feedback.get("suggestions") or []),
+    }
+
+
+def min_length_for(user: User, auth: AuthSettings) -> int:
+    """Shorter passwords are allowed once an authenticator app backs them up."""
+    return auth.password_min_length_with_totp if user.has_totp else auth.password_min_length
+
+
+def check_for(user: User, password: str, auth: AuthSettings) -> None:
+    """The whole policy for a user's new password, or InvalidInput saying what is wrong."""
     check_policy(
         password,
-        min_length_for(user, without_totp, with_totp),
+        min_length_for(user, auth),
         email=user.email,
         names=(user.given_name, user.family_name),
     )
+    check_pwned(password, auth.pwned_passwords_url)
 
 
 def set_password(user: User, password: str, *, notify: bool = True) -> None:

@@ -33,9 +33,10 @@ class SMTPTransport:
     username: str = ""
     password: str = ""
     timeout: float = 10
+    ca_file: str = ""  # trust these CAs instead of the system's (a private mail relay)
 
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self.ca_file or None)
         smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -103,6 +104,7 @@ class Mailer:
                 settings.username,
                 settings.password,
                 settings.timeout,
+                settings.ca_file,
             )
         else:
             outbox = Path(settings.outbox_dir)

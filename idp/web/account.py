@@ -27,7 +27,7 @@ from idp.models import AuthSession
 from idp.security import fernet
 from idp.security import passwords as hasher
 from idp.web.auth import code_policy
-from idp.web.forms import field, mask_email
+from idp.web.forms import field, mask_email, new_password_errors
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 EMAIL_CHANGE = "email_change"
@@ -92,21 +92,12 @@ def change_password() -> Any:
     auth = _auth()
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
-        new = request.form.get("password") or ""
         if not _current_password_ok():
             errors.append(("current_password", "Your current password is not correct."))
         else:
-            try:
-                passwords.check_for(
-                    current_user, new, auth.password_min_length, auth.password_min_length_with_totp
-                )
-            except InvalidInput as exc:
-                errors.append(("password", exc.message))
-            else:
-                if new != (request.form.get("confirm_password") or ""):
-                    errors.append(("confirm_password", "The passwords do not match."))
+            errors = new_password_errors(current_user, request.form, auth)
         if not errors:
-            passwords.set_password(current_user, new)
+            passwords.set_password(current_user, request.form["password"])
             ended = passwords.sign_out_everywhere(
                 current_user, keep_sid=current_user.auth_session.sid
             )
@@ -118,9 +109,7 @@ def change_password() -> Any:
                 "success",
             )
             return redirect(url_for("account.personal"))
-    min_length = passwords.min_length_for(
-        current_user, auth.password_min_length, auth.password_min_length_with_totp
-    )
+    min_length = passwords.min_length_for(current_user, auth)
     return render_template(
         "account/password.html", errors=errors, min_length=min_length, section="personal"
     )

@@ -32,7 +32,7 @@ from idp.oidc import interactions
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.routes import continue_authorization
 from idp.web import devices, pending
-from idp.web.forms import field, mask_email, safe_next
+from idp.web.forms import field, mask_email, new_password_errors, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -145,22 +145,13 @@ def set_password() -> Any:
     auth = _auth()
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
-        new = request.form.get("password") or ""
-        try:
-            passwords.check_for(
-                user, new, auth.password_min_length, auth.password_min_length_with_totp
-            )
-        except InvalidInput as exc:
-            errors.append(("password", exc.message))
-        else:
-            if new != (request.form.get("confirm_password") or ""):
-                errors.append(("confirm_password", "The passwords do not match."))
+        errors = new_password_errors(user, request.form, auth)
         if not errors:
-            passwords.set_password(user, new, notify=user.status != UserStatus.INVITED)
+            passwords.set_password(
+                user, request.form["password"], notify=user.status != UserStatus.INVITED
+            )
             return after_password(user, step.ix, step.next)
-    min_length = passwords.min_length_for(
-        user, auth.password_min_length, auth.password_min_length_with_totp
-    )
+    min_length = passwords.min_length_for(user, auth)
     return render_template("auth/set_password.html", errors=errors, min_length=min_length)
 
 

@@ -1,10 +1,16 @@
-"""Small parsers for the pages' forms: they trim and bound input, and apply no rules."""
+"""Small parsers for the pages' forms: they trim and bound input and leave the rules to the
+domain (the new-password form asks ``domain.passwords`` for its verdict)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from werkzeug.datastructures import MultiDict
+
+from idp.config import AuthSettings
+from idp.domain import passwords
+from idp.errors import InvalidInput
+from idp.models import User
 
 MAX_FIELD = 1024
 
@@ -29,3 +35,17 @@ def mask_email(address: str) -> str:
     if not domain:
         return address
     return local[:1] + "*" * max(len(local) - 1, 1) + "@" + domain
+
+
+def new_password_errors(
+    user: User, form: MultiDict[str, str], auth: AuthSettings
+) -> list[tuple[str, str]]:
+    """Errors of a *new password* + *confirm* pair, as (field id, message)."""
+    new = form.get("password") or ""
+    try:
+        passwords.check_for(user, new, auth)
+    except InvalidInput as exc:
+        return [("password", exc.message)]
+    if new != (form.get("confirm_password") or ""):
+        return [("confirm_password", "The passwords do not match.")]
+    return []

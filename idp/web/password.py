@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
 
 from idp.domain import passwords, users
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
-from idp.web.forms import field
+from idp.web.forms import field, new_password_errors
 
 bp = Blueprint("password", __name__, url_prefix="/password")
 
@@ -36,6 +46,17 @@ def forgot() -> Any:
     return render_template("password/forgot.html", email=email, error=error)
 
 
+@bp.post("/strength")
+def strength() -> Any:
+    """The strength meter's estimate of a password being typed (JSON; CSRF-protected, never
+    stored or logged). The page works without it."""
+    password = (request.form.get("password") or "")[:256]
+    hints: tuple[str, ...] = ()
+    if current_user.is_authenticated:
+        hints = (current_user.given_name, current_user.family_name, current_user.email or "")
+    return jsonify(passwords.strength(password, hints))
+
+
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> Any:
     auth = current_app.extensions["idp.settings"].auth
@@ -45,23 +66,12 @@ def reset(token: str) -> Any:
         return render_template("password/link_invalid.html", message=exc.message), 410
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
-        new = request.form.get("password") or ""
-        try:
-            passwords.check_for(
-                user, new, auth.password_min_length, auth.password_min_length_with_totp
-            )
-        except InvalidInput as exc:
-            errors.append(("password", exc.message))
-        else:
-            if new != (request.form.get("confirm_password") or ""):
-                errors.append(("confirm_password", "The passwords do not match."))
+        errors = new_password_errors(user, request.form, auth)
         if not errors:
-            passwords.set_password(user, new)
+            passwords.set_password(user, request.form["password"])
             passwords.sign_out_everywhere(user)
             db.session.commit()
             flash("Your password has been changed. Sign in with your new password.", "success")
             return redirect(url_for("auth.login", email=user.email))
-    min_length = passwords.min_length_for(
-        user, auth.password_min_length, auth.password_min_length_with_totp
-    )
+    min_length = passwords.min_length_for(user, auth)
     return render_template("password/reset.html", errors=errors, min_length=min_length, token=token)

@@ -54,6 +54,7 @@ def signup() -> Any:
                 email=address or None,
                 names=(form["given_name"], form["family_name"]),
             )
+            passwords.check_pwned(password, auth.pwned_passwords_url)
         except InvalidInput as exc:
             errors.append(("password", exc.message))
         else:

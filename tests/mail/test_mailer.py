@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import logging
+import ssl
 
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from idp.domain import invitations, users
 from idp.extensions import db
@@ -113,3 +120,87 @@ def test_the_outbox_page_does_not_exist_outside_demo_and_test_mode(make_app, ove
     overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
     production = make_app(overrides)
     assert production.test_client().get("/dev/outbox").status_code == 404
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, as files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def _tls_context(cert_file, key_file):
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def test_starttls_delivery_checks_the_servers_certificate(app, tmp_path):
+    cert_file, key_file = _self_signed(tmp_path)
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=_tls_context(cert_file, key_file),
+        require_starttls=True,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        trusting = SMTPTransport("127.0.0.1", port, "starttls", timeout=5, ca_file=str(cert_file))
+        assert Mailer(trusting, "x@example.org", 1, 0).deliver(_message()) is True
+        assert len(box.messages) == 1
+        # Without the private CA the certificate is refused: no mail goes out in clear text.
+        strict = SMTPTransport("127.0.0.1", port, "starttls", timeout=5)
+        assert Mailer(strict, "x@example.org", 1, 0).deliver(_message()) is False
+        plain = SMTPTransport("127.0.0.1", port, "none", timeout=5)
+        assert Mailer(plain, "x@example.org", 1, 0).deliver(_message()) is False
+        assert len(box.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_implicit_tls_delivery(app, tmp_path):
+    cert_file, key_file = _self_signed(tmp_path)
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        ssl_context=_tls_context(cert_file, key_file),
+    )
+    controller.start()
+    try:
+        transport = SMTPTransport("127.0.0.1", port, "tls", timeout=5, ca_file=str(cert_file))
+        assert Mailer(transport, "x@example.org", 1, 0).deliver(_message()) is True
+        assert len(box.messages) == 1
+    finally:
+        controller.stop()

@@ -7,7 +7,7 @@ from idp.extensions import db
 from idp.models import AuthSession, Token
 from tests.journeys import error_of, location, page_text, sign_in, submit
 from tests.mailbox import links_in
-from tests.oidc_helpers import RelyingParty
+from tests.oidc_helpers import RelyingParty, csrf_token
 
 NEW_PASSWORD = "lantern orchard velvet"
 
@@ -98,3 +98,20 @@ def test_reset_applies_the_password_policy(client, make, mailbox):
 def test_bad_address_format_is_an_error_not_a_silent_success(client):
     response = submit(client, "/password/forgot", {"email": "not an address"})
     assert "Enter an email address in the correct format" in error_of(response)
+
+
+def test_the_strength_meter_estimate_needs_the_csrf_token_and_gives_advice(client):
+    page = client.get("/signup")
+    assert 'id="password-meter"' in page_text(page) and "password-meter.js" in page_text(page)
+    assert client.post("/password/strength", data={"password": "x"}).status_code == 400
+    token = csrf_token(page)
+    weak = client.post(
+        "/password/strength", data={"password": "password1234567"}, headers={"X-CSRFToken": token}
+    ).get_json()
+    strong = client.post(
+        "/password/strength",
+        data={"password": "lantern orchard velvet"},
+        headers={"X-CSRFToken": token},
+    ).get_json()
+    assert weak["score"] <= 1 and weak["label"] in ("Very weak", "Weak") and weak["warning"]
+    assert strong == {"score": 4, "label": "Strong", "warning": "", "suggestions": []}
