@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
+from cryptography.fernet import InvalidToken
 from flask import (
     Blueprint,
     abort,
@@ -117,6 +118,13 @@ def change_password() -> Any:
 
 @bp.post("/emails/add")
 def add_email() -> Any:
+    if not _current_password_ok():
+        return render_template(
+            "account/personal.html",
+            errors=[("current_password", "Your current password is not correct.")],
+            section="personal",
+            new_email=field(request.form, "email", 254),
+        ), 400
     try:
         address = emails.start_adding(
             current_user, field(request.form, "email", 254), code_policy()
@@ -238,18 +246,21 @@ def setup_totp() -> Any:
     if isinstance(session.get(TOTP_SETUP), str):
         try:
             secret = box.decrypt(session[TOTP_SETUP].encode(), ttl=1800).decode()
-        except Exception:  # noqa: BLE001 - an old or tampered value: start again
+        except InvalidToken:  # older than 30 minutes, or not ours: start again
             secret = None
     if secret is None or request.method == "GET":
         secret = totp.new_secret()
         session[TOTP_SETUP] = box.encrypt(secret.encode()).decode()
-    error = None
-    if request.method == "POST":
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST" and not _current_password_ok():
+        # Whoever holds a stolen session must not be able to lock the owner out.
+        errors.append(("current_password", "Your current password is not correct."))
+    elif request.method == "POST":
         try:
             codes = totp.enable(current_user, secret, request.form.get("code") or "")
         except DomainError as exc:
             db.session.rollback()
-            error = exc.message
+            errors.append(("code", exc.message))
         else:
             db.session.commit()
             session.pop(TOTP_SETUP, None)
@@ -259,7 +270,7 @@ def setup_totp() -> Any:
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render_template(
-        "account/setup_totp.html", qr=qr, secret=grouped, error=error, section="security"
+        "account/setup_totp.html", qr=qr, secret=grouped, errors=errors, section="security"
     )
 
 

@@ -85,7 +85,7 @@ def test_add_verify_make_primary_and_remove_an_email_address(client, app, make, 
     response = submit(
         client,
         "/account/emails/add",
-        {"email": "Jane.Home@Example.net"},
+        {"email": "Jane.Home@Example.net", "current_password": PASSWORD},
         page_url="/account/personal",
     )
     assert location(response) == "/account/emails/verify"
@@ -136,6 +136,19 @@ def test_add_verify_make_primary_and_remove_an_email_address(client, app, make, 
     assert error_of(refused) == "Enter a correct email address and password."
 
 
+def test_adding_an_address_needs_the_current_password(client, make, mailbox):
+    _signed_in(client, make)
+    response = submit(
+        client,
+        "/account/emails/add",
+        {"email": "new@example.org", "current_password": "not it"},
+        page_url="/account/personal",
+    )
+    assert response.status_code == 400
+    assert error_of(response) == "Your current password is not correct."
+    assert mailbox.to("new@example.org") == []
+
+
 def test_adding_an_address_of_another_account_reveals_nothing_and_cannot_succeed(
     client, make, mailbox
 ):
@@ -144,7 +157,7 @@ def test_adding_an_address_of_another_account_reveals_nothing_and_cannot_succeed
     response = submit(
         client,
         "/account/emails/add",
-        {"email": "other@example.org"},
+        {"email": "other@example.org", "current_password": PASSWORD},
         page_url="/account/personal",
     )
     assert location(response) == "/account/emails/verify"
@@ -165,15 +178,25 @@ def test_set_up_the_authenticator_app_then_sign_in_with_it(client, app, make):
     generator = pyotp.TOTP(secret.replace(" ", ""))
     bad = client.post(
         "/account/security/authenticator",
-        data={"csrf_token": csrf_token(page), "code": "12"},
+        data={"csrf_token": csrf_token(page), "code": "12", "current_password": PASSWORD},
     )
     assert error_of(bad) == "Enter the 6-digit code from your authenticator app."
+    no_password = client.post(
+        "/account/security/authenticator",
+        data={"csrf_token": csrf_token(page), "code": generator.at(clock.timestamp())},
+    )
+    assert error_of(no_password) == "Your current password is not correct."
+    assert not _reload(user).has_totp
     page = client.get("/account/security/authenticator")
     secret = re.search(r'class="secret"><strong>([A-Z2-7 ]+)</strong>', page_text(page)).group(1)
     generator = pyotp.TOTP(secret.replace(" ", ""))
     done = client.post(
         "/account/security/authenticator",
-        data={"csrf_token": csrf_token(page), "code": generator.at(clock.timestamp() - 30)},
+        data={
+            "csrf_token": csrf_token(page),
+            "code": generator.at(clock.timestamp() - 30),
+            "current_password": PASSWORD,
+        },
     )
     codes = re.findall(r"<li>([A-Z2-9]{5}-[A-Z2-9]{5})</li>", page_text(done))
     assert len(codes) == 10

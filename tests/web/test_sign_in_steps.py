@@ -195,3 +195,19 @@ def test_wrong_authenticator_codes_pause_further_tries(client, make):
     clock.advance(15 * 60 + 1)
     sign_in(client, "jane@example.org")
     assert location(submit(client, "/login/authenticator", {"code": _now_code(generator)})) == "/"
+
+
+def test_policy_always_asks_every_time_and_never_asks_never(
+    client, make, make_app, overrides, mailbox
+):
+    make.user("jane@example.org")
+    overrides["AUTH"]["NEW_DEVICE_VERIFICATION"] = "always"
+    always = make_app(overrides).test_client()
+    assert location(sign_in(always, "jane@example.org")) == "/login/verify"
+    assert location(enter_code(always, mailbox, "jane@example.org")) == "/"
+    always.post("/logout", data={"confirm": "yes", "csrf_token": _csrf(always)})
+    assert location(sign_in(always, "jane@example.org")) == "/login/verify"  # remembered or not
+
+    overrides["AUTH"]["NEW_DEVICE_VERIFICATION"] = "never"
+    never = make_app(overrides).test_client()
+    assert location(sign_in(never, "jane@example.org")) == "/"
