@@ -113,6 +113,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.account import bp as account_bp
     from idp.web.auth import bp as auth_bp
     from idp.web.home import bp as home_bp
+    from idp.web.organisation import bp as organisation_bp
     from idp.web.password import bp as password_bp
     from idp.web.signup import bp as signup_bp
 
@@ -122,6 +123,19 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(signup_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(organisation_bp)
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        def can_manage() -> bool:
+            from idp.domain import management
+
+            return current_user.is_authenticated and bool(
+                management.manageable(current_user, settings.catalogue)
+            )
+
+        return {"can_manage": can_manage}
+
     if settings.demo or settings.testing:
         from idp.web.dev import bp as dev_bp
 

@@ -41,3 +41,8 @@ def revoke_for_session(sid: str) -> int:
 def revoke_for_user(user_id: int) -> int:
     """Revoke every token the user holds, offline grants included."""
     return _revoke(Token.user_id == user_id)
+
+
+def revoke_for_organisation(user_id: int, organisation_id: int) -> int:
+    """Revoke the user's tokens issued while acting for one organisation (removed from it)."""
+    return _revoke(Token.user_id == user_id, Token.organisation_id == organisation_id)

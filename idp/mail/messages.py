@@ -139,3 +139,13 @@ def signup_exists(*, to: str) -> EmailMessage:
         "You already have a My Cambridge account",
         forgot_url=link("password.forgot"),
     )
+
+
+def added_to_organisation(*, to: str, name: str, organisation: str) -> EmailMessage:
+    return _build(
+        "added_to_organisation",
+        to,
+        f"You have been added to {organisation} in My Cambridge",
+        name=name,
+        organisation=organisation,
+    )

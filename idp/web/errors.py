@@ -8,6 +8,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from idp.errors import NotFound, PermissionDenied
 from idp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,17 @@ def render_error(status: int, title: str | None = None, message: str | None = No
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound) -> Response:
+        # A guessed organisation or user: the same page as any unknown address.
+        db.session.rollback()
+        return render_error(404)
+
+    @app.errorhandler(PermissionDenied)
+    def denied(error: PermissionDenied) -> Response:
+        db.session.rollback()
+        return render_error(403, message=error.message)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
         log.warning("CSRF check failed: %s", error.description)

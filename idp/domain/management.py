@@ -1,0 +1,487 @@
+"""My Organisation: what an exams officer (a holder of *User Management*) may do to the accounts
+of the organisations they manage, and nothing else.
+
+Every function takes the acting user and checks, here and not in a template, that:
+
+* the organisation is one the actor manages: one where they hold User Management, or an
+  associate centre of such an organisation (a Cambridge Associate's officer manages its
+  centres); any other organisation is ``NotFound``, so a guessed code or id reveals nothing;
+* the target user is a member of that organisation (else ``NotFound``);
+* nobody changes their own roles or suspends or deletes themselves;
+* the organisation keeps at least one active holder of User Management;
+* roles come from the organisation's brand and are grantable by a centre: Global Listening
+  and the like go with the exams officer alone (``idp orgs set-exams-officer``).
+
+A refused action raises before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import and_, func, or_, select
+
+from idp.catalogue import Catalogue, Role
+from idp.domain import audit, invitations, organisations, passwords, tokens, users
+from idp.errors import InvalidInput, NotFound, PermissionDenied
+from idp.extensions import db
+from idp.mail import messages, outgoing
+from idp.models import (
+    EmailAddress,
+    Membership,
+    Organisation,
+    User,
+    UserOrigin,
+    UserStatus,
+    membership_roles,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the rules need from configuration."""
+
+    catalogue: Catalogue
+    temporary_password_ttl: int
+    password_reset_minutes: int
+
+
+# -- which organisations ----------------------------------------------------------------------
+
+
+def manageable(actor: User, catalogue: Catalogue) -> list[Organisation]:
+    """The organisations ``actor`` may manage, by centre number."""
+    held = [
+        m.organisation
+        for m in actor.memberships
+        if catalogue.management_role(m.organisation.brand) in m.role_keys
+        and actor.status == UserStatus.ACTIVE
+    ]
+    if not held:
+        return []
+    ids = {o.id for o in held}
+    associates = db.session.scalars(
+        select(Organisation).where(Organisation.parent_id.in_(ids))
+    ).all()
+    found = {o.id: o for o in [*held, *associates]}
+    return sorted(found.values(), key=lambda o: o.code)
+
+
+def organisation(actor: User, code: str, catalogue: Catalogue) -> Organisation:
+    """The organisation with centre number ``code`` if ``actor`` manages it, else NotFound."""
+    wanted = (code or "").strip().upper()
+    for org in manageable(actor, catalogue):
+        if org.code == wanted:
+            return org
+    raise NotFound("There is no such organisation, or you do not manage it.")
+
+
+def member(org: Organisation, sub: str) -> tuple[User, Membership]:
+    """A member of ``org`` by their subject identifier, else NotFound."""
+    row = db.session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.sub == sub, Membership.organisation_id == org.id)
+    ).first()
+    if row is None:
+        raise NotFound("There is no such user in this organisation.")
+    return row.User, row.Membership
+
+
+# -- roles --------------------------------------------------------------------------------------
+
+
+def grantable_roles(org: Organisation, catalogue: Catalogue) -> list[Role]:
+    """The roles offered on the add-user and view-user pages, in catalogue order."""
+    return [r for r in catalogue.brand_roles(org.brand) if r.grantable_by_centre]
+
+
+def _checked_roles(org: Organisation, keys: Iterable[str], catalogue: Catalogue) -> set[str]:
+    wanted = set(keys)
+    offered = {r.key for r in grantable_roles(org, catalogue)}
+    officer_only = catalogue.officer_only_roles(org.brand)
+    if wanted & officer_only:
+        names = ", ".join(sorted(catalogue.roles_by_key[k].name for k in wanted & officer_only))
+        raise PermissionDenied(
+            f"{names} cannot be given from here: it goes with the centre's exams officer."
+        )
+    unknown = wanted - offered
+    if unknown:
+        raise InvalidInput(f"The role {sorted(unknown)[0]!r} is not offered to this organisation.")
+    if not wanted:
+        raise InvalidInput("Select one or more roles.")
+    return wanted
+
+
+def _holders_of_management(org: Organisation, catalogue: Catalogue) -> set[int]:
+    key = catalogue.management_role(org.brand)
+    return set(
+        db.session.scalars(
+            select(Membership.user_id)
+            .join(membership_roles, membership_roles.c.membership_id == Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.organisation_id == org.id,
+                membership_roles.c.role_key == key,
+                User.status == UserStatus.ACTIVE,
+            )
+        )
+    )
+
+
+def _keep_a_manager(org: Organisation, target: User, catalogue: Catalogue, losing: bool) -> None:
+    if losing and _holders_of_management(org, catalogue) == {target.id}:
+        raise PermissionDenied(
+            "This is the last person with User Management at this organisation. "
+            "Give the role to someone else first."
+        )
+
+
+def _not_self(actor: User, target: User, what: str) -> None:
+    if actor.id == target.id:
+        raise PermissionDenied(
+            f"You cannot {what} yourself. Ask another person with User Management."
+        )
+
+
+def change_roles(
+    actor: User, org: Organisation, target: User, keys: Iterable[str], catalogue: Catalogue
+) -> Membership:
+    """Replace the target's grantable roles at ``org``; officer-only roles they hold stay."""
+    _not_self(actor, target, "change the roles of")
+    wanted = _checked_roles(org, keys, catalogue)
+    _, current = member(org, target.sub)
+    kept = current.role_keys & catalogue.officer_only_roles(org.brand)
+    management = catalogue.management_role(org.brand)
+    _keep_a_manager(
+        org, target, catalogue, management in current.role_keys and management not in wanted
+    )
+    result = organisations.set_roles(target, org, wanted | kept, catalogue)
+    audit.record(
+        "management.roles_changed",
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+    )
+    return result
+
+
+# -- adding people ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewUser:
+    given_name: str
+    family_name: str
+    email: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What adding one person did (or, in a preview, would do)."""
+
+    email: str
+    name: str
+    kind: Literal["invited", "linked", "already_member", "error"]
+    message: str = ""
+    sub: str = ""
+
+
+def check_new(org: Organisation, person: NewUser, catalogue: Catalogue) -> Outcome:
+    """What ``add`` would do with this person, without writing anything."""
+    try:
+        address = users.normalise_email(person.email)
+        given = users.clean_name(person.given_name, "first or given name")
+        family = users.clean_name(person.family_name, "last name or surname")
+        _checked_roles(org, person.roles, catalogue)
+    except (InvalidInput, PermissionDenied) as exc:
+        return Outcome(
+            person.email.strip(),
+            f"{person.given_name} {person.family_name}".strip(),
+            "error",
+            exc.message,
+        )
+    existing = users.find_by_email(address)
+    name = f"{given} {family}"
+    if existing is None:
+        return Outcome(address, name, "invited")
+    if organisations.membership(existing, org) is not None:
+        return Outcome(
+            address,
+            existing.name,
+            "already_member",
+            "Already a member of this organisation.",
+            existing.sub,
+        )
+    return Outcome(address, existing.name, "linked", sub=existing.sub)
+
+
+def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> Outcome:
+    """Invite a new person, or link the existing account with this address, with ``roles``.
+
+    Raises InvalidInput (or PermissionDenied) for a row that cannot be added."""
+    outcome = check_new(org, person, settings.catalogue)
+    if outcome.kind == "error":
+        raise InvalidInput(outcome.message)
+    if outcome.kind == "already_member":
+        raise InvalidInput(f"{outcome.email} is already a member of this organisation.")
+    roles = set(person.roles)
+    if outcome.kind == "linked":
+        existing = users.find_by_email(outcome.email)
+        assert existing is not None
+        organisations.set_roles(existing, org, roles, settings.catalogue)
+        outgoing.enqueue(
+            messages.added_to_organisation(
+                to=existing.email or outcome.email, name=existing.name, organisation=org.name
+            )
+        )
+        audit.record(
+            "management.user_linked",
+            actor=actor,
+            target_type="user",
+            target_id=existing.sub,
+            organisation_id=org.id,
+            roles=sorted(roles),
+        )
+        return outcome
+    user = users.create(
+        email=person.email,
+        given_name=person.given_name,
+        family_name=person.family_name,
+        origin=UserOrigin.INVITATION,
+    )
+    organisations.set_roles(user, org, roles, settings.catalogue)
+    invitations.invite(
+        user, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
+    )
+    return Outcome(outcome.email, user.name, "invited", sub=user.sub)
+
+
+# -- account actions ----------------------------------------------------------------------------
+
+
+def _outside(target: User, actor: User, catalogue: Catalogue) -> list[Organisation]:
+    mine = {o.id for o in manageable(actor, catalogue)}
+    return [m.organisation for m in target.memberships if m.organisation_id not in mine]
+
+
+def suspend(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> None:
+    """Block sign-in at once: sessions end and every token is revoked."""
+    _not_self(actor, target, "suspend")
+    member(org, target.sub)
+    if target.status == UserStatus.SUSPENDED:
+        raise InvalidInput("This account is already suspended.")
+    if _outside(target, actor, catalogue):
+        raise PermissionDenied(
+            "This person also belongs to an organisation you do not manage, so their account "
+            "cannot be suspended from here. Remove them from your organisation instead."
+        )
+    _keep_a_manager(org, target, catalogue, True)
+    before = target.status
+    target.status = UserStatus.SUSPENDED
+    passwords.sign_out_everywhere(target)
+    audit.record(
+        "management.user_suspended",
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+        before=before,
+        after=target.status,
+    )
+
+
+def restore(actor: User, org: Organisation, target: User) -> None:
+    _not_self(actor, target, "restore")
+    member(org, target.sub)
+    if target.status != UserStatus.SUSPENDED:
+        raise InvalidInput("This account is not suspended.")
+    target.status = UserStatus.ACTIVE if target.password_changed_at else UserStatus.INVITED
+    audit.record(
+        "management.user_restored",
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+        after=target.status,
+    )
+
+
+def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> bool:
+    """Take the person out of ``org``; delete the account too when it was made by invitation
+    and belongs nowhere else. Someone who belongs only here must be suspended first. Returns
+    whether the account was deleted."""
+    _not_self(actor, target, "delete")
+    _, membership = member(org, target.sub)
+    others = [m for m in target.memberships if m.organisation_id != org.id]
+    if not others and target.status != UserStatus.SUSPENDED:
+        raise PermissionDenied("Suspend this account before deleting it.")
+    _keep_a_manager(
+        org, target, catalogue, catalogue.management_role(org.brand) in membership.role_keys
+    )
+    delete_account = not others and target.origin == UserOrigin.INVITATION
+    audit.record(
+        "management.user_deleted" if delete_account else "management.user_removed",
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+        before=sorted(membership.role_keys),
+    )
+    if org.exams_officer_id == target.id:
+        org.exams_officer_id = None
+    if delete_account:
+        db.session.delete(target)
+    else:
+        target.memberships.remove(membership)
+        db.session.delete(membership)
+        # Tokens that speak for this organisation stop working; the rest of the account stays.
+        tokens.revoke_for_organisation(target.id, org.id)
+        if not others:
+            passwords.sign_out_everywhere(target)
+    db.session.flush()
+    return delete_account
+
+
+def resend_invitation(actor: User, org: Organisation, target: User, settings: Settings) -> None:
+    member(org, target.sub)
+    if target.status != UserStatus.INVITED or not target.must_change_password:
+        raise InvalidInput("This person has already activated their account.")
+    invitations.invite(
+        target, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
+    )
+
+
+def send_password_reset(actor: User, org: Organisation, target: User, settings: Settings) -> None:
+    """Email the person a link to choose a new password (nothing changes until they use it)."""
+    member(org, target.sub)
+    if target.status != UserStatus.ACTIVE:
+        raise InvalidInput("Only an active account can be sent a password reset link.")
+    passwords.request_reset(target, minutes=settings.password_reset_minutes)
+    audit.record(
+        "management.password_reset_sent",
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+    )
+
+
+# -- the users list -----------------------------------------------------------------------------
+
+SORTS = {
+    "name": (User.given_name, User.family_name),
+    "email": (EmailAddress.address,),
+    "status": (User.status, User.given_name),
+    "last_sign_in": (User.last_sign_in_at, User.given_name),
+}
+PAGE_SIZES = (15, 30, 50, 100)
+STATUSES = tuple(s.value for s in UserStatus)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    search: str = ""
+    status: str = ""
+    role: str = ""
+    sort: str = "name"
+    descending: bool = False
+    page: int = 1
+    per_page: int = 15
+
+
+@dataclass(frozen=True)
+class Row:
+    sub: str
+    name: str
+    email: str
+    status: str
+    last_sign_in_at: object
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ListPage:
+    rows: list[Row]
+    total: int
+    query: ListQuery
+
+    @property
+    def first(self) -> int:
+        return 0 if not self.total else (self.query.page - 1) * self.query.per_page + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.query.page * self.query.per_page)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+def list_members(org: Organisation, query: ListQuery) -> ListPage:
+    """One page of the organisation's members: a count, a page and the page's roles."""
+    conditions = [Membership.organisation_id == org.id]
+    if query.search:
+        words = query.search.lower().split()[:5]
+        for word in words:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(
+                or_(
+                    func.lower(User.given_name).like(pattern, escape="\\"),
+                    func.lower(User.family_name).like(pattern, escape="\\"),
+                    EmailAddress.address.like(pattern, escape="\\"),
+                )
+            )
+    if query.status in STATUSES:
+        conditions.append(User.status == query.status)
+    if query.role:
+        conditions.append(
+            select(membership_roles.c.membership_id)
+            .where(
+                membership_roles.c.membership_id == Membership.id,
+                membership_roles.c.role_key == query.role,
+            )
+            .exists()
+        )
+    base = (
+        select(User, Membership.id.label("membership_id"), EmailAddress.address)
+        .join(Membership, Membership.user_id == User.id)
+        .join(EmailAddress, and_(EmailAddress.user_id == User.id, EmailAddress.is_primary))
+        .where(*conditions)
+    )
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    page = max(1, min(query.page, max(1, -(-total // query.per_page))))
+    query = ListQuery(**{**query.__dict__, "page": page})
+    columns = SORTS.get(query.sort, SORTS["name"])
+    order = [c.desc() if query.descending else c.asc() for c in columns]
+    rows = db.session.execute(
+        base.order_by(*order, User.id).limit(query.per_page).offset((page - 1) * query.per_page)
+    ).all()
+    roles: dict[int, list[str]] = {}
+    if rows:
+        for membership_id, key in db.session.execute(
+            select(membership_roles.c.membership_id, membership_roles.c.role_key).where(
+                membership_roles.c.membership_id.in_([r.membership_id for r in rows])
+            )
+        ):
+            roles.setdefault(membership_id, []).append(key)
+    return ListPage(
+        [
+            Row(
+                r.User.sub,
+                r.User.name,
+                r.address,
+                r.User.status,
+                r.User.last_sign_in_at,
+                tuple(sorted(roles.get(r.membership_id, []))),
+            )
+            for r in rows
+        ],
+        total,
+        query,
+    )

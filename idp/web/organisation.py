@@ -1,0 +1,283 @@
+"""My Organisation: the users of the organisations an exams officer manages.
+
+The pages parse forms and call ``domain.management``, which decides every rule; a refused
+action is rolled back and shown as a message. Organisations are addressed by centre number and
+people by their subject identifier, and both are checked on every request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from idp import clock
+from idp.catalogue import Catalogue, Role
+from idp.domain import management, sessions
+from idp.domain.management import ListQuery, NewUser
+from idp.errors import DomainError
+from idp.extensions import db
+from idp.models import Organisation
+from idp.web.forms import field
+
+bp = Blueprint("organisation", __name__, url_prefix="/organisation")
+CHOSEN = "manage_org"
+MAX_ROWS = 20
+
+
+@bp.before_request
+@login_required
+def _signed_in_only() -> None:
+    """Every page needs a signed-in user; each view then checks the organisation."""
+
+
+def _catalogue() -> Catalogue:
+    return current_app.extensions["idp.settings"].catalogue
+
+
+def _settings() -> management.Settings:
+    settings = current_app.extensions["idp.settings"]
+    return management.Settings(
+        settings.catalogue,
+        settings.auth.temporary_password_ttl,
+        settings.auth.password_reset_ttl // 60,
+    )
+
+
+def _role_groups(org: Organisation) -> list[tuple[str, list[Role]]]:
+    """The roles offered at ``org``, grouped by service, in catalogue order."""
+    catalogue = _catalogue()
+    groups: dict[str, list[Role]] = {}
+    for role in management.grantable_roles(org, catalogue):
+        groups.setdefault(catalogue.services_by_key[role.service].name, []).append(role)
+    return list(groups.items())
+
+
+def _org(code: str) -> Organisation:
+    return management.organisation(current_user, code, _catalogue())
+
+
+@bp.get("/")
+def index() -> Any:
+    orgs = management.manageable(current_user, _catalogue())
+    if not orgs:
+        abort(403)
+    chosen = session.get(CHOSEN)
+    acting = current_user.auth_session.organisation_id
+    org = (
+        next((o for o in orgs if o.code == chosen), None)
+        or next((o for o in orgs if o.id == acting), None)
+        or orgs[0]
+    )
+    return redirect(url_for("organisation.users", code=org.code))
+
+
+@bp.route("/choose", methods=["GET", "POST"])
+def choose() -> Any:
+    """*Change Organisation*: which organisation to manage (and, where the user is a member,
+    to act for in the services)."""
+    orgs = management.manageable(current_user, _catalogue())
+    if not orgs:
+        abort(403)
+    error = None
+    if request.method == "POST":
+        code = field(request.form, "organisation", 20)
+        org = next((o for o in orgs if o.code == code), None)
+        if org is None:
+            error = "Select an organisation."
+        else:
+            session[CHOSEN] = org.code
+            if any(m.organisation_id == org.id for m in current_user.memberships):
+                sessions.set_organisation(current_user.auth_session, org.id)
+                db.session.commit()
+            flash(f"You are now managing {org.code} – {org.name}.", "success")
+            return redirect(url_for("organisation.users", code=org.code))
+    return render_template(
+        "organisation/choose.html", orgs=orgs, chosen=session.get(CHOSEN), error=error
+    )
+
+
+def _list_query(args: MultiDict[str, str]) -> ListQuery:
+    def number(name: str, default: int) -> int:
+        try:
+            return max(1, int(args.get(name, default)))
+        except ValueError:
+            return default
+
+    per_page = number("per_page", 15)
+    return ListQuery(
+        search=field(args, "q", 100),
+        status=field(args, "status", 16),
+        role=field(args, "role", 64),
+        sort=field(args, "sort", 16) or "name",
+        descending=args.get("dir") == "desc",
+        page=number("page", 1),
+        per_page=per_page if per_page in management.PAGE_SIZES else 15,
+    )
+
+
+@bp.get("/<code>/users")
+def users(code: str) -> Any:
+    org = _org(code)
+    page = management.list_members(org, _list_query(request.args))
+    catalogue = _catalogue()
+    return render_template(
+        "organisation/users.html",
+        org=org,
+        page=page,
+        roles=catalogue.brand_roles(org.brand),
+        role_names={r.key: r.name for r in catalogue.roles},
+        statuses=management.STATUSES,
+        page_sizes=management.PAGE_SIZES,
+        can_choose=len(management.manageable(current_user, catalogue)) > 1,
+    )
+
+
+def _rows(form: MultiDict[str, str]) -> list[NewUser]:
+    count = min(int(form.get("rows") or 1), MAX_ROWS) if (form.get("rows") or "1").isdigit() else 1
+    return [
+        NewUser(
+            field(form, f"given_name-{i}", 100),
+            field(form, f"family_name-{i}", 100),
+            field(form, f"email-{i}", 254),
+            tuple(form.getlist(f"roles-{i}")),
+        )
+        for i in range(max(count, 1))
+    ]
+
+
+@bp.route("/<code>/users/add", methods=["GET", "POST"])
+def add_users(code: str) -> Any:
+    org = _org(code)
+    catalogue = _catalogue()
+    rows = _rows(request.form) if request.method == "POST" else [NewUser("", "", "", ())]
+    outcomes: list[management.Outcome | None] = [None] * len(rows)
+    action = request.form.get("action", "")
+    if action == "add_row" and len(rows) < MAX_ROWS:
+        rows.append(NewUser("", "", "", ()))
+        outcomes.append(None)
+    elif action.startswith("remove_row-") and len(rows) > 1:
+        index = action.removeprefix("remove_row-")
+        if index.isdigit() and int(index) < len(rows):
+            del rows[int(index)]
+            del outcomes[int(index)]
+    elif action in ("save", "save_another"):
+        outcomes = [management.check_new(org, row, catalogue) for row in rows]
+        problems = [o for o in outcomes if o and o.kind in ("error", "already_member")]
+        emails = [o.email for o in outcomes if o]
+        if len(set(emails)) != len(emails):
+            flash("The same email address appears in more than one row.", "warning")
+        elif not problems:
+            try:
+                done = [management.add(current_user, org, row, _settings()) for row in rows]
+            except DomainError as exc:
+                db.session.rollback()
+                flash(exc.message, "warning")
+            else:
+                db.session.commit()
+                if action == "save_another":
+                    flash(_summary(done), "success")
+                    return redirect(url_for("organisation.add_users", code=org.code))
+                return render_template("organisation/added.html", org=org, done=done)
+    return render_template(
+        "organisation/add_users.html",
+        org=org,
+        rows=rows,
+        outcomes=outcomes,
+        roles=management.grantable_roles(org, catalogue),
+        role_groups=_role_groups(org),
+        max_rows=MAX_ROWS,
+    )
+
+
+def _summary(done: list[management.Outcome]) -> str:
+    invited = [o.email for o in done if o.kind == "invited"]
+    linked = [o.email for o in done if o.kind == "linked"]
+    parts = []
+    if invited:
+        parts.append("Invited " + ", ".join(invited) + ".")
+    if linked:
+        parts.append("Added the existing account(s) of " + ", ".join(linked) + ".")
+    return " ".join(parts)
+
+
+@bp.get("/<code>/users/<sub>")
+def view_user(code: str, sub: str) -> Any:
+    org = _org(code)
+    user, membership = management.member(org, sub)
+    catalogue = _catalogue()
+    return render_template(
+        "organisation/user.html",
+        org=org,
+        user=user,
+        membership=membership,
+        roles=management.grantable_roles(org, catalogue),
+        officer_roles=[
+            catalogue.roles_by_key[k]
+            for k in sorted(membership.role_keys)
+            if not catalogue.roles_by_key[k].grantable_by_centre
+        ],
+        role_names={r.key: r.name for r in catalogue.roles},
+        now=clock.now,
+        is_self=user.id == current_user.id,
+        elsewhere=[m.organisation for m in user.memberships if m.organisation_id != org.id],
+    )
+
+
+def _act(code: str, sub: str, action: str) -> Any:
+    org = _org(code)
+    user, _ = management.member(org, sub)
+    catalogue = _catalogue()
+    try:
+        if action == "roles":
+            management.change_roles(
+                current_user, org, user, request.form.getlist("roles"), catalogue
+            )
+            message = f"The roles of {user.name} have been saved."
+        elif action == "suspend":
+            management.suspend(current_user, org, user, catalogue)
+            message = f"{user.name} has been suspended and signed out everywhere."
+        elif action == "restore":
+            management.restore(current_user, org, user)
+            message = f"{user.name} has been restored."
+        elif action == "invitation":
+            management.resend_invitation(current_user, org, user, _settings())
+            message = f"A new invitation has been sent to {user.email}."
+        elif action == "password":
+            management.send_password_reset(current_user, org, user, _settings())
+            message = f"A password reset link has been sent to {user.email}."
+        else:  # delete
+            name = user.name
+            deleted = management.remove(current_user, org, user, catalogue)
+            db.session.commit()
+            flash(
+                f"{name} has been deleted."
+                if deleted
+                else f"{name} has been removed from {org.name}.",
+                "success",
+            )
+            return redirect(url_for("organisation.users", code=org.code))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
+
+
+@bp.post("/<code>/users/<sub>/<any(roles, suspend, restore, invitation, password, delete):action>")
+def act(code: str, sub: str, action: str) -> Any:
+    return _act(code, sub, action)

@@ -1,0 +1,216 @@
+"""The rules of My Organisation, each tried as an attack on the domain layer."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.domain import management, organisations
+from idp.domain.management import ListQuery, NewUser
+from idp.errors import InvalidInput, NotFound, PermissionDenied
+from idp.extensions import db
+from idp.models import User
+
+
+@pytest.fixture
+def world(make):
+    """AA101 with its officer and a teacher; CA200 (an Associate) with centre CA201; ZZ999."""
+    aa101 = make.org("AA101", name="Centre A")
+    ca200 = make.org("CA200", name="Associate")
+    ca201 = make.org("CA201", name="Associate centre", associate_of="CA200")
+    zz999 = make.org("ZZ999", name="Elsewhere")
+    officer = make.user("officer@example.org", org=aa101, roles=("user_management",))
+    organisations.set_exams_officer(aa101, officer, make.catalogue)
+    teacher = make.user("teacher@example.org", org=aa101, roles=("sfa.teacher",))
+    associate = make.user("associate@example.org", org=ca200, roles=("user_management",))
+    centre_teacher = make.user("ct@example.org", org=ca201, roles=("sfa.teacher",))
+    stranger = make.user("stranger@example.org", org=zz999, roles=("sfa.teacher",))
+    db.session.commit()
+    return {
+        "aa101": aa101,
+        "ca200": ca200,
+        "ca201": ca201,
+        "zz999": zz999,
+        "officer": officer,
+        "teacher": teacher,
+        "associate": associate,
+        "centre_teacher": centre_teacher,
+        "stranger": stranger,
+        "catalogue": make.catalogue,
+    }
+
+
+def test_an_officer_manages_their_centre_and_an_associate_its_centres(world):
+    catalogue = world["catalogue"]
+    assert [o.code for o in management.manageable(world["officer"], catalogue)] == ["AA101"]
+    assert [o.code for o in management.manageable(world["associate"], catalogue)] == [
+        "CA200",
+        "CA201",
+    ]
+    assert management.manageable(world["teacher"], catalogue) == []
+
+
+@pytest.mark.parametrize(
+    ("actor", "code"),
+    [("officer", "ZZ999"), ("officer", "CA201"), ("teacher", "AA101"), ("associate", "AA101")],
+)
+def test_other_organisations_do_not_exist_for_an_actor(world, actor, code):
+    with pytest.raises(NotFound):
+        management.organisation(world[actor], code, world["catalogue"])
+
+
+def test_a_member_of_another_organisation_cannot_be_reached_by_their_id(world):
+    with pytest.raises(NotFound):
+        management.member(world["aa101"], world["stranger"].sub)
+
+
+def test_nobody_changes_their_own_roles(world):
+    with pytest.raises(PermissionDenied, match="your own roles|the roles of yourself"):
+        management.change_roles(
+            world["officer"],
+            world["aa101"],
+            world["officer"],
+            ["sfa.exams_officer"],
+            world["catalogue"],
+        )
+
+
+def test_global_listening_cannot_be_granted_by_a_crafted_post(world):
+    with pytest.raises(PermissionDenied, match="goes with the centre's exams officer"):
+        management.change_roles(
+            world["officer"],
+            world["aa101"],
+            world["teacher"],
+            ["sfa.teacher", "gl.exams_officer"],
+            world["catalogue"],
+        )
+    db.session.rollback()
+    teacher = db.session.get(User, world["teacher"].id)
+    assert organisations.membership(teacher, world["aa101"]).role_keys == {"sfa.teacher"}
+
+
+def test_roles_of_another_brand_are_refused(world):
+    with pytest.raises(InvalidInput, match="not offered"):
+        management.change_roles(
+            world["officer"],
+            world["aa101"],
+            world["teacher"],
+            ["ocr.interchange"],
+            world["catalogue"],
+        )
+
+
+def test_the_officers_global_listening_survives_a_role_edit_by_another_manager(world, make):
+    deputy = make.user("deputy@example.org", org=world["aa101"], roles=("user_management",))
+    management.change_roles(
+        deputy,
+        world["aa101"],
+        world["officer"],
+        ["user_management", "sfa.exams_officer"],
+        world["catalogue"],
+    )
+    keys = organisations.membership(world["officer"], world["aa101"]).role_keys
+    assert keys == {"user_management", "sfa.exams_officer", "gl.exams_officer"}
+
+
+def test_the_last_user_manager_cannot_be_removed(world, make):
+    # The Associate's officer manages CA201, where one person holds User Management.
+    head = make.user("head@example.org", org=world["ca201"], roles=("user_management",))
+    with pytest.raises(PermissionDenied, match="last person with User Management"):
+        management.change_roles(
+            world["associate"], world["ca201"], head, ["sfa.teacher"], world["catalogue"]
+        )
+    with pytest.raises(PermissionDenied, match="last person with User Management"):
+        management.suspend(world["associate"], world["ca201"], head, world["catalogue"])
+
+
+def test_nobody_suspends_or_deletes_themselves(world):
+    with pytest.raises(PermissionDenied):
+        management.suspend(world["officer"], world["aa101"], world["officer"], world["catalogue"])
+    with pytest.raises(PermissionDenied):
+        management.remove(world["officer"], world["aa101"], world["officer"], world["catalogue"])
+
+
+def test_an_active_user_cannot_be_deleted(world):
+    with pytest.raises(PermissionDenied, match="Suspend this account before deleting it"):
+        management.remove(world["officer"], world["aa101"], world["teacher"], world["catalogue"])
+
+
+def test_a_suspended_invited_account_is_deleted_with_its_membership(world):
+    person = management.add(
+        world["officer"],
+        world["aa101"],
+        NewUser("Tom", "New", "tom@example.org", ("sfa.teacher",)),
+        management.Settings(world["catalogue"], 3600, 60),
+    )
+    db.session.commit()
+    tom = db.session.scalar(db.select(User).where(User.sub == person.sub))
+    management.suspend(world["officer"], world["aa101"], tom, world["catalogue"])
+    db.session.commit()
+    assert tom.status == "suspended"
+    assert management.remove(world["officer"], world["aa101"], tom, world["catalogue"]) is True
+    db.session.commit()
+    assert db.session.scalar(db.select(User).where(User.sub == person.sub)) is None
+
+
+def test_a_person_of_another_organisation_is_removed_not_suspended(world):
+    catalogue = world["catalogue"]
+    organisations.set_roles(world["stranger"], world["aa101"], ["sfa.teacher"], catalogue)
+    db.session.commit()
+    with pytest.raises(PermissionDenied, match="organisation you do not manage"):
+        management.suspend(world["officer"], world["aa101"], world["stranger"], catalogue)
+    assert (
+        management.remove(world["officer"], world["aa101"], world["stranger"], catalogue) is False
+    )
+    db.session.commit()
+    stranger = db.session.get(User, world["stranger"].id)
+    assert [m.organisation.code for m in stranger.memberships] == ["ZZ999"]
+    assert stranger.status == "active"
+
+
+def test_adding_an_existing_account_links_it_instead_of_duplicating(world, mailbox):
+    settings = management.Settings(world["catalogue"], 3600, 60)
+    outcome = management.add(
+        world["officer"],
+        world["aa101"],
+        NewUser("S", "Tranger", "Stranger@Example.org", ("aa.nominated_user",)),
+        settings,
+    )
+    db.session.commit()
+    assert outcome.kind == "linked" and outcome.sub == world["stranger"].sub
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 5
+    mailbox.wait_for("stranger@example.org", "You have been added to Centre A")
+    again = management.check_new(
+        world["aa101"],
+        NewUser("S", "T", "stranger@example.org", ("sfa.teacher",)),
+        world["catalogue"],
+    )
+    assert again.kind == "already_member"
+
+
+def test_the_list_searches_sorts_filters_and_pages(world, make):
+    aa101 = world["aa101"]
+    for i in range(40):
+        make.user(
+            f"person{i:02d}@example.org",
+            given_name=f"Person{i:02d}",
+            family_name="Zed",
+            org=aa101,
+            roles=("sfa.teacher",) if i % 2 else ("aa.nominated_user",),
+        )
+    page = management.list_members(aa101, ListQuery(per_page=15))
+    assert page.total == 42 and len(page.rows) == 15 and (page.first, page.last) == (1, 15)
+    assert page.rows[0].name == "Jane Smith"  # officer and teacher are both Jane Smith
+    last = management.list_members(aa101, ListQuery(per_page=15, page=99))
+    assert last.query.page == 3 and (last.first, last.last) == (31, 42)
+    found = management.list_members(aa101, ListQuery(search="person07"))
+    assert [r.email for r in found.rows] == ["person07@example.org"]
+    by_name = management.list_members(aa101, ListQuery(search="zed person1"))
+    assert by_name.total == 10
+    teachers = management.list_members(aa101, ListQuery(role="sfa.teacher", per_page=100))
+    assert teachers.total == 21 and all("sfa.teacher" in r.roles for r in teachers.rows)
+    desc = management.list_members(aa101, ListQuery(sort="email", descending=True))
+    assert desc.rows[0].email == "teacher@example.org"
+    wildcard = management.list_members(aa101, ListQuery(search="%"))
+    assert wildcard.total == 0
+    other = management.list_members(world["zz999"], ListQuery())
+    assert [r.email for r in other.rows] == ["stranger@example.org"]

@@ -1,0 +1,325 @@
+"""My Organisation through the pages, as an exams officer would use it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from idp.domain import organisations
+from idp.extensions import db
+from idp.models import User
+from tests.journeys import location, page_text, sign_in, submit, temporary_password
+from tests.oidc_helpers import RelyingParty
+
+
+@pytest.fixture
+def centre(make):
+    aa101 = make.org("AA101", name="AA Dummy Centre A (CIC)")
+    officer = make.user(
+        "officer@example.org",
+        given_name="Olga",
+        family_name="Officer",
+        org=aa101,
+        roles=("user_management",),
+    )
+    organisations.set_exams_officer(aa101, officer, make.catalogue)
+    db.session.commit()
+    make.user(
+        "donald@example.org",
+        given_name="Donald",
+        family_name="Duck",
+        org=aa101,
+        roles=("sfa.teacher",),
+    )
+    return aa101
+
+
+@pytest.fixture
+def officer_browser(client, centre):
+    assert location(sign_in(client, "officer@example.org")) == "/"
+    return client
+
+
+def _sub(email: str) -> str:
+    return db.session.scalar(
+        db.select(User.sub).join(User.emails).where(db.text("email_addresses.address = :a")),
+        {"a": email},
+    )
+
+
+def _flash(response_page: str) -> str:
+    match = re.search(r'class="notice notice--\w+" role="status">([^<]+)<', response_page)
+    return match.group(1) if match else ""
+
+
+def test_the_users_list_shows_the_organisation_and_pages(officer_browser, centre, make):
+    for i in range(20):
+        make.user(
+            f"t{i:02d}@example.org",
+            given_name=f"Teacher{i:02d}",
+            family_name="X",
+            org=centre,
+            roles=("sfa.teacher",),
+        )
+    assert location(officer_browser.get("/organisation/")) == "/organisation/AA101/users"
+    page = page_text(officer_browser.get("/organisation/AA101/users"))
+    assert "AA101 – AA Dummy Centre A (CIC)" in page
+    assert "1–15 of 22" in page
+    assert page.count("<tr>") == 16  # header + 15 rows
+    second = page_text(officer_browser.get("/organisation/AA101/users?page=2"))
+    assert "16–22 of 22" in second
+    found = page_text(officer_browser.get("/organisation/AA101/users?q=donald"))
+    assert (
+        "1–1 of 1" in found and "Donald Duck" in found and "Submit for Assessment: Teacher" in found
+    )
+    assert "My Organisation" in page  # the masthead link
+
+
+def test_a_teacher_has_no_my_organisation(client, centre):
+    sign_in(client, "donald@example.org")
+    assert "My Organisation" not in page_text(client.get("/"))
+    assert client.get("/organisation/").status_code == 403
+    assert client.get("/organisation/AA101/users").status_code == 404
+
+
+def test_another_organisations_pages_are_not_found(officer_browser, make):
+    other = make.org("ZZ999")
+    stranger = make.user("stranger@example.org", org=other, roles=("sfa.teacher",))
+    assert officer_browser.get("/organisation/ZZ999/users").status_code == 404
+    assert officer_browser.get(f"/organisation/AA101/users/{stranger.sub}").status_code == 404
+    response = submit(
+        officer_browser,
+        f"/organisation/AA101/users/{stranger.sub}/suspend",
+        {},
+        page_url="/organisation/AA101/users",
+    )
+    assert response.status_code == 404
+    assert db.session.get(User, stranger.id).status == "active"
+
+
+def test_add_a_user_who_is_invited_and_activates(officer_browser, app, centre, mailbox):
+    response = submit(
+        officer_browser,
+        "/organisation/AA101/users/add",
+        {
+            "rows": "1",
+            "given_name-0": "Tom",
+            "family_name-0": "Teacher",
+            "email-0": "tom@example.org",
+            "roles-0": "sfa.teacher",
+            "action": "save",
+        },
+    )
+    html = page_text(response)
+    assert "Users added" in html and "Invited: emailed a temporary password" in html
+    temporary = temporary_password(mailbox, "tom@example.org")
+    assert "AA Dummy Centre A (CIC) has created a My Cambridge account" in str(
+        mailbox.wait_for("tom@example.org").get_body(preferencelist=("plain",)).get_content()
+    )
+    tom = app.test_client()
+    assert location(sign_in(tom, "tom@example.org", temporary)) == "/login/set-password"
+
+
+def test_several_rows_are_all_written_or_none(officer_browser, centre, mailbox):
+    rows = {
+        "rows": "3",
+        "given_name-0": "Ann",
+        "family_name-0": "One",
+        "email-0": "ann@example.org",
+        "roles-0": "sfa.teacher",
+        "given_name-1": "Bob",
+        "family_name-1": "Two",
+        "email-1": "not-an-address",
+        "roles-1": "sfa.teacher",
+        "given_name-2": "Cat",
+        "family_name-2": "Three",
+        "email-2": "cat@example.org",
+        "action": "save",
+    }
+    response = submit(officer_browser, "/organisation/AA101/users/add", rows)
+    html = page_text(response)
+    assert "Row 2: Enter an email address in the correct format" in html
+    assert "Row 3: Select one or more roles." in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 2
+    assert mailbox.messages == []
+    rows.update({"email-1": "bob@example.org", "roles-2": "aa.nominated_user"})
+    html = page_text(submit(officer_browser, "/organisation/AA101/users/add", rows))
+    assert html.count("Invited: emailed a temporary password") == 3
+    for address in ("ann@example.org", "bob@example.org", "cat@example.org"):
+        mailbox.wait_for(address, "Your My Cambridge account")
+
+
+def test_add_row_and_save_and_add_another(officer_browser, centre):
+    response = submit(
+        officer_browser,
+        "/organisation/AA101/users/add",
+        {"rows": "1", "action": "add_row", "given_name-0": "Kept"},
+    )
+    html = page_text(response)
+    assert 'id="given_name-1"' in html and 'value="Kept"' in html
+    response = submit(
+        officer_browser,
+        "/organisation/AA101/users/add",
+        {
+            "rows": "1",
+            "given_name-0": "Eve",
+            "family_name-0": "E",
+            "email-0": "eve@example.org",
+            "roles-0": "sfa.teacher",
+            "action": "save_another",
+        },
+    )
+    assert location(response) == "/organisation/AA101/users/add"
+    assert "Invited eve@example.org." in page_text(officer_browser.get(location(response)))
+
+
+def test_an_existing_account_is_linked_not_duplicated(officer_browser, make, mailbox):
+    other = make.org("ZZ999")
+    make.user(
+        "shared@example.org",
+        given_name="Sam",
+        family_name="Shared",
+        org=other,
+        roles=("sfa.teacher",),
+    )
+    html = page_text(
+        submit(
+            officer_browser,
+            "/organisation/AA101/users/add",
+            {
+                "rows": "1",
+                "given_name-0": "Sam",
+                "family_name-0": "Shared",
+                "email-0": "SHARED@example.org",
+                "roles-0": "aa.nominated_user",
+                "action": "save",
+            },
+        )
+    )
+    assert "Already had an account: added to AA101 and told by email" in html
+    mailbox.wait_for("shared@example.org", "You have been added to AA Dummy Centre A (CIC)")
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 3
+
+
+def test_role_changes_show_in_the_next_token(officer_browser, app, make, centre):
+    sub = _sub("donald@example.org")
+    rp = RelyingParty(app.test_client(), make.client(services=("submit_for_assessment",)))
+    first = rp.tokens("donald@example.org", scope="openid roles")
+    assert rp.verify_id_token(first["id_token"])["roles"] == ["sfa.teacher"]
+
+    response = submit(
+        officer_browser,
+        f"/organisation/AA101/users/{sub}/roles",
+        {"roles": ["sfa.exams_officer"]},
+        page_url=f"/organisation/AA101/users/{sub}",
+    )
+    assert location(response) == f"/organisation/AA101/users/{sub}"
+    assert "The roles of Donald Duck have been saved." in page_text(
+        officer_browser.get(location(response))
+    )
+    refreshed = rp.refresh(first["refresh_token"]).get_json()
+    assert rp.verify_id_token(refreshed["id_token"], nonce=None)["roles"] == ["sfa.exams_officer"]
+    assert rp.userinfo(refreshed["access_token"]).get_json()["roles"] == ["sfa.exams_officer"]
+
+
+def test_a_crafted_post_cannot_grant_global_listening_or_edit_own_roles(officer_browser):
+    donald = _sub("donald@example.org")
+    response = submit(
+        officer_browser,
+        f"/organisation/AA101/users/{donald}/roles",
+        {"roles": ["sfa.teacher", "gl.exams_officer"]},
+        page_url=f"/organisation/AA101/users/{donald}",
+    )
+    assert "cannot be given from here" in _flash(page_text(officer_browser.get(location(response))))
+    me = _sub("officer@example.org")
+    page = page_text(officer_browser.get(f"/organisation/AA101/users/{me}"))
+    assert "You cannot change your own roles." in page
+    response = submit(
+        officer_browser,
+        f"/organisation/AA101/users/{me}/roles",
+        {"roles": ["sfa.exams_officer"]},
+        page_url=f"/organisation/AA101/users/{me}",
+    )
+    assert "You cannot change the roles of yourself" in _flash(
+        page_text(officer_browser.get(location(response)))
+    )
+    db.session.expire_all()
+    held = {
+        u.email: organisations.membership(u, organisations.get_by_code("AA101")).role_keys
+        for u in db.session.scalars(db.select(User))
+    }
+    assert held == {
+        "donald@example.org": {"sfa.teacher"},
+        "officer@example.org": {"user_management", "gl.exams_officer"},
+    }
+
+
+def test_suspend_blocks_sign_in_and_tokens_at_once_then_restore_and_delete(
+    officer_browser, app, make
+):
+    donald = _sub("donald@example.org")
+    rp = RelyingParty(app.test_client(), make.client())
+    tokens = rp.tokens("donald@example.org", scope="openid offline_access")
+    donald_browser = app.test_client()
+    sign_in(donald_browser, "donald@example.org")
+    view = f"/organisation/AA101/users/{donald}"
+
+    submit(officer_browser, f"{view}/delete", {}, page_url=view)
+    assert db.session.scalar(db.select(User).where(User.sub == donald)) is not None  # not yet
+
+    submit(officer_browser, f"{view}/suspend", {}, page_url=view)
+    assert "Suspended" in page_text(officer_browser.get(view))
+    assert donald_browser.get("/").status_code == 302
+    assert rp.userinfo(tokens["access_token"]).status_code == 401
+    assert rp.refresh(tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert "Enter a correct email address and password." in page_text(
+        sign_in(app.test_client(), "donald@example.org")
+    )
+
+    submit(officer_browser, f"{view}/restore", {}, page_url=view)
+    assert location(sign_in(app.test_client(), "donald@example.org")) == "/"
+
+    submit(officer_browser, f"{view}/suspend", {}, page_url=view)
+    response = submit(officer_browser, f"{view}/delete", {}, page_url=view)
+    assert location(response) == "/organisation/AA101/users"
+    # Donald was created by an operator, not by invitation: the account stays, unattached.
+    donald_user = db.session.scalar(db.select(User).where(User.sub == donald))
+    assert donald_user is not None and donald_user.memberships == []
+
+
+def test_resend_invitation_and_password_reset_from_the_view_page(
+    officer_browser, make, centre, mailbox
+):
+    invited = make.invited("new@example.org", org=centre, roles=("sfa.teacher",))
+    view = f"/organisation/AA101/users/{invited.sub}"
+    submit(officer_browser, f"{view}/invitation", {}, page_url=view)
+    mailbox.wait_for("new@example.org", "Your My Cambridge account", count=2)
+    donald = _sub("donald@example.org")
+    view = f"/organisation/AA101/users/{donald}"
+    submit(officer_browser, f"{view}/password", {}, page_url=view)
+    mailbox.wait_for("donald@example.org", "Reset your My Cambridge password")
+
+
+def test_an_associate_changes_organisation_and_manages_its_centre(client, make):
+    make.org("CA200", name="Associate")
+    make.org("CA201", name="Associate centre one", associate_of="CA200")
+    make.user(
+        "associate@example.org", org=organisations.get_by_code("CA200"), roles=("user_management",)
+    )
+    make.user(
+        "ct@example.org",
+        given_name="Cora",
+        family_name="Centre",
+        org=organisations.get_by_code("CA201"),
+        roles=("sfa.teacher",),
+    )
+    sign_in(client, "associate@example.org")
+    assert location(client.get("/organisation/")) == "/organisation/CA200/users"
+    page = page_text(client.get("/organisation/choose"))
+    assert "CA201 – Associate centre one" in page and "associate centre of CA200" in page
+    response = submit(client, "/organisation/choose", {"organisation": "CA201"})
+    assert location(response) == "/organisation/CA201/users"
+    html = page_text(client.get("/organisation/CA201/users"))
+    assert "You are now managing CA201 – Associate centre one." in html and "Cora Centre" in html
+    assert location(client.get("/organisation/")) == "/organisation/CA201/users"
