@@ -128,11 +128,9 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     @app.context_processor
     def navigation() -> dict[str, Any]:
         def can_manage() -> bool:
-            from idp.domain import management
+            from idp.web.organisation import manageable
 
-            return current_user.is_authenticated and bool(
-                management.manageable(current_user, settings.catalogue)
-            )
+            return current_user.is_authenticated and bool(manageable())
 
         return {"can_manage": can_manage}
 

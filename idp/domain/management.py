@@ -448,13 +448,32 @@ def list_members(org: Organisation, query: ListQuery) -> ListPage:
             )
             .exists()
         )
+    # The count joins only what the filters need: at 10,000 members a bare count is an
+    # index scan, the three-table join several times that.
+    counted = select(func.count(Membership.id)).where(*conditions)
+    if query.search or query.status in STATUSES:
+        counted = counted.join(User, Membership.user_id == User.id)
+    if query.search:
+        counted = counted.join(
+            EmailAddress, and_(EmailAddress.user_id == User.id, EmailAddress.is_primary)
+        )
+    total = db.session.scalar(counted) or 0
+    # Only the columns the page shows: narrow rows keep the sort of the whole organisation cheap.
     base = (
-        select(User, Membership.id.label("membership_id"), EmailAddress.address)
-        .join(Membership, Membership.user_id == User.id)
+        select(
+            User.sub,
+            User.given_name,
+            User.family_name,
+            User.status,
+            User.last_sign_in_at,
+            Membership.id.label("membership_id"),
+            EmailAddress.address,
+        )
+        .select_from(Membership)
+        .join(User, Membership.user_id == User.id)
         .join(EmailAddress, and_(EmailAddress.user_id == User.id, EmailAddress.is_primary))
         .where(*conditions)
     )
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     page = max(1, min(query.page, max(1, -(-total // query.per_page))))
     query = ListQuery(**{**query.__dict__, "page": page})
     columns = SORTS.get(query.sort, SORTS["name"])
@@ -473,11 +492,11 @@ def list_members(org: Organisation, query: ListQuery) -> ListPage:
     return ListPage(
         [
             Row(
-                r.User.sub,
-                r.User.name,
+                r.sub,
+                f"{r.given_name} {r.family_name}",
                 r.address,
-                r.User.status,
-                r.User.last_sign_in_at,
+                r.status,
+                r.last_sign_in_at,
                 tuple(sorted(roles.get(r.membership_id, []))),
             )
             for r in rows

@@ -14,6 +14,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -27,7 +28,7 @@ from idp import clock
 from idp.catalogue import Catalogue, Role
 from idp.domain import management, sessions
 from idp.domain.management import ListQuery, NewUser
-from idp.errors import DomainError
+from idp.errors import DomainError, NotFound
 from idp.extensions import db
 from idp.models import Organisation
 from idp.web.forms import field
@@ -65,13 +66,24 @@ def _role_groups(org: Organisation) -> list[tuple[str, list[Role]]]:
     return list(groups.items())
 
 
+def manageable() -> list[Organisation]:
+    """The organisations the signed-in user manages (worked out once per request)."""
+    if "idp_manageable" not in g:
+        g.idp_manageable = management.manageable(current_user, _catalogue())
+    return g.idp_manageable
+
+
 def _org(code: str) -> Organisation:
-    return management.organisation(current_user, code, _catalogue())
+    wanted = (code or "").strip().upper()
+    org = next((o for o in manageable() if o.code == wanted), None)
+    if org is None:
+        raise NotFound("There is no such organisation, or you do not manage it.")
+    return org
 
 
 @bp.get("/")
 def index() -> Any:
-    orgs = management.manageable(current_user, _catalogue())
+    orgs = manageable()
     if not orgs:
         abort(403)
     chosen = session.get(CHOSEN)
@@ -88,7 +100,7 @@ def index() -> Any:
 def choose() -> Any:
     """*Change Organisation*: which organisation to manage (and, where the user is a member,
     to act for in the services)."""
-    orgs = management.manageable(current_user, _catalogue())
+    orgs = manageable()
     if not orgs:
         abort(403)
     error = None
@@ -141,7 +153,7 @@ def users(code: str) -> Any:
         role_names={r.key: r.name for r in catalogue.roles},
         statuses=management.STATUSES,
         page_sizes=management.PAGE_SIZES,
-        can_choose=len(management.manageable(current_user, catalogue)) > 1,
+        can_choose=len(manageable()) > 1,
     )
 
 
