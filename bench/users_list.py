@@ -166,9 +166,8 @@ def main() -> int:
             shown = re.search(r"(\d[\d,]*–\d[\d,]* of \d[\d,]*)", html)
             median = statistics.median(times)
             worst_median = max(worst_median, median)
-            print(
-                f"{label:<24} {median:>10.1f} {max(times):>10.1f}  {shown.group(1) if shown else '?'}"
-            )
+            rows = shown.group(1) if shown else "?"
+            print(f"{label:<24} {median:>10.1f} {max(times):>10.1f}  {rows}")
         print(f"slowest median: {worst_median:.1f} ms (target < 100 ms)")
         with app.app_context():
             db.session.remove()
