@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, session
+from flask import Flask, Response, request, session
 from flask_login import current_user
 
 from idp import config, database
@@ -76,6 +76,12 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
         user = auth_session.user
         user.attach_session(auth_session)
         return user
+
+    from idp.domain import audit
+
+    @app.before_request
+    def audit_source() -> None:
+        audit.source_ip.set(request.remote_addr)
 
     @app.before_request
     def load_signed_in_user() -> None:

@@ -7,6 +7,7 @@ people by their subject identifier, and both are checked on every request.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -22,15 +23,16 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from sqlalchemy import or_, select
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
 from idp.catalogue import Catalogue, Role
-from idp.domain import management, sessions
+from idp.domain import audit, management, sessions
 from idp.domain.management import ListQuery, NewUser
 from idp.errors import DomainError, NotFound
 from idp.extensions import db
-from idp.models import Organisation
+from idp.models import Organisation, User
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
@@ -293,3 +295,69 @@ def _act(code: str, sub: str, action: str) -> Any:
 @bp.post("/<code>/users/<sub>/<any(roles, suspend, restore, invitation, password, delete):action>")
 def act(code: str, sub: str, action: str) -> Any:
     return _act(code, sub, action)
+
+
+AUDIT_ACTIONS = {
+    "": "All events",
+    "sign_in.": "Sign-ins",
+    "management.": "Changes made in My Organisation",
+    "membership.": "Role changes",
+    "user.": "Account changes",
+}
+
+
+def _day(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@bp.get("/<code>/audit")
+def audit_log(code: str) -> Any:
+    """The organisation's audit log: its own events and its members' sign-ins."""
+    org = _org(code)
+    action = request.args.get("action", "")
+    since = _day(request.args.get("from", ""))
+    until = _day(request.args.get("to", ""))
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    f = audit.Filter(
+        action=action if action in AUDIT_ACTIONS else "",
+        since=since,
+        until=until + timedelta(days=1) if until else None,
+    )
+    rows, total = audit.events([org.id], f, limit=50, offset=(page - 1) * 50)
+    ids = {r.actor_user_id for r in rows if r.actor_user_id}
+    subs = {r.target_id for r in rows if r.target_type == "user"}
+    people = {
+        u.sub: u.name
+        for u in db.session.scalars(select(User).where(or_(User.id.in_(ids), User.sub.in_(subs))))
+    }
+    names_by_id = {u.id: u.name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    filters: dict[str, Any] = {
+        "action": f.action or None,
+        "from": since and request.args["from"] or None,
+        "to": until and request.args["to"] or None,
+    }
+
+    def page_url(number: int) -> str:
+        return url_for("organisation.audit_log", code=org.code, page=number, **filters)
+
+    return render_template(
+        "organisation/audit.html",
+        page_url=page_url,
+        org=org,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 50)),
+        actions=AUDIT_ACTIONS,
+        action=f.action,
+        since=request.args.get("from", "") if since else "",
+        until=request.args.get("to", "") if until else "",
+        people=people,
+        names_by_id=names_by_id,
+    )

@@ -289,3 +289,15 @@ def test_serve_check_validates_configuration_and_keys(run):
     assert "in order" in result.output
     data = json.loads(run("serve", "--check", "--json").output)
     assert data["issuer"] == "http://localhost" and data["signing_key"]
+
+
+def test_audit_export_writes_json_lines(run, app, make):
+    import json as json_module
+
+    make.org("AA101")
+    make.user("jane@example.org")
+    result = run("audit", "export", "--action", "user.")
+    assert result.exit_code == 0, result.output
+    events = [json_module.loads(line) for line in result.output.splitlines()]
+    assert [e["action"] for e in events] == ["user.created"]
+    assert run("audit", "export", "--since", "yesterday").exit_code != 0

@@ -323,3 +323,22 @@ def test_an_associate_changes_organisation_and_manages_its_centre(client, make):
     html = page_text(client.get("/organisation/CA201/users"))
     assert "You are now managing CA201 – Associate centre one." in html and "Cora Centre" in html
     assert location(client.get("/organisation/")) == "/organisation/CA201/users"
+
+
+def test_the_audit_log_shows_this_organisations_events_only(officer_browser, make, app):
+    other = make.org("ZZ999")
+    stranger = make.user("stranger@example.org", org=other, roles=("user_management",))
+    sign_in(app.test_client(), "stranger@example.org")
+    donald = _sub("donald@example.org")
+    view = f"/organisation/AA101/users/{donald}"
+    submit(officer_browser, f"{view}/roles", {"roles": ["sfa.exams_officer"]}, page_url=view)
+    sign_in(app.test_client(), "donald@example.org", "wrong password")
+    html = page_text(officer_browser.get("/organisation/AA101/audit"))
+    assert "management.roles_changed" in html and "Olga Officer" in html
+    assert "membership.roles_set" in html and "sfa.exams_officer" in html
+    assert "sign_in.failed" in html  # a member's failed sign-in
+    assert "<td>127.0.0.1</td>" in html  # the source address of the request
+    assert stranger.sub not in html and "Stranger" not in html
+    only = page_text(officer_browser.get("/organisation/AA101/audit?action=sign_in."))
+    assert "management.roles_changed" not in only and "sign_in.succeeded" in only
+    assert officer_browser.get("/organisation/ZZ999/audit").status_code == 404
