@@ -115,7 +115,10 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.oidc.routes import bp as oidc_bp
-    from idp.web import errors
+    from idp.web import (
+        csv_import,  # noqa: F401 - adds the import pages to the blueprint
+        errors,
+    )
     from idp.web.account import bp as account_bp
     from idp.web.auth import bp as auth_bp
     from idp.web.home import bp as home_bp

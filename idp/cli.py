@@ -199,6 +199,34 @@ def orgs_set_exams_officer(ctx: Context, code: str, email: str, as_json: bool) -
     )
 
 
+@orgs_group.command("set-associate")
+@click.argument("code")
+@click.option("--of", "parent_code", help="The Cambridge Associate that manages it.")
+@click.option("--none", "detach", is_flag=True, help="Make it a stand-alone centre again.")
+@json_option
+@with_app
+def orgs_set_associate(
+    ctx: Context, code: str, parent_code: str | None, detach: bool, as_json: bool
+) -> None:
+    """Link a centre to the Cambridge Associate that manages it, or unlink it."""
+    from idp.domain import organisations
+    from idp.errors import InvalidInput
+
+    if bool(parent_code) == detach:
+        raise InvalidInput("Give either --of CODE or --none.")
+    org = organisations.get_by_code(code)
+    parent = organisations.get_by_code(parent_code) if parent_code else None
+    organisations.set_parent(org, parent)
+    db.session.commit()
+    emit(
+        as_json,
+        _org_json(org),
+        f"{org.code} is now an associate centre of {parent.code}."
+        if parent
+        else f"{org.code} is now a stand-alone centre.",
+    )
+
+
 @orgs_group.command("list")
 @json_option
 @with_app
@@ -287,6 +315,34 @@ def users_create(
         },
         f"Created {user.name} <{user.email}> ({user.status})"
         + ("; invitation emailed." if password is None else "."),
+    )
+
+
+@users_group.command("move")
+@click.argument("email")
+@click.option("--from", "source", required=True, help="Centre number they leave.")
+@click.option("--to", "target", required=True, help="Centre number they join.")
+@json_option
+@with_app
+def users_move(ctx: Context, email: str, source: str, target: str, as_json: bool) -> None:
+    """Move a person between organisations, with the roles the new one offers."""
+    from idp.domain import organisations, users
+
+    user = users.find_by_email(email)
+    if user is None:
+        raise NotFound(f"No account with the email address {email!r}.")
+    moved = organisations.move_member(
+        user,
+        organisations.get_by_code(source),
+        organisations.get_by_code(target),
+        ctx.settings.catalogue,
+    )
+    db.session.commit()
+    roles = sorted(moved.role_keys)
+    emit(
+        as_json,
+        {"sub": user.sub, "email": user.email, "org": moved.organisation.code, "roles": roles},
+        f"Moved {user.email} to {moved.organisation.code}; roles: {', '.join(roles) or 'none'}.",
     )
 
 

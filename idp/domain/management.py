@@ -23,6 +23,7 @@ from typing import Literal
 
 from sqlalchemy import and_, func, or_, select
 
+from idp import clock
 from idp.catalogue import Catalogue, Role
 from idp.domain import audit, invitations, organisations, passwords, tokens, users
 from idp.errors import InvalidInput, NotFound, PermissionDenied
@@ -369,6 +370,55 @@ def send_password_reset(actor: User, org: Organisation, target: User, settings: 
         target_id=target.sub,
         organisation_id=org.id,
     )
+
+
+def change_email(
+    actor: User, org: Organisation, target: User, address: str, settings: Settings
+) -> None:
+    """Change the person's main email address; both addresses are told. An invited person gets
+    a new invitation at the new address."""
+    _not_self(actor, target, "change the email address of")
+    member(org, target.sub)
+    if _outside(target, actor, settings.catalogue):
+        raise PermissionDenied(
+            "This person also belongs to an organisation you do not manage, so only they can "
+            "change their email address."
+        )
+    new = users.normalise_email(address)
+    old = target.primary_email
+    assert old is not None
+    if new == old.address:
+        raise InvalidInput("That is already their email address.")
+    own = next((e for e in target.emails if e.address == new), None)
+    if own is None and users.email_in_use(new):
+        raise InvalidInput("Another account already uses that email address.")
+    previous = old.address
+    if own is not None:  # one of their own addresses becomes the main one
+        old.is_primary = False
+        db.session.flush()
+        own.is_primary = True
+    else:
+        old.address = new
+        old.verified_at = None
+    target.updated_at = clock.now()
+    db.session.flush()
+    audit.record(
+        "management.email_changed",
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+        before=previous,
+        after=new,
+    )
+    for to in (previous, new):
+        outgoing.enqueue(
+            messages.primary_email_changed(to=to, name=target.name, old=previous, new=new)
+        )
+    if target.status == UserStatus.INVITED and target.must_change_password:
+        invitations.invite(
+            target, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
+        )
 
 
 # -- the users list -----------------------------------------------------------------------------

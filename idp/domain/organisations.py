@@ -118,3 +118,53 @@ def set_exams_officer(organisation: Organisation, user: User, catalogue: Catalog
         user=user.sub,
     )
     return member
+
+
+def move_member(
+    user: User, source: Organisation, target: Organisation, catalogue: Catalogue
+) -> Membership:
+    """Move a person from one organisation to another (an operator's task): the roles they held
+    that the target's brand offers come along (joining any they hold there already), the roles
+    no centre grants stay behind, and so does the exams-officer office."""
+    if source.id == target.id:
+        raise InvalidInput("The two organisations are the same.")
+    old = membership(user, source)
+    if old is None:
+        raise NotFound(f"{user.email} is not a member of {source.code}.")
+    offered = {r.key for r in catalogue.brand_roles(target.brand) if r.grantable_by_centre}
+    existing = membership(user, target)
+    keys = (old.role_keys & offered) | (existing.role_keys if existing else set())
+    moved = set_roles(user, target, keys, catalogue)
+    if source.exams_officer_id == user.id:
+        source.exams_officer_id = None
+    db.session.delete(old)
+    db.session.flush()
+    audit.record(
+        "membership.moved",
+        target_type="user",
+        target_id=user.sub,
+        organisation_id=target.id,
+        source=source.code,
+        target=target.code,
+        roles=sorted(keys),
+    )
+    return moved
+
+
+def set_parent(organisation: Organisation, parent: Organisation | None) -> None:
+    """Make ``organisation`` an associate centre of ``parent`` (or of no Associate)."""
+    if parent is not None and (parent.id == organisation.id or parent.parent_id is not None):
+        raise InvalidInput("An organisation can only be the associate centre of a top-level one.")
+    if parent is not None and organisation.associates:
+        raise InvalidInput(f"{organisation.code} has associate centres of its own.")
+    before = organisation.parent.code if organisation.parent else None
+    organisation.parent = parent
+    db.session.flush()
+    audit.record(
+        "organisation.associate_of_set",
+        target_type="organisation",
+        target_id=organisation.code,
+        organisation_id=organisation.id,
+        before=before,
+        after=parent.code if parent else None,
+    )

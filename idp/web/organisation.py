@@ -50,7 +50,7 @@ def _catalogue() -> Catalogue:
     return current_app.extensions["idp.settings"].catalogue
 
 
-def _settings() -> management.Settings:
+def management_settings() -> management.Settings:
     settings = current_app.extensions["idp.settings"]
     return management.Settings(
         settings.catalogue,
@@ -75,7 +75,7 @@ def manageable() -> list[Organisation]:
     return g.idp_manageable
 
 
-def _org(code: str) -> Organisation:
+def managed_org(code: str) -> Organisation:
     wanted = (code or "").strip().upper()
     org = next((o for o in manageable() if o.code == wanted), None)
     if org is None:
@@ -144,7 +144,7 @@ def _list_query(args: MultiDict[str, str]) -> ListQuery:
 
 @bp.get("/<code>/users")
 def users(code: str) -> Any:
-    org = _org(code)
+    org = managed_org(code)
     page = management.list_members(org, _list_query(request.args))
     catalogue = _catalogue()
     return render_template(
@@ -174,7 +174,7 @@ def _rows(form: MultiDict[str, str]) -> list[NewUser]:
 
 @bp.route("/<code>/users/add", methods=["GET", "POST"])
 def add_users(code: str) -> Any:
-    org = _org(code)
+    org = managed_org(code)
     catalogue = _catalogue()
     rows = _rows(request.form) if request.method == "POST" else [NewUser("", "", "", ())]
     outcomes: list[management.Outcome | None] = [None] * len(rows)
@@ -195,7 +195,8 @@ def add_users(code: str) -> Any:
             flash("The same email address appears in more than one row.", "warning")
         elif not problems:
             try:
-                done = [management.add(current_user, org, row, _settings()) for row in rows]
+                settings = management_settings()
+                done = [management.add(current_user, org, row, settings) for row in rows]
             except DomainError as exc:
                 db.session.rollback()
                 flash(exc.message, "warning")
@@ -229,7 +230,7 @@ def _summary(done: list[management.Outcome]) -> str:
 
 @bp.get("/<code>/users/<sub>")
 def view_user(code: str, sub: str) -> Any:
-    org = _org(code)
+    org = managed_org(code)
     user, membership = management.member(org, sub)
     catalogue = _catalogue()
     return render_template(
@@ -251,7 +252,7 @@ def view_user(code: str, sub: str) -> Any:
 
 
 def _act(code: str, sub: str, action: str) -> Any:
-    org = _org(code)
+    org = managed_org(code)
     user, _ = management.member(org, sub)
     catalogue = _catalogue()
     try:
@@ -267,10 +268,18 @@ def _act(code: str, sub: str, action: str) -> Any:
             management.restore(current_user, org, user)
             message = f"{user.name} has been restored."
         elif action == "invitation":
-            management.resend_invitation(current_user, org, user, _settings())
+            management.resend_invitation(current_user, org, user, management_settings())
             message = f"A new invitation has been sent to {user.email}."
+        elif action == "email":
+            management.change_email(
+                current_user, org, user, field(request.form, "email", 254), management_settings()
+            )
+            message = (
+                f"The email address of {user.name} is now {user.email}. "
+                "Both addresses have been told."
+            )
         elif action == "password":
-            management.send_password_reset(current_user, org, user, _settings())
+            management.send_password_reset(current_user, org, user, management_settings())
             message = f"A password reset link has been sent to {user.email}."
         else:  # delete
             name = user.name
@@ -292,7 +301,9 @@ def _act(code: str, sub: str, action: str) -> Any:
     return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
 
 
-@bp.post("/<code>/users/<sub>/<any(roles, suspend, restore, invitation, password, delete):action>")
+@bp.post(
+    "/<code>/users/<sub>/<any(roles, suspend, restore, invitation, password, email, delete):action>"
+)
 def act(code: str, sub: str, action: str) -> Any:
     return _act(code, sub, action)
 
@@ -316,7 +327,7 @@ def _day(value: str) -> datetime | None:
 @bp.get("/<code>/audit")
 def audit_log(code: str) -> Any:
     """The organisation's audit log: its own events and its members' sign-ins."""
-    org = _org(code)
+    org = managed_org(code)
     action = request.args.get("action", "")
     since = _day(request.args.get("from", ""))
     until = _day(request.args.get("to", ""))

@@ -301,3 +301,38 @@ def test_audit_export_writes_json_lines(run, app, make):
     events = [json_module.loads(line) for line in result.output.splitlines()]
     assert [e["action"] for e in events] == ["user.created"]
     assert run("audit", "export", "--since", "yesterday").exit_code != 0
+
+
+def test_move_a_user_and_relink_an_associate(run, make):
+    import json as json_module
+
+    from idp.domain import organisations
+
+    make.org("AA101")
+    make.org("AA102")
+    make.org("OC301", brand="ocr")
+    make.org("CA200")
+    user = make.user(
+        "jane@example.org",
+        org=organisations.get_by_code("AA101"),
+        roles=("sfa.teacher", "user_management"),
+    )
+    moved = run("users", "move", "jane@example.org", "--from", "AA101", "--to", "AA102", "--json")
+    assert moved.exit_code == 0, moved.output
+    assert json_module.loads(moved.output)["roles"] == ["sfa.teacher", "user_management"]
+    # To another brand: only the roles that brand offers come along (none here).
+    across = run("users", "move", "jane@example.org", "--from", "AA102", "--to", "OC301", "--json")
+    assert json_module.loads(across.output)["roles"] == []
+    again = run("users", "move", "jane@example.org", "--from", "AA102", "--to", "AA101")
+    assert again.exit_code != 0 and "is not a member of AA102" in again.output
+    db.session.expire_all()
+    assert [m.organisation.code for m in db.session.get(type(user), user.id).memberships] == [
+        "OC301"
+    ]
+
+    linked = run("orgs", "set-associate", "AA101", "--of", "CA200", "--json")
+    assert json_module.loads(linked.output)["associate_of"] == "CA200"
+    assert run("orgs", "set-associate", "CA200", "--of", "AA101").exit_code != 0
+    unlinked = run("orgs", "set-associate", "AA101", "--none", "--json")
+    assert json_module.loads(unlinked.output)["associate_of"] is None
+    assert run("orgs", "set-associate", "AA101").exit_code != 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from io import BytesIO
 
 import pytest
 
@@ -10,7 +11,7 @@ from idp.domain import organisations
 from idp.extensions import db
 from idp.models import User
 from tests.journeys import location, page_text, sign_in, submit, temporary_password
-from tests.oidc_helpers import RelyingParty
+from tests.oidc_helpers import RelyingParty, csrf_token
 
 
 @pytest.fixture
@@ -342,3 +343,102 @@ def test_the_audit_log_shows_this_organisations_events_only(officer_browser, mak
     only = page_text(officer_browser.get("/organisation/AA101/audit?action=sign_in."))
     assert "management.roles_changed" not in only and "sign_in.succeeded" in only
     assert officer_browser.get("/organisation/ZZ999/audit").status_code == 404
+
+
+CSV = (
+    "first_name,last_name,email,roles\n"
+    "Ann,One,ann@example.org,Submit for Assessment: Teacher\n"
+    'Bob,Two,bob@example.org,"sfa.teacher; Access Arrangements Nominated User"\n'
+    "Cat,Three,not-an-address,sfa.teacher\n"
+    "Dee,Four,shared@example.org,aa.nominated_user\n"
+    "Eve,Five,donald@example.org,sfa.teacher\n"
+    "Fay,Six,ann@example.org,sfa.teacher\n"
+    "Gil,Seven,gil@example.org,Global Listening\n"
+    "\n"
+)
+
+
+def _upload(client, data: bytes):
+    page = client.get("/organisation/AA101/users/import")
+    return client.post(
+        "/organisation/AA101/users/import",
+        data={"csrf_token": csrf_token(page), "file": (BytesIO(data), "people.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_csv_import_previews_every_row_then_writes_the_good_ones_at_once(
+    officer_browser, make, mailbox
+):
+    make.user("shared@example.org", org=make.org("ZZ999"), roles=("sfa.teacher",))
+    preview = page_text(_upload(officer_browser, CSV.encode()))
+    assert "2 to invite, 1 existing account to add, 4 lines that will be skipped" in preview
+    assert "Enter an email address in the correct format" in preview
+    assert "Skip: already a member" in preview  # Donald
+    assert "Appears earlier in the file." in preview  # the second ann@
+    assert "cannot be given from here" in preview  # Global Listening
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 3
+    assert mailbox.messages == []
+
+    batch = re.search(r'name="batch" value="([^"]+)"', preview).group(1)
+    done = officer_browser.post(
+        "/organisation/AA101/users/import",
+        data={"csrf_token": csrf_token(preview), "batch": batch},
+    )
+    html = page_text(done)
+    assert html.count("Invited: emailed a temporary password") == 2
+    assert "Already had an account: added to AA101" in html
+    mailbox.wait_for("ann@example.org", "Your My Cambridge account")
+    mailbox.wait_for("bob@example.org", "Your My Cambridge account")
+    mailbox.wait_for("shared@example.org", "You have been added to")
+    bob = db.session.scalar(
+        db.select(User)
+        .join(User.emails)
+        .where(db.text("email_addresses.address = 'bob@example.org'"))
+    )
+    assert organisations.membership(bob, organisations.get_by_code("AA101")).role_keys == {
+        "sfa.teacher",
+        "aa.nominated_user",
+    }
+    tampered = officer_browser.post(
+        "/organisation/AA101/users/import",
+        data={"csrf_token": csrf_token(preview), "batch": batch[:-2] + "xx"},
+    )
+    assert tampered.status_code == 400
+
+
+def test_csv_import_explains_a_bad_file(officer_browser):
+    html = page_text(_upload(officer_browser, b"name,address\nA,b@example.org\n"))
+    assert "missing: first_name, last_name, email, roles" in html
+    html = page_text(_upload(officer_browser, b"first_name,last_name,email,roles\n"))
+    assert "The file has no people in it." in html
+    html = page_text(_upload(officer_browser, b"\xff\xfe\x00bad"))
+    assert "UTF-8" in html
+
+
+def test_the_officer_changes_a_users_email_and_both_addresses_are_told(
+    officer_browser, app, make, centre, mailbox
+):
+    donald = _sub("donald@example.org")
+    view = f"/organisation/AA101/users/{donald}"
+    response = submit(
+        officer_browser, f"{view}/email", {"email": "Donald.Duck@Example.net"}, page_url=view
+    )
+    assert "is now donald.duck@example.net" in _flash(
+        page_text(officer_browser.get(location(response)))
+    )
+    for address in ("donald@example.org", "donald.duck@example.net"):
+        mailbox.wait_for(address, "Your My Cambridge email address was changed")
+    assert location(sign_in(app.test_client(), "donald.duck@example.net")) == "/"
+    taken = submit(
+        officer_browser, f"{view}/email", {"email": "officer@example.org"}, page_url=view
+    )
+    assert "Another account already uses" in _flash(page_text(officer_browser.get(location(taken))))
+    # An invited person gets the invitation again at the new address.
+    invited = make.invited("wrong@example.org", org=centre, roles=("sfa.teacher",))
+    view = f"/organisation/AA101/users/{invited.sub}"
+    submit(officer_browser, f"{view}/email", {"email": "right@example.org"}, page_url=view)
+    temporary = temporary_password(mailbox, "right@example.org")
+    assert location(sign_in(app.test_client(), "right@example.org", temporary)) == (
+        "/login/set-password"
+    )

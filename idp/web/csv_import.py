@@ -1,0 +1,158 @@
+"""CSV import for My Organisation: upload, a preview of every row's outcome, then one
+transaction for all the rows the preview said would work."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zlib
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from itsdangerous import BadSignature
+
+from idp.catalogue import Catalogue
+from idp.domain import management
+from idp.domain.management import NewUser, Outcome
+from idp.errors import DomainError
+from idp.extensions import db
+from idp.models import Organisation
+from idp.security import serializer
+from idp.web.organisation import bp, managed_org, management_settings
+
+COLUMNS = ("first_name", "last_name", "email", "roles")
+MAX_ROWS = 500
+BATCH_MAX_AGE = 3600
+
+
+def _roles(cell: str, org: Organisation, catalogue: Catalogue) -> tuple[str, ...]:
+    """Role keys from a cell like ``Submit for Assessment: Teacher; aa.nominated_user``;
+    names and keys both work, any case. An unknown name is kept, so the row is refused."""
+    by_name = {r.name.casefold(): r.key for r in catalogue.brand_roles(org.brand)}
+    by_key = {r.key.casefold(): r.key for r in catalogue.brand_roles(org.brand)}
+    found = []
+    for part in re.split(r"[;|]", cell):
+        name = part.strip().casefold()
+        if name:
+            found.append(by_key.get(name) or by_name.get(name) or part.strip())
+    return tuple(found)
+
+
+def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]:
+    """The people in an uploaded file, or DomainError saying what is wrong with the file."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError("Save the file as CSV with UTF-8 encoding and upload it again.") from None
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise DomainError(
+            "The first line must name the columns first_name, last_name, email and roles "
+            f"(missing: {', '.join(missing)})."
+        )
+    at = {c: header.index(c) for c in COLUMNS}
+    people = []
+    for line in reader:
+        if not any(cell.strip() for cell in line):
+            continue
+        cells = [*line, *[""] * len(header)]
+        people.append(
+            NewUser(
+                cells[at["first_name"]].strip(),
+                cells[at["last_name"]].strip(),
+                cells[at["email"]].strip(),
+                _roles(cells[at["roles"]], org, catalogue),
+            )
+        )
+        if len(people) > MAX_ROWS:
+            raise DomainError(
+                f"A file can hold at most {MAX_ROWS} people. Split it and upload each part."
+            )
+    if not people:
+        raise DomainError("The file has no people in it.")
+    return people
+
+
+def preview(org: Organisation, people: list[NewUser], catalogue: Catalogue) -> list[Outcome]:
+    """Each row's outcome, with repeated addresses refused after their first row."""
+    seen: set[str] = set()
+    outcomes = []
+    for person in people:
+        outcome = management.check_new(org, person, catalogue)
+        if outcome.kind != "error" and outcome.email in seen:
+            outcome = Outcome(outcome.email, outcome.name, "error", "Appears earlier in the file.")
+        seen.add(outcome.email)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _pack(people: list[NewUser]) -> str:
+    raw = json.dumps([[p.given_name, p.family_name, p.email, list(p.roles)] for p in people])
+    return serializer("csv-import").dumps(zlib.compress(raw.encode()).hex())
+
+
+def _unpack(token: str) -> list[NewUser]:
+    try:
+        packed = serializer("csv-import").loads(token, max_age=BATCH_MAX_AGE)
+        rows = json.loads(zlib.decompress(bytes.fromhex(packed)))
+    except (BadSignature, ValueError, zlib.error):
+        abort(400)
+    return [NewUser(g, f, e, tuple(r)) for g, f, e, r in rows]
+
+
+@bp.route("/<code>/users/import", methods=["GET", "POST"])
+def import_users(code: str) -> Any:
+    org = managed_org(code)
+    catalogue = current_app.extensions["idp.settings"].catalogue
+    error = None
+    if request.method == "POST" and "batch" in request.form:
+        people = _unpack(request.form["batch"])
+        good = [
+            p
+            for p, o in zip(people, preview(org, people, catalogue), strict=True)
+            if o.kind in ("invited", "linked")
+        ]
+        try:
+            settings = management_settings()
+            done = [management.add(current_user, org, person, settings) for person in good]
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Nothing was imported: {exc.message}", "warning")
+            return redirect(url_for("organisation.import_users", code=org.code))
+        db.session.commit()
+        return render_template("organisation/added.html", org=org, done=done)
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            error = "Choose a CSV file to upload."
+        else:
+            try:
+                people = parse(upload.read(), org, catalogue)
+            except DomainError as exc:
+                error = exc.message
+            else:
+                outcomes = preview(org, people, catalogue)
+                return render_template(
+                    "organisation/import_preview.html",
+                    org=org,
+                    outcomes=outcomes,
+                    people=people,
+                    batch=_pack(people),
+                    counts={
+                        k: sum(o.kind == k for o in outcomes)
+                        for k in ("invited", "linked", "already_member", "error")
+                    },
+                    role_names={r.key: r.name for r in catalogue.roles},
+                )
+    return render_template(
+        "organisation/import.html",
+        org=org,
+        error=error,
+        max_rows=MAX_ROWS,
+        roles=management.grantable_roles(org, catalogue),
+    )
