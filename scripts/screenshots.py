@@ -162,6 +162,8 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         officer.goto(base + "/organisation/AA101/users?q=donald")
         officer.click("text=View")
         shoot(officer, "organisation-view-user")
+        officer.goto(base + "/organisation/AA101/audit")
+        shoot(officer, "organisation-audit-log")
         browser.close()
 
 

@@ -27,6 +27,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
 
 from idp import clock
+from idp.domain import audit
 from idp.extensions import db
 from idp.models import SigningKey
 
@@ -204,6 +205,7 @@ class KeyRing:
             kid=kid, alg=alg, public_jwk=public_jwk(key, kid, alg), created_at=now, activated_at=now
         )
         db.session.add(row)
+        audit.record("key.rotated", target_type="key", target_id=kid, alg=alg)
         db.session.commit()
         self.invalidate()
         return row
@@ -219,6 +221,8 @@ class KeyRing:
         kids = [row.kid for row in rows]
         for row in rows:
             db.session.delete(row)
+        if kids:
+            audit.record("key.pruned", target_type="key", kids=kids)
         db.session.commit()
         for kid in kids:
             (self.keys_dir / f"{kid}.pem").unlink(missing_ok=True)

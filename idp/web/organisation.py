@@ -317,6 +317,32 @@ AUDIT_ACTIONS = {
 }
 
 
+EVENT_LABELS = {
+    "sign_in.succeeded": "Signed in",
+    "sign_in.failed": "Sign-in failed",
+    "sign_in.second_factor_failed": "Wrong authenticator code",
+    "user.created": "Account created",
+    "user.invited": "Invitation sent",
+    "user.activated": "Account activated",
+    "user.password_changed": "Password changed",
+    "user.password_reset_requested": "Password reset link sent",
+    "membership.roles_set": "Roles set",
+    "membership.moved": "Moved between organisations",
+    "management.roles_changed": "Roles changed",
+    "management.user_linked": "Existing account added",
+    "management.user_suspended": "Suspended",
+    "management.user_restored": "Restored",
+    "management.user_deleted": "Account deleted",
+    "management.user_removed": "Removed from the organisation",
+    "management.password_reset_sent": "Password reset link sent by an officer",
+    "management.email_changed": "Email address changed",
+    "organisation.created": "Organisation created",
+    "organisation.exams_officer_set": "Exams officer named",
+    "organisation.associate_of_set": "Associate link changed",
+    "session.organisation_changed": "Changed organisation",
+}
+
+
 def _day(value: str) -> datetime | None:
     try:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -371,4 +397,5 @@ def audit_log(code: str) -> Any:
         until=request.args.get("to", "") if until else "",
         people=people,
         names_by_id=names_by_id,
+        labels=EVENT_LABELS,
     )

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from idp.cli import Context, cli
+from idp.domain import organisations
 from idp.extensions import db
 from tests.oidc_helpers import RelyingParty
 
@@ -281,6 +282,13 @@ def test_keys_rotate_list_prune(run):
     assert pruned == {"pruned": []}  # retired keys are kept until their tokens expire
     es = json.loads(run("keys", "rotate", "--alg", "ES256", "--json").output)
     assert es["alg"] == "ES256"
+    audited = [
+        json.loads(line) for line in run("audit", "export", "--action", "key.").output.split()
+    ]
+    assert [(e["action"], e["target_id"]) for e in audited] == [
+        ("key.rotated", rotated["kid"]),
+        ("key.rotated", es["kid"]),
+    ]
 
 
 def test_serve_check_validates_configuration_and_keys(run):
@@ -292,21 +300,16 @@ def test_serve_check_validates_configuration_and_keys(run):
 
 
 def test_audit_export_writes_json_lines(run, app, make):
-    import json as json_module
-
     make.org("AA101")
     make.user("jane@example.org")
     result = run("audit", "export", "--action", "user.")
     assert result.exit_code == 0, result.output
-    events = [json_module.loads(line) for line in result.output.splitlines()]
+    events = [json.loads(line) for line in result.output.splitlines()]
     assert [e["action"] for e in events] == ["user.created"]
     assert run("audit", "export", "--since", "yesterday").exit_code != 0
 
 
 def test_move_a_user_and_relink_an_associate(run, make):
-    import json as json_module
-
-    from idp.domain import organisations
 
     make.org("AA101")
     make.org("AA102")
@@ -319,10 +322,10 @@ def test_move_a_user_and_relink_an_associate(run, make):
     )
     moved = run("users", "move", "jane@example.org", "--from", "AA101", "--to", "AA102", "--json")
     assert moved.exit_code == 0, moved.output
-    assert json_module.loads(moved.output)["roles"] == ["sfa.teacher", "user_management"]
+    assert json.loads(moved.output)["roles"] == ["sfa.teacher", "user_management"]
     # To another brand: only the roles that brand offers come along (none here).
     across = run("users", "move", "jane@example.org", "--from", "AA102", "--to", "OC301", "--json")
-    assert json_module.loads(across.output)["roles"] == []
+    assert json.loads(across.output)["roles"] == []
     again = run("users", "move", "jane@example.org", "--from", "AA102", "--to", "AA101")
     assert again.exit_code != 0 and "is not a member of AA102" in again.output
     db.session.expire_all()
@@ -331,8 +334,8 @@ def test_move_a_user_and_relink_an_associate(run, make):
     ]
 
     linked = run("orgs", "set-associate", "AA101", "--of", "CA200", "--json")
-    assert json_module.loads(linked.output)["associate_of"] == "CA200"
+    assert json.loads(linked.output)["associate_of"] == "CA200"
     assert run("orgs", "set-associate", "CA200", "--of", "AA101").exit_code != 0
     unlinked = run("orgs", "set-associate", "AA101", "--none", "--json")
-    assert json_module.loads(unlinked.output)["associate_of"] is None
+    assert json.loads(unlinked.output)["associate_of"] is None
     assert run("orgs", "set-associate", "AA101").exit_code != 0
