@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select
 
@@ -140,6 +140,18 @@ def _keep_a_manager(org: Organisation, target: User, catalogue: Catalogue, losin
         )
 
 
+def _audit(action: str, actor: User, org: Organisation, target: User, **details: Any) -> None:
+    """An event of My Organisation: who did it, where, to whom."""
+    audit.record(
+        action,
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+        **details,
+    )
+
+
 def _not_self(actor: User, target: User, what: str) -> None:
     if actor.id == target.id:
         raise PermissionDenied(
@@ -160,13 +172,7 @@ def change_roles(
         org, target, catalogue, management in current.role_keys and management not in wanted
     )
     result = organisations.set_roles(target, org, wanted | kept, catalogue)
-    audit.record(
-        "management.roles_changed",
-        actor=actor,
-        target_type="user",
-        target_id=target.sub,
-        organisation_id=org.id,
-    )
+    _audit("management.roles_changed", actor, org, target)
     return result
 
 
@@ -240,12 +246,11 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
                 to=existing.email or outcome.email, name=existing.name, organisation=org.name
             )
         )
-        audit.record(
+        _audit(
             "management.user_linked",
-            actor=actor,
-            target_type="user",
-            target_id=existing.sub,
-            organisation_id=org.id,
+            actor,
+            org,
+            existing,
             roles=sorted(roles),
         )
         return outcome
@@ -285,12 +290,11 @@ def suspend(actor: User, org: Organisation, target: User, catalogue: Catalogue) 
     before = target.status
     target.status = UserStatus.SUSPENDED
     passwords.sign_out_everywhere(target)
-    audit.record(
+    _audit(
         "management.user_suspended",
-        actor=actor,
-        target_type="user",
-        target_id=target.sub,
-        organisation_id=org.id,
+        actor,
+        org,
+        target,
         before=before,
         after=target.status,
     )
@@ -302,12 +306,11 @@ def restore(actor: User, org: Organisation, target: User) -> None:
     if target.status != UserStatus.SUSPENDED:
         raise InvalidInput("This account is not suspended.")
     target.status = UserStatus.ACTIVE if target.password_changed_at else UserStatus.INVITED
-    audit.record(
+    _audit(
         "management.user_restored",
-        actor=actor,
-        target_type="user",
-        target_id=target.sub,
-        organisation_id=org.id,
+        actor,
+        org,
+        target,
         after=target.status,
     )
 
@@ -363,13 +366,7 @@ def send_password_reset(actor: User, org: Organisation, target: User, settings: 
     if target.status != UserStatus.ACTIVE:
         raise InvalidInput("Only an active account can be sent a password reset link.")
     passwords.request_reset(target, minutes=settings.password_reset_minutes)
-    audit.record(
-        "management.password_reset_sent",
-        actor=actor,
-        target_type="user",
-        target_id=target.sub,
-        organisation_id=org.id,
-    )
+    _audit("management.password_reset_sent", actor, org, target)
 
 
 def change_email(
@@ -402,12 +399,11 @@ def change_email(
         old.verified_at = None
     target.updated_at = clock.now()
     db.session.flush()
-    audit.record(
+    _audit(
         "management.email_changed",
-        actor=actor,
-        target_type="user",
-        target_id=target.sub,
-        organisation_id=org.id,
+        actor,
+        org,
+        target,
         before=previous,
         after=new,
     )
