@@ -645,7 +645,7 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
     os.environ.setdefault("IDP_DEMO", "true")
     os.environ.setdefault("IDP_OIDC__ISSUER", f"http://{bind}")
     with ctx.app.app_context():
-        from idp.domain import catalogue
+        from idp.domain import catalogue, clients
         from idp.domain import demo as demo_data
 
         upgrade_schema()
@@ -664,6 +664,9 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         for client in result["clients"]:
             if client.secret:
                 known[client.client_id] = client.secret
+            elif client.client_id not in known:  # the secrets file was lost: issue a new one
+                known[client.client_id] = clients.rotate_secret(clients.get(client.client_id))
+        db.session.commit()
         fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(known, fh, indent=2)
@@ -689,18 +692,25 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         f"browser) are in the mail outbox at {issuer}/dev/outbox",
         f"  {result['invited']} is invited: its temporary password is in the outbox.",
         "",
-        f"Demo clients (secrets in {secrets_file}):",
-        *(f"  {c.client_id}  {c.redirect_uri}" for c in result["clients"]),
+        "Demo services (each signs in through the provider; the home page's tiles lead there):",
+        *(f"  {c.name:<32} {c.redirect_uri.removesuffix('callback')}" for c in result["clients"]),
+        f"  (client secrets in {secrets_file})",
         "",
         f"Discovery: {issuer}/.well-known/openid-configuration",
     ]
     emit(as_json, summary, "\n".join(lines))
     if serve_after:
-        exec_gunicorn(bind, 2)
+        serve_demo(
+            bind,
+            issuer,
+            [
+                (c.client_id, int(c.redirect_uri.split(":")[2].split("/")[0]), known[c.client_id])
+                for c in result["clients"]
+            ],
+        )
 
 
-def exec_gunicorn(bind: str | None, workers: int | None) -> None:
-    """Replace this process with gunicorn serving ``idp.wsgi:app``."""
+def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -713,7 +723,41 @@ def exec_gunicorn(bind: str | None, workers: int | None) -> None:
     if workers:
         argv += ["--workers", str(workers)]
     argv.append("idp.wsgi:app")
-    os.execv(sys.executable, argv)
+    return argv
+
+
+def exec_gunicorn(bind: str | None, workers: int | None) -> None:
+    """Replace this process with gunicorn serving ``idp.wsgi:app``."""
+    os.execv(sys.executable, gunicorn_argv(bind, workers))
+
+
+def serve_demo(bind: str, issuer: str, services: list[tuple[str, int, str]]) -> None:
+    """Run the provider under gunicorn and each demo service (``python -m clients.run``) on
+    its own port, until interrupted; then stop them all."""
+    import signal
+    import subprocess
+
+    children = []
+    for client_id, port, secret in services:
+        env = {
+            **os.environ,
+            "RP_CLIENT_SECRET": secret,
+            "RP_ISSUER": issuer,
+            "RP_PORT": str(port),
+        }
+        children.append(subprocess.Popen([sys.executable, "-m", "clients.run", client_id], env=env))
+    provider = subprocess.Popen(gunicorn_argv(bind, 2))
+    signal.signal(signal.SIGTERM, lambda *_: provider.terminate())
+    try:
+        provider.wait()
+    except KeyboardInterrupt:
+        provider.terminate()
+        provider.wait()
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> None:

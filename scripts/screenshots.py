@@ -164,6 +164,17 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         shoot(officer, "organisation-view-user")
         officer.goto(base + "/organisation/AA101/audit")
         shoot(officer, "organisation-audit-log")
+
+        # The demo services, reached from the home page's tiles.
+        officer.goto(base + "/")
+        officer.click("text=Submit for Assessment")
+        officer.click("text=Sign in with My Cambridge")
+        officer.wait_for_url("http://127.0.0.1:5101/")
+        shoot(officer, "service-submit-for-assessment")
+        page.goto("http://127.0.0.1:5103/")
+        page.click("text=Sign in with My Cambridge")
+        page.wait_for_url("http://127.0.0.1:5103/")
+        shoot(page, "service-global-listening-refused")
         browser.close()
 
 

@@ -4,11 +4,16 @@ schema built by the real migrations, a signing key, and a fresh app per test."""
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -16,7 +21,7 @@ from sqlalchemy import create_engine, text
 from idp import clock, create_app
 from idp.extensions import db
 from tests.factories import Factories
-from tests.mailbox import Mailbox, start_server
+from tests.mailbox import Mailbox, free_port, start_server
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 # Tables whose rows survive between tests: the schema's own bookkeeping and the signing keys
@@ -170,6 +175,64 @@ def make_app(_schema: None) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Iterator[str]:
+    """``idp serve`` (gunicorn, two workers) on a loopback port, on the tests' database and SMTP
+    server; the tests that use it are marked slow."""
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
+        "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
+        "IDP_OIDC__ISSUER": issuer,
+        "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
+        "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
+        "IDP_ACCESS_LOG": "/dev/null",
+        # Mail goes to the tests' SMTP server; a new browser is asked for an emailed code.
+        "IDP_MAIL__BACKEND": "smtp",
+        "IDP_MAIL__HOST": smtp_server[0],
+        "IDP_MAIL__PORT": str(smtp_server[1]),
+        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
+    }
+    log = tmp_path_factory.mktemp("live-log") / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "idp.cli",
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(base_overrides["INSTANCE_DIR"]),
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(issuer + "/.well-known/openid-configuration", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("server did not start:\n" + log.read_text())
+            time.sleep(0.2)
+        yield issuer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture

@@ -108,6 +108,7 @@ class Factories:
         )
         model, secret = clients.create(
             name=kwargs.pop("name", f"Relying party {n}"),
+            client_id=kwargs.pop("client_id", None),
             redirect_uris=[redirect_uri],
             post_logout_redirect_uris=[post_logout],
             public=public,

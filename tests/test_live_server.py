@@ -3,80 +3,18 @@ driven over real HTTP by a relying party using requests and PyJWT's JWKS client.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
 import requests
 
-from tests.mailbox import code_in, free_port
+from tests.mailbox import code_in
 from tests.oidc_helpers import s256
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Iterator[str]:
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
-        "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
-        "IDP_OIDC__ISSUER": issuer,
-        "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
-        "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
-        "IDP_ACCESS_LOG": "/dev/null",
-        # Mail goes to the tests' SMTP server; a new browser is asked for an emailed code.
-        "IDP_MAIL__BACKEND": "smtp",
-        "IDP_MAIL__HOST": smtp_server[0],
-        "IDP_MAIL__PORT": str(smtp_server[1]),
-        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
-    }
-    log = tmp_path_factory.mktemp("live-log") / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "idp.cli",
-                "serve",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=Path(base_overrides["INSTANCE_DIR"]),
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(issuer + "/.well-known/openid-configuration", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("server did not start:\n" + log.read_text())
-            time.sleep(0.2)
-        yield issuer
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_relying_party_signs_in_over_real_http(live_server, make, mailbox):

@@ -1,0 +1,161 @@
+"""The three demo services sign people in through the provider over real HTTP: the provider
+runs under gunicorn (``idp serve``), each service is its own Flask app using Authlib's client,
+and a requests session plays the browser between them."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from clients.rp import create_rp_app
+from clients.services import PORTS, SERVICES
+from idp.domain import organisations
+from idp.extensions import db
+from tests.factories import PASSWORD
+from tests.mailbox import code_in
+
+pytestmark = pytest.mark.slow
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def centre(make):
+    aa101 = make.org("AA101", name="AA Dummy Centre A (CIC)")
+    officer = make.user(
+        "officer@example.org",
+        given_name="Olga",
+        family_name="Officer",
+        org=aa101,
+        roles=("sfa.exams_officer", "aa.nominated_user"),
+    )
+    organisations.set_exams_officer(aa101, officer, make.catalogue)
+    db.session.commit()
+    make.user(
+        "teacher@example.org",
+        given_name="Tess",
+        family_name="Teacher",
+        org=aa101,
+        roles=("sfa.teacher",),
+    )
+    return aa101
+
+
+@pytest.fixture
+def services(live_server, make):
+    """Each demo service registered with the provider and built as its own app."""
+    built = {}
+    for name, service in SERVICES.items():
+        base = f"http://127.0.0.1:{PORTS[name]}"
+        registered = make.client(
+            client_id=service.client_id,
+            services=(service.key,),
+            redirect_uri=f"{base}/callback",
+            post_logout_redirect_uri=f"{base}/",
+        )
+        app = create_rp_app(
+            service, issuer=live_server, client_secret=registered.secret, base_url=base
+        )
+        built[name] = app.test_client()
+    return built
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def sign_in(rp, live_server: str, mailbox, email: str, browser: requests.Session | None = None):
+    """Start at the service, sign in at the provider, come back: the service's response."""
+    browser = browser or requests.Session()
+    authorize = rp.get("/login").headers["Location"]
+    assert authorize.startswith(live_server + "/authorize?")
+    page = browser.get(authorize, allow_redirects=False, timeout=10)
+    if page.status_code == 302:  # already signed in at the provider: straight back
+        location = page.headers["Location"]
+    else:
+        form = {
+            "csrf_token": CSRF.search(page.text).group(1),
+            "ix": re.search(r'name="ix" value="([^"]+)"', page.text).group(1),
+            "email": email,
+            "password": PASSWORD,
+        }
+        response = browser.post(
+            live_server + "/login", data=form, allow_redirects=False, timeout=10
+        )
+        location = response.headers["Location"]
+        if location == "/login/verify":
+            verify = browser.get(live_server + location, timeout=10)
+            code = code_in(mailbox.wait_for(email, "verification code"))
+            response = browser.post(
+                live_server + location,
+                data={"csrf_token": CSRF.search(verify.text).group(1), "code": code},
+                allow_redirects=False,
+                timeout=10,
+            )
+            location = response.headers["Location"]
+    assert location.startswith("http://127.0.0.1:51"), location
+    back = rp.get(_path(location))
+    assert back.status_code == 302 and back.headers["Location"] == "/", back.get_data(as_text=True)
+    return rp.get("/"), browser
+
+
+def test_a_teacher_sees_only_their_own_submissions(services, centre, live_server, mailbox):
+    page, _ = sign_in(
+        services["submit-for-assessment"], live_server, mailbox, "teacher@example.org"
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Your submissions" in html and "Tess Teacher" in html
+    assert "A colleague" not in html
+
+
+def test_the_exams_officer_sees_the_centre_and_its_notifications(
+    services, centre, live_server, mailbox
+):
+    page, browser = sign_in(
+        services["submit-for-assessment"], live_server, mailbox, "officer@example.org"
+    )
+    html = page.get_data(as_text=True)
+    assert "All submissions for AA101 – AA Dummy Centre A (CIC)" in html
+    assert "A colleague" in html and "Notification settings" in html
+    # The same browser is signed in at the provider: the next service needs no password.
+    page, _ = sign_in(
+        services["global-listening"], live_server, mailbox, "officer@example.org", browser
+    )
+    assert "Confidential listening audio for AA101" in page.get_data(as_text=True)
+
+
+def test_services_refuse_people_without_their_role(services, centre, live_server, mailbox):
+    page, browser = sign_in(
+        services["global-listening"], live_server, mailbox, "teacher@example.org"
+    )
+    assert page.status_code == 403
+    assert "exams officer holds this service" in page.get_data(as_text=True)
+    page, _ = sign_in(
+        services["access-arrangements"], live_server, mailbox, "teacher@example.org", browser
+    )
+    assert page.status_code == 403 and "nominated users" in page.get_data(as_text=True)
+
+
+def test_signing_out_of_a_service_ends_the_provider_session(services, centre, live_server, mailbox):
+    rp = services["access-arrangements"]
+    page, browser = sign_in(rp, live_server, mailbox, "officer@example.org")
+    assert "Access arrangement applications for AA101" in page.get_data(as_text=True)
+    end_session = rp.post("/logout").headers["Location"]
+    assert end_session.startswith(live_server + "/logout?") and "id_token_hint=" in end_session
+    back = browser.get(end_session, allow_redirects=False, timeout=10)
+    assert back.headers["Location"].startswith("http://127.0.0.1:5102/")
+    assert rp.get("/").get_data(as_text=True).count("Sign in with My Cambridge") == 1
+    home = browser.get(live_server + "/", allow_redirects=False, timeout=10)
+    assert home.headers["Location"].startswith("/login")
+
+
+def test_a_forged_callback_is_refused(services, centre):
+    rp = services["submit-for-assessment"]
+    rp.get("/login")
+    response = rp.get("/callback?code=forged&state=not-the-state")
+    assert response.status_code == 400 and "Sign-in failed" in response.get_data(as_text=True)
+    denied = rp.get("/callback?error=access_denied&error_description=You+said+no")
+    assert denied.status_code == 400 and "You said no" in denied.get_data(as_text=True)
