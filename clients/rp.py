@@ -12,7 +12,12 @@ from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,17 @@ def create_rp_app(
     assert client is not None
     callback = f"{base_url}/callback"
 
+    # Sessions the provider said have ended (back-channel logout). One process serves each demo
+    # service; a real service would keep this where all its instances can see it.
+    ended_sids: set[str] = set()
+    app.extensions["rp.ended_sids"] = ended_sids
+
+    @app.before_request
+    def forget_ended_sessions() -> None:
+        user = session.get("user")
+        if user and user.get("sid") in ended_sids:
+            session.clear()
+
     @app.context_processor
     def brand() -> dict[str, Any]:
         return {"service": service, "user": session.get("user")}
@@ -116,4 +132,50 @@ def create_rp_app(
             query["id_token_hint"] = id_token
         return redirect(f"{metadata['end_session_endpoint']}?{urlencode(query)}")
 
+    @app.post("/backchannel-logout")
+    def backchannel_logout() -> Any:
+        """OpenID Connect Back-Channel Logout 1.0, §2.6: validate the logout token, end the
+        session it names, answer 200 (400 for a token that does not validate)."""
+        try:
+            claims = validate_logout_token(
+                request.form.get("logout_token", ""),
+                client.fetch_jwk_set(),
+                issuer,
+                service.client_id,
+            )
+        except (JoseError, ValueError) as exc:
+            response = jsonify(error="invalid_request", error_description=str(exc))
+            response.status_code = 400
+        else:
+            ended_sids.add(claims["sid"])
+            response = app.response_class(status=200)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     return app
+
+
+def validate_logout_token(
+    token: str, jwks: dict[str, Any], issuer: str, client_id: str
+) -> dict[str, Any]:
+    """The claims of a valid logout token, or an error saying why it is not (§2.6)."""
+    if not token:
+        raise ValueError("no logout_token")
+    keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    decoded = jwt.decode(token, keys, algorithms=["RS256", "ES256"])
+    if decoded.header.get("typ") != "logout+jwt":
+        raise ValueError("not a logout token (typ)")
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": client_id},
+        iat={"essential": True},
+        exp={"essential": True},
+        jti={"essential": True},
+        sid={"essential": True},
+    ).validate(decoded.claims)
+    claims = decoded.claims
+    if not isinstance(claims.get("events"), dict) or LOGOUT_EVENT not in claims["events"]:
+        raise ValueError("no back-channel logout event")
+    if "nonce" in claims:
+        raise ValueError("a logout token has no nonce")
+    return claims

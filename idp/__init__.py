@@ -92,11 +92,13 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
 
 
 def setup_mail(app: Flask, settings: Settings) -> None:
+    from idp import deferred
     from idp.mail import outgoing
     from idp.mail.transport import Mailer
 
     app.extensions["idp.mailer"] = Mailer.from_settings(settings.mail)
-    outgoing.install(app)
+    deferred.install(app)
+    outgoing.install()
 
 
 def setup_oauth(app: Flask, settings: Settings) -> None:

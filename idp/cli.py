@@ -436,6 +436,9 @@ def clients_group() -> None:
 )
 @click.option("--introspect", is_flag=True, help="A resource server that may introspect any token.")
 @click.option("--client-id", help="Choose the client id (default: random).")
+@click.option(
+    "--backchannel-logout-uri", help="Where to POST logout tokens when a user's session ends."
+)
 @json_option
 @with_app
 def clients_create(
@@ -449,6 +452,7 @@ def clients_create(
     third_party: bool,
     introspect: bool,
     client_id: str | None,
+    backchannel_logout_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. The secret is printed once and stored only as a hash."""
@@ -465,6 +469,7 @@ def clients_create(
         first_party=not third_party,
         can_introspect=introspect,
         client_id=client_id,
+        backchannel_logout_uri=backchannel_logout_uri,
     )
     db.session.commit()
     data = {**clients.describe(client), "client_secret": secret}

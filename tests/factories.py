@@ -109,6 +109,7 @@ class Factories:
         model, secret = clients.create(
             name=kwargs.pop("name", f"Relying party {n}"),
             client_id=kwargs.pop("client_id", None),
+            backchannel_logout_uri=kwargs.pop("backchannel_logout_uri", None),
             redirect_uris=[redirect_uri],
             post_logout_redirect_uris=[post_logout],
             public=public,

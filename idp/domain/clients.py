@@ -58,6 +58,7 @@ def create(
     first_party: bool = True,
     can_introspect: bool = False,
     client_id: str | None = None,
+    backchannel_logout_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """Register a client. Returns it with its secret, shown once and stored only as a hash."""
     name = " ".join((name or "").split())
@@ -69,6 +70,11 @@ def create(
     post_logout = [
         check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
     ]
+    backchannel = (
+        check_redirect_uri(backchannel_logout_uri, "back-channel logout URI")
+        if backchannel_logout_uri
+        else None
+    )
     services = list(dict.fromkeys(service_keys))
     unknown = [key for key in services if key not in catalogue.services_by_key]
     if unknown:
@@ -96,6 +102,7 @@ def create(
         service_keys=services,
         first_party=first_party,
         can_introspect=can_introspect,
+        backchannel_logout_uri=backchannel,
         created_at=clock.now(),
     )
     db.session.add(client)
@@ -133,6 +140,7 @@ def describe(client: Client) -> dict[str, object]:
         "services": client.service_keys,
         "first_party": client.first_party,
         "can_introspect": client.can_introspect,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
         "disabled": client.is_disabled,
         "created_at": client.created_at.isoformat(),
     }

@@ -112,9 +112,12 @@ def seed(
                 post_logout_redirect_uris=[f"http://127.0.0.1:{port}/"],
                 service_keys=[service],
                 catalogue=catalogue,
+                backchannel_logout_uri=f"http://127.0.0.1:{port}/backchannel-logout",
             )
         else:
             secret = None
+            if existing.backchannel_logout_uri is None:  # registered by an older demo
+                existing.backchannel_logout_uri = f"http://127.0.0.1:{port}/backchannel-logout"
         demo_clients.append(DemoClient(client_id, name, secret, redirect_uri))
     db.session.flush()
     return {

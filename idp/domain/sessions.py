@@ -108,6 +108,15 @@ def touch(auth_session: AuthSession) -> None:
     set_committed_value(auth_session, "last_seen_at", now)
 
 
+ENDED = "idp.ended_sessions"
+
+
+def _ended(sids: list[str]) -> None:
+    """Note sessions ended in this transaction: once it commits, the relying parties they were
+    used with are told (OpenID Connect Back-Channel Logout, ``idp.oidc.backchannel``)."""
+    db.session.info.setdefault(ENDED, []).extend(sids)
+
+
 def end(auth_session: AuthSession) -> None:
     """End a session and revoke the tokens issued under it (offline grants survive)."""
     now = clock.now()
@@ -117,6 +126,7 @@ def end(auth_session: AuthSession) -> None:
         .values(ended_at=now)
     )
     set_committed_value(auth_session, "ended_at", now)
+    _ended([auth_session.sid])
     tokens.revoke_for_session(auth_session.sid)
 
 
@@ -127,8 +137,10 @@ def end_all(user: User, *, keep_sid: str | None = None) -> int:
     conditions = [table.c.user_id == user.id, table.c.ended_at.is_(None)]
     if keep_sid is not None:
         conditions.append(table.c.sid != keep_sid)
-    result = db.session.execute(update(table).where(*conditions).values(ended_at=now))
-    return result.rowcount  # type: ignore[attr-defined]
+    sids = list(db.session.scalars(select(table.c.sid).where(*conditions)))
+    db.session.execute(update(table).where(table.c.sid.in_(sids)).values(ended_at=now))
+    _ended(sids)
+    return len(sids)
 
 
 def live_for(user: User) -> list[AuthSession]:

@@ -57,5 +57,6 @@ def discovery_document(server: IdpAuthorizationServer) -> dict[str, Any]:
         "claims_locales_supported": ["en"],
         "display_values_supported": ["page"],
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }

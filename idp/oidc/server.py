@@ -21,8 +21,8 @@ from werkzeug.datastructures import MultiDict
 
 from idp import clock
 from idp.config import Settings
+from idp.oidc import backchannel, store
 from idp.oidc import claims as claims_module
-from idp.oidc import store
 from idp.oidc.endpoints import (
     EndSessionEndpoint,
     IntrospectionEndpoint,
@@ -176,6 +176,7 @@ class IdpAuthorizationServer(AuthorizationServer):
 
 def init_oauth(app: Flask, settings: Settings, keyring: KeyRing) -> IdpAuthorizationServer:
     server = IdpAuthorizationServer(app, settings, keyring)
+    backchannel.install()
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     protector = ResourceProtector(server)

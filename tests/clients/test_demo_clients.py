@@ -5,17 +5,21 @@ and a requests session plays the browser between them."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
 from clients.rp import create_rp_app
-from clients.services import PORTS, SERVICES
+from clients.services import SERVICES
 from idp.domain import organisations
 from idp.extensions import db
+from idp.oidc import backchannel
 from tests.factories import PASSWORD
-from tests.mailbox import code_in
+from tests.mailbox import code_in, free_port
 
 pytestmark = pytest.mark.slow
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -45,21 +49,30 @@ def centre(make):
 
 @pytest.fixture
 def services(live_server, make):
-    """Each demo service registered with the provider and built as its own app."""
-    built = {}
+    """Each demo service registered with the provider and served on a loopback port of its own
+    (the provider calls its back-channel logout endpoint); the tests play its browser through
+    a test client of the same app."""
+    built, servers = {}, []
     for name, service in SERVICES.items():
-        base = f"http://127.0.0.1:{PORTS[name]}"
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
         registered = make.client(
             client_id=service.client_id,
             services=(service.key,),
             redirect_uri=f"{base}/callback",
             post_logout_redirect_uri=f"{base}/",
+            backchannel_logout_uri=f"{base}/backchannel-logout",
         )
         app = create_rp_app(
             service, issuer=live_server, client_secret=registered.secret, base_url=base
         )
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
         built[name] = app.test_client()
-    return built
+    yield built
+    for server in servers:
+        server.shutdown()
 
 
 def _path(url: str) -> str:
@@ -96,7 +109,7 @@ def sign_in(rp, live_server: str, mailbox, email: str, browser: requests.Session
                 timeout=10,
             )
             location = response.headers["Location"]
-    assert location.startswith("http://127.0.0.1:51"), location
+    assert not location.startswith(live_server) and "/callback?" in location, location
     back = rp.get(_path(location))
     assert back.status_code == 302 and back.headers["Location"] == "/", back.get_data(as_text=True)
     return rp.get("/"), browser
@@ -146,7 +159,7 @@ def test_signing_out_of_a_service_ends_the_provider_session(services, centre, li
     end_session = rp.post("/logout").headers["Location"]
     assert end_session.startswith(live_server + "/logout?") and "id_token_hint=" in end_session
     back = browser.get(end_session, allow_redirects=False, timeout=10)
-    assert back.headers["Location"].startswith("http://127.0.0.1:5102/")
+    assert back.headers["Location"].endswith("/") and "/logout" not in back.headers["Location"]
     assert rp.get("/").get_data(as_text=True).count("Sign in with My Cambridge") == 1
     home = browser.get(live_server + "/", allow_redirects=False, timeout=10)
     assert home.headers["Location"].startswith("/login")
@@ -159,3 +172,37 @@ def test_a_forged_callback_is_refused(services, centre):
     assert response.status_code == 400 and "Sign-in failed" in response.get_data(as_text=True)
     denied = rp.get("/callback?error=access_denied&error_description=You+said+no")
     assert denied.status_code == 400 and "You said no" in denied.get_data(as_text=True)
+
+
+def test_signing_out_of_one_service_signs_the_others_out_by_back_channel(
+    services, centre, live_server, mailbox
+):
+    sfa, gl = services["submit-for-assessment"], services["global-listening"]
+    page, browser = sign_in(sfa, live_server, mailbox, "officer@example.org")
+    assert "All submissions for AA101" in page.get_data(as_text=True)
+    sign_in(gl, live_server, mailbox, "officer@example.org", browser)
+    browser.get(gl.post("/logout").headers["Location"], allow_redirects=False, timeout=10)
+    # The provider tells Submit for Assessment after answering the browser: wait a little.
+    deadline = time.monotonic() + 10
+    while "Sign in with My Cambridge" not in sfa.get("/").get_data(as_text=True):
+        assert time.monotonic() < deadline, "no back-channel logout reached the service"
+        time.sleep(0.05)
+
+
+def test_a_logout_token_for_another_service_or_forged_is_refused(
+    services, live_server, make_app, overrides
+):
+    sfa = services["submit-for-assessment"]
+    overrides["OIDC"]["ISSUER"] = live_server  # sign as the running provider does
+    with make_app(overrides).app_context():
+        for_gl = backchannel.logout_token("global-listening", "some-sid", "u_someone")
+        right = backchannel.logout_token("submit-for-assessment", "some-sid", "u_someone")
+    wrong_audience = sfa.post("/backchannel-logout", data={"logout_token": for_gl})
+    assert (
+        wrong_audience.status_code == 400
+        and "aud" in wrong_audience.get_json()["error_description"]
+    )
+    assert sfa.post("/backchannel-logout", data={"logout_token": right}).status_code == 200
+    forged = sfa.post("/backchannel-logout", data={"logout_token": "e30.e30.AAAA"})
+    assert forged.status_code == 400 and forged.get_json()["error"] == "invalid_request"
+    assert sfa.post("/backchannel-logout").status_code == 400
