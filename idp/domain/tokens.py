@@ -9,6 +9,11 @@ from idp.extensions import db
 from idp.models import Token
 
 
+def revoke_where(*conditions: ColumnElement[bool]) -> int:
+    """Revoke the access and refresh tokens matching ``conditions``."""
+    return _revoke(*conditions)
+
+
 def _revoke(*conditions: ColumnElement[bool]) -> int:
     now = clock.now()
     access = db.session.execute(

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from idp.config import AuthSettings
-from idp.domain import audit, emails, passwords, sessions, totp, users
+from idp.domain import audit, consents, emails, passwords, sessions, totp, users
 from idp.errors import DomainError, InvalidInput, TooSoon
 from idp.extensions import db
 from idp.models import AuthSession
@@ -346,6 +346,24 @@ def sign_out_everywhere() -> Any:
     session.clear()
     flash("You have been signed out on every device, including this one.", "success")
     return redirect(url_for("auth.login"))
+
+
+# -- apps with access ----------------------------------------------------------------------
+
+
+@bp.get("/apps")
+def apps() -> Any:
+    return render_template(
+        "account/apps.html", granted=consents.for_user(current_user), section="apps"
+    )
+
+
+@bp.post("/apps/revoke")
+def revoke_app() -> Any:
+    consents.revoke(current_user, field(request.form, "client_id", 64))
+    db.session.commit()
+    flash("The service no longer has access to your account.", "success")
+    return redirect(url_for("account.apps"))
 
 
 # -- connected accounts ------------------------------------------------------------------
