@@ -83,6 +83,10 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
     def audit_source() -> None:
         audit.source_ip.set(request.remote_addr)
 
+    @app.teardown_request
+    def audit_source_done(_exc: BaseException | None) -> None:
+        audit.source_ip.set(None)
+
     @app.before_request
     def load_signed_in_user() -> None:
         # Load (and touch) the sign-in session first, before the request writes anything:
@@ -124,6 +128,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.account import bp as account_bp
     from idp.web.auth import bp as auth_bp
     from idp.web.home import bp as home_bp
+    from idp.web.operator import bp as operator_bp
     from idp.web.organisation import bp as organisation_bp
     from idp.web.password import bp as password_bp
     from idp.web.signup import bp as signup_bp
@@ -135,6 +140,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(home_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(organisation_bp)
+    app.register_blueprint(operator_bp)
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

@@ -318,6 +318,30 @@ def users_create(
     )
 
 
+@users_group.command("set-operator")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="Take the operator's pages away again.")
+@json_option
+@with_app
+def users_set_operator(ctx: Context, email: str, off: bool, as_json: bool) -> None:
+    """Let an account use the operators' pages (clients), or stop it."""
+    from idp.domain import audit, users
+
+    user = users.find_by_email(email)
+    if user is None:
+        raise NotFound(f"No account with the email address {email!r}.")
+    user.is_operator = not off
+    audit.record(
+        "user.operator_set", target_type="user", target_id=user.sub, operator=user.is_operator
+    )
+    db.session.commit()
+    emit(
+        as_json,
+        {"sub": user.sub, "email": user.email, "operator": user.is_operator},
+        f"{user.email} is {'now' if user.is_operator else 'no longer'} an operator.",
+    )
+
+
 @users_group.command("move")
 @click.argument("email")
 @click.option("--from", "source", required=True, help="Centre number they leave.")

@@ -175,6 +175,22 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         page.click("text=Sign in with My Cambridge")
         page.wait_for_url("http://127.0.0.1:5103/")
         shoot(page, "service-global-listening-refused")
+
+        # The operator's clients pages (a browser new to the operator: the emailed code first).
+        ops = browser.new_page(viewport={"width": 1280, "height": 900})
+        ops.goto(base + "/login")
+        ops.fill("#email", "operator@example.org")
+        ops.fill("#password", DEMO_PASSWORD)
+        ops.click("button[type=submit].button")
+        ops.wait_for_url("**/login/verify")
+        code = re.search(r"\b(\d{6})\b", latest_text(outbox, "verification code")).group(1)  # type: ignore[union-attr]
+        ops.fill("#code", code)
+        ops.click("button[type=submit].button")
+        ops.wait_for_url(base + "/")
+        ops.goto(base + "/operator/clients")
+        shoot(ops, "operator-clients")
+        ops.click("text=Submit for Assessment")
+        shoot(ops, "operator-client")
         browser.close()
 
 

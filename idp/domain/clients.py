@@ -122,6 +122,37 @@ def rotate_secret(client: Client) -> str:
     return secret
 
 
+def update_uris(
+    client: Client, redirect_uris: Iterable[str], post_logout_redirect_uris: Iterable[str]
+) -> None:
+    """Replace the client's redirect and post-logout URIs (each checked)."""
+    redirects = [check_redirect_uri(u) for u in redirect_uris]
+    if not redirects:
+        raise InvalidInput("Register at least one redirect URI.")
+    before = {"redirect_uris": client.redirect_uris, "post": client.post_logout_redirect_uris}
+    client.redirect_uris = redirects
+    client.post_logout_redirect_uris = [
+        check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
+    ]
+    audit.record(
+        "client.uris_changed",
+        target_type="client",
+        target_id=client.client_id,
+        before=before,
+        after={"redirect_uris": redirects, "post": client.post_logout_redirect_uris},
+    )
+
+
+def set_disabled(client: Client, disabled: bool) -> None:
+    """A disabled client can neither start a sign-in nor use the token endpoint."""
+    client.disabled_at = clock.now() if disabled else None
+    audit.record(
+        "client.disabled" if disabled else "client.enabled",
+        target_type="client",
+        target_id=client.client_id,
+    )
+
+
 def delete(client: Client) -> None:
     audit.record("client.deleted", target_type="client", target_id=client.client_id)
     db.session.delete(client)

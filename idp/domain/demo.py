@@ -64,6 +64,9 @@ class DemoClient:
     redirect_uri: str
 
 
+# Runs the service: the operators' pages (clients).
+OPERATOR = ("operator@example.org", "Oscar", "Operator")
+
 # Invited, not yet active: the invitation email in the outbox starts the activation journey.
 INVITED = ("aa101.eve@example.org", "Eve", "Newstarter", "AA101", ["sfa.teacher"])
 
@@ -94,6 +97,16 @@ def seed(
             organisations.set_roles(user, organisation, roles, catalogue)
             if officer:
                 organisations.set_exams_officer(organisation, user, catalogue)
+    if users.find_by_email(OPERATOR[0]) is None:
+        operator = users.create(
+            email=OPERATOR[0],
+            given_name=OPERATOR[1],
+            family_name=OPERATOR[2],
+            password=DEMO_PASSWORD,
+            password_min_length=password_min_length,
+            email_verified=True,
+        )
+        operator.is_operator = True
     email, given, family, code, roles = INVITED
     if users.find_by_email(email) is None:
         organisation = organisations.get_by_code(code)
@@ -122,7 +135,7 @@ def seed(
     db.session.flush()
     return {
         "password": DEMO_PASSWORD,
-        "users": [p[0] for p in PEOPLE],
+        "users": [p[0] for p in PEOPLE] + [OPERATOR[0]],
         "invited": INVITED[0],
         "clients": demo_clients,
         "user_count": db.session.scalar(select(db.func.count()).select_from(User)),

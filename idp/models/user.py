@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.extensions import db
@@ -40,6 +40,8 @@ class User(db.Model):  # type: ignore[name-defined]
     status: Mapped[str] = mapped_column(String(16), default=UserStatus.ACTIVE)
     origin: Mapped[str] = mapped_column(String(16), default=UserOrigin.OPERATOR)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Runs the service itself (registers relying parties): set with `idp users set-operator`.
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     temp_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -339,3 +339,18 @@ def test_move_a_user_and_relink_an_associate(run, make):
     unlinked = run("orgs", "set-associate", "AA101", "--none", "--json")
     assert json.loads(unlinked.output)["associate_of"] is None
     assert run("orgs", "set-associate", "AA101").exit_code != 0
+
+
+def test_set_operator(run, make):
+    user = make.user("ops@example.org")
+    result = run("users", "set-operator", "ops@example.org", "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["operator"] is True
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).is_operator
+    assert (
+        json.loads(run("users", "set-operator", "ops@example.org", "--off", "--json").output)[
+            "operator"
+        ]
+        is False
+    )
+    assert run("users", "set-operator", "nobody@example.org").exit_code != 0

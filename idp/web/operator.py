@@ -1,0 +1,110 @@
+"""The operators' pages: the relying parties (clients) registered with the provider.
+
+Only accounts marked as operators (``idp users set-operator``) see them; for everyone else they
+do not exist (404). Everything here can also be done with ``idp clients``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from idp.domain import clients
+from idp.errors import DomainError, NotFound
+from idp.extensions import db
+from idp.models import Client
+
+bp = Blueprint("operator", __name__, url_prefix="/operator")
+
+
+@bp.before_request
+@login_required
+def _operators_only() -> None:
+    if not current_user.is_operator:
+        abort(404)
+
+
+def _lines(name: str) -> list[str]:
+    return [line.strip() for line in (request.form.get(name) or "").splitlines() if line.strip()]
+
+
+def _client(client_id: str) -> Client:
+    try:
+        return clients.get(client_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/clients")
+def client_list() -> Any:
+    return render_template("operator/clients.html", clients=clients.all_clients())
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+def new_client() -> Any:
+    catalogue = current_app.extensions["idp.settings"].catalogue
+    error = None
+    if request.method == "POST":
+        try:
+            client, secret = clients.create(
+                name=request.form.get("name", ""),
+                redirect_uris=_lines("redirect_uris"),
+                post_logout_redirect_uris=_lines("post_logout_redirect_uris"),
+                public=request.form.get("public") == "yes",
+                service_keys=request.form.getlist("services"),
+                catalogue=catalogue,
+                first_party=request.form.get("third_party") != "yes",
+                backchannel_logout_uri=request.form.get("backchannel_logout_uri") or None,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            return render_template("operator/secret.html", client=client, secret=secret)
+    return render_template(
+        "operator/new_client.html", error=error, services=catalogue.services, form=request.form
+    )
+
+
+@bp.route("/clients/<client_id>", methods=["GET", "POST"])
+def client_view(client_id: str) -> Any:
+    client = _client(client_id)
+    error = None
+    if request.method == "POST":
+        try:
+            clients.update_uris(
+                client, _lines("redirect_uris"), _lines("post_logout_redirect_uris")
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash("The URIs have been saved.", "success")
+            return redirect(url_for("operator.client_view", client_id=client.client_id))
+    return render_template("operator/client.html", client=client, error=error)
+
+
+@bp.post("/clients/<client_id>/secret")
+def rotate_secret(client_id: str) -> Any:
+    client = _client(client_id)
+    try:
+        secret = clients.rotate_secret(client)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return redirect(url_for("operator.client_view", client_id=client_id))
+    db.session.commit()
+    return render_template("operator/secret.html", client=client, secret=secret, rotated=True)
+
+
+@bp.post("/clients/<client_id>/<any(disable, enable):action>")
+def toggle(client_id: str, action: str) -> Any:
+    client = _client(client_id)
+    clients.set_disabled(client, action == "disable")
+    db.session.commit()
+    flash(f"{client.name} has been {action}d.", "success")
+    return redirect(url_for("operator.client_view", client_id=client_id))

@@ -1,0 +1,104 @@
+"""The operators' client pages: hidden from everyone else; register, edit, rotate, disable."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from idp.extensions import db
+from tests.journeys import location, page_text, sign_in, submit
+from tests.oidc_helpers import RelyingParty
+
+
+@pytest.fixture
+def operator(client, make):
+    user = make.user("ops@example.org")
+    user.is_operator = True
+    db.session.commit()
+    assert location(sign_in(client, "ops@example.org")) == "/"
+    return client
+
+
+def test_the_pages_do_not_exist_for_other_people(client, make):
+    make.user("jane@example.org")
+    sign_in(client, "jane@example.org")
+    assert client.get("/operator/clients").status_code == 404
+    assert "Clients</a>" not in page_text(client.get("/"))
+
+
+def test_register_a_client_and_see_its_secret_once(operator):
+    response = submit(
+        operator,
+        "/operator/clients/new",
+        {
+            "name": "Results Analysis",
+            "redirect_uris": "https://results.example.org/callback\n",
+            "post_logout_redirect_uris": "https://results.example.org/",
+            "services": "submit_for_assessment",
+            "third_party": "yes",
+        },
+    )
+    html = page_text(response)
+    assert "Results Analysis is registered" in html and "shown only now" in html
+    client_id = re.search(r"<dt>Client id</dt><dd><code>([^<]+)", html).group(1)
+    listing = page_text(operator.get("/operator/clients"))
+    assert "Results Analysis" in listing and client_id in listing and "third-party" in listing
+    assert (
+        re.search(
+            r"<dt>Client secret</dt>", page_text(operator.get(f"/operator/clients/{client_id}"))
+        )
+        is None
+    )
+
+
+def test_bad_uris_get_a_clear_error_and_change_nothing(operator, make):
+    registered = make.client()
+    view = f"/operator/clients/{registered.client_id}"
+    for uri, message in (
+        ("http://evil.example.org/cb", "must use https (http is allowed on loopback only)"),
+        ("https://rp.example.org/cb#frag", "must not contain a fragment"),
+        ("", "Register at least one redirect URI."),
+    ):
+        response = submit(operator, view, {"redirect_uris": uri})
+        assert message in page_text(response), uri
+    db.session.refresh(registered.model)
+    assert registered.model.redirect_uris == [registered.redirect_uri]
+    response = submit(operator, view, {"redirect_uris": "https://new.example.org/cb"})
+    assert location(response) == view
+    db.session.refresh(registered.model)
+    assert registered.model.redirect_uris == ["https://new.example.org/cb"]
+
+
+def test_rotating_the_secret_stops_the_old_one_and_disabling_stops_the_client(operator, app, make):
+    make.user("teacher@example.org")
+    registered = make.client()
+    rp = RelyingParty(app.test_client(), registered)
+    callback = rp.sign_in("teacher@example.org")
+    html = page_text(
+        submit(
+            operator,
+            f"/operator/clients/{registered.client_id}/secret",
+            {},
+            page_url=f"/operator/clients/{registered.client_id}",
+        )
+    )
+    new_secret = re.search(r"<dt>Client secret</dt><dd><code>([^<]+)", html).group(1)
+    assert rp.exchange(callback.code).status_code == 401  # the old secret
+    registered.secret = new_secret
+    assert rp.exchange(rp.sign_in("teacher@example.org").code).status_code == 200
+
+    submit(
+        operator,
+        f"/operator/clients/{registered.client_id}/disable",
+        {},
+        page_url=f"/operator/clients/{registered.client_id}",
+    )
+    assert "This sign-in link is not valid" in page_text(rp.authorize())
+    submit(
+        operator,
+        f"/operator/clients/{registered.client_id}/enable",
+        {},
+        page_url=f"/operator/clients/{registered.client_id}",
+    )
+    assert rp.authorize().status_code in (200, 302)
