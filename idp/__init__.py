@@ -120,6 +120,7 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
+    from idp.oidc.registration import bp as registration_bp
     from idp.oidc.routes import bp as oidc_bp
     from idp.web import (
         csv_import,  # noqa: F401 - adds the import pages to the blueprint
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.signup import bp as signup_bp
 
     app.register_blueprint(oidc_bp)
+    app.register_blueprint(registration_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(password_bp)
     app.register_blueprint(signup_bp)

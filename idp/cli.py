@@ -503,6 +503,35 @@ def clients_create(
     emit(as_json, data, text)
 
 
+@clients_group.command("token")
+@click.option("--service", "services", multiple=True, help="Catalogue service key; repeat.")
+@click.option("--uses", default=1, show_default=True, help="How many registrations it allows.")
+@click.option("--ttl", default=86400, show_default=True, help="Lifetime in seconds.")
+@json_option
+@with_app
+def clients_token(
+    ctx: Context, services: tuple[str, ...], uses: int, ttl: int, as_json: bool
+) -> None:
+    """Issue an initial access token for dynamic client registration (POST /register)."""
+    from idp.domain import registration
+
+    token, row = registration.issue_initial_token(
+        ttl_seconds=ttl, service_keys=services, uses=uses, catalogue=ctx.settings.catalogue
+    )
+    db.session.commit()
+    emit(
+        as_json,
+        {
+            "initial_access_token": token,
+            "expires_at": row.expires_at.isoformat(),
+            "uses": uses,
+            "services": row.service_keys,
+        },
+        f"initial access token: {token}\n(shown only now; valid for {uses} registration(s) "
+        f"until {row.expires_at:%Y-%m-%d %H:%M} UTC)",
+    )
+
+
 @clients_group.command("list")
 @json_option
 @with_app

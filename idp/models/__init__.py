@@ -2,7 +2,7 @@
 
 from idp.models.audit import AuditEvent
 from idp.models.keys import SigningKey
-from idp.models.oauth import AuthorizationCode, Client, Consent, Token
+from idp.models.oauth import AuthorizationCode, Client, Consent, RegistrationToken, Token
 from idp.models.organisation import Membership, Organisation, RoleRow, ServiceRow, membership_roles
 from idp.models.session import AuthSession, Interaction
 from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
@@ -19,6 +19,7 @@ __all__ = [
     "Membership",
     "Organisation",
     "RecoveryCode",
+    "RegistrationToken",
     "RoleRow",
     "ServiceRow",
     "SigningKey",

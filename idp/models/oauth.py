@@ -39,6 +39,9 @@ class Client(db.Model):  # type: ignore[name-defined]
     first_party: Mapped[bool] = mapped_column(Boolean, default=True)
     can_introspect: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    # Dynamic registration (RFC 7592): the digest of the token that reads, updates and deletes
+    # this registration; empty for clients an operator registered.
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64))
     extra_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -126,3 +129,17 @@ class Consent(db.Model):  # type: ignore[name-defined]
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text, default="")
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RegistrationToken(db.Model):  # type: ignore[name-defined]
+    """An initial access token (RFC 7591 §3): lets a service register itself, a set number of
+    times until it expires, for the services the operator chose."""
+
+    __tablename__ = "registration_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    service_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    uses_left: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -25,6 +25,7 @@ def discovery_document(server: IdpAuthorizationServer) -> dict[str, Any]:
         "revocation_endpoint": endpoint("oidc.revoke"),
         "introspection_endpoint": endpoint("oidc.introspect"),
         "end_session_endpoint": endpoint("oidc.end_session"),
+        "registration_endpoint": endpoint("registration.register"),
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -13,7 +13,15 @@ from idp.extensions import db
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks.json", "/.well-known/")
+PROTOCOL_PATHS = (
+    "/token",
+    "/userinfo",
+    "/revoke",
+    "/introspect",
+    "/jwks.json",
+    "/.well-known/",
+    "/register",
+)
 
 MESSAGES = {
     400: ("Something was wrong with that request", "Go back and try again."),

@@ -354,3 +354,12 @@ def test_set_operator(run, make):
         is False
     )
     assert run("users", "set-operator", "nobody@example.org").exit_code != 0
+
+
+def test_clients_token_issues_an_initial_access_token(run):
+    result = run("clients", "token", "--service", "submit_for_assessment", "--uses", "3", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["uses"] == 3 and data["services"] == ["submit_for_assessment"]
+    assert len(data["initial_access_token"]) >= 40
+    assert run("clients", "token", "--service", "nope").exit_code != 0

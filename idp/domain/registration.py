@@ -1,0 +1,263 @@
+"""Dynamic client registration (RFC 7591) and its management protocol (RFC 7592).
+
+A service registers itself with an initial access token that an operator issued
+(``idp clients token``); the operator's choice of services bounds which roles its tokens can
+carry, and a registered client is always third-party (people are asked for consent). Every
+metadata field is checked; an error names the field, with the error codes of RFC 7591 §3.2.2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from idp import clock
+from idp.catalogue import Catalogue
+from idp.domain import audit, clients
+from idp.errors import DomainError, InvalidInput
+from idp.extensions import db
+from idp.models import Client, RegistrationToken
+from idp.security import constant_time_equals, random_token, token_hash
+
+GRANT_TYPES = {"authorization_code", "refresh_token"}
+AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none"}
+ALGORITHMS = {"RS256", "ES256"}
+SCOPES = {"openid", "profile", "email", "roles", "organisations", "offline_access"}
+MAX_URIS = 10
+
+
+class RegistrationError(DomainError):
+    """A registration request that cannot be accepted (RFC 7591 §3.2.2)."""
+
+    def __init__(self, error: str, message: str):
+        super().__init__(message)
+        self.error = error
+
+
+# -- initial access tokens ----------------------------------------------------------------------
+
+
+def issue_initial_token(
+    *, ttl_seconds: int, service_keys: Iterable[str], uses: int, catalogue: Catalogue
+) -> tuple[str, RegistrationToken]:
+    services = list(dict.fromkeys(service_keys))
+    unknown = [key for key in services if key not in catalogue.services_by_key]
+    if unknown:
+        raise InvalidInput(f"Unknown service {unknown[0]!r}.")
+    if not 1 <= uses <= 1000 or ttl_seconds <= 0:
+        raise InvalidInput("A token needs 1 to 1000 uses and a positive lifetime.")
+    token = random_token(32)
+    now = clock.now()
+    row = RegistrationToken(
+        token_hash=token_hash(token),
+        service_keys=services,
+        uses_left=uses,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        "client.registration_token_issued",
+        target_type="registration_token",
+        target_id=row.id,
+        services=services,
+        uses=uses,
+    )
+    return token, row
+
+
+def use_initial_token(token: str) -> RegistrationToken:
+    """Spend one use of a live initial access token, or raise (``invalid_token``)."""
+    row = db.session.scalar(
+        select(RegistrationToken).where(RegistrationToken.token_hash == token_hash(token or ""))
+    )
+    if row is None or row.expires_at <= clock.now():
+        raise RegistrationError("invalid_token", "The initial access token is not valid.")
+    spent = db.session.execute(
+        update(RegistrationToken)
+        .where(RegistrationToken.id == row.id, RegistrationToken.uses_left > 0)
+        .values(uses_left=RegistrationToken.uses_left - 1)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise RegistrationError("invalid_token", "The initial access token has been used up.")
+    return row
+
+
+# -- metadata -------------------------------------------------------------------------------------
+
+
+def _uris(body: dict[str, Any], name: str, *, required: bool, error: str) -> list[str]:
+    value = body.get(name, [] if not required else None)
+    if value is None or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RegistrationError(error, f"{name} must be a list of URIs.")
+    if required and not value:
+        raise RegistrationError(error, f"{name} must name at least one URI.")
+    if len(value) > MAX_URIS:
+        raise RegistrationError(error, f"{name} may name at most {MAX_URIS} URIs.")
+    try:
+        return [clients.check_redirect_uri(v, name) for v in value]
+    except InvalidInput as exc:
+        raise RegistrationError(error, exc.message) from None
+
+
+def _string(body: dict[str, Any], name: str, default: str, allowed: set[str] | None = None) -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str) or (allowed is not None and value not in allowed):
+        choices = f": one of {', '.join(sorted(allowed))}" if allowed else ""
+        raise RegistrationError("invalid_client_metadata", f"{name} must be a string{choices}.")
+    return value
+
+
+def check_metadata(body: Any) -> dict[str, Any]:
+    """The request's metadata, checked and normalised (unknown fields are ignored, §2)."""
+    if not isinstance(body, dict):
+        raise RegistrationError("invalid_client_metadata", "The body must be a JSON object.")
+    meta: dict[str, Any] = {
+        "redirect_uris": _uris(body, "redirect_uris", required=True, error="invalid_redirect_uri"),
+        "post_logout_redirect_uris": _uris(
+            body, "post_logout_redirect_uris", required=False, error="invalid_client_metadata"
+        ),
+        "client_name": " ".join(_string(body, "client_name", "").split())[:200],
+        "token_endpoint_auth_method": _string(
+            body, "token_endpoint_auth_method", "client_secret_basic", AUTH_METHODS
+        ),
+        "id_token_signed_response_alg": _string(
+            body, "id_token_signed_response_alg", "RS256", ALGORITHMS
+        ),
+    }
+    if not meta["client_name"]:
+        raise RegistrationError("invalid_client_metadata", "client_name is required.")
+    for name, allowed, default in (
+        ("grant_types", GRANT_TYPES, ["authorization_code", "refresh_token"]),
+        ("response_types", {"code"}, ["code"]),
+    ):
+        value = body.get(name, default)
+        if not isinstance(value, list) or not value or not set(value) <= allowed:
+            raise RegistrationError(
+                "invalid_client_metadata", f"{name} may only hold {', '.join(sorted(allowed))}."
+            )
+        meta[name] = list(dict.fromkeys(value))
+    if "authorization_code" not in meta["grant_types"]:
+        raise RegistrationError(
+            "invalid_client_metadata", "grant_types must include authorization_code."
+        )
+    scope = _string(body, "scope", "openid profile email roles")
+    if not set(scope.split()) <= SCOPES or "openid" not in scope.split():
+        raise RegistrationError(
+            "invalid_client_metadata",
+            f"scope must include openid and only {', '.join(sorted(SCOPES))}.",
+        )
+    meta["scope"] = " ".join(dict.fromkeys(scope.split()))
+    backchannel = body.get("backchannel_logout_uri")
+    if backchannel is not None:
+        meta["backchannel_logout_uri"] = _uris(
+            {"backchannel_logout_uri": [backchannel]} if isinstance(backchannel, str) else {},
+            "backchannel_logout_uri",
+            required=True,
+            error="invalid_client_metadata",
+        )[0]
+    return meta
+
+
+# -- registering and managing -----------------------------------------------------------------
+
+
+def register(
+    meta: dict[str, Any], service_keys: list[str], catalogue: Catalogue
+) -> tuple[Client, str | None, str]:
+    """Create the client; return it with its secret and its registration access token."""
+    client, secret = clients.create(
+        name=meta["client_name"],
+        redirect_uris=meta["redirect_uris"],
+        post_logout_redirect_uris=meta["post_logout_redirect_uris"],
+        public=meta["token_endpoint_auth_method"] == "none",
+        service_keys=service_keys,
+        catalogue=catalogue,
+        auth_method=None
+        if meta["token_endpoint_auth_method"] == "none"
+        else meta["token_endpoint_auth_method"],
+        first_party=False,
+        backchannel_logout_uri=meta.get("backchannel_logout_uri"),
+    )
+    _apply(client, meta)
+    access = random_token(32)
+    client.registration_token_hash = token_hash(access)
+    audit.record("client.registered", target_type="client", target_id=client.client_id)
+    return client, secret, access
+
+
+def _apply(client: Client, meta: dict[str, Any]) -> None:
+    client.grant_types = meta["grant_types"]
+    client.response_types = meta["response_types"]
+    client.scope = meta["scope"]
+    client.extra_metadata = {
+        **(client.extra_metadata or {}),
+        "id_token_signed_response_alg": meta["id_token_signed_response_alg"],
+    }
+
+
+def registered_client(client_id: str, access_token: str) -> Client:
+    """The client a registration access token manages; the same error for an unknown client and
+    a wrong token (``invalid_token``)."""
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    stored = client.registration_token_hash if client is not None else None
+    if (
+        not constant_time_equals(token_hash(access_token or ""), stored or "-" * 64)
+        or client is None
+    ):
+        raise RegistrationError("invalid_token", "The registration access token is not valid.")
+    return client
+
+
+def update_registration(client: Client, body: Any) -> Client:
+    """RFC 7592 §2.2: replace the metadata (the client id and kind cannot change)."""
+    if not isinstance(body, dict) or body.get("client_id") != client.client_id:
+        raise RegistrationError("invalid_client_metadata", "client_id must be this client's.")
+    meta = check_metadata(body)
+    kind = "none" if client.is_public else client.token_endpoint_auth_method
+    if (meta["token_endpoint_auth_method"] == "none") != (kind == "none"):
+        raise RegistrationError(
+            "invalid_client_metadata", "A client cannot change between public and confidential."
+        )
+    client.name = meta["client_name"]
+    client.redirect_uris = meta["redirect_uris"]
+    client.post_logout_redirect_uris = meta["post_logout_redirect_uris"]
+    client.token_endpoint_auth_method = meta["token_endpoint_auth_method"]
+    client.backchannel_logout_uri = meta.get("backchannel_logout_uri")
+    _apply(client, meta)
+    audit.record("client.registration_updated", target_type="client", target_id=client.client_id)
+    return client
+
+
+def describe(
+    client: Client, *, secret: str | None = None, access: str | None = None, client_uri: str
+) -> dict[str, Any]:
+    """The client information response (RFC 7591 §3.2.1, RFC 7592 §3)."""
+    body: dict[str, Any] = {
+        "client_id": client.client_id,
+        "client_id_issued_at": int(client.created_at.timestamp()),
+        "client_name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types,
+        "response_types": client.response_types,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "scope": client.scope,
+        "id_token_signed_response_alg": (client.extra_metadata or {}).get(
+            "id_token_signed_response_alg", "RS256"
+        ),
+        "registration_client_uri": client_uri,
+    }
+    if client.backchannel_logout_uri:
+        body["backchannel_logout_uri"] = client.backchannel_logout_uri
+    if secret:
+        body["client_secret"] = secret
+        body["client_secret_expires_at"] = 0
+    if access:
+        body["registration_access_token"] = access
+    return body
