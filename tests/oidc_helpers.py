@@ -7,6 +7,7 @@ import base64
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -68,6 +69,8 @@ class RelyingParty:
     registered: RegisteredClient
     issuer: str = ISSUER
     last: Request | None = field(default=None)
+    # For private_key_jwt clients: makes a fresh signed client assertion.
+    assertion: Callable[[], str] | None = field(default=None)
 
     @property
     def client_id(self) -> str:
@@ -141,12 +144,18 @@ class RelyingParty:
         elif auth == "post":
             form["client_id"] = self.client_id
             form["client_secret"] = self.registered.secret or ""
+        elif auth == "private_key_jwt":
+            assert self.assertion is not None, "no assertion factory"
+            form["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            form["client_assertion"] = self.assertion()
         else:
             form["client_id"] = self.client_id
         kwargs["data"] = form
         return kwargs
 
     def default_auth(self) -> str:
+        if self.assertion is not None:
+            return "private_key_jwt"
         return "none" if self.registered.secret is None else "basic"
 
     def exchange(

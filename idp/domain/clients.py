@@ -17,7 +17,7 @@ from idp.models import Client
 from idp.models.oauth import DEFAULT_GRANT_TYPES
 from idp.security import random_token, token_hash
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
 
 
 def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
@@ -89,7 +89,8 @@ def create(
     client_id = client_id or random_token(18)
     if db.session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
         raise InvalidInput(f"A client with id {client_id!r} already exists.")
-    secret = None if public else random_token(32)
+    # A private_key_jwt client proves itself with its own key: it gets no secret.
+    secret = None if public or method == "private_key_jwt" else random_token(32)
     client = Client(
         client_id=client_id,
         client_secret_hash=token_hash(secret) if secret else None,

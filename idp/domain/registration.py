@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
 from idp import clock
@@ -23,7 +25,7 @@ from idp.models import Client, RegistrationToken
 from idp.security import constant_time_equals, random_token, token_hash
 
 GRANT_TYPES = {"authorization_code", "refresh_token"}
-AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none"}
+AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
 ALGORITHMS = {"RS256", "ES256"}
 SCOPES = {"openid", "profile", "email", "roles", "organisations", "offline_access"}
 MAX_URIS = 10
@@ -153,6 +155,7 @@ def check_metadata(body: Any) -> dict[str, Any]:
             f"scope must include openid and only {', '.join(sorted(SCOPES))}.",
         )
     meta["scope"] = " ".join(dict.fromkeys(scope.split()))
+    meta.update(_keys(body, meta["token_endpoint_auth_method"]))
     backchannel = body.get("backchannel_logout_uri")
     if backchannel is not None:
         meta["backchannel_logout_uri"] = _uris(
@@ -162,6 +165,42 @@ def check_metadata(body: Any) -> dict[str, Any]:
             error="invalid_client_metadata",
         )[0]
     return meta
+
+
+def _keys(body: dict[str, Any], method: str) -> dict[str, Any]:
+    """The client's public keys for ``private_key_jwt``: ``jwks`` by value or ``jwks_uri``."""
+    jwks, jwks_uri = body.get("jwks"), body.get("jwks_uri")
+    if jwks is not None and jwks_uri is not None:
+        raise RegistrationError("invalid_client_metadata", "Give jwks or jwks_uri, not both.")
+    if method == "private_key_jwt" and jwks is None and jwks_uri is None:
+        raise RegistrationError(
+            "invalid_client_metadata", "private_key_jwt needs the client's jwks or jwks_uri."
+        )
+    if jwks is not None:
+        keys = jwks.get("keys") if isinstance(jwks, dict) else None
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+            raise RegistrationError("invalid_client_metadata", "jwks must be a JWK set.")
+        if any("d" in k or k.get("kty") == "oct" for k in keys):
+            raise RegistrationError(
+                "invalid_client_metadata", "jwks must hold public keys only (no private or shared)."
+            )
+        try:
+            KeySet.import_key_set(jwks)
+        except (JoseError, ValueError, TypeError, KeyError):
+            raise RegistrationError(
+                "invalid_client_metadata", "jwks holds an unusable key."
+            ) from None
+        return {"jwks": jwks}
+    if jwks_uri is not None:
+        return {
+            "jwks_uri": _uris(
+                {"jwks_uri": [jwks_uri]} if isinstance(jwks_uri, str) else {},
+                "jwks_uri",
+                required=True,
+                error="invalid_client_metadata",
+            )[0]
+        }
+    return {}
 
 
 # -- registering and managing -----------------------------------------------------------------
@@ -195,10 +234,16 @@ def _apply(client: Client, meta: dict[str, Any]) -> None:
     client.grant_types = meta["grant_types"]
     client.response_types = meta["response_types"]
     client.scope = meta["scope"]
-    client.extra_metadata = {
-        **(client.extra_metadata or {}),
-        "id_token_signed_response_alg": meta["id_token_signed_response_alg"],
+    extra = {
+        key: value
+        for key, value in (client.extra_metadata or {}).items()
+        if key not in ("jwks", "jwks_uri")
     }
+    extra["id_token_signed_response_alg"] = meta["id_token_signed_response_alg"]
+    for key in ("jwks", "jwks_uri"):
+        if key in meta:
+            extra[key] = meta[key]
+    client.extra_metadata = extra
 
 
 def registered_client(client_id: str, access_token: str) -> Client:
@@ -255,6 +300,9 @@ def describe(
     }
     if client.backchannel_logout_uri:
         body["backchannel_logout_uri"] = client.backchannel_logout_uri
+    for key in ("jwks", "jwks_uri"):
+        if key in (client.extra_metadata or {}):
+            body[key] = client.extra_metadata[key]
     if secret:
         body["client_secret"] = secret
         body["client_secret_expires_at"] = 0

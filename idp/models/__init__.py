@@ -2,7 +2,14 @@
 
 from idp.models.audit import AuditEvent
 from idp.models.keys import SigningKey
-from idp.models.oauth import AuthorizationCode, Client, Consent, RegistrationToken, Token
+from idp.models.oauth import (
+    AuthorizationCode,
+    Client,
+    ClientAssertion,
+    Consent,
+    RegistrationToken,
+    Token,
+)
 from idp.models.organisation import Membership, Organisation, RoleRow, ServiceRow, membership_roles
 from idp.models.session import AuthSession, Interaction
 from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
@@ -13,6 +20,7 @@ __all__ = [
     "AuthSession",
     "AuthorizationCode",
     "Client",
+    "ClientAssertion",
     "Consent",
     "EmailAddress",
     "Interaction",

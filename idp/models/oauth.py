@@ -143,3 +143,14 @@ class RegistrationToken(db.Model):  # type: ignore[name-defined]
     uses_left: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClientAssertion(db.Model):  # type: ignore[name-defined]
+    """A ``private_key_jwt`` assertion already used (its ``jti``), kept until it expires so it
+    cannot be replayed."""
+
+    __tablename__ = "client_assertions"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

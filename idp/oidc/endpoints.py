@@ -93,7 +93,7 @@ class UserInfoEndpoint(_UserInfoEndpoint):
 
 
 class RevocationEndpoint(_RevocationEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenMatch | None:
         return find_token(token_string, token_type_hint)
@@ -107,7 +107,7 @@ class RevocationEndpoint(_RevocationEndpoint):
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenMatch | None:
         return find_token(token_string, token_type_hint)

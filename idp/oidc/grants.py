@@ -25,7 +25,7 @@ from idp.oidc import store
 from idp.oidc.tokens import TokenMatch
 from idp.security import random_token, token_hash
 
-SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
 
 
 def flag_family_for_revocation(family_id: str) -> None:

@@ -23,6 +23,7 @@ from idp import clock
 from idp.config import Settings
 from idp.oidc import backchannel, store
 from idp.oidc import claims as claims_module
+from idp.oidc.client_auth import PrivateKeyJWT
 from idp.oidc.endpoints import (
     EndSessionEndpoint,
     IntrospectionEndpoint,
@@ -177,6 +178,7 @@ class IdpAuthorizationServer(AuthorizationServer):
 def init_oauth(app: Flask, settings: Settings, keyring: KeyRing) -> IdpAuthorizationServer:
     server = IdpAuthorizationServer(app, settings, keyring)
     backchannel.install()
+    server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     protector = ResourceProtector(server)

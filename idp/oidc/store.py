@@ -115,7 +115,7 @@ class ClientInfo:
         return constant_time_equals(token_hash(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token" or self.is_public:
+        if endpoint == "token" or self.is_public or method == "private_key_jwt":
             return method == self.token_endpoint_auth_method
         # Revocation and introspection accept either secret method from a confidential client.
         return method in ("client_secret_basic", "client_secret_post")

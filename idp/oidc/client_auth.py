@@ -1,0 +1,100 @@
+"""``private_key_jwt`` client authentication (RFC 7523 §2.2, OIDC Core §9): the client signs a
+short-lived assertion with a key whose public half it registered (``jwks``, or ``jwks_uri``
+fetched with a timeout and cached for a few minutes). Only RS256 and ES256 are accepted, the
+audience must be this provider, and each assertion's ``jti`` works once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import current_app, url_for
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from idp import clock
+from idp.extensions import db
+from idp.models import ClientAssertion
+from idp.oidc.store import ClientInfo
+from idp.security import token_hash
+
+log = logging.getLogger(__name__)
+ALGORITHMS = ["RS256", "ES256"]
+JWKS_CACHE_SECONDS = 300
+MAX_LIFETIME = timedelta(minutes=10)
+_jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def fetch_jwks(uri: str, timeout: float = 5.0) -> dict[str, Any]:
+    cached = _jwks_cache.get(uri)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    with urllib.request.urlopen(uri, timeout=timeout) as response:  # noqa: S310 - https only
+        keys = json.loads(response.read(200_000))
+    _jwks_cache[uri] = (time.monotonic() + JWKS_CACHE_SECONDS, keys)
+    return keys
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __call__(self, query_client: Any, request: Any) -> Any:
+        try:
+            return super().__call__(query_client, request)
+        except InvalidClientError as exc:
+            exc.status_code = 401  # as for a wrong secret
+            raise
+
+    def get_audiences(self) -> list[str]:
+        issuer = current_app.extensions["idp.settings"].oidc.issuer
+        return [issuer, issuer + url_for("oidc.token")]
+
+    def resolve_client_public_key(self, client: ClientInfo) -> KeySet:
+        metadata = client.extra_metadata
+        try:
+            if metadata.get("jwks"):
+                return KeySet.import_key_set(metadata["jwks"])
+            if metadata.get("jwks_uri"):
+                return KeySet.import_key_set(fetch_jwks(metadata["jwks_uri"]))  # type: ignore[arg-type]
+        except (OSError, ValueError, JoseError) as exc:
+            log.warning("private_key_jwt: no usable keys for %s: %s", client.client_id, exc)
+        raise InvalidClientError(description="The client has no usable registered keys.")
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise InvalidClientError(description="The client assertion is not valid.") from exc
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        """Record the assertion; False if it was seen before (a replay)."""
+        now = clock.now()
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        if expires - now > MAX_LIFETIME:
+            raise InvalidClientError(description="The client assertion lives too long.")
+        table = ClientAssertion.__table__
+        db.session.execute(delete(table).where(table.c.expires_at < now))
+        try:
+            with db.session.begin_nested():
+                db.session.execute(
+                    insert(table),
+                    {
+                        "jti_hash": token_hash(f"{claims['sub']}:{jti}"),
+                        "client_id": claims["sub"],
+                        "expires_at": expires,
+                    },
+                )
+        except IntegrityError:
+            return False
+        return True
