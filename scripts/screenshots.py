@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
@@ -92,6 +93,22 @@ def main() -> None:
     print(f"screenshots written to {OUT}")
 
 
+def sign_in_on_a_new_browser(browser: Any, base: str, outbox: Path, email: str) -> Page:
+    """A demo account signs in on a browser new to it: password, then the emailed code."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(base + "/login")
+    page.fill("#email", email)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit].button")
+    page.wait_for_url("**/login/verify")
+    found = re.search(r"\b(\d{6})\b", latest_text(outbox, "verification code"))
+    assert found is not None
+    page.fill("#code", found.group(1))
+    page.click("button[type=submit].button")
+    page.wait_for_url(base + "/")
+    return page
+
+
 def walk(chromium: str, base: str, outbox: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -136,16 +153,7 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         shoot(page, "mail-outbox")
 
         # The exams officer, on a browser new to them: the emailed code comes first.
-        officer = browser.new_page(viewport={"width": 1280, "height": 900})
-        officer.goto(base + "/login")
-        officer.fill("#email", OFFICER)
-        officer.fill("#password", DEMO_PASSWORD)
-        officer.click("button[type=submit].button")
-        officer.wait_for_url("**/login/verify")
-        code = re.search(r"\b(\d{6})\b", latest_text(outbox, "verification code")).group(1)  # type: ignore[union-attr]
-        officer.fill("#code", code)
-        officer.click("button[type=submit].button")
-        officer.wait_for_url(base + "/")
+        officer = sign_in_on_a_new_browser(browser, base, outbox, OFFICER)
         officer.goto(base + "/organisation/")
         shoot(officer, "organisation-users")
         officer.click("text=Add user(s)")
@@ -177,16 +185,7 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         shoot(page, "service-global-listening-refused")
 
         # The operator's clients pages (a browser new to the operator: the emailed code first).
-        ops = browser.new_page(viewport={"width": 1280, "height": 900})
-        ops.goto(base + "/login")
-        ops.fill("#email", "operator@example.org")
-        ops.fill("#password", DEMO_PASSWORD)
-        ops.click("button[type=submit].button")
-        ops.wait_for_url("**/login/verify")
-        code = re.search(r"\b(\d{6})\b", latest_text(outbox, "verification code")).group(1)  # type: ignore[union-attr]
-        ops.fill("#code", code)
-        ops.click("button[type=submit].button")
-        ops.wait_for_url(base + "/")
+        ops = sign_in_on_a_new_browser(browser, base, outbox, "operator@example.org")
         ops.goto(base + "/operator/clients")
         shoot(ops, "operator-clients")
         ops.click("text=Submit for Assessment")
