@@ -15,8 +15,9 @@ from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
 from idp.models import Client
 from idp.models.oauth import DEFAULT_GRANT_TYPES
-from idp.security import random_token, token_hash
+from idp.security import random_token, readable_secret, token_hash
 
+CLIENT_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # 24 characters: 120 bits
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
 
 
@@ -86,7 +87,8 @@ def create(
         or (not public and method == "none")
     ):
         raise InvalidInput(f"Unsupported token endpoint auth method {method!r}.")
-    client_id = client_id or random_token(18)
+    # Letters and digits only: an id that began with "-" would read as an option on a CLI.
+    client_id = client_id or readable_secret(24, CLIENT_ID_ALPHABET)
     if db.session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
         raise InvalidInput(f"A client with id {client_id!r} already exists.")
     # A private_key_jwt client proves itself with its own key: it gets no secret.

@@ -363,3 +363,8 @@ def test_clients_token_issues_an_initial_access_token(run):
     assert data["uses"] == 3 and data["services"] == ["submit_for_assessment"]
     assert len(data["initial_access_token"]) >= 40
     assert run("clients", "token", "--service", "nope").exit_code != 0
+
+
+def test_generated_client_ids_are_letters_and_digits(app, make):
+    ids = [make.client().client_id for _ in range(40)]
+    assert all(i.isalnum() and i.islower() and len(i) == 24 for i in ids), ids
