@@ -267,6 +267,13 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
     return Outcome(outcome.email, user.name, "invited", sub=user.sub)
 
 
+def add_all(
+    actor: User, org: Organisation, people: list[NewUser], settings: Settings
+) -> list[Outcome]:
+    """Add everyone or, at the first refusal, raise (the caller rolls the whole batch back)."""
+    return [add(actor, org, person, settings) for person in people]
+
+
 # -- account actions ----------------------------------------------------------------------------
 
 

@@ -118,8 +118,7 @@ def import_users(code: str) -> Any:
             if o.kind in ("invited", "linked")
         ]
         try:
-            settings = management_settings()
-            done = [management.add(current_user, org, person, settings) for person in good]
+            done = management.add_all(current_user, org, good, management_settings())
         except DomainError as exc:
             db.session.rollback()
             flash(f"Nothing was imported: {exc.message}", "warning")

@@ -195,8 +195,7 @@ def add_users(code: str) -> Any:
             flash("The same email address appears in more than one row.", "warning")
         elif not problems:
             try:
-                settings = management_settings()
-                done = [management.add(current_user, org, row, settings) for row in rows]
+                done = management.add_all(current_user, org, rows, management_settings())
             except DomainError as exc:
                 db.session.rollback()
                 flash(exc.message, "warning")
