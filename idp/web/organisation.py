@@ -28,8 +28,9 @@ from werkzeug.datastructures import MultiDict
 
 from idp import clock
 from idp.catalogue import Catalogue, Role
-from idp.domain import audit, management, sessions
-from idp.domain.management import ListQuery, NewUser
+from idp.domain import audit, management, member_list, sessions
+from idp.domain.management import NewUser
+from idp.domain.member_list import ListQuery
 from idp.errors import DomainError, NotFound
 from idp.extensions import db
 from idp.models import Organisation, User
@@ -138,14 +139,14 @@ def _list_query(args: MultiDict[str, str]) -> ListQuery:
         sort=field(args, "sort", 16) or "name",
         descending=args.get("dir") == "desc",
         page=number("page", 1),
-        per_page=per_page if per_page in management.PAGE_SIZES else 15,
+        per_page=per_page if per_page in member_list.PAGE_SIZES else 15,
     )
 
 
 @bp.get("/<code>/users")
 def users(code: str) -> Any:
     org = managed_org(code)
-    page = management.list_members(org, _list_query(request.args))
+    page = member_list.list_members(org, _list_query(request.args))
     catalogue = _catalogue()
     return render_template(
         "organisation/users.html",
@@ -153,8 +154,8 @@ def users(code: str) -> Any:
         page=page,
         roles=catalogue.brand_roles(org.brand),
         role_names={r.key: r.name for r in catalogue.roles},
-        statuses=management.STATUSES,
-        page_sizes=management.PAGE_SIZES,
+        statuses=member_list.STATUSES,
+        page_sizes=member_list.PAGE_SIZES,
         can_choose=len(manageable()) > 1,
     )
 
