@@ -104,6 +104,10 @@ class Catalogue:
                 return role.key
         raise CatalogueError(f"no User Management role for brand {brand!r}")
 
+    def management_roles(self) -> list[str]:
+        """The User Management role of every brand."""
+        return sorted(r.key for r in self.roles if r.key.rsplit(".", 1)[-1] == USER_MANAGEMENT)
+
     def roles_for_services(self, service_keys: frozenset[str] | set[str]) -> frozenset[str]:
         """Keys of the roles that belong to any of the given services."""
         return frozenset(r.key for r in self.roles if r.service in service_keys)

@@ -101,6 +101,9 @@ def user_claims(
         acting = store.membership(user.id, organisation_id)
     else:
         acting = None
+    if acting is None and organisation_id is not None:
+        # A Cambridge Associate's officer acting for one of its centres (Change Organisation).
+        acting = store.managed_associate(user.id, organisation_id, catalogue.management_roles())
     if names & {"org", "roles"}:
         if acting is not None:
             claims["org"] = _org(acting)

@@ -244,6 +244,40 @@ def membership(user_id: int, organisation_id: int) -> MembershipView | None:
     return grouped[0] if grouped else None
 
 
+_parent = orgs_t.alias("parent_org")
+_MANAGED_ASSOCIATE = (
+    select(orgs_t.c.id, orgs_t.c.code, orgs_t.c.name, orgs_t.c.brand)
+    .select_from(orgs_t)
+    .join(_parent, _parent.c.id == orgs_t.c.parent_id)
+    .join(memberships_t, memberships_t.c.organisation_id == _parent.c.id)
+    .join(membership_roles, membership_roles.c.membership_id == memberships_t.c.id)
+    .where(
+        orgs_t.c.id == bindparam("organisation_id"),
+        memberships_t.c.user_id == bindparam("user_id"),
+        membership_roles.c.role_key.in_(bindparam("management_roles", expanding=True)),
+    )
+    .limit(1)
+)
+
+
+def managed_associate(
+    user_id: int, organisation_id: int, management_roles: list[str]
+) -> MembershipView | None:
+    """An associate centre the user acts for without belonging to it: allowed while they hold
+    User Management at its Cambridge Associate. They hold no roles there."""
+    row = db.session.execute(
+        _MANAGED_ASSOCIATE,
+        {
+            "organisation_id": organisation_id,
+            "user_id": user_id,
+            "management_roles": management_roles,
+        },
+    ).first()
+    if row is None:
+        return None
+    return MembershipView(row.id, row.code, row.name, row.brand, frozenset())
+
+
 # -- consents -------------------------------------------------------------------------
 
 _CONSENT = select(consents_t.c.scope).where(

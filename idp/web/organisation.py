@@ -101,8 +101,7 @@ def index() -> Any:
 
 @bp.route("/choose", methods=["GET", "POST"])
 def choose() -> Any:
-    """*Change Organisation*: which organisation to manage (and, where the user is a member,
-    to act for in the services)."""
+    """*Change Organisation*: which organisation to manage and to act for in the services."""
     orgs = manageable()
     if not orgs:
         abort(403)
@@ -114,9 +113,10 @@ def choose() -> Any:
             error = "Select an organisation."
         else:
             session[CHOSEN] = org.code
-            if any(m.organisation_id == org.id for m in current_user.memberships):
-                sessions.set_organisation(current_user.auth_session, org.id)
-                db.session.commit()
+            # The services' next tokens say so too (an associate centre's `org`, with the
+            # roles held there: none, unless the officer is also a member).
+            sessions.set_organisation(current_user.auth_session, org.id)
+            db.session.commit()
             flash(f"You are now managing {org.code} – {org.name}.", "success")
             return redirect(url_for("organisation.users", code=org.code))
     return render_template(

@@ -328,6 +328,26 @@ def test_an_associate_changes_organisation_and_manages_its_centre(client, make):
     html = page_text(client.get("/organisation/CA201/users"))
     assert "You are now managing CA201 – Associate centre one." in html and "Cora Centre" in html
     assert location(client.get("/organisation/")) == "/organisation/CA201/users"
+    # The services hear it in the next token: acting for CA201, with no roles held there.
+    rp = RelyingParty(client, make.client(services=("submit_for_assessment",)))
+    claims = rp.verify_id_token(
+        rp.exchange(rp.sign_in("associate@example.org").code).get_json()["id_token"]
+    )
+    assert claims["org"]["code"] == "CA201" and claims["roles"] == []
+    # Once they no longer hold User Management at the Associate, the claim is gone.
+    associate = db.session.scalar(
+        db.select(User)
+        .join(User.emails)
+        .where(db.text("email_addresses.address = 'associate@example.org'"))
+    )
+    organisations.set_roles(
+        associate, organisations.get_by_code("CA200"), ["sfa.teacher"], make.catalogue
+    )
+    db.session.commit()
+    claims = rp.verify_id_token(
+        rp.exchange(rp.sign_in("associate@example.org").code).get_json()["id_token"]
+    )
+    assert "org" not in claims and claims["roles"] == []
 
 
 def test_the_audit_log_shows_this_organisations_events_only(officer_browser, make, app):
