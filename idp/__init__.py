@@ -13,7 +13,7 @@ from idp import config, database
 from idp.config import Settings
 from idp.extensions import csrf, db, login_manager, migrate
 from idp.resources import resource
-from idp.security import Passwords
+from idp.security import CONTENT_SECURITY_POLICY, Passwords
 
 __all__ = ["create_app"]
 
@@ -168,11 +168,7 @@ def setup_response_headers(app: Flask, settings: Settings) -> None:
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.mimetype == "text/html":
-            headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
-            )
+            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Referrer-Policy", "same-origin")
             headers.setdefault("Cache-Control", "no-store")

@@ -22,6 +22,13 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from idp import clock
 from idp.config import AuthSettings
 
+# Every HTML page's policy: nothing from elsewhere, no inline script, never framed. A page that
+# frames relying parties (front-channel logout) adds their origins as frame-src.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'"
+)
+
 
 def random_token(nbytes: int = 32) -> str:
     """A URL-safe random string carrying ``nbytes`` bytes of entropy."""

@@ -156,6 +156,14 @@ def check_metadata(body: Any) -> dict[str, Any]:
         )
     meta["scope"] = " ".join(dict.fromkeys(scope.split()))
     meta.update(_keys(body, meta["token_endpoint_auth_method"]))
+    frontchannel = body.get("frontchannel_logout_uri")
+    if frontchannel is not None:
+        meta["frontchannel_logout_uri"] = _uris(
+            {"frontchannel_logout_uri": [frontchannel]} if isinstance(frontchannel, str) else {},
+            "frontchannel_logout_uri",
+            required=True,
+            error="invalid_client_metadata",
+        )[0]
     backchannel = body.get("backchannel_logout_uri")
     if backchannel is not None:
         meta["backchannel_logout_uri"] = _uris(
@@ -237,10 +245,10 @@ def _apply(client: Client, meta: dict[str, Any]) -> None:
     extra = {
         key: value
         for key, value in (client.extra_metadata or {}).items()
-        if key not in ("jwks", "jwks_uri")
+        if key not in ("jwks", "jwks_uri", "frontchannel_logout_uri")
     }
     extra["id_token_signed_response_alg"] = meta["id_token_signed_response_alg"]
-    for key in ("jwks", "jwks_uri"):
+    for key in ("jwks", "jwks_uri", "frontchannel_logout_uri"):
         if key in meta:
             extra[key] = meta[key]
     client.extra_metadata = extra
@@ -300,7 +308,7 @@ def describe(
     }
     if client.backchannel_logout_uri:
         body["backchannel_logout_uri"] = client.backchannel_logout_uri
-    for key in ("jwks", "jwks_uri"):
+    for key in ("jwks", "jwks_uri", "frontchannel_logout_uri"):
         if key in (client.extra_metadata or {}):
             body[key] = client.extra_metadata[key]
     if secret:

@@ -61,7 +61,8 @@ def discovery_document(server: IdpAuthorizationServer) -> dict[str, Any]:
         "ui_locales_supported": ["en"],
         "claims_locales_supported": ["en"],
         "display_values_supported": ["page"],
-        "frontchannel_logout_supported": False,
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
     }

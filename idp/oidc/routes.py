@@ -27,7 +27,7 @@ from idp.domain import tokens as token_rules
 from idp.extensions import csrf, db
 from idp.models import AuthSession, Consent
 from idp.oidc import authorize as authz_module
-from idp.oidc import interactions
+from idp.oidc import frontchannel, interactions
 from idp.oidc.authorize import Authorization, AuthorizeError
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.metadata import discovery_document
@@ -259,14 +259,27 @@ def end_session() -> Any:
             client=validated.client,
             fields=[(k, v) for k, v in request.values.items(multi=True) if k != "csrf_token"],
         )
+    frames: list[str] = []
     if auth_session is not None:
+        frames = frontchannel.frames_for(auth_session.sid)
         sessions.end(auth_session)
         logout_user()
         db.session.commit()
     response = server.create_endpoint_response("end_session", validated)
-    if response is not None:
+    if response is not None and not frames:
         return _no_referrer(response)
-    return render_template("oidc/logged_out.html", client=validated.client)
+    page = Response(
+        render_template(
+            "oidc/logged_out.html",
+            client=validated.client,
+            frames=frames,
+            continue_url=response.headers["Location"] if response is not None else None,
+        ),
+        mimetype="text/html",
+    )
+    if frames:
+        page.headers["Content-Security-Policy"] = frontchannel.content_security_policy(frames)
+    return _no_referrer(page)
 
 
 # -- helpers --------------------------------------------------------------------------

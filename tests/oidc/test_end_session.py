@@ -115,3 +115,39 @@ def test_client_id_must_match_the_hints_audience(rp, teacher, make, client):
         },
     )
     assert response.status_code == 400
+
+
+def test_front_channel_logout_frames_each_client_that_registered_it(client, make, teacher):
+    from idp.extensions import db
+    from tests.oidc_helpers import RelyingParty
+
+    framed = make.client(redirect_uri="https://framed.example.org/cb")
+    framed.model.extra_metadata = {
+        "frontchannel_logout_uri": "https://framed.example.org/frontchannel?x=1"
+    }
+    db.session.commit()
+    first = RelyingParty(client, framed)
+    other = RelyingParty(client, make.client())
+    tokens = first.tokens("teacher@example.org")
+    other.tokens("teacher@example.org")
+    sid = first.verify_id_token(tokens["id_token"])["sid"]
+
+    page = client.get(
+        "/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": framed.post_logout_redirect_uri,
+            "state": "s1",
+        },
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert (
+        f'src="https://framed.example.org/frontchannel?x=1&amp;iss=http%3A%2F%2Flocalhost&amp;sid={sid}"'
+        in html
+    )
+    assert html.count("<iframe") == 1  # the other client registered no front-channel URI
+    assert "frame-src https://framed.example.org" in page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert f'content="2;url={framed.post_logout_redirect_uri}?state=s1"' in html
+    assert page.headers["Referrer-Policy"] == "no-referrer"

@@ -51,6 +51,10 @@ def test_a_registered_client_signs_people_in_after_their_consent(client, initial
     assert body["client_name"] == "Revision Planner" and body["client_secret_expires_at"] == 0
     assert body["registration_client_uri"] == f"http://localhost/register/{body['client_id']}"
     assert "software_id" not in body
+    again = _register(
+        client, initial_token, {**GOOD, "frontchannel_logout_uri": "https://planner.example.org/fc"}
+    )
+    assert again.get_json()["frontchannel_logout_uri"] == "https://planner.example.org/fc"
 
     model = db.session.scalar(db.select(Client).where(Client.client_id == body["client_id"]))
     rp = RelyingParty(
@@ -93,6 +97,11 @@ def test_a_registered_client_signs_people_in_after_their_consent(client, initial
         ({"scope": "openid admin"}, "invalid_client_metadata", "scope"),
         ({"client_name": ""}, "invalid_client_metadata", "client_name"),
         ({"backchannel_logout_uri": "ftp://x"}, "invalid_client_metadata", "https"),
+        (
+            {"frontchannel_logout_uri": "http://x.example.org/fc"},
+            "invalid_client_metadata",
+            "https",
+        ),
         ({"post_logout_redirect_uris": [1]}, "invalid_client_metadata", "list"),
     ],
 )

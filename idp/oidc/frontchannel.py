@@ -1,0 +1,38 @@
+"""OpenID Connect Front-Channel Logout 1.0: the signed-out page loads, in hidden frames, the
+``frontchannel_logout_uri`` of each client the ended session was used with, with ``iss`` and
+``sid``. Browsers that block third-party cookies defeat it; Back-Channel Logout does not
+depend on the browser, so clients should prefer that one."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.models import Client, Token
+from idp.security import CONTENT_SECURITY_POLICY
+
+
+def frames_for(sid: str) -> list[str]:
+    """The front-channel logout URLs of the clients used in session ``sid``."""
+    issuer = current_app.extensions["idp.settings"].oidc.issuer
+    rows = db.session.execute(
+        select(Client.client_id, Client.extra_metadata)
+        .join(Token, Token.client_id == Client.client_id)
+        .where(Token.sid == sid)
+        .distinct()
+    ).all()
+    frames = []
+    for _, metadata in rows:
+        uri = (metadata or {}).get("frontchannel_logout_uri")
+        if uri:
+            separator = "&" if urlsplit(uri).query else "?"
+            frames.append(f"{uri}{separator}{urlencode({'iss': issuer, 'sid': sid})}")
+    return frames
+
+
+def content_security_policy(frames: list[str]) -> str:
+    origins = sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in frames})
+    return f"{CONTENT_SECURITY_POLICY}; frame-src {' '.join(origins)}"
