@@ -18,11 +18,10 @@ from idp.security import CONTENT_SECURITY_POLICY
 def frames_for(sid: str) -> list[str]:
     """The front-channel logout URLs of the clients used in session ``sid``."""
     issuer = current_app.extensions["idp.settings"].oidc.issuer
+    # No DISTINCT over the JSON column: PostgreSQL has no equality for json.
+    used = select(Token.client_id).where(Token.sid == sid)
     rows = db.session.execute(
-        select(Client.client_id, Client.extra_metadata)
-        .join(Token, Token.client_id == Client.client_id)
-        .where(Token.sid == sid)
-        .distinct()
+        select(Client.client_id, Client.extra_metadata).where(Client.client_id.in_(used))
     ).all()
     frames = []
     for _, metadata in rows:
