@@ -68,6 +68,24 @@ class Factories:
         db.session.commit()
         return user
 
+    def exams_officer(
+        self,
+        org: Organisation,
+        email: str = "officer@example.org",
+        *,
+        roles: tuple[str, ...] = ("user_management",),
+        given_name: str = "Olga",
+        family_name: str = "Officer",
+    ) -> User:
+        """The centre's exams officer: ``roles`` plus what the office brings (User Management,
+        Global Listening)."""
+        officer = self.user(
+            email, given_name=given_name, family_name=family_name, org=org, roles=roles
+        )
+        organisations.set_exams_officer(org, officer, self.catalogue)
+        db.session.commit()
+        return officer
+
     def invited(
         self,
         email: str | None = None,

@@ -15,8 +15,6 @@ from werkzeug.serving import make_server
 
 from clients.rp import create_rp_app
 from clients.services import SERVICES
-from idp.domain import organisations
-from idp.extensions import db
 from idp.oidc import backchannel
 from tests.factories import PASSWORD
 from tests.mailbox import code_in, free_port
@@ -28,15 +26,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 def centre(make):
     aa101 = make.org("AA101", name="AA Dummy Centre A (CIC)")
-    officer = make.user(
-        "officer@example.org",
-        given_name="Olga",
-        family_name="Officer",
-        org=aa101,
-        roles=("sfa.exams_officer", "aa.nominated_user"),
-    )
-    organisations.set_exams_officer(aa101, officer, make.catalogue)
-    db.session.commit()
+    make.exams_officer(aa101, roles=("sfa.exams_officer", "aa.nominated_user"))
     make.user(
         "teacher@example.org",
         given_name="Tess",

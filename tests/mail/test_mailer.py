@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import ssl
 
-from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,7 +17,7 @@ from idp.extensions import db
 from idp.mail import messages, outgoing
 from idp.mail.transport import Mailer, OutboxTransport, SMTPTransport
 from idp.models import User
-from tests.mailbox import Mailbox, free_port, text_of
+from tests.mailbox import Mailbox, free_port, serving, text_of
 
 
 class Flaky(Mailbox):
@@ -55,15 +54,10 @@ def test_a_message_has_a_text_and_an_html_part_from_the_no_reply_sender(app, mai
 
 def test_a_temporary_failure_is_retried(app):
     box = Flaky(failures=2)
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving(box) as port:
         mailer = Mailer(SMTPTransport("127.0.0.1", port, timeout=5), "x@example.org", 3, 0.01)
         assert mailer.deliver(_message()) is True
         assert len(box.messages) == 1
-    finally:
-        controller.stop()
 
 
 def test_a_mail_server_that_is_down_is_logged_and_the_action_stands(
@@ -163,17 +157,8 @@ def _tls_context(cert_file, key_file):
 def test_starttls_delivery_checks_the_servers_certificate(app, tmp_path):
     cert_file, key_file = _self_signed(tmp_path)
     box = Mailbox()
-    port = free_port()
-    controller = Controller(
-        box,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=_tls_context(cert_file, key_file),
-        require_starttls=True,
-        auth_require_tls=True,
-    )
-    controller.start()
-    try:
+    tls = _tls_context(cert_file, key_file)
+    with serving(box, tls_context=tls, require_starttls=True, auth_require_tls=True) as port:
         trusting = SMTPTransport("127.0.0.1", port, "starttls", timeout=5, ca_file=str(cert_file))
         assert Mailer(trusting, "x@example.org", 1, 0).deliver(_message()) is True
         assert len(box.messages) == 1
@@ -183,24 +168,12 @@ def test_starttls_delivery_checks_the_servers_certificate(app, tmp_path):
         plain = SMTPTransport("127.0.0.1", port, "none", timeout=5)
         assert Mailer(plain, "x@example.org", 1, 0).deliver(_message()) is False
         assert len(box.messages) == 1
-    finally:
-        controller.stop()
 
 
 def test_implicit_tls_delivery(app, tmp_path):
     cert_file, key_file = _self_signed(tmp_path)
     box = Mailbox()
-    port = free_port()
-    controller = Controller(
-        box,
-        hostname="127.0.0.1",
-        port=port,
-        ssl_context=_tls_context(cert_file, key_file),
-    )
-    controller.start()
-    try:
+    with serving(box, ssl_context=_tls_context(cert_file, key_file)) as port:
         transport = SMTPTransport("127.0.0.1", port, "tls", timeout=5, ca_file=str(cert_file))
         assert Mailer(transport, "x@example.org", 1, 0).deliver(_message()) is True
         assert len(box.messages) == 1
-    finally:
-        controller.stop()

@@ -17,15 +17,7 @@ from tests.oidc_helpers import RelyingParty, csrf_token
 @pytest.fixture
 def centre(make):
     aa101 = make.org("AA101", name="AA Dummy Centre A (CIC)")
-    officer = make.user(
-        "officer@example.org",
-        given_name="Olga",
-        family_name="Officer",
-        org=aa101,
-        roles=("user_management",),
-    )
-    organisations.set_exams_officer(aa101, officer, make.catalogue)
-    db.session.commit()
+    make.exams_officer(aa101)
     make.user(
         "donald@example.org",
         given_name="Donald",
