@@ -120,6 +120,7 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
+    from idp.oidc.api import bp as api_bp
     from idp.oidc.registration import bp as registration_bp
     from idp.oidc.routes import bp as oidc_bp
     from idp.web import (
@@ -136,6 +137,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(password_bp)
     app.register_blueprint(signup_bp)

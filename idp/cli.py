@@ -463,6 +463,15 @@ def clients_group() -> None:
 @click.option(
     "--backchannel-logout-uri", help="Where to POST logout tokens when a user's session ends."
 )
+@click.option(
+    "--api-scope",
+    "api_scopes",
+    multiple=True,
+    help="Let it call the API as itself (client_credentials): organisations.read, users.read.",
+)
+@click.option(
+    "--user-data-uri", help="Where to ask whether it holds a person's data before a deletion."
+)
 @json_option
 @with_app
 def clients_create(
@@ -477,6 +486,8 @@ def clients_create(
     introspect: bool,
     client_id: str | None,
     backchannel_logout_uri: str | None,
+    api_scopes: tuple[str, ...],
+    user_data_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. The secret is printed once and stored only as a hash."""
@@ -494,6 +505,8 @@ def clients_create(
         can_introspect=introspect,
         client_id=client_id,
         backchannel_logout_uri=backchannel_logout_uri,
+        api_scopes=api_scopes,
+        user_data_uri=user_data_uri,
     )
     db.session.commit()
     data = {**clients.describe(client), "client_secret": secret}
@@ -589,6 +602,50 @@ def clients_rotate_secret(ctx: Context, client_id: str, as_json: bool) -> None:
         as_json,
         {"client_id": client_id, "client_secret": secret},
         f"client_secret: {secret}\n(The secret is shown only now; store it safely.)",
+    )
+
+
+@clients_group.command("api-access")
+@click.argument("client_id")
+@click.option(
+    "--scope", "scopes", multiple=True, help="organisations.read, users.read; none: no access."
+)
+@json_option
+@with_app
+def clients_api_access(
+    ctx: Context, client_id: str, scopes: tuple[str, ...], as_json: bool
+) -> None:
+    """Set exactly which API scopes a client may ask for with client_credentials. Tokens it
+    already holds for itself stop working."""
+    from idp.domain import clients
+
+    client = clients.get(client_id)
+    clients.set_api_access(client, scopes)
+    db.session.commit()
+    granted = clients.api_scopes_of(client.scope)
+    emit(
+        as_json,
+        {"client_id": client_id, "api_scopes": granted},
+        f"{client.name}: API scopes {', '.join(granted) or 'none'}.",
+    )
+
+
+@clients_group.command("data-holder")
+@click.argument("client_id")
+@click.option("--uri", help="The service's user-data endpoint; omit to stop asking it.")
+@json_option
+@with_app
+def clients_data_holder(ctx: Context, client_id: str, uri: str | None, as_json: bool) -> None:
+    """Set where the provider asks a service whether it holds a person's data."""
+    from idp.domain import clients
+
+    client = clients.get(client_id)
+    clients.set_user_data_uri(client, uri)
+    db.session.commit()
+    emit(
+        as_json,
+        {"client_id": client_id, "user_data_uri": client.user_data_uri},
+        f"{client.name}: user data URI {client.user_data_uri or 'none'}.",
     )
 
 

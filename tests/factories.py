@@ -128,6 +128,8 @@ class Factories:
             name=kwargs.pop("name", f"Relying party {n}"),
             client_id=kwargs.pop("client_id", None),
             backchannel_logout_uri=kwargs.pop("backchannel_logout_uri", None),
+            api_scopes=kwargs.pop("api_scopes", ()),
+            user_data_uri=kwargs.pop("user_data_uri", None),
             redirect_uris=[redirect_uri],
             post_logout_redirect_uris=[post_logout],
             public=public,

@@ -10,15 +10,38 @@ from sqlalchemy import select
 from idp import clock
 from idp.catalogue import Catalogue
 from idp.config import LOOPBACK_HOSTS
-from idp.domain import audit
+from idp.domain import audit, tokens
 from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
-from idp.models import Client
-from idp.models.oauth import DEFAULT_GRANT_TYPES
+from idp.models import Client, Token
+from idp.models.oauth import DEFAULT_GRANT_TYPES, DEFAULT_SCOPE
 from idp.security import random_token, readable_secret, token_hash
 
 CLIENT_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # 24 characters: 120 bits
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
+CLIENT_CREDENTIALS = "client_credentials"
+
+# The provider's API (``/api/...``), for services calling it as themselves with a
+# client_credentials token. Only an operator grants these; people never can.
+API_SCOPES = {
+    "organisations.read": "Read an organisation: centre number, name, brand, associate centres.",
+    "users.read": "Read the people of an organisation who hold roles for the client's services, "
+    "with those roles.",
+}
+
+
+def api_scopes_of(scope: str) -> list[str]:
+    return [s for s in scope.split() if s in API_SCOPES]
+
+
+def _check_api_scopes(scopes: Iterable[str]) -> list[str]:
+    wanted = list(dict.fromkeys(scopes))
+    unknown = [s for s in wanted if s not in API_SCOPES]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown API scope {unknown[0]!r} (known: {', '.join(sorted(API_SCOPES))})."
+        )
+    return wanted
 
 
 def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
@@ -60,8 +83,13 @@ def create(
     can_introspect: bool = False,
     client_id: str | None = None,
     backchannel_logout_uri: str | None = None,
+    api_scopes: Iterable[str] = (),
+    user_data_uri: str | None = None,
 ) -> tuple[Client, str | None]:
-    """Register a client. Returns it with its secret, shown once and stored only as a hash."""
+    """Register a client. Returns it with its secret, shown once and stored only as a hash.
+
+    ``api_scopes`` lets it call the provider's API as itself (client_credentials);
+    ``user_data_uri`` makes it a data holder asked before anyone is deleted."""
     name = " ".join((name or "").split())
     if not name:
         raise InvalidInput("Enter the client's name.")
@@ -76,6 +104,7 @@ def create(
         if backchannel_logout_uri
         else None
     )
+    data_uri = check_redirect_uri(user_data_uri, "user data URI") if user_data_uri else None
     services = list(dict.fromkeys(service_keys))
     unknown = [key for key in services if key not in catalogue.services_by_key]
     if unknown:
@@ -87,6 +116,9 @@ def create(
         or (not public and method == "none")
     ):
         raise InvalidInput(f"Unsupported token endpoint auth method {method!r}.")
+    api = _check_api_scopes(api_scopes)
+    if api and public:
+        raise InvalidInput("A public client cannot call the API: it has no credentials.")
     # Letters and digits only: an id that began with "-" would read as an option on a CLI.
     client_id = client_id or readable_secret(24, CLIENT_ID_ALPHABET)
     if db.session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
@@ -99,15 +131,18 @@ def create(
         name=name,
         redirect_uris=redirects,
         post_logout_redirect_uris=post_logout,
-        grant_types=list(DEFAULT_GRANT_TYPES),
+        grant_types=[*DEFAULT_GRANT_TYPES, *([CLIENT_CREDENTIALS] if api else [])],
         response_types=["code"],
         token_endpoint_auth_method=method,
         service_keys=services,
         first_party=first_party,
         can_introspect=can_introspect,
         backchannel_logout_uri=backchannel,
+        user_data_uri=data_uri,
         created_at=clock.now(),
     )
+    if api:
+        client.scope = " ".join([*DEFAULT_SCOPE.split(), *api])
     db.session.add(client)
     db.session.flush()
     audit.record("client.created", target_type="client", target_id=client.client_id, name=name)
@@ -146,6 +181,40 @@ def update_uris(
     )
 
 
+def set_api_access(client: Client, scopes: Iterable[str]) -> None:
+    """Grant exactly ``scopes`` of the API (none: no client_credentials at all). Tokens the
+    client holds for itself stop working at once, so a narrowed grant takes effect now."""
+    api = _check_api_scopes(scopes)
+    if api and client.is_public:
+        raise InvalidInput("A public client cannot call the API: it has no credentials.")
+    before = api_scopes_of(client.scope)
+    user_scopes = [s for s in client.scope.split() if s not in API_SCOPES]
+    client.scope = " ".join([*user_scopes, *api])
+    grants = [g for g in client.grant_types if g != CLIENT_CREDENTIALS]
+    client.grant_types = [*grants, *([CLIENT_CREDENTIALS] if api else [])]
+    tokens.revoke_where(Token.client_id == client.client_id, Token.user_id.is_(None))
+    audit.record(
+        "client.api_access_changed",
+        target_type="client",
+        target_id=client.client_id,
+        before=before,
+        after=api,
+    )
+
+
+def set_user_data_uri(client: Client, uri: str | None) -> None:
+    """Where the provider asks whether the service holds a person's data (none: it holds none)."""
+    before = client.user_data_uri
+    client.user_data_uri = check_redirect_uri(uri, "user data URI") if uri else None
+    audit.record(
+        "client.user_data_uri_changed",
+        target_type="client",
+        target_id=client.client_id,
+        before=before,
+        after=client.user_data_uri,
+    )
+
+
 def set_disabled(client: Client, disabled: bool) -> None:
     """A disabled client can neither start a sign-in nor use the token endpoint."""
     client.disabled_at = clock.now() if disabled else None
@@ -175,6 +244,8 @@ def describe(client: Client) -> dict[str, object]:
         "first_party": client.first_party,
         "can_introspect": client.can_introspect,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "api_scopes": api_scopes_of(client.scope),
+        "user_data_uri": client.user_data_uri,
         "disabled": client.is_disabled,
         "created_at": client.created_at.isoformat(),
     }

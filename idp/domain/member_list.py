@@ -28,6 +28,9 @@ class ListQuery:
     search: str = ""
     status: str = ""
     role: str = ""
+    # Only members holding at least one of these roles (the API shows a client only the
+    # people of its services).
+    any_role: tuple[str, ...] | None = None
     sort: str = "name"
     descending: bool = False
     page: int = 1
@@ -85,6 +88,15 @@ def list_members(org: Organisation, query: ListQuery) -> ListPage:
             .where(
                 membership_roles.c.membership_id == Membership.id,
                 membership_roles.c.role_key == query.role,
+            )
+            .exists()
+        )
+    if query.any_role is not None:
+        conditions.append(
+            select(membership_roles.c.membership_id)
+            .where(
+                membership_roles.c.membership_id == Membership.id,
+                membership_roles.c.role_key.in_(query.any_role),
             )
             .exists()
         )

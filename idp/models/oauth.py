@@ -16,6 +16,7 @@ from idp.extensions import db
 from idp.models.base import UTCDateTime, utcnow
 
 DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"]
+DEFAULT_SCOPE = "openid profile email roles organisations offline_access"
 
 
 class Client(db.Model):  # type: ignore[name-defined]
@@ -32,13 +33,14 @@ class Client(db.Model):  # type: ignore[name-defined]
     token_endpoint_auth_method: Mapped[str] = mapped_column(
         String(32), default="client_secret_basic"
     )
-    scope: Mapped[str] = mapped_column(
-        String(500), default="openid profile email roles organisations offline_access"
-    )
+    scope: Mapped[str] = mapped_column(String(500), default=DEFAULT_SCOPE)
     service_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     first_party: Mapped[bool] = mapped_column(Boolean, default=True)
     can_introspect: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    # Where the provider asks whether the service holds a person's data, and has it transferred,
+    # before the person is deleted (``idp.domain.data_holders``).
+    user_data_uri: Mapped[str | None] = mapped_column(String(500))
     # Dynamic registration (RFC 7592): the digest of the token that reads, updates and deletes
     # this registration; empty for clients an operator registered.
     registration_token_hash: Mapped[str | None] = mapped_column(String(64))
@@ -90,6 +92,7 @@ class AuthorizationCode(db.Model):  # type: ignore[name-defined]
 class Token(db.Model):  # type: ignore[name-defined]
     """An access token and, optionally, its refresh token.
 
+    A token with no user is a client_credentials token: the client calling the API for itself.
     Every token descending from one authorization code shares ``family_id``: replaying the
     code, or a rotated refresh token, revokes the whole family.
     """
@@ -101,7 +104,10 @@ class Token(db.Model):  # type: ignore[name-defined]
     client_id: Mapped[str] = mapped_column(
         ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
     )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # None for a client_credentials token: the client acts for itself.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     sid: Mapped[str | None] = mapped_column(String(64), index=True)
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL")

@@ -37,7 +37,20 @@ class BearerValidator(BearerTokenValidator):
         if token is None or token.kind != "access_token" or not token.is_active():
             raise InvalidTokenError(realm=self.realm)
         if self.scope_insufficient(token.get_scope(), scopes):
-            raise InsufficientScopeError()
+            raise InsufficientScope(self.realm, scopes or [])
+
+
+class InsufficientScope(InsufficientScopeError):
+    """403 with the challenge RFC 6750 §3.1 asks for, naming the scope that was needed."""
+
+    def __init__(self, realm: str, scopes: list[str]):
+        super().__init__()
+        self.realm, self.scopes = realm, scopes
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        needed = " ".join(self.scopes)
+        challenge = f'Bearer realm="{self.realm}", error="insufficient_scope", scope="{needed}"'
+        return [*default_json_headers, ("WWW-Authenticate", challenge)]
 
 
 class MissingTokenError(InvalidTokenError):
@@ -78,6 +91,8 @@ class ResourceProtector(FlaskResourceProtector):
 
 
 def _token_claims(server: Any, match: TokenMatch, target: str) -> dict[str, Any]:
+    if match.for_client:
+        return {}
     row = match.row
     names = claims_module.requested_claim_names(set(row.scope.split()), row.claims_request, target)
     services = SimpleNamespace(service_keys=row.client_service_keys)

@@ -15,14 +15,14 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request, grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import g
 
 from idp import clock
 from idp.models import UserStatus
 from idp.oidc import store
-from idp.oidc.tokens import TokenMatch
+from idp.oidc.tokens import TokenMatch, store_client_token
 from idp.security import random_token, token_hash
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
@@ -169,3 +169,28 @@ class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
             # Another request rotated this token first: a replay.
             flag_family_for_revocation(old.row.family_id)
             raise InvalidGrantError()
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """A confidential client calling the provider's API as itself (RFC 6749 4.4), with at most
+    the API scopes an operator granted it. No refresh token, no ID token, no user."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+    def validate_requested_scope(self) -> None:
+        requested = (self.request.payload.scope or "").split()
+        refused = [s for s in requested if s not in self.request.client.api_scopes]
+        if refused:
+            raise InvalidScopeError(f"The scope {refused[0]!r} is not granted to this client.")
+
+    def create_token_response(self) -> tuple[int, Any, Any]:
+        client = self.request.client
+        requested = (self.request.payload.scope or "").split()
+        scope = (
+            " ".join(dict.fromkeys(requested)) if requested else " ".join(sorted(client.api_scopes))
+        )
+        token = self.server.generate_token(
+            grant_type=self.GRANT_TYPE, client=client, scope=scope, include_refresh_token=False
+        )
+        store_client_token(token, client.client_id)
+        return 200, token, self.TOKEN_RESPONSE_HEADER

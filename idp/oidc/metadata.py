@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import url_for
 
+from idp.domain.clients import API_SCOPES
 from idp.oidc.claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from idp.oidc.server import IdpAuthorizationServer
 
@@ -26,10 +27,10 @@ def discovery_document(server: IdpAuthorizationServer) -> dict[str, Any]:
         "introspection_endpoint": endpoint("oidc.introspect"),
         "end_session_endpoint": endpoint("oidc.end_session"),
         "registration_endpoint": endpoint("registration.register"),
-        "scopes_supported": SUPPORTED_SCOPES,
+        "scopes_supported": [*SUPPORTED_SCOPES, *API_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": [

@@ -31,7 +31,12 @@ from idp.oidc.endpoints import (
     RevocationEndpoint,
     UserInfoEndpoint,
 )
-from idp.oidc.grants import AuthorizationCodeGrant, RefreshTokenGrant, S256CodeChallenge
+from idp.oidc.grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+    S256CodeChallenge,
+)
 from idp.oidc.keys import KeyRing
 from idp.oidc.store import ClientInfo
 from idp.oidc.tokens import grant_source, store_token
@@ -82,6 +87,7 @@ class IdpAuthorizationServer(AuthorizationServer):
         super().__init__()
         self.settings = settings
         self.keyring = keyring
+        self.resource_protector: Any = None
         self.init_app(app)
         self.register_token_generator("default", self._generate_token)
 
@@ -181,7 +187,8 @@ def init_oauth(app: Flask, settings: Settings, keyring: KeyRing) -> IdpAuthoriza
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
-    protector = ResourceProtector(server)
+    server.register_grant(ClientCredentialsGrant)
+    protector = server.resource_protector = ResourceProtector(server)
     server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)

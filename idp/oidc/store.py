@@ -16,6 +16,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.engine import Row as _Row
 
 from idp import clock
+from idp.domain.clients import api_scopes_of
 from idp.extensions import db
 from idp.models import (
     AuthorizationCode,
@@ -85,6 +86,11 @@ class ClientInfo:
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"
+
+    @property
+    def api_scopes(self) -> frozenset[str]:
+        """The API scopes an operator granted, for client_credentials tokens."""
+        return frozenset(api_scopes_of(self.scope))
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -336,7 +342,8 @@ def insert_code(values: dict[str, Any]) -> None:
 
 # -- tokens ---------------------------------------------------------------------------
 
-# A token with what checking and describing it needs: its user and its client's services.
+# A token with what checking and describing it needs: its user (none for a client_credentials
+# token) and its client's services.
 _TOKEN = (
     select(
         *tokens_t.c,
@@ -344,7 +351,7 @@ _TOKEN = (
         clients_t.c.service_keys.label("client_service_keys"),
         clients_t.c.disabled_at.label("client_disabled_at"),
     )
-    .join(users_t, users_t.c.id == tokens_t.c.user_id)
+    .outerjoin(users_t, users_t.c.id == tokens_t.c.user_id)
     .outerjoin(emails_t, _PRIMARY)
     .join(clients_t, clients_t.c.client_id == tokens_t.c.client_id)
 )

@@ -12,7 +12,7 @@ from idp import clock
 from idp.config import Settings
 from idp.models import UserStatus
 from idp.oidc import store
-from idp.security import token_hash
+from idp.security import random_token, token_hash
 
 
 def grant_source(request: OAuth2Request) -> Any:
@@ -53,6 +53,24 @@ def store_token(token: dict[str, Any], request: OAuth2Request, settings: Setting
     )
 
 
+def store_client_token(token: dict[str, Any], client_id: str) -> None:
+    """Save a client_credentials token: no user, no session, no refresh token."""
+    now = clock.now()
+    store.insert_token(
+        {
+            "family_id": random_token(16),
+            "client_id": client_id,
+            "user_id": None,
+            "scope": token["scope"],
+            "access_token_hash": token_hash(token["access_token"]),
+            "issued_at": now,
+            "access_expires_at": now + timedelta(seconds=token["expires_in"]),
+            "auth_time": int(now.timestamp()),
+            "amr": [],
+        }
+    )
+
+
 class TokenMatch:
     """A token found by its value, and which of the row's two tokens the value was."""
 
@@ -85,12 +103,17 @@ class TokenMatch:
         )
         return revoked is not None
 
+    @property
+    def for_client(self) -> bool:
+        """A client_credentials token: the client acting for itself, no user."""
+        return self.row.user_id is None
+
     def is_active(self) -> bool:
-        """Unexpired, unrevoked, its user still active and its client still enabled."""
+        """Unexpired, unrevoked, its user (if any) still active and its client still enabled."""
         return (
             not self.is_expired()
             and not self.is_revoked()
-            and self.row.user_status == UserStatus.ACTIVE
+            and (self.for_client or self.row.user_status == UserStatus.ACTIVE)
             and self.row.client_disabled_at is None
         )
 

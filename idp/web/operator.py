@@ -57,6 +57,8 @@ def new_client() -> Any:
                 catalogue=catalogue,
                 first_party=request.form.get("third_party") != "yes",
                 backchannel_logout_uri=request.form.get("backchannel_logout_uri") or None,
+                api_scopes=request.form.getlist("api_scopes"),
+                user_data_uri=request.form.get("user_data_uri", "").strip() or None,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -65,7 +67,11 @@ def new_client() -> Any:
             db.session.commit()
             return render_template("operator/secret.html", client=client, secret=secret)
     return render_template(
-        "operator/new_client.html", error=error, services=catalogue.services, form=request.form
+        "operator/new_client.html",
+        error=error,
+        services=catalogue.services,
+        form=request.form,
+        api_scopes=clients.API_SCOPES,
     )
 
 
@@ -85,7 +91,33 @@ def client_view(client_id: str) -> Any:
             db.session.commit()
             flash("The URIs have been saved.", "success")
             return redirect(url_for("operator.client_view", client_id=client.client_id))
-    return render_template("operator/client.html", client=client, error=error)
+    return _client_page(client, error)
+
+
+def _client_page(client: Client, error: str | None, error_field: str | None = None) -> Any:
+    return render_template(
+        "operator/client.html",
+        client=client,
+        error=error,
+        error_field=error_field,
+        api_scopes=clients.API_SCOPES,
+        granted_api=clients.api_scopes_of(client.scope),
+    )
+
+
+@bp.post("/clients/<client_id>/api")
+def api_access(client_id: str) -> Any:
+    client = _client(client_id)
+    try:
+        if not client.is_public:
+            clients.set_api_access(client, request.form.getlist("api_scopes"))
+        clients.set_user_data_uri(client, request.form.get("user_data_uri", "").strip() or None)
+    except DomainError as exc:
+        db.session.rollback()
+        return _client_page(client, exc.message, "user_data_uri")
+    db.session.commit()
+    flash("API access and the user data URI have been saved.", "success")
+    return redirect(url_for("operator.client_view", client_id=client.client_id))
 
 
 @bp.post("/clients/<client_id>/secret")

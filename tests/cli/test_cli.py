@@ -368,3 +368,27 @@ def test_clients_token_issues_an_initial_access_token(run):
 def test_generated_client_ids_are_letters_and_digits(app, make):
     ids = [make.client().client_id for _ in range(40)]
     assert all(i.isalnum() and i.islower() and len(i) == 24 for i in ids), ids
+
+
+def test_clients_api_access_and_data_holder(run, make):
+    registered = make.client()
+    result = run("clients", "api-access", registered.client_id, "--scope", "users.read", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["api_scopes"] == ["users.read"]
+    shown = json.loads(run("clients", "show", registered.client_id, "--json").output)
+    assert "client_credentials" in shown["grant_types"]
+    result = run("clients", "api-access", registered.client_id, "--scope", "users.write")
+    assert result.exit_code != 0
+    assert "Unknown API scope" in result.output
+    result = run("clients", "api-access", registered.client_id, "--json")
+    assert json.loads(result.output)["api_scopes"] == []
+    result = run(
+        "clients", "data-holder", registered.client_id, "--uri", "http://rp.example.org/data"
+    )
+    assert result.exit_code != 0 and "https" in result.output
+    result = run(
+        "clients", "data-holder", registered.client_id, "--uri", "https://rp.example.org/data"
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(run("clients", "show", registered.client_id, "--json").output)
+    assert shown["user_data_uri"] == "https://rp.example.org/data"

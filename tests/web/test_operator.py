@@ -102,3 +102,32 @@ def test_rotating_the_secret_stops_the_old_one_and_disabling_stops_the_client(op
         page_url=f"/operator/clients/{registered.client_id}",
     )
     assert rp.authorize().status_code in (200, 302)
+
+
+def test_grant_api_access_and_name_a_data_holder(operator, make):
+    registered = make.client()
+    rp = RelyingParty(operator, registered)
+    view = f"/operator/clients/{registered.client_id}"
+    response = submit(
+        operator,
+        f"{view}/api",
+        {"api_scopes": "users.read", "user_data_uri": "https://rp.example.org/user-data"},
+        page_url=view,
+    )
+    assert location(response) == view
+    html = page_text(operator.get(view))
+    assert "<dt>API scopes</dt><dd>users.read</dd>" in html
+    assert "https://rp.example.org/user-data" in html
+    granted = rp.http.post("/token", **rp._auth({"grant_type": "client_credentials"}, "basic"))
+    assert granted.get_json()["scope"] == "users.read"
+
+    response = submit(
+        operator,
+        f"{view}/api",
+        {"api_scopes": "users.read", "user_data_uri": "http://rp.example.org/user-data"},
+        page_url=view,
+    )
+    assert response.status_code == 200
+    assert "must use https" in page_text(response)
+    # The refused change left everything as it was.
+    assert "<dt>API scopes</dt><dd>users.read</dd>" in page_text(operator.get(view))
