@@ -1,23 +1,120 @@
 """One factory for the three demo services: sign-in with Authlib's OpenID Connect client
 (authorization code, PKCE S256, state and nonce; the ID token checked against the provider's
-JWKS), authorisation by the roles in the token, and sign-out through the provider."""
+JWKS), authorisation by the roles in the token, sign-out through the provider, the provider's
+API called with a client_credentials token, and, for a service that keeps people's data, the
+user-data endpoint the provider asks before deleting someone."""
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
+from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask, jsonify, redirect, render_template, request, session, url_for
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+USER_DATA_TYPE = "user-data+jwt"
+
+
+class ProviderApi:
+    """The provider's API, called as the service itself: a client_credentials token, fetched
+    when needed and reused until shortly before it expires."""
+
+    def __init__(self, issuer: str, client_id: str, client_secret: str, timeout: float = 10):
+        self.issuer, self.timeout = issuer, timeout
+        self.session = OAuth2Session(
+            client_id, client_secret, token_endpoint_auth_method="client_secret_basic"
+        )
+        self.token_endpoint: str | None = None
+        self.lock = threading.Lock()
+
+    def _token(self) -> None:
+        with self.lock:
+            token = self.session.token
+            if token and token.get("expires_at", 0) > time.time() + 30:
+                return
+            if self.token_endpoint is None:
+                metadata = requests.get(
+                    f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout
+                ).json()
+                self.token_endpoint = metadata["token_endpoint"]
+            self.session.fetch_token(
+                self.token_endpoint, grant_type="client_credentials", timeout=self.timeout
+            )
+
+    def get(self, path: str, **params: Any) -> dict[str, Any] | None:
+        """The JSON the API answers, or None when it cannot be had (the page says so)."""
+        try:
+            self._token()
+            response = self.session.get(f"{self.issuer}{path}", params=params, timeout=self.timeout)
+        except (OSError, OAuthError, ValueError, KeyError):
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def people(self, org_code: str, **filters: Any) -> list[dict[str, Any]] | None:
+        """Every person at ``org_code`` holding a role for this service, page by page."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while page <= 50:
+            body = self.get(
+                f"/api/organisations/{org_code}/users", page=page, per_page=100, **filters
+            )
+            if body is None:
+                return None
+            found.extend(body["users"])
+            if "next" not in body:
+                return found
+            page += 1
+        return found
+
+
+class Records:
+    """What a service keeps of each person at each centre (here, Submit for Assessment's
+    submissions): the data the provider asks about before someone is deleted."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def of(self, org: str, sub: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.items.get((org, sub), []))
+
+    def of_org(self, org: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [item for (o, _), items in self.items.items() if o == org for item in items]
+
+    def keep(self, org: str, sub: str, items: list[dict[str, Any]]) -> None:
+        with self.lock:
+            self.items.setdefault((org, sub), []).extend(items)
+
+    def move(self, org: str, sub: str, to: str, to_name: str) -> int:
+        with self.lock:
+            moved = self.items.pop((org, sub), [])
+            for item in moved:
+                item.update(owner=to, teacher=to_name)
+            self.items.setdefault((org, to), []).extend(moved)
+            return len(moved)
+
+
+@dataclass
+class Backend:
+    """What a service reaches besides the signed-in person: the provider's API and its own
+    records."""
+
+    api: ProviderApi
+    records: Records = field(default_factory=Records)
 
 
 @dataclass(frozen=True)
@@ -35,8 +132,13 @@ class Service:
     name: str
     client_id: str
     colour: str
-    view: Callable[[dict[str, Any]], View]
+    view: Callable[[dict[str, Any], Backend], View]
     scope: str = "openid profile email roles"
+    # A service that keeps people's data answers the provider's user-data requests: what it
+    # holds of a person (a summary, empty for nothing), and moving it to another person (None,
+    # or why not).
+    holds: Callable[[Backend, str, str], str] | None = None
+    transfer: Callable[[Backend, str, str, str], str | None] | None = None
 
 
 def create_rp_app(
@@ -76,6 +178,10 @@ def create_rp_app(
     # service; a real service would keep this where all its instances can see it.
     ended_sids: set[str] = set()
     app.extensions["rp.ended_sids"] = ended_sids
+    backend = Backend(ProviderApi(issuer, service.client_id, client_secret, timeout))
+    app.extensions["rp.backend"] = backend
+    seen_requests: dict[str, float] = {}  # jti -> exp: each user-data request is answered once
+    seen_lock = threading.Lock()
 
     @app.before_request
     def forget_ended_sessions() -> None:
@@ -92,7 +198,7 @@ def create_rp_app(
         user = session.get("user")
         if user is None:
             return render_template("signed_out.html")
-        shown = service.view(user)
+        shown = service.view(user, backend)
         return render_template(shown.template, **shown.context), shown.status
 
     @app.get("/login")
@@ -152,7 +258,83 @@ def create_rp_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.post("/user-data")
+    def user_data() -> Any:
+        """The provider asks what this service holds of a person, or has it moved to another
+        person, before deleting them: a JWT it signed, checked against its JWKS."""
+
+        def answer(body: dict[str, Any], status: int = 200) -> Any:
+            response = jsonify(body)
+            response.status_code = status
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        if service.holds is None or service.transfer is None:
+            return answer({"error": "not_found"}, 404)
+        try:
+            claims = validate_user_data_request(
+                request.form.get("request", ""), client.fetch_jwk_set(), issuer, service.client_id
+            )
+        except (JoseError, ValueError) as exc:
+            return answer({"error": "invalid_request", "error_description": str(exc)}, 400)
+        with seen_lock:
+            now = time.time()
+            for jti in [j for j, exp in seen_requests.items() if exp < now]:
+                del seen_requests[jti]
+            replayed = claims["jti"] in seen_requests
+            seen_requests[claims["jti"]] = claims["exp"]
+        if replayed:
+            return answer({"error": "invalid_request", "error_description": "replayed"}, 400)
+        org, sub = claims["org"], claims["sub"]
+        if claims["action"] == "query":
+            summary = service.holds(backend, org, sub)
+            return answer({"holds_data": bool(summary), "summary": summary})
+        problem = service.transfer(backend, org, sub, str(claims.get("transfer_to", "")))
+        if problem:
+            return answer({"error": "transfer_refused", "error_description": problem}, 409)
+        return answer({"transferred": True})
+
     return app
+
+
+def _validate(
+    token: str, jwks: dict[str, Any], issuer: str, client_id: str, typ: str, **essential: Any
+) -> dict[str, Any]:
+    """The claims of a JWT the provider signed for this client, with header ``typ``."""
+    keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    decoded = jwt.decode(token, keys, algorithms=["RS256", "ES256"])
+    if decoded.header.get("typ") != typ:
+        raise ValueError(f"not a {typ} token (typ)")
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": client_id},
+        iat={"essential": True},
+        exp={"essential": True},
+        jti={"essential": True},
+        **essential,
+    ).validate(decoded.claims)
+    return dict(decoded.claims)
+
+
+def validate_user_data_request(
+    token: str, jwks: dict[str, Any], issuer: str, client_id: str
+) -> dict[str, Any]:
+    """The claims of a valid user-data request, or an error saying why it is not."""
+    if not token:
+        raise ValueError("no request")
+    claims = _validate(
+        token,
+        jwks,
+        issuer,
+        client_id,
+        USER_DATA_TYPE,
+        sub={"essential": True},
+        org={"essential": True},
+        action={"essential": True, "values": ["query", "transfer"]},
+    )
+    if claims["action"] == "transfer" and not claims.get("transfer_to"):
+        raise ValueError("a transfer names its recipient (transfer_to)")
+    return claims
 
 
 def validate_logout_token(
@@ -161,19 +343,7 @@ def validate_logout_token(
     """The claims of a valid logout token, or an error saying why it is not (§2.6)."""
     if not token:
         raise ValueError("no logout_token")
-    keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
-    decoded = jwt.decode(token, keys, algorithms=["RS256", "ES256"])
-    if decoded.header.get("typ") != "logout+jwt":
-        raise ValueError("not a logout token (typ)")
-    jwt.JWTClaimsRegistry(
-        iss={"essential": True, "value": issuer},
-        aud={"essential": True, "value": client_id},
-        iat={"essential": True},
-        exp={"essential": True},
-        jti={"essential": True},
-        sid={"essential": True},
-    ).validate(decoded.claims)
-    claims = decoded.claims
+    claims = _validate(token, jwks, issuer, client_id, "logout+jwt", sid={"essential": True})
     if not isinstance(claims.get("events"), dict) or LOGOUT_EVENT not in claims["events"]:
         raise ValueError("no back-channel logout event")
     if "nonce" in claims:

@@ -179,6 +179,17 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         officer.click("text=Sign in with My Cambridge")
         officer.wait_for_url("http://127.0.0.1:5101/")
         shoot(officer, "service-submit-for-assessment")
+
+        # Donald's submissions live in Submit for Assessment: deleting him waits for a transfer.
+        donald = sign_in_on_a_new_browser(browser, base, outbox, "aa101.donald@example.org")
+        donald.goto("http://127.0.0.1:5101/")
+        donald.click("text=Sign in with My Cambridge")
+        donald.wait_for_url("http://127.0.0.1:5101/")
+        officer.goto(base + "/organisation/AA101/users?q=donald")
+        officer.click("text=View")
+        officer.click("button:text('Suspend')")
+        officer.click("text=Delete this user")
+        shoot(officer, "organisation-delete-user")
         page.goto("http://127.0.0.1:5103/")
         page.click("text=Sign in with My Cambridge")
         page.wait_for_url("http://127.0.0.1:5103/")

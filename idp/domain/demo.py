@@ -51,6 +51,8 @@ PEOPLE = [
 
 CLIENTS = [
     ("submit-for-assessment", "Submit for Assessment", "submit_for_assessment", 5101),
+    # Submit for Assessment also reads its centres' teachers from the API and keeps
+    # submissions, so it is asked before anyone is deleted.
     ("access-arrangements", "Apply for Access Arrangements", "access_arrangements", 5102),
     ("global-listening", "Global Listening", "global_listening", 5103),
 ]
@@ -116,6 +118,9 @@ def seed(
     demo_clients = []
     for client_id, name, service, port in CLIENTS:
         redirect_uri = f"http://127.0.0.1:{port}/callback"
+        holds_data = service == "submit_for_assessment"
+        api_scopes = ["users.read"] if holds_data else []
+        user_data_uri = f"http://127.0.0.1:{port}/user-data" if holds_data else None
         existing = db.session.scalar(select(Client).where(Client.client_id == client_id))
         if existing is None:
             client, secret = clients.create(
@@ -126,11 +131,18 @@ def seed(
                 service_keys=[service],
                 catalogue=catalogue,
                 backchannel_logout_uri=f"http://127.0.0.1:{port}/backchannel-logout",
+                api_scopes=api_scopes,
+                user_data_uri=user_data_uri,
             )
         else:
             secret = None
-            if existing.backchannel_logout_uri is None:  # registered by an older demo
+            # Registered by an older demo: bring it up to date.
+            if existing.backchannel_logout_uri is None:
                 existing.backchannel_logout_uri = f"http://127.0.0.1:{port}/backchannel-logout"
+            if api_scopes and not clients.api_scopes_of(existing.scope):
+                clients.set_api_access(existing, api_scopes)
+            if user_data_uri and existing.user_data_uri is None:
+                existing.user_data_uri = user_data_uri
         demo_clients.append(DemoClient(client_id, name, secret, redirect_uri))
     db.session.flush()
     return {

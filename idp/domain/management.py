@@ -321,10 +321,12 @@ def restore(actor: User, org: Organisation, target: User) -> None:
     )
 
 
-def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> bool:
-    """Take the person out of ``org``; delete the account too when it was made by invitation
-    and belongs nowhere else. Someone who belongs only here must be suspended first. Returns
-    whether the account was deleted."""
+def check_removable(
+    actor: User, org: Organisation, target: User, catalogue: Catalogue
+) -> tuple[Membership, bool]:
+    """The membership to remove and whether the account goes too; PermissionDenied when the
+    person cannot be taken out of ``org``. Someone who belongs only here must be suspended
+    first; the account is deleted when it was made by invitation and belongs nowhere else."""
     _not_self(actor, target, "delete")
     _, membership = member(org, target.sub)
     others = [m for m in target.memberships if m.organisation_id != org.id]
@@ -333,7 +335,14 @@ def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -
     _keep_a_manager(
         org, target, catalogue, catalogue.management_role(org.brand) in membership.role_keys
     )
-    delete_account = not others and target.origin == UserOrigin.INVITATION
+    return membership, not others and target.origin == UserOrigin.INVITATION
+
+
+def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> bool:
+    """Take the person out of ``org`` (see ``check_removable``). Returns whether the account
+    was deleted."""
+    membership, delete_account = check_removable(actor, org, target, catalogue)
+    others = [m for m in target.memberships if m.organisation_id != org.id]
     audit.record(
         "management.user_deleted" if delete_account else "management.user_removed",
         actor=actor,
@@ -355,6 +364,39 @@ def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -
             passwords.sign_out_everywhere(target)
     db.session.flush()
     return delete_account
+
+
+def transfer_targets(org: Organisation, target: User) -> list[User]:
+    """Who may receive a leaving person's data on a service: the organisation's other active
+    members, by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.organisation_id == org.id,
+                User.id != target.id,
+                User.status == UserStatus.ACTIVE,
+            )
+            .order_by(User.given_name, User.family_name, User.id)
+        )
+    )
+
+
+def transfer_target(org: Organisation, target: User, sub: str) -> User:
+    """The member ``sub`` of ``org`` as a recipient of ``target``'s data, or InvalidInput."""
+    try:
+        to, _ = member(org, sub)
+    except NotFound:
+        raise InvalidInput("Choose who should receive the data.") from None
+    if to.id == target.id or to.status != UserStatus.ACTIVE:
+        raise InvalidInput("Choose another active member of the organisation.")
+    return to
+
+
+def record_transfer(actor: User, org: Organisation, target: User, to: User, service: str) -> None:
+    """A service has moved what ``target`` held at ``org`` to ``to``."""
+    _audit("management.data_transferred", actor, org, target, service=service, to=to.sub)
 
 
 def resend_invitation(actor: User, org: Organisation, target: User, settings: Settings) -> None:

@@ -34,6 +34,7 @@ from idp.domain.member_list import ListQuery
 from idp.errors import DomainError, NotFound
 from idp.extensions import db
 from idp.models import Organisation, User
+from idp.oidc import data_holders
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
@@ -283,6 +284,13 @@ def _act(code: str, sub: str, action: str) -> Any:
             message = f"A password reset link has been sent to {user.email}."
         else:  # delete
             name = user.name
+            management.check_removable(current_user, org, user, catalogue)
+            if any(h.blocks_deletion for h in data_holders.ask(user, org)):
+                flash(
+                    f"A service may still hold data of {name}: transfer it before deleting.",
+                    "warning",
+                )
+                return redirect(url_for("organisation.delete_user", code=org.code, sub=sub))
             deleted = management.remove(current_user, org, user, catalogue)
             db.session.commit()
             flash(
@@ -299,6 +307,57 @@ def _act(code: str, sub: str, action: str) -> Any:
         db.session.commit()
         flash(message, "success")
     return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
+
+
+@bp.get("/<code>/users/<sub>/delete")
+def delete_user(code: str, sub: str) -> Any:
+    """Delete (or remove from this organisation): first every data-holding service is asked
+    what it holds of the person; anything held must be transferred before delete is offered."""
+    org = managed_org(code)
+    user, _ = management.member(org, sub)
+    try:
+        _, deletes_account = management.check_removable(current_user, org, user, _catalogue())
+    except DomainError as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
+    holdings = data_holders.ask(user, org)
+    return render_template(
+        "organisation/delete.html",
+        org=org,
+        user=user,
+        holdings=holdings,
+        blocked=any(h.blocks_deletion for h in holdings),
+        deletes_account=deletes_account,
+        targets=management.transfer_targets(org, user),
+    )
+
+
+@bp.post("/<code>/users/<sub>/transfer")
+def transfer_data(code: str, sub: str) -> Any:
+    org = managed_org(code)
+    user, _ = management.member(org, sub)
+    back = redirect(url_for("organisation.delete_user", code=org.code, sub=sub))
+    holder = next(
+        (c for c in data_holders.holders() if c.client_id == request.form.get("client_id")), None
+    )
+    if holder is None:
+        abort(404)
+    try:
+        management.check_removable(current_user, org, user, _catalogue())
+        to = management.transfer_target(org, user, request.form.get("to", ""))
+        data_holders.transfer(holder, user, to, org)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return back
+    except data_holders.TransferRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return back
+    management.record_transfer(current_user, org, user, to, holder.name)
+    db.session.commit()
+    flash(f"{holder.name} has transferred the data of {user.name} to {to.name}.", "success")
+    return back
 
 
 @bp.post(
@@ -333,6 +392,7 @@ EVENT_LABELS = {
     "management.user_suspended": "Suspended",
     "management.user_restored": "Restored",
     "management.user_deleted": "Account deleted",
+    "management.data_transferred": "Data transferred",
     "management.user_removed": "Removed from the organisation",
     "management.password_reset_sent": "Password reset link sent by an officer",
     "management.email_changed": "Email address changed",

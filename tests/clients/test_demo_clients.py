@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from clients.rp import create_rp_app
 from clients.services import SERVICES
+from idp.domain import users
 from idp.oidc import backchannel
 from tests.factories import PASSWORD
 from tests.mailbox import code_in, free_port
@@ -46,12 +47,16 @@ def services(live_server, make):
     for name, service in SERVICES.items():
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        holds_data = service.holds is not None
         registered = make.client(
+            name=service.name,
             client_id=service.client_id,
             services=(service.key,),
             redirect_uri=f"{base}/callback",
             post_logout_redirect_uri=f"{base}/",
             backchannel_logout_uri=f"{base}/backchannel-logout",
+            api_scopes=("users.read",) if holds_data else (),
+            user_data_uri=f"{base}/user-data" if holds_data else None,
         )
         app = create_rp_app(
             service, issuer=live_server, client_secret=registered.secret, base_url=base
@@ -110,8 +115,8 @@ def test_a_teacher_sees_only_their_own_submissions(services, centre, live_server
         services["submit-for-assessment"], live_server, mailbox, "teacher@example.org"
     )
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "Your submissions" in html and "Tess Teacher" in html
-    assert "A colleague" not in html
+    assert page.status_code == 200 and "Your submissions" in html
+    assert html.count("<tr>") == 3  # a header and two submissions of her own
 
 
 def test_the_exams_officer_sees_the_centre_and_its_notifications(
@@ -122,7 +127,9 @@ def test_the_exams_officer_sees_the_centre_and_its_notifications(
     )
     html = page.get_data(as_text=True)
     assert "All submissions for AA101 – AA Dummy Centre A (CIC)" in html
-    assert "A colleague" in html and "Notification settings" in html
+    assert "Notification settings" in html
+    # The centre's teachers, read from the provider's API with a client_credentials token.
+    assert "Tess Teacher (teacher@example.org)" in html
     # The same browser is signed in at the provider: the next service needs no password.
     page, _ = sign_in(
         services["global-listening"], live_server, mailbox, "officer@example.org", browser
@@ -196,3 +203,73 @@ def test_a_logout_token_for_another_service_or_forged_is_refused(
     forged = sfa.post("/backchannel-logout", data={"logout_token": "e30.e30.AAAA"})
     assert forged.status_code == 400 and forged.get_json()["error"] == "invalid_request"
     assert sfa.post("/backchannel-logout").status_code == 400
+
+
+def _form(browser: requests.Session, url: str, data: dict[str, str], page: str):
+    token = CSRF.search(browser.get(page, timeout=10).text).group(1)
+    return browser.post(url, data={"csrf_token": token, **data}, allow_redirects=False, timeout=10)
+
+
+def test_deleting_a_teacher_waits_for_their_submissions_to_be_transferred(
+    services, centre, live_server, mailbox, make
+):
+    """The guide's support-site rule: delete only after the data a person owns on a service has
+    been transferred to another teacher; the service says whether there is any."""
+    sfa = services["submit-for-assessment"]
+    terry = make.user(
+        "terry@example.org",
+        given_name="Terry",
+        family_name="Tutor",
+        org=centre,
+        roles=("sfa.teacher",),
+    )
+    tess_page, _ = sign_in(sfa, live_server, mailbox, "teacher@example.org")
+    assert tess_page.get_data(as_text=True).count("<tr>") == 3
+    sfa.post("/logout")
+
+    # The exams officer suspends Tess at the provider, then opens Delete.
+    officer_sfa = sfa.application.test_client()
+    _, browser = sign_in(officer_sfa, live_server, mailbox, "officer@example.org")
+    tess = users.find_by_email("teacher@example.org").sub
+    person = f"{live_server}/organisation/AA101/users/{tess}"
+    assert _form(browser, f"{person}/suspend", {}, person).status_code == 302
+    delete_page = browser.get(f"{person}/delete", timeout=10).text
+    assert "Submit for Assessment</strong>:" in delete_page
+    assert "holds data of Tess (2 submissions)" in delete_page
+    assert "Remove Tess Teacher</button>" not in delete_page
+
+    # Deleting anyway is refused; Tess is still there.
+    refused = _form(browser, f"{person}/delete", {}, f"{person}/delete")
+    assert refused.headers["Location"].endswith(f"/users/{tess}/delete")
+    assert browser.get(person, timeout=10).status_code == 200
+
+    # A recipient the service does not know is refused by the service, with its reason.
+    outsider = make.user("aa.only@example.org", org=centre, roles=("aa.nominated_user",))
+    _form(
+        browser,
+        f"{person}/transfer",
+        {"client_id": "submit-for-assessment", "to": outsider.sub},
+        f"{person}/delete",
+    )
+    page = browser.get(f"{person}/delete", timeout=10).text
+    assert "does not use Submit for Assessment at this centre" in page
+
+    _form(
+        browser,
+        f"{person}/transfer",
+        {"client_id": "submit-for-assessment", "to": terry.sub},
+        f"{person}/delete",
+    )
+    page = browser.get(f"{person}/delete", timeout=10).text
+    assert "has transferred the data of Tess Teacher to Terry Tutor" in page
+    assert "holds no data of Tess" in page
+    deleted = _form(browser, f"{person}/delete", {}, f"{person}/delete")
+    assert deleted.headers["Location"].endswith("/organisation/AA101/users")
+    assert browser.get(person, timeout=10).status_code == 404
+
+    # Terry now owns the two submissions; the officer's view shows them under his name.
+    officer_view = officer_sfa.get("/").get_data(as_text=True)
+    assert officer_view.count("<td>Terry Tutor</td>") == 2
+    assert "<td>Tess Teacher</td>" not in officer_view
+    audit = browser.get(f"{live_server}/organisation/AA101/audit", timeout=10).text
+    assert "Data transferred" in audit and "Removed from the organisation" in audit

@@ -1,0 +1,161 @@
+"""Asking services whether they hold a person's data, and having it transferred, before the
+person is deleted from an organisation.
+
+A client with a ``user_data_uri`` is a data holder. The provider POSTs it a signed request
+(``request=<JWT>``, form-encoded; header ``typ: user-data+jwt``, signed like our ID tokens, so
+the service checks it against our JWKS) with the claims ``iss``, ``aud`` (the client id),
+``iat``, ``exp`` (2 minutes), ``jti``, ``sub`` (the person), ``org`` (the centre number) and
+``action``:
+
+- ``query``: the service answers ``{"holds_data": true|false, "summary": "3 submissions"}``;
+- ``transfer``: with ``transfer_to`` (another person's ``sub`` in the same organisation); the
+  service moves the data and answers ``{"transferred": true}``, or a 4xx
+  ``{"error": ..., "error_description": ...}`` saying why it would not.
+
+A service that cannot be asked (down, slow, a bad answer) counts as holding data: nobody is
+deleted while a service may still hold what they made. Requests time out after a few seconds
+and answers over 64 KiB are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app
+from joserfc import jwt
+from sqlalchemy import select
+
+from idp import clock
+from idp.extensions import db
+from idp.models import Client, Organisation, User
+from idp.security import random_token
+
+log = logging.getLogger(__name__)
+TOKEN_TYPE = "user-data+jwt"
+TOKEN_TTL = 120
+TIMEOUT = 5.0
+MAX_ANSWER = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one data holder said about a person."""
+
+    client_id: str
+    service: str
+    holds_data: bool
+    summary: str = ""
+    problem: str = ""  # set when the service could not be asked
+
+    @property
+    def blocks_deletion(self) -> bool:
+        return self.holds_data or bool(self.problem)
+
+
+class TransferRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def signed_request(client_id: str, claims: dict[str, Any]) -> str:
+    settings = current_app.extensions["idp.settings"]
+    signing = current_app.extensions["idp.keyring"].signing_key(settings.oidc.signing_alg)
+    now = clock.timestamp()
+    payload = {
+        "iss": settings.oidc.issuer,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + TOKEN_TTL,
+        "jti": random_token(16),
+        **claims,
+    }
+    header = {"alg": signing.alg, "kid": signing.kid, "typ": TOKEN_TYPE}
+    return jwt.encode(header, payload, signing.key, algorithms=[signing.alg])
+
+
+def _post(uri: str, token: str, timeout: float) -> tuple[int, dict[str, Any]]:
+    """POST the signed request; the status and the JSON object answered."""
+    request = urllib.request.Request(
+        uri,
+        data=urlencode({"request": token}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status, raw = response.status, response.read(MAX_ANSWER + 1)
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read(MAX_ANSWER + 1)
+    if len(raw) > MAX_ANSWER:
+        raise ValueError("the answer is too large")
+    body = json.loads(raw or b"{}")
+    if not isinstance(body, dict):
+        raise ValueError("the answer is not a JSON object")
+    return status, body
+
+
+def holders() -> list[Client]:
+    """The enabled clients that hold people's data."""
+    return list(
+        db.session.scalars(
+            select(Client)
+            .where(Client.user_data_uri.is_not(None), Client.disabled_at.is_(None))
+            .order_by(Client.name)
+        )
+    )
+
+
+def ask(person: User, org: Organisation, timeout: float = TIMEOUT) -> list[Holding]:
+    """What every data holder holds of ``person`` at ``org``."""
+    found = []
+    for client in holders():
+        assert client.user_data_uri
+        token = signed_request(
+            client.client_id, {"sub": person.sub, "org": org.code, "action": "query"}
+        )
+        try:
+            status, body = _post(client.user_data_uri, token, timeout)
+            if status != 200 or not isinstance(body.get("holds_data"), bool):
+                raise ValueError(f"unexpected answer (HTTP {status})")
+        except (OSError, ValueError) as exc:
+            log.warning("user data query to %s failed: %s", client.user_data_uri, exc)
+            found.append(
+                Holding(client.client_id, client.name, False, problem="it could not be reached")
+            )
+            continue
+        summary = body.get("summary")
+        summary = summary[:200] if isinstance(summary, str) else ""
+        found.append(Holding(client.client_id, client.name, body["holds_data"], summary))
+    return found
+
+
+def transfer(
+    client: Client, person: User, to: User, org: Organisation, timeout: float = TIMEOUT
+) -> None:
+    """Ask ``client`` to give what ``person`` holds at ``org`` to ``to``; TransferRefused with
+    the service's reason when it does not."""
+    assert client.user_data_uri
+    token = signed_request(
+        client.client_id,
+        {"sub": person.sub, "org": org.code, "action": "transfer", "transfer_to": to.sub},
+    )
+    try:
+        status, body = _post(client.user_data_uri, token, timeout)
+    except (OSError, ValueError) as exc:
+        log.warning("user data transfer at %s failed: %s", client.user_data_uri, exc)
+        raise TransferRefused(f"{client.name} could not be reached. Try again later.") from None
+    if status == 200 and body.get("transferred") is True:
+        return
+    reason = body.get("error_description")
+    raise TransferRefused(
+        f"{client.name} did not transfer the data: {reason}"
+        if isinstance(reason, str) and reason
+        else f"{client.name} did not transfer the data (HTTP {status})."
+    )
