@@ -167,7 +167,7 @@ def create_rp_app(
             "scope": service.scope,
             "code_challenge_method": "S256",
             "token_endpoint_auth_method": "client_secret_basic",
-            "timeout": timeout,
+            "default_timeout": timeout,
         },
     )
     client = oauth.create_client("idp")

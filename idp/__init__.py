@@ -109,10 +109,12 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
     from idp.oidc.documents import PublicDocuments
     from idp.oidc.keys import KeyRing
     from idp.oidc.server import init_oauth
+    from idp.oidc.upstream import init_upstreams
 
     keyring = KeyRing(settings.keys_path, settings.oidc.keyring_refresh)
     app.extensions["idp.keyring"] = keyring
     init_oauth(app, settings, keyring)
+    init_upstreams(app, settings.upstreams)
     app.wsgi_app = PublicDocuments(  # type: ignore[method-assign]
         app.wsgi_app,
         {"/.well-known/openid-configuration": lambda: 0.0, "/jwks.json": keyring.version},
@@ -129,6 +131,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     )
     from idp.web.account import bp as account_bp
     from idp.web.auth import bp as auth_bp
+    from idp.web.connected import bp as connected_bp
     from idp.web.home import bp as home_bp
     from idp.web.operator import bp as operator_bp
     from idp.web.organisation import bp as organisation_bp
@@ -139,6 +142,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(connected_bp)
     app.register_blueprint(password_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(home_bp)

@@ -111,6 +111,36 @@ class RateLimitSettings:
     token: str = "600 per minute"
 
 
+FACEBOOK_URLS = {
+    "authorize_url": "https://www.facebook.com/v19.0/dialog/oauth",
+    "token_url": "https://graph.facebook.com/v19.0/oauth/access_token",
+    "userinfo_url": "https://graph.facebook.com/v19.0/me?fields=id,name,email",
+}
+UPSTREAM_KINDS = ("oidc", "facebook")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A provider people may connect to their account and sign in with (``[[upstream]]``):
+    an OpenID Connect provider found by discovery (Google is one), or Facebook's OAuth 2.0
+    with its Graph API for who the person is."""
+
+    key: str
+    name: str
+    kind: str
+    client_id: str
+    client_secret: str
+    issuer: str = ""
+    scope: str = ""
+    authorize_url: str = ""
+    token_url: str = ""
+    userinfo_url: str = ""
+    # Apply our own second steps (authenticator app, new-device code) after it, as after a
+    # password. Off: the upstream sign-in alone is enough.
+    second_factor: bool = True
+    timeout: float = 10.0
+
+
 @dataclass(frozen=True)
 class Settings:
     secret_key: str
@@ -123,6 +153,7 @@ class Settings:
     mail: MailSettings
     rate_limits: RateLimitSettings
     catalogue: Catalogue = field(repr=False)
+    upstreams: tuple[Upstream, ...] = field(default=(), repr=False)
 
     @property
     def keys_path(self) -> Path:
@@ -140,6 +171,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL": {},
     "RATE_LIMITS": {},
     "CATALOGUE": {},
+    "UPSTREAM": [],
 }
 
 SECTIONS: dict[str, type] = {
@@ -252,7 +284,15 @@ def _section(cls: type, raw: Any, name: str, problems: list[str]) -> Any:
 
 
 def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
-    top_known = {"SECRET_KEY", "DATABASE_URL", "DEMO", "TESTING", "INSTANCE_DIR", "CATALOGUE"}
+    top_known = {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "DEMO",
+        "TESTING",
+        "INSTANCE_DIR",
+        "CATALOGUE",
+        "UPSTREAM",
+    }
     for key in sorted(set(raw) - top_known - set(SECTIONS)):
         problems.append(f"{key.lower()}: unknown setting")
 
@@ -330,6 +370,8 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         problems.append(f"catalogue: {exc}")
         catalogue = Catalogue.from_config(DEFAULT_CATALOGUE)
 
+    upstreams = _upstreams(raw.get("UPSTREAM"), problems)
+
     if problems:
         return None
     return Settings(
@@ -343,7 +385,66 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         mail=mail,
         rate_limits=sections["RATE_LIMITS"],
         catalogue=catalogue,
+        upstreams=upstreams,
     )
+
+
+def _upstreams(raw: Any, problems: list[str]) -> tuple[Upstream, ...]:
+    if not isinstance(raw, list):
+        problems.append("upstream: must be a list of tables ([[upstream]])")
+        return ()
+    found: list[Upstream] = []
+    hints = get_type_hints(Upstream)
+    for n, record in enumerate(raw):
+        where = f"upstream[{n}]"
+        if not isinstance(record, Mapping):
+            problems.append(f"{where}: must be a table")
+            continue
+        values: dict[str, Any] = {}
+        for name, value in record.items():
+            name = name.lower()
+            if name not in hints:
+                problems.append(f"{where}.{name}: unknown setting")
+            elif not _check_type(value, hints[name]):
+                problems.append(f"{where}.{name}: must be {hints[name].__name__}")
+            else:
+                values[name] = value
+        missing = [
+            k for k in ("key", "name", "kind", "client_id", "client_secret") if not values.get(k)
+        ]
+        if missing:
+            problems.append(f"{where}: {', '.join(missing)} must be set")
+            continue
+        key = values["key"]
+        if not key.isascii() or not key.replace("-", "").isalnum() or key != key.lower():
+            problems.append(f"{where}.key: lowercase letters, digits and - only")
+        if any(u.key == key for u in found):
+            problems.append(f"{where}.key: {key!r} is used twice")
+        if values["kind"] not in UPSTREAM_KINDS:
+            problems.append(f"{where}.kind: must be one of {', '.join(UPSTREAM_KINDS)}")
+            continue
+        if values["kind"] == "oidc":
+            if not values.get("issuer"):
+                problems.append(f"{where}.issuer: must be set for an OpenID Connect provider")
+            values.setdefault("scope", "openid email profile")
+            urls = ["issuer"] if values.get("issuer") else []
+        else:
+            for name, default in FACEBOOK_URLS.items():
+                values.setdefault(name, default)
+            values.setdefault("scope", "email public_profile")
+            urls = list(FACEBOOK_URLS)
+        for name in urls:
+            parts = urlsplit(values[name])
+            if parts.scheme != "https" and not (
+                parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+            ):
+                problems.append(
+                    f"{where}.{name}: must use https (http is allowed on loopback only)"
+                )
+        if values.get("timeout", 10.0) <= 0:
+            problems.append(f"{where}.timeout: must be a positive number of seconds")
+        found.append(Upstream(**values))
+    return tuple(found)
 
 
 def _check_issuer(issuer: str, problems: list[str]) -> None:

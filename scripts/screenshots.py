@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import json
 import os
 import re
 import socket
@@ -69,6 +70,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
         env.update(IDP_OIDC__KEYS_DIR=str(Path(tmp) / "keys"), IDP_ACCESS_LOG="")
+        # As a deployment with Google and Facebook configured (never called here).
+        env["IDP_UPSTREAM"] = json.dumps(
+            [
+                {
+                    "key": "google",
+                    "name": "Google",
+                    "kind": "oidc",
+                    "issuer": "https://accounts.google.com",
+                    "client_id": "demo",
+                    "client_secret": "demo",
+                },
+                {
+                    "key": "facebook",
+                    "name": "Facebook",
+                    "kind": "facebook",
+                    "client_id": "demo",
+                    "client_secret": "demo",
+                },
+            ]
+        )
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "idp"), "demo", "--bind", f"127.0.0.1:{port}"],
             cwd=tmp,
@@ -147,6 +168,8 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         shoot(page, "account-security")
         page.goto(base + "/account/security/authenticator")
         shoot(page, "authenticator-setup")
+        page.goto(base + "/account/connected")
+        shoot(page, "account-connected")
         page.goto(base + "/password/forgot")
         shoot(page, "forgotten-password")
         page.goto(base + "/dev/outbox")

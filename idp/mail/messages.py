@@ -111,6 +111,21 @@ def password_changed(*, to: str, name: str) -> EmailMessage:
     )
 
 
+def connected_account(*, to: str, name: str, upstream: str, connected: bool) -> EmailMessage:
+    change = "connected to" if connected else "disconnected from"
+    return _build(
+        "connected_account",
+        to,
+        f"{upstream} was {change} your My Cambridge account",
+        name=name,
+        upstream=upstream,
+        connected=connected,
+        when=_when(clock.now()),
+        account_url=link("account.connected"),
+        forgot_url=link("password.forgot"),
+    )
+
+
 def address_in_use(*, to: str) -> EmailMessage:
     return _build(
         "address_in_use",

@@ -1,6 +1,7 @@
 """Storage only: tables, columns and constraints; the rules live in ``idp.domain``."""
 
 from idp.models.audit import AuditEvent
+from idp.models.connected import ConnectedAccount
 from idp.models.keys import SigningKey
 from idp.models.oauth import (
     AuthorizationCode,
@@ -21,6 +22,7 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "ClientAssertion",
+    "ConnectedAccount",
     "Consent",
     "EmailAddress",
     "Interaction",

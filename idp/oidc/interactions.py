@@ -100,6 +100,7 @@ def login_page(
         next_url=next_url,
         self_signup=settings.auth.self_signup,
         demo=settings.demo,
+        upstreams=settings.upstreams,
     )
 
 

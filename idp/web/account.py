@@ -22,6 +22,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from idp.config import AuthSettings
 from idp.domain import audit, consents, emails, passwords, sessions, totp, users
+from idp.domain import connected as connected_accounts
 from idp.errors import DomainError, InvalidInput, TooSoon
 from idp.extensions import db
 from idp.models import AuthSession
@@ -371,4 +372,13 @@ def revoke_app() -> Any:
 
 @bp.get("/connected")
 def connected() -> Any:
-    return render_template("account/connected.html", section="connected")
+    from idp.web.connected import recently_signed_in
+
+    settings = current_app.extensions["idp.settings"]
+    return render_template(
+        "account/connected.html",
+        section="connected",
+        upstreams=settings.upstreams,
+        mine=connected_accounts.connections(current_user),
+        recent=recently_signed_in(),
+    )

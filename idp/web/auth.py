@@ -88,26 +88,48 @@ def after_password(user: User, ix: str | None, next_url: str | None) -> Any:
         return redirect(url_for("auth.set_password"))
     if user.status == UserStatus.INVITED:
         return ask_for_code(user, "activation", ix, next_url)
-    if user.has_totp:
-        pending.begin(user, pending.TOTP, auth.pending_sign_in_ttl, ix=ix, next_url=next_url)
+    return after_first_factor(user, ix, next_url, ["pwd"])
+
+
+def after_first_factor(
+    user: User, ix: str | None, next_url: str | None, amr: list[str], *, second_steps: bool = True
+) -> Any:
+    """A first factor (a password, a connected account: ``amr``) was right: the authenticator
+    app, then a new device's emailed code, as the account and the configuration ask; then in.
+    ``second_steps=False`` (an upstream trusted alone) goes straight in."""
+    auth = _auth()
+    pending.clear()
+    if second_steps and user.has_totp:
+        step = pending.begin(user, pending.TOTP, auth.pending_sign_in_ttl, ix=ix, next_url=next_url)
+        step.amr = amr
+        pending.save(step)
         db.session.commit()
         return redirect(url_for("auth.totp_step"))
     policy = auth.new_device_verification
-    if policy == "always" or (
-        policy == "new_device" and not devices.known(user, auth.device_cookie_ttl)
+    if second_steps and (
+        policy == "always"
+        or (policy == "new_device" and not devices.known(user, auth.device_cookie_ttl))
     ):
-        return ask_for_code(user, "sign_in", ix, next_url)
-    return signed_in(user, interactions.get(ix), next_url, ["pwd"])
+        return ask_for_code(user, "sign_in", ix, next_url, amr=amr)
+    return signed_in(user, interactions.get(ix), next_url, amr)
 
 
 def ask_for_code(
-    user: User, purpose: str, ix: str | None, next_url: str | None, *, decoy_for: str = ""
+    user: User,
+    purpose: str,
+    ix: str | None,
+    next_url: str | None,
+    *,
+    decoy_for: str = "",
+    amr: list[str] | None = None,
 ) -> Any:
     """Email a code (unless ``decoy_for``: see Pending.decoy) and go to the page that asks."""
     step = pending.begin(
         user, pending.VERIFY, _auth().pending_sign_in_ttl, ix=ix, next_url=next_url
     )
     step.purpose = purpose
+    if amr is not None:
+        step.amr = amr
     step.decoy = bool(decoy_for)
     step.address = decoy_for or None
     pending.save(step)
@@ -227,7 +249,8 @@ def totp_step() -> Any:
             db.session.commit()
             error = exc.message
         else:
-            return signed_in(user, interactions.get(step.ix), step.next, ["pwd", "otp", "mfa"])
+            amr = [*step.amr, "otp", "mfa"]
+            return signed_in(user, interactions.get(step.ix), step.next, amr)
     return render_template("auth/totp.html", error=error, use_recovery=use_recovery)
 
 
