@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from idp import clock
-from idp.domain import connected, totp
+from idp.domain import audit, connected, totp
 from idp.extensions import db
 from idp.models import ConnectedAccount
 from tests.factories import PASSWORD
@@ -183,6 +183,15 @@ def test_tampered_state_and_replayed_code_are_refused(client, google, browser, d
     assert replayed.status_code == 400
     assert list(connected.connections(donald)) == ["google"]
 
+    # The spent code slipped into a new, genuine flow: Google itself refuses it.
+    submit(client, "/account/connected/google/disconnect", {}, page_url="/account/connected")
+    fresh_state = re.search(r"state=([^&]+)", location(_connect(client, "google"))).group(1)
+    old_code = re.search(r"code=([^&]+)", back).group(1)
+    injected = client.get(f"/login/with/google/callback?code={old_code}&state={fresh_state}")
+    assert injected.status_code == 400
+    assert "Google refused the sign-in (invalid_grant)" in page_text(injected)
+    assert connected.connections(donald) == {}
+
 
 def test_denied_consent_leaves_nothing_half_linked(client, donald):
     assert location(sign_in(client, "donald@example.org")) == "/"
@@ -231,6 +240,8 @@ def test_disconnect_then_google_signs_no_one_in(client, app, google, browser, do
     assert location(done) == "/account/connected"
     assert "Google has been disconnected" in page_text(client.get("/account/connected"))
     mailbox.wait_for("donald@example.org", "Google was disconnected")
+    events = [e["action"] for e in audit.stream(audit.Filter(action="user.account_"))]
+    assert events == ["user.account_connected", "user.account_disconnected"]
     fresh = app.test_client()
     login = fresh.get("/login")
     response = fresh.post("/login/with/google", data={"csrf_token": csrf_token(login)})
@@ -248,6 +259,15 @@ def test_an_authenticator_is_still_asked_for_after_google(client, app, google, b
     response = fresh.post("/login/with/google", data={"csrf_token": csrf_token(login)})
     step = fresh.get(google.sign_in(browser, location(response), "donald.google@example.com"))
     assert location(step) == "/login/authenticator"
+    clock.advance(30)  # the code used to enable it cannot be used again
+    done = submit(
+        fresh,
+        "/login/authenticator",
+        {"code": pyotp.TOTP(secret).at(clock.timestamp())},
+    )
+    assert location(done) == "/"
+    signed_in = list(audit.stream(audit.Filter(action="sign_in.succeeded")))[-1]
+    assert signed_in["details"]["amr"] == ["fed", "otp", "mfa"]
 
 
 def test_facebook_connects_and_signs_in(client, app, fb, donald):
