@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from idp import config, database
 from idp.config import Settings
-from idp.extensions import csrf, db, login_manager, migrate
+from idp.extensions import csrf, db, limiter, login_manager, migrate
 from idp.resources import resource
 from idp.security import CONTENT_SECURITY_POLICY, Passwords
 
@@ -52,6 +52,11 @@ def setup_flask_config(app: Flask, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=settings.auth.interaction_ttl,
         WTF_CSRF_SSL_STRICT=secure,
+        RATELIMIT_ENABLED=settings.rate_limits.enabled,
+        RATELIMIT_STORAGE_URI=settings.rate_limits.storage_uri,
+        RATELIMIT_KEY_PREFIX="idp",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_STRATEGY="moving-window",
     )
     app.extensions["idp.settings"] = settings
 
@@ -60,6 +65,7 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 from idp.catalogue import DEFAULT_CATALOGUE, Catalogue, CatalogueError
 
 ENV_PREFIX = "IDP_"
@@ -107,8 +109,21 @@ class MailSettings:
 class RateLimitSettings:
     enabled: bool = True
     storage_uri: str = "memory://"
-    sign_in: str = "10 per minute"
+    # Per source address (a school's pupils and staff may share one).
+    sign_in: str = "30 per minute; 300 per hour"
+    codes: str = "30 per minute; 300 per hour"
+    password_reset: str = "10 per minute; 50 per hour"
+    signup: str = "10 per minute; 50 per hour"
+    # Per signed-in officer.
+    invitations: str = "30 per hour"
+    # Per client, at the token endpoint.
     token: str = "600 per minute"
+    # Per account: after this many wrong passwords in a row, each further try waits twice as
+    # long as the one before (from account_backoff_base seconds up to account_backoff_max),
+    # so nobody can lock an account for good; a right password in the wait is refused too.
+    account_free_failures: int = 5
+    account_backoff_base: float = 2.0
+    account_backoff_max: float = 900.0
 
 
 FACEBOOK_URLS = {
@@ -351,6 +366,21 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
             problems.append(f"auth.{name}: must be a positive number")
     if auth.argon2_memory_cost < 8 * 1024 and not scalars["TESTING"]:
         problems.append("auth.argon2_memory_cost: must be at least 8192 KiB")
+    limits: RateLimitSettings = sections["RATE_LIMITS"]
+    for name in ("sign_in", "codes", "password_reset", "signup", "invitations", "token"):
+        try:
+            parse_many(getattr(limits, name))
+        except ValueError:
+            problems.append(f"rate_limits.{name}: not a rate limit such as '30 per minute'")
+    if not urlsplit(limits.storage_uri).scheme:
+        problems.append("rate_limits.storage_uri: must be a URI such as memory:// or redis://")
+    if (
+        limits.account_free_failures < 1
+        or not 0 < limits.account_backoff_base <= limits.account_backoff_max
+    ):
+        problems.append(
+            "rate_limits.account_*: need free_failures >= 1 and 0 < backoff_base <= backoff_max"
+        )
     if mail.backend not in ("outbox", "smtp"):
         problems.append("mail.backend: must be 'outbox' or 'smtp'")
     if mail.security not in ("none", "starttls", "tls"):

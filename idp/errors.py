@@ -32,6 +32,12 @@ class InvalidCredentials(DomainError):
     """Enter a correct email address and password."""
 
 
+class AccountThrottled(InvalidCredentials):
+    # Too many wrong passwords in a row: the person is told exactly what a wrong password
+    # gets (the docstring is the message shown).
+    __doc__ = InvalidCredentials.__doc__
+
+
 class TemporaryPasswordExpired(DomainError):
     """Your temporary password has expired. Ask your exams officer to send you a new invitation."""
 

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised by ``create_app``."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,5 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Limits are set per view (``idp.web.throttle``); the storage comes from [rate_limits].
+limiter = Limiter(key_func=get_remote_address)

@@ -85,6 +85,9 @@ def base_overrides(
             "ARGON2_TIME_COST": 1,
             "NEW_DEVICE_VERIFICATION": "never",
         },
+        # Throttling is off for the suite (every test client is one address); the tests of
+        # throttling turn it on.
+        "RATE_LIMITS": {"ENABLED": False},
         "MAIL": {
             "BACKEND": "smtp",
             "HOST": smtp_server[0],

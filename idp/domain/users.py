@@ -7,8 +7,14 @@ import re
 from sqlalchemy import func, select
 
 from idp import clock
-from idp.domain import audit, passwords
-from idp.errors import Conflict, InvalidCredentials, InvalidInput, TemporaryPasswordExpired
+from idp.domain import audit, passwords, throttling
+from idp.errors import (
+    AccountThrottled,
+    Conflict,
+    InvalidCredentials,
+    InvalidInput,
+    TemporaryPasswordExpired,
+)
 from idp.extensions import db
 from idp.models import EmailAddress, User, UserOrigin, UserStatus
 from idp.security import new_subject
@@ -108,17 +114,22 @@ def create(
     return user
 
 
-def authenticate(email: str, password: str) -> User:
+def authenticate(email: str, password: str, backoff: throttling.Backoff | None = None) -> User:
     """The user with this email address and password, or InvalidCredentials.
 
     The user may be active, or invited and holding a temporary password: the sign-in steps
     then lead only to *Set password*. An unknown address costs the same hash as a wrong
     password, and every failure says the same thing, so the answer never reveals whether an
     account exists. Only someone who knows a temporary password learns that it expired.
+    With ``backoff``, an account that had too many wrong passwords in a row refuses even the
+    right one until its wait is over (AccountThrottled, which reads as InvalidCredentials).
     """
     user = signing_in_with(email)
     stored = user.password_hash if user is not None else None
     ok = hasher().verify(stored, password[: passwords.MAX_PASSWORD_LENGTH])
+    if user is not None and backoff is not None and throttling.wait_remaining(user, backoff):
+        # After the hash, so a waiting account answers as slowly as any other.
+        raise AccountThrottled()
     if not ok or user is None or user.status == UserStatus.SUSPENDED:
         raise InvalidCredentials()
     expires = user.temp_password_expires_at

@@ -46,8 +46,9 @@ def _live(user: User, purpose: str) -> VerificationCode | None:
     )
 
 
-def issue(user: User, purpose: str, address: str, policy: CodePolicy) -> None:
+def issue(user: User, purpose: str, address: str, policy: CodePolicy, *, send: bool = True) -> None:
     """Email a new code to ``address``, retiring any earlier one for this purpose.
+    ``send=False`` does all the same work but sends nothing (a decoy's equal effort).
 
     Raises TooSoon within ``resend_interval`` of the previous code."""
     assert purpose in PURPOSES, purpose
@@ -80,11 +81,11 @@ def issue(user: User, purpose: str, address: str, policy: CodePolicy) -> None:
             expires_at=now + timedelta(seconds=policy.ttl),
         )
     )
-    outgoing.enqueue(
-        messages.verification_code(
-            to=address, name=user.name, code=code, purpose=purpose, minutes=policy.ttl // 60
-        )
+    message = messages.verification_code(
+        to=address, name=user.name, code=code, purpose=purpose, minutes=policy.ttl // 60
     )
+    if send:
+        outgoing.enqueue(message)
 
 
 def check_format(code: str) -> str:

@@ -32,6 +32,7 @@ from idp.oidc.authorize import Authorization, AuthorizeError
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.metadata import discovery_document
 from idp.oidc.server import oauth_server
+from idp.web import throttle
 
 bp = Blueprint("oidc", __name__)
 
@@ -183,6 +184,7 @@ def _remember_consent(auth_session: AuthSession, authz: Authorization) -> None:
 
 @bp.post("/token")
 @csrf.exempt
+@throttle.by_client()
 def token() -> Response:
     return _finish(oauth_server().create_token_response())
 

@@ -16,9 +16,10 @@ from flask_login import current_user, login_user
 
 from idp import clock
 from idp.config import AuthSettings
-from idp.domain import audit, passwords, sessions, totp, users, verification
+from idp.domain import audit, passwords, sessions, throttling, totp, users, verification
 from idp.domain.verification import CodePolicy
 from idp.errors import (
+    AccountThrottled,
     CodeInvalid,
     DomainError,
     InvalidCredentials,
@@ -31,7 +32,7 @@ from idp.models import User, UserStatus
 from idp.oidc import interactions
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.routes import continue_authorization
-from idp.web import devices, pending
+from idp.web import devices, pending, throttle
 from idp.web.forms import field, mask_email, new_password_errors, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -46,7 +47,15 @@ def code_policy() -> CodePolicy:
     return CodePolicy(auth.code_ttl, auth.code_max_attempts, auth.code_resend_interval)
 
 
+def backoff_policy() -> throttling.Backoff:
+    limits = current_app.extensions["idp.settings"].rate_limits
+    return throttling.Backoff(
+        limits.account_free_failures, limits.account_backoff_base, limits.account_backoff_max
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@throttle.by_address("sign_in")
 def login() -> Any:
     interaction = interactions.get(request.values.get("ix"))
     next_url = safe_next(request.values.get("next"))
@@ -58,12 +67,13 @@ def login() -> Any:
         email = field(request.form, "email", 254)
         password = request.form.get("password") or ""
         try:
-            user = users.authenticate(email, password)
+            user = users.authenticate(email, password, backoff=backoff_policy())
         except (InvalidCredentials, TemporaryPasswordExpired) as exc:
             db.session.rollback()
             known = users.find_by_email(email)
             audit.record(
-                "sign_in.failed",
+                # A try inside the wait is not another failure: the wait does not grow.
+                "sign_in.throttled" if isinstance(exc, AccountThrottled) else "sign_in.failed",
                 actor=known,
                 actor_label="" if known else "unknown",
                 ip=request.remote_addr,
@@ -178,6 +188,7 @@ def set_password() -> Any:
 
 
 @bp.route("/login/verify", methods=["GET", "POST"])
+@throttle.by_address("codes")
 def verify() -> Any:
     loaded = pending.load(pending.VERIFY)
     if loaded is None:
@@ -224,6 +235,7 @@ def verify() -> Any:
 
 
 @bp.route("/login/authenticator", methods=["GET", "POST"])
+@throttle.by_address("codes")
 def totp_step() -> Any:
     loaded = pending.load(pending.TOTP)
     if loaded is None:

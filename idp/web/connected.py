@@ -33,6 +33,7 @@ from idp.models import UserStatus
 from idp.oidc import upstream as upstreams
 from idp.oidc.upstream import UpstreamError
 from idp.security import passwords as hasher
+from idp.web import throttle
 from idp.web.auth import after_first_factor
 from idp.web.forms import safe_next
 
@@ -65,6 +66,7 @@ def _go(upstream: Upstream, flow: dict[str, Any], back: str) -> Any:
 
 
 @bp.post("/login/with/<key>")
+@throttle.by_address("sign_in")
 def sign_in_with(key: str) -> Any:
     upstream = _upstream(key)
     flow = {

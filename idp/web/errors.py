@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -21,6 +22,7 @@ PROTOCOL_PATHS = (
     "/jwks.json",
     "/.well-known/",
     "/register",
+    "/api/",
 )
 
 MESSAGES = {
@@ -42,9 +44,12 @@ def _wants_json() -> bool:
 def render_error(status: int, title: str | None = None, message: str | None = None) -> Response:
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
     if _wants_json():
-        error = {400: "invalid_request", 404: "not_found", 405: "invalid_request"}.get(
-            status, "server_error"
-        )
+        error = {
+            400: "invalid_request",
+            404: "not_found",
+            405: "invalid_request",
+            429: "too_many_requests",
+        }.get(status, "server_error")
         response = jsonify(error=error, error_description=title or default_title)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
@@ -77,6 +82,18 @@ def register(app: Flask) -> None:
             400,
             "Your form expired",
             "For your security, forms expire. Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(error: RateLimitExceeded) -> Response:
+        db.session.rollback()
+        log.warning(
+            "rate limit %s reached on %s %s", error.description, request.method, request.path
+        )
+        return render_error(
+            429,
+            "Too many attempts",
+            "There have been too many attempts from your network. Wait a minute, then try again.",
         )
 
     @app.errorhandler(HTTPException)

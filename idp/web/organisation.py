@@ -35,6 +35,7 @@ from idp.errors import DomainError, NotFound
 from idp.extensions import db
 from idp.models import Organisation, User
 from idp.oidc import data_holders
+from idp.web import throttle
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
@@ -362,6 +363,10 @@ def transfer_data(code: str, sub: str) -> Any:
 
 @bp.post(
     "/<code>/users/<sub>/<any(roles, suspend, restore, invitation, password, email, delete):action>"
+)
+@throttle.by_person(
+    "invitations",
+    exempt_when=lambda: (request.view_args or {}).get("action") not in ("invitation", "password"),
 )
 def act(code: str, sub: str, action: str) -> Any:
     return _act(code, sub, action)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     current_app,
     flash,
     jsonify,
@@ -16,15 +18,18 @@ from flask import (
 )
 from flask_login import current_user
 
-from idp.domain import passwords, users
+from idp import deferred
+from idp.domain import audit, passwords, users
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
+from idp.web import throttle
 from idp.web.forms import field, new_password_errors
 
 bp = Blueprint("password", __name__, url_prefix="/password")
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
+@throttle.by_address("password_reset")
 def forgot() -> Any:
     auth = current_app.extensions["idp.settings"].auth
     error = None
@@ -36,14 +41,30 @@ def forgot() -> Any:
         except InvalidInput as exc:
             error = exc.message
         else:
-            # The same page whether or not the address has an account; the email (if any)
-            # leaves after the response, so the timing says nothing either.
-            passwords.request_reset(
-                users.signing_in_with(email), minutes=auth.password_reset_ttl // 60
+            # The same page whether or not the address has an account. Finding the account
+            # and writing the email happen after the response has gone, so its timing says
+            # nothing either (tests/security/test_enumeration.py).
+            deferred.after_response(
+                functools.partial(
+                    _send_reset_link,
+                    current_app._get_current_object(),  # type: ignore[attr-defined]
+                    email,
+                    auth.password_reset_ttl // 60,
+                    request.remote_addr,
+                )
             )
-            db.session.commit()
             return render_template("password/sent.html", email=email)
     return render_template("password/forgot.html", email=email, error=error)
+
+
+def _send_reset_link(app: Flask, email: str, minutes: int, ip: str | None) -> None:
+    with app.app_context():
+        token = audit.source_ip.set(ip)
+        try:
+            passwords.request_reset(users.signing_in_with(email), minutes=minutes)
+            db.session.commit()
+        finally:
+            audit.source_ip.reset(token)
 
 
 @bp.post("/strength")

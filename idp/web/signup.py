@@ -12,18 +12,20 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from idp.domain import audit, passwords, users
-from idp.errors import InvalidInput
+from idp.domain import audit, passwords, users, verification
+from idp.errors import InvalidInput, TooSoon
 from idp.mail import messages, outgoing
 from idp.models import UserOrigin
 from idp.security import passwords as hasher
-from idp.web.auth import ask_for_code
+from idp.web import throttle
+from idp.web.auth import ask_for_code, code_policy
 from idp.web.forms import field
 
 bp = Blueprint("signup", __name__)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@throttle.by_address("signup")
 def signup() -> Any:
     auth = current_app.extensions["idp.settings"].auth
     if not auth.self_signup:
@@ -63,7 +65,13 @@ def signup() -> Any:
         if not errors:
             existing = users.find_by_email(address)
             if existing is not None:
-                hasher().hash(password)  # the time a new account's hash takes
+                # The work a new account costs (a hash, a code and its email), so the time
+                # says nothing (tests/security/test_enumeration.py); the owner gets a notice.
+                hasher().hash(password)
+                try:
+                    verification.issue(existing, "signup", address, code_policy(), send=False)
+                except TooSoon:
+                    pass
                 outgoing.enqueue(messages.signup_exists(to=address))
                 audit.record("user.signup_refused", target_type="user", target_id=existing.sub)
                 return ask_for_code(existing, "signup", None, None, decoy_for=address)

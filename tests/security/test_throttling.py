@@ -1,0 +1,183 @@
+"""Throttling (ASVS 5.0 V6.3.1; RFC 9700 §4.x on brute force): per account, an exponential
+back-off on wrong passwords that reads exactly like a wrong password and never locks for good;
+per source address, limits on the sign-in, code, reset and sign-up forms; per client and
+address at the token endpoint; per officer on invitations."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp import clock
+from idp.domain import audit, throttling
+from idp.domain.throttling import Backoff
+from tests.factories import PASSWORD
+from tests.journeys import location, page_text, sign_in
+from tests.oidc_helpers import RelyingParty, csrf_token
+
+WRONG = "not the password at all"
+
+
+def _error(response) -> str:
+    text = page_text(response)
+    start = text.index('class="field__error"')
+    return text[start : text.index("</p>", start)]
+
+
+def test_the_back_off_doubles_and_has_a_ceiling():
+    policy = Backoff(free_failures=5, base_seconds=2, max_seconds=900)
+    delays = [throttling.delay_after(n, policy) for n in range(4, 16)]
+    assert delays[:4] == [0, 2, 4, 8]
+    assert max(delays) == 900 and delays[-1] == 900
+
+
+def test_after_five_wrong_passwords_even_the_right_one_waits(client, make):
+    make.user("jane@example.org")
+    wrong = [sign_in(client, "jane@example.org", WRONG) for _ in range(5)]
+    assert all(r.status_code == 200 for r in wrong)
+    # Inside the wait: the right password gets the very page a wrong one gets.
+    refused = sign_in(client, "jane@example.org", PASSWORD)
+    assert refused.status_code == 200
+    assert _error(refused) == _error(wrong[0])
+    actions = [e["action"] for e in audit.stream(audit.Filter(action="sign_in."))]
+    assert actions == ["sign_in.failed"] * 5 + ["sign_in.throttled"]
+    clock.advance(2.5)  # the first wait is 2 s; a throttled try does not lengthen it
+    assert location(sign_in(client, "jane@example.org", PASSWORD)) == "/"
+
+
+def test_the_wait_grows_with_each_failure_and_ends_with_a_success(client, make):
+    make.user("jane@example.org")
+    for _ in range(6):
+        sign_in(client, "jane@example.org", WRONG)
+        clock.advance(1000)  # each try after its wait: all six count
+    # Seven failures in a row: the next try waits 8 s.
+    sign_in(client, "jane@example.org", WRONG)
+    clock.advance(7)
+    assert sign_in(client, "jane@example.org", PASSWORD).status_code == 200  # still refused
+    clock.advance(30)
+    assert location(sign_in(client, "jane@example.org", PASSWORD)) == "/"
+    # The success starts the count again: one wrong password costs nothing now.
+    other = client.application.test_client()
+    sign_in(other, "jane@example.org", WRONG)
+    assert location(sign_in(other, "jane@example.org", PASSWORD)) == "/"
+
+
+def test_an_unknown_address_reads_the_same(client, make):
+    make.user("jane@example.org")
+    for _ in range(6):
+        sign_in(client, "jane@example.org", WRONG)
+    throttled = sign_in(client, "jane@example.org", PASSWORD)
+    unknown = sign_in(client, "nobody@example.org", PASSWORD)
+    assert _error(throttled) == _error(unknown)
+
+
+@pytest.fixture
+def limited(make_app, overrides):
+    def build(**limits: str):
+        overrides["RATE_LIMITS"] = {"ENABLED": True, **{k.upper(): v for k, v in limits.items()}}
+        return make_app(overrides)
+
+    return build
+
+
+def test_sign_in_is_limited_per_address(limited, make):
+    app = limited(sign_in="3 per minute")
+    make.user("jane@example.org")
+    browser = app.test_client()
+    for _ in range(3):
+        assert sign_in(browser, "nobody@example.org", WRONG).status_code == 200
+    blocked = sign_in(browser, "nobody@example.org", WRONG)
+    assert blocked.status_code == 429
+    assert "Too many attempts" in page_text(blocked)
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert browser.get("/login").status_code == 200  # reading the page is not counted
+    # Another address is not held back by this one.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert location(sign_in(elsewhere, "jane@example.org")) == "/"
+
+
+def test_the_token_endpoint_is_limited_per_client_and_address(limited, make):
+    app = limited(token="2 per minute")
+    rp = RelyingParty(app.test_client(), make.client())
+    other = RelyingParty(rp.http, make.client())
+    for _ in range(2):
+        assert rp.refresh("no-such-token").status_code == 400
+    blocked = rp.refresh("no-such-token")
+    assert blocked.status_code == 429
+    assert blocked.get_json()["error"] == "too_many_requests"
+    assert "Retry-After" in blocked.headers
+    # Someone else sending this client's id from another address spends nothing of it, and
+    # another client at the same address has its own allowance.
+    assert other.refresh("no-such-token").status_code == 400
+    rp.http.environ_base["REMOTE_ADDR"] = "192.0.2.9"
+    assert rp.refresh("no-such-token").status_code == 400
+
+
+def test_forgotten_password_and_signup_are_limited(limited):
+    app = limited(password_reset="2 per minute", signup="1 per minute")
+    browser = app.test_client()
+    for expected in (200, 200, 429):
+        page = browser.get("/password/forgot")
+        response = browser.post(
+            "/password/forgot",
+            data={"csrf_token": csrf_token(page), "email": "someone@example.org"},
+        )
+        assert response.status_code in ((200, 302) if expected == 200 else (429,))
+    page = browser.get("/signup")
+    form = {"csrf_token": csrf_token(page), "email": "x@example.org"}
+    assert browser.post("/signup", data=form).status_code != 429
+    assert browser.post("/signup", data=form).status_code == 429
+
+
+def test_discovery_and_keys_are_never_limited(limited):
+    app = limited(sign_in="1 per minute", token="1 per minute")
+    browser = app.test_client()
+    for _ in range(20):
+        assert browser.get("/.well-known/openid-configuration").status_code == 200
+        assert browser.get("/jwks.json").status_code == 200
+
+
+def test_an_officer_cannot_flood_someone_with_invitations(limited, make):
+    app = limited(invitations="1 per hour")
+    org = make.org("AA101")
+    make.exams_officer(org)
+    invited = make.invited("tom@example.org", org=org, roles=("sfa.teacher",))
+    officer = app.test_client()
+    assert location(sign_in(officer, "officer@example.org")) == "/"
+    page = f"/organisation/AA101/users/{invited.sub}"
+
+    def post(action: str, **form: str):
+        token = csrf_token(officer.get(page))
+        return officer.post(f"{page}/{action}", data={"csrf_token": token, **form})
+
+    assert location(post("invitation")) == page
+    assert post("invitation").status_code == 429
+    # Other actions on the page are not counted against it.
+    assert location(post("roles", roles="sfa.teacher")) == page
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+def test_instances_sharing_redis_share_their_counts(limited, make):
+    """Two instances (two apps) behind one load balancer: the counts are shared."""
+    import secrets
+
+    first = limited(sign_in="2 per minute", storage_uri="redis://127.0.0.1:6379/15")
+    address = f"198.51.100.{secrets.randbelow(250) + 1}-{secrets.token_hex(4)}"
+    browser = first.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    assert sign_in(browser, "nobody@example.org", WRONG).status_code == 200
+    second = limited(sign_in="2 per minute", storage_uri="redis://127.0.0.1:6379/15")
+    other = second.test_client()
+    other.environ_base["REMOTE_ADDR"] = address
+    assert sign_in(other, "nobody@example.org", WRONG).status_code == 200
+    assert sign_in(other, "nobody@example.org", WRONG).status_code == 429
