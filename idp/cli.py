@@ -843,14 +843,17 @@ def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
 
 def exec_gunicorn(bind: str | None, workers: int | None) -> None:
     """Replace this process with gunicorn serving ``idp.wsgi:app``."""
-    os.execv(sys.executable, gunicorn_argv(bind, workers))
+    # Our own interpreter and a fixed argument list: no shell, nothing from a request.
+    os.execv(sys.executable, gunicorn_argv(bind, workers))  # nosec B606
 
 
 def serve_demo(bind: str, issuer: str, services: list[tuple[str, int, str]]) -> None:
     """Run the provider under gunicorn and each demo service (``python -m clients.run``) on
     its own port, until interrupted; then stop them all."""
     import signal
-    import subprocess
+
+    # Starts our own gunicorn and demo services with fixed argument lists, no shell.
+    import subprocess  # nosec B404
 
     children = []
     for client_id, port, secret in services:
@@ -860,8 +863,10 @@ def serve_demo(bind: str, issuer: str, services: list[tuple[str, int, str]]) -> 
             "RP_ISSUER": issuer,
             "RP_PORT": str(port),
         }
-        children.append(subprocess.Popen([sys.executable, "-m", "clients.run", client_id], env=env))
-    provider = subprocess.Popen(gunicorn_argv(bind, 2))
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "clients.run", client_id], env=env)  # nosec B603
+        )
+    provider = subprocess.Popen(gunicorn_argv(bind, 2))  # nosec B603
     signal.signal(signal.SIGTERM, lambda *_: provider.terminate())
     try:
         provider.wait()

@@ -364,6 +364,14 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
     ):
         if getattr(auth, name) <= 0:
             problems.append(f"auth.{name}: must be a positive number")
+    if auth.pwned_passwords_url:
+        parts = urlsplit(auth.pwned_passwords_url)
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        ):
+            problems.append(
+                "auth.pwned_passwords_url: must use https (http is allowed on loopback only)"
+            )
     if auth.argon2_memory_cost < 8 * 1024 and not scalars["TESTING"]:
         problems.append("auth.argon2_memory_cost: must be at least 8192 KiB")
     limits: RateLimitSettings = sections["RATE_LIMITS"]

@@ -38,7 +38,8 @@ def fetch_jwks(uri: str, timeout: float = 5.0) -> dict[str, Any]:
     cached = _jwks_cache.get(uri)
     if cached and cached[0] > time.monotonic():
         return cached[1]
-    with urllib.request.urlopen(uri, timeout=timeout) as response:  # noqa: S310 - https only
+    # Registration admits only https (http on loopback) jwks_uri values.
+    with urllib.request.urlopen(uri, timeout=timeout) as response:  # noqa: S310  # nosec B310
         keys = json.loads(response.read(200_000))
     _jwks_cache[uri] = (time.monotonic() + JWKS_CACHE_SECONDS, keys)
     return keys

@@ -11,9 +11,11 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -78,13 +80,40 @@ def strength() -> Any:
     return jsonify(passwords.strength(password, hints))
 
 
-@bp.route("/reset/<token>", methods=["GET", "POST"])
-def reset(token: str) -> Any:
+RESET_TOKEN = "password_reset_token"
+
+
+def _link_invalid(message: str) -> Any:
+    response = make_response(render_template("password/link_invalid.html", message=message), 410)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/reset/<token>")
+def open_reset_link(token: str) -> Any:
+    """The emailed link: its token moves into the session and the browser moves on to a page
+    whose address holds no secret (not in the history, not in any Referer)."""
     auth = current_app.extensions["idp.settings"].auth
     try:
-        user = passwords.user_for_reset_token(token, auth.password_reset_ttl)
+        passwords.user_for_reset_token(token, auth.password_reset_ttl)
     except LinkInvalid as exc:
-        return render_template("password/link_invalid.html", message=exc.message), 410
+        return _link_invalid(exc.message)
+    session[RESET_TOKEN] = token
+    response = redirect(url_for("password.reset"))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset() -> Any:
+    auth = current_app.extensions["idp.settings"].auth
+    try:
+        user = passwords.user_for_reset_token(
+            str(session.get(RESET_TOKEN, "")), auth.password_reset_ttl
+        )
+    except LinkInvalid as exc:
+        session.pop(RESET_TOKEN, None)
+        return _link_invalid(exc.message)
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
         errors = new_password_errors(user, request.form, auth)
@@ -92,7 +121,8 @@ def reset(token: str) -> Any:
             passwords.set_password(user, request.form["password"])
             passwords.sign_out_everywhere(user)
             db.session.commit()
+            session.pop(RESET_TOKEN, None)
             flash("Your password has been changed. Sign in with your new password.", "success")
             return redirect(url_for("auth.login", email=user.email))
     min_length = passwords.min_length_for(user, auth)
-    return render_template("password/reset.html", errors=errors, min_length=min_length, token=token)
+    return render_template("password/reset.html", errors=errors, min_length=min_length)

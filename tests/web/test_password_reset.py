@@ -18,6 +18,14 @@ def _reset_link(mailbox, address: str, count: int = 1) -> str:
     return link.removeprefix("http://localhost")
 
 
+def _follow(browser, link: str) -> str:
+    """Open the emailed link: the token goes into the session, the address loses it."""
+    opened = browser.get(link)
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
+    assert location(opened) == "/password/reset"
+    return "/password/reset"
+
+
 def test_the_answer_is_the_same_whether_or_not_the_account_exists(client, make, mailbox):
     make.user("jane@example.org")
     known = submit(client, "/password/forgot", {"email": "jane@example.org"})
@@ -40,7 +48,9 @@ def test_reset_sets_the_password_and_revokes_every_session_and_token(client, app
     link = _reset_link(mailbox, "jane@example.org")
     reset_browser = app.test_client()
     response = submit(
-        reset_browser, link, {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+        reset_browser,
+        _follow(reset_browser, link),
+        {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
     )
     assert location(response).startswith("/login?email=jane")
     mailbox.wait_for("jane@example.org", "Your My Cambridge password was changed")
@@ -72,10 +82,12 @@ def test_a_reset_link_works_once_and_expires(client, app, make, mailbox):
     make.user("jane@example.org")
     submit(client, "/password/forgot", {"email": "jane@example.org"})
     link = _reset_link(mailbox, "jane@example.org")
-    submit(client, link, {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    page = _follow(client, link)
+    submit(client, page, {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     used = client.get(link)
     assert used.status_code == 410
     assert "This link has expired or has already been used." in page_text(used)
+    assert client.get("/password/reset").status_code == 410  # nothing left in the session
 
     submit(client, "/password/forgot", {"email": "jane@example.org"})
     second = _reset_link(mailbox, "jane@example.org", count=2)
@@ -90,9 +102,11 @@ def test_reset_applies_the_password_policy(client, make, mailbox):
     make.user("jane@example.org")
     submit(client, "/password/forgot", {"email": "jane@example.org"})
     link = _reset_link(mailbox, "jane@example.org")
-    response = submit(client, link, {"password": "too short", "confirm_password": "too short"})
+    page = _follow(client, link)
+    response = submit(client, page, {"password": "too short", "confirm_password": "too short"})
     assert error_of(response) == "Password must be at least 15 characters long."
-    assert client.get(link).status_code == 200  # still usable after a refused attempt
+    assert client.get(page).status_code == 200  # still usable after a refused attempt
+    assert "/password/reset/" not in page_text(client.get(page))  # no token in the page
 
 
 def test_bad_address_format_is_an_error_not_a_silent_success(client):
