@@ -179,9 +179,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
     def validate_requested_scope(self) -> None:
         requested = (self.request.payload.scope or "").split()
-        refused = [s for s in requested if s not in self.request.client.api_scopes]
-        if refused:
-            raise InvalidScopeError(f"The scope {refused[0]!r} is not granted to this client.")
+        if any(s not in self.request.client.api_scopes for s in requested):
+            # Not echoed: RFC 6749 §5.2 allows only printable ASCII in error_description.
+            raise InvalidScopeError("A requested scope is not granted to this client.")
 
     def create_token_response(self) -> tuple[int, Any, Any]:
         client = self.request.client

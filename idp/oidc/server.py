@@ -6,6 +6,8 @@ here holds state at import time.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,7 @@ from authlib.oidc.core.util import create_half_hash
 from flask import Flask, current_app, g
 from flask import request as flask_request
 from joserfc import jwt
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import Headers, MultiDict
 
 from idp import clock
 from idp.config import Settings
@@ -82,6 +84,25 @@ class _Request(OAuth2Request):
         return self._args
 
 
+def _sane_headers(headers: Any) -> Any:
+    """The request's headers, without an ``Authorization`` that Authlib's parser would choke
+    on (blank, a scheme with no credentials, Basic credentials that are not base64 of UTF-8):
+    such a request is simply unauthenticated, and gets ``invalid_client``, not a 500."""
+    auth = headers.get("Authorization")
+    if auth is None:
+        return headers
+    parts = auth.split(None, 1)
+    sane = len(parts) == 2
+    if sane and parts[0].lower() == "basic":
+        try:
+            base64.b64decode(parts[1], validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            sane = False
+    if sane:
+        return headers
+    return Headers([(k, v) for k, v in headers.items() if k.lower() != "authorization"])
+
+
 class IdpAuthorizationServer(AuthorizationServer):
     def __init__(self, app: Flask, settings: Settings, keyring: KeyRing):
         super().__init__()
@@ -101,7 +122,9 @@ class IdpAuthorizationServer(AuthorizationServer):
             payload._datalist = {k: request.getlist(k) for k in request}  # noqa: SLF001
             return _Request("GET", flask_request.headers, payload, MultiDict(), request)
         req = flask_request
-        return _Request(req.method, req.headers, FlaskOAuth2Payload(req), req.form, req.args)
+        return _Request(
+            req.method, _sane_headers(req.headers), FlaskOAuth2Payload(req), req.form, req.args
+        )
 
     def query_client(self, client_id: str | None) -> ClientInfo | None:
         """The enabled client with this id, read once per request."""

@@ -61,6 +61,9 @@ def test_only_granted_api_scopes_may_be_asked_for(service):
         assert response.status_code == 400, scope
         assert response.get_json()["error"] == "invalid_scope"
     assert _token(service, scope="users.read").get_json()["scope"] == "users.read"
+    # Found by the fuzzer: a scope outside printable ASCII must not reach error_description.
+    odd = _token(service, scope="\x1b users.rëad")
+    assert odd.status_code == 400 and odd.get_json()["error"] == "invalid_scope"
 
 
 def test_a_client_without_api_access_or_credentials_is_refused(client, make):
