@@ -20,5 +20,7 @@ keepalive = 2
 max_requests = 10000
 max_requests_jitter = 1000
 accesslog = os.environ.get("IDP_ACCESS_LOG", "-") or None  # empty: no access log
+# Reset-link tokens and code, state and token parameters never reach the access log.
+logger_class = "idp.access_log.RedactingLogger"
 errorlog = "-"
 loglevel = os.environ.get("IDP_LOG_LEVEL", "info")
