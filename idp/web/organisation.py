@@ -220,14 +220,10 @@ def add_users(code: str) -> Any:
 
 
 def _summary(done: list[management.Outcome]) -> str:
-    invited = [o.email for o in done if o.kind == "invited"]
-    linked = [o.email for o in done if o.kind == "linked"]
-    parts = []
-    if invited:
-        parts.append("Invited " + ", ".join(invited) + ".")
-    if linked:
-        parts.append("Added the existing account(s) of " + ", ".join(linked) + ".")
-    return " ".join(parts)
+    """The same words whether an address was new (an invitation) or already had an account
+    (linked to this organisation): what happened is between the service and the person."""
+    added = [o.email for o in done if o.kind in ("invited", "linked")]
+    return f"Added {', '.join(added)}; each has been emailed." if added else ""
 
 
 @bp.get("/<code>/users/<sub>")
