@@ -138,6 +138,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.account import bp as account_bp
     from idp.web.auth import bp as auth_bp
     from idp.web.connected import bp as connected_bp
+    from idp.web.health import bp as health_bp
     from idp.web.home import bp as home_bp
     from idp.web.operator import bp as operator_bp
     from idp.web.organisation import bp as organisation_bp
@@ -149,6 +150,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(connected_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(password_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(home_bp)

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from idp.errors import NotFound, PermissionDenied
@@ -23,6 +24,8 @@ PROTOCOL_PATHS = (
     "/.well-known/",
     "/register",
     "/api/",
+    "/healthz",
+    "/readyz",
 )
 
 MESSAGES = {
@@ -34,6 +37,7 @@ MESSAGES = {
     413: ("That request was too large", "Go back and try again."),
     429: ("Too many attempts", "Wait a few minutes and try again."),
     500: ("Sorry, something went wrong", "Try again in a few minutes."),
+    503: ("The service is busy", "Try again in a few seconds."),
 }
 
 
@@ -49,6 +53,7 @@ def render_error(status: int, title: str | None = None, message: str | None = No
             404: "not_found",
             405: "invalid_request",
             429: "too_many_requests",
+            503: "temporarily_unavailable",
         }.get(status, "server_error")
         response = jsonify(error=error, error_description=title or default_title)
         response.status_code = status
@@ -95,6 +100,23 @@ def register(app: Flask) -> None:
             "Too many attempts",
             "There have been too many attempts from your network. Wait a minute, then try again.",
         )
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Response:
+        # The database is down or unreachable: fail fast, say when to come back; the pool
+        # checks connections before use (pool_pre_ping), so service resumes by itself.
+        log.error("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        try:
+            db.session.rollback()
+        except OperationalError:
+            pass
+        response = render_error(
+            503,
+            "The service is busy",
+            "My Cambridge cannot reach its database just now. Try again in a few seconds.",
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
