@@ -398,6 +398,27 @@ def users_invite(ctx: Context, email: str, as_json: bool) -> None:
 # -- audit ----------------------------------------------------------------------------
 
 
+@cli.group("maintenance")
+def maintenance_group() -> None:
+    """Housekeeping, safe to run from cron on every instance."""
+
+
+@maintenance_group.command("purge")
+@json_option
+@with_app
+def maintenance_purge(ctx: Context, as_json: bool) -> None:
+    """Delete expired codes, tokens, sessions and other short-lived records."""
+    from idp.domain import maintenance
+
+    counts = maintenance.purge(ctx.settings)
+    db.session.commit()
+    emit(
+        as_json,
+        counts,
+        "\n".join(f"{name}: {count} deleted" for name, count in counts.items()),
+    )
+
+
 @cli.group("audit")
 def audit_group() -> None:
     """The audit log."""

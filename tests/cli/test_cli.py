@@ -392,3 +392,32 @@ def test_clients_api_access_and_data_holder(run, make):
     assert result.exit_code == 0, result.output
     shown = json.loads(run("clients", "show", registered.client_id, "--json").output)
     assert shown["user_data_uri"] == "https://rp.example.org/data"
+
+
+def test_maintenance_purge_deletes_only_what_can_no_longer_matter(run, app, client, make):
+    from idp import clock
+    from idp.models import AuthorizationCode, AuthSession, Token
+
+    make.user("jane@example.org", org=make.org("AA101"), roles=("sfa.teacher",))
+    rp = RelyingParty(client, make.client())
+    old = rp.tokens("jane@example.org")
+    rotated = rp.refresh(old["refresh_token"]).get_json()
+    # Two days on: the access tokens and the session are long gone, the grant is not.
+    clock.advance(2 * 86400)
+    first = json.loads(run("maintenance", "purge", "--json").output)
+    assert first["sessions"] == 1 and first["authorization_codes"] == 0
+    assert first["tokens"] == 0  # the rotated refresh token is kept: its replay is still caught
+    assert rp.refresh(old["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert rp.refresh(rotated["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+    # Past the grant's lifetime everything of it goes; what is live now stays.
+    clock.advance(31 * 86400)
+    live = RelyingParty(app.test_client(), rp.registered).tokens("jane@example.org")
+    second = json.loads(run("maintenance", "purge", "--json").output)
+    assert second["tokens"] == 2 and second["authorization_codes"] == 1
+    count = lambda model: db.session.scalar(db.select(db.func.count()).select_from(model))  # noqa: E731
+    assert count(Token) == 1 and count(AuthorizationCode) == 1 and count(AuthSession) == 1
+    assert rp.userinfo(live["access_token"]).status_code == 200
+    # Safe to run again, from any number of instances: nothing more to do.
+    again = json.loads(run("maintenance", "purge", "--json").output)
+    assert set(again.values()) == {0}
