@@ -48,6 +48,17 @@ def record(
     )
 
 
+def happened_to_since(action: str, target_id: str, since: datetime) -> bool:
+    """Whether an ``action`` event about ``target_id`` was recorded since ``since``."""
+    table = AuditEvent.__table__
+    found = db.session.scalar(
+        select(table.c.id)
+        .where(table.c.action == action, table.c.target_id == target_id, table.c.at >= since)
+        .limit(1)
+    )
+    return found is not None
+
+
 def count_since(action: str, actor: User, since: datetime) -> int:
     """How many ``action`` events ``actor`` caused since ``since`` (for simple lockouts)."""
     table = AuditEvent.__table__

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import unicodedata
 import urllib.request
+from datetime import timedelta
 from functools import cache
 
 from itsdangerous import BadSignature, SignatureExpired
@@ -25,6 +26,7 @@ from idp.security import serializer
 log = logging.getLogger(__name__)
 MAX_PASSWORD_LENGTH = 256
 RESET_PURPOSE = "password-reset"
+RESET_EMAIL_INTERVAL = timedelta(seconds=60)
 
 
 @cache
@@ -174,6 +176,11 @@ def request_reset(user: User | None, *, minutes: int) -> None:
     """Email a reset link to an active account; for an unknown or unusable account do nothing,
     so the caller's answer is the same either way."""
     if user is None or user.status != "active" or not user.email:
+        return
+    # One link a minute per account, however many addresses ask: no flooding an inbox.
+    if audit.happened_to_since(
+        "user.password_reset_requested", user.sub, clock.now() - RESET_EMAIL_INTERVAL
+    ):
         return
     token = reset_token(user)
     outgoing.enqueue(

@@ -89,6 +89,7 @@ def test_a_reset_link_works_once_and_expires(client, app, make, mailbox):
     assert "This link has expired or has already been used." in page_text(used)
     assert client.get("/password/reset").status_code == 410  # nothing left in the session
 
+    clock.advance(61)
     submit(client, "/password/forgot", {"email": "jane@example.org"})
     second = _reset_link(mailbox, "jane@example.org", count=2)
     clock.advance(app.extensions["idp.settings"].auth.password_reset_ttl + 1)
@@ -129,3 +130,14 @@ def test_the_strength_meter_estimate_needs_the_csrf_token_and_gives_advice(clien
     ).get_json()
     assert weak["score"] <= 1 and weak["label"] in ("Very weak", "Weak") and weak["warning"]
     assert strong == {"score": 4, "label": "Strong", "warning": "", "suggestions": []}
+
+
+def test_asking_again_and_again_sends_one_link_a_minute(client, make, mailbox):
+    make.user("jane@example.org")
+    for _ in range(3):
+        assert submit(client, "/password/forgot", {"email": "jane@example.org"}).status_code == 200
+    _reset_link(mailbox, "jane@example.org")
+    assert len(mailbox.to("jane@example.org")) == 1  # the same page each time, one email
+    clock.advance(61)
+    submit(client, "/password/forgot", {"email": "jane@example.org"})
+    _reset_link(mailbox, "jane@example.org", count=2)
