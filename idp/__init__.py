@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, abort, request, session
 from flask_login import current_user
 
-from idp import config, database
+from idp import config, database, logs
 from idp.config import Settings
 from idp.extensions import csrf, db, limiter, login_manager, migrate
 from idp.resources import resource
@@ -28,6 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         instance_path=str(settings.instance_dir),
     )
     setup_flask_config(app, settings)
+    logs.install(app)  # first, so every later hook logs with the request's id
     setup_extensions(app, settings)
     setup_mail(app, settings)
     setup_oauth(app, settings)

@@ -33,7 +33,7 @@ def redact_query(query: str) -> str:
     if not query:
         return query
     pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, REDACTED if k in SECRET_PARAMETERS else v) for k, v in pairs])
+    return urlencode([(k, REDACTED if k in SECRET_PARAMETERS else v) for k, v in pairs], safe="[]")
 
 
 def redact_path(path: str) -> str:
@@ -61,5 +61,6 @@ class RedactingLogger(Logger):
         atoms["U"] = redact_path(environ.get("PATH_INFO", ""))
         atoms["q"] = redact_query(environ.get("QUERY_STRING", ""))
         atoms["f"] = redact_uri(environ.get("HTTP_REFERER", "-"))
-        # Request and response headers and the environ may hold credentials and cookies.
-        return {k: v for k, v in atoms.items() if not k.startswith("{")}
+        # Request and response headers and the environ may hold credentials and cookies; the
+        # request id is the one header offered, to tie the line to the app's log lines.
+        return {k: v for k, v in atoms.items() if not k.startswith("{") or k == "{x-request-id}o"}

@@ -22,5 +22,6 @@ max_requests_jitter = 1000
 accesslog = os.environ.get("IDP_ACCESS_LOG", "-") or None  # empty: no access log
 # Reset-link tokens and code, state and token parameters never reach the access log.
 logger_class = "idp.access_log.RedactingLogger"
+access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("IDP_LOG_LEVEL", "info")
