@@ -142,6 +142,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.connected import bp as connected_bp
     from idp.web.health import bp as health_bp
     from idp.web.home import bp as home_bp
+    from idp.web.metrics import bp as metrics_bp
+    from idp.web.metrics import install as install_metrics
     from idp.web.operator import bp as operator_bp
     from idp.web.organisation import bp as organisation_bp
     from idp.web.password import bp as password_bp
@@ -153,6 +155,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(connected_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
+    install_metrics(app)
     app.register_blueprint(password_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(home_bp)

@@ -126,6 +126,12 @@ class RateLimitSettings:
     account_backoff_max: float = 900.0
 
 
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool = False
+    bearer_token: str = ""
+
+
 FACEBOOK_URLS = {
     "authorize_url": "https://www.facebook.com/v19.0/dialog/oauth",
     "token_url": "https://graph.facebook.com/v19.0/oauth/access_token",
@@ -168,6 +174,7 @@ class Settings:
     mail: MailSettings
     rate_limits: RateLimitSettings
     catalogue: Catalogue = field(repr=False)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings, repr=False)
     upstreams: tuple[Upstream, ...] = field(default=(), repr=False)
 
     @property
@@ -185,6 +192,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTH": {},
     "MAIL": {},
     "RATE_LIMITS": {},
+    "METRICS": {},
     "CATALOGUE": {},
     "UPSTREAM": [],
 }
@@ -194,6 +202,7 @@ SECTIONS: dict[str, type] = {
     "AUTH": AuthSettings,
     "MAIL": MailSettings,
     "RATE_LIMITS": RateLimitSettings,
+    "METRICS": MetricsSettings,
 }
 
 
@@ -409,6 +418,9 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         catalogue = Catalogue.from_config(DEFAULT_CATALOGUE)
 
     upstreams = _upstreams(raw.get("UPSTREAM"), problems)
+    metrics: MetricsSettings = sections["METRICS"]
+    if metrics.enabled and len(metrics.bearer_token) < 16:
+        problems.append("metrics.bearer_token: set one of 16 characters or more to enable /metrics")
 
     if problems:
         return None
@@ -424,6 +436,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         rate_limits=sections["RATE_LIMITS"],
         catalogue=catalogue,
         upstreams=upstreams,
+        metrics=metrics,
     )
 
 

@@ -9,6 +9,28 @@ master, so a bad configuration stops start-up before any worker forks.
 
 import multiprocessing
 import os
+import tempfile
+
+# Prometheus counts per worker in files here, summed at each scrape (idp.metrics); a fresh
+# directory per server start, set before the app (and prometheus_client) is imported.
+_OWN_METRICS_DIR = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="idp-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def on_exit(server):  # noqa: ANN001, ARG001 - gunicorn's hook signature
+    if _OWN_METRICS_DIR:
+        import shutil
+
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+
+
+def child_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signature
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
 
 bind = os.environ.get("IDP_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("IDP_WORKERS", multiprocessing.cpu_count() * 2))

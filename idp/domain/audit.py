@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select
 
-from idp import clock
+from idp import clock, metrics
 from idp.extensions import db
 from idp.models import AuditEvent, Membership, User
 
@@ -32,6 +32,8 @@ def record(
 ) -> None:
     """Append an event to the current transaction (a plain insert: audit rows are never read
     back in the request that writes them)."""
+    if action.startswith("sign_in."):
+        metrics.SIGN_INS.labels(action.removeprefix("sign_in.")).inc()
     db.session.execute(
         insert(AuditEvent.__table__),
         {

@@ -34,18 +34,20 @@ def delay_after(failures: int, policy: Backoff) -> float:
     return float(min(policy.max_seconds, policy.base_seconds * 2**doublings))
 
 
-def wait_remaining(user: User, policy: Backoff) -> float:
-    """Seconds before ``user`` may try a password again (0: now)."""
+def wait_remaining(user: User | None, policy: Backoff) -> float:
+    """Seconds before ``user`` may try a password again (0: now). For no user the same
+    queries run and find nothing, so an unknown address costs what a known one does."""
+    user_id = user.id if user is not None else -1
     table = AuditEvent.__table__
     since: datetime = clock.now() - WINDOW
     last_success = db.session.scalar(
         select(func.max(table.c.at)).where(
-            table.c.actor_user_id == user.id, table.c.action == SUCCEEDED, table.c.at >= since
+            table.c.actor_user_id == user_id, table.c.action == SUCCEEDED, table.c.at >= since
         )
     )
     failures, last_failure = db.session.execute(
         select(func.count(), func.max(table.c.at)).where(
-            table.c.actor_user_id == user.id,
+            table.c.actor_user_id == user_id,
             table.c.action == FAILED,
             table.c.at > (last_success or since),
         )

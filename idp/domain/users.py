@@ -127,8 +127,9 @@ def authenticate(email: str, password: str, backoff: throttling.Backoff | None =
     user = signing_in_with(email)
     stored = user.password_hash if user is not None else None
     ok = hasher().verify(stored, password[: passwords.MAX_PASSWORD_LENGTH])
-    if user is not None and backoff is not None and throttling.wait_remaining(user, backoff):
-        # After the hash, so a waiting account answers as slowly as any other.
+    # After the hash, and asked for unknown addresses too: every answer costs the same.
+    waiting = throttling.wait_remaining(user, backoff) if backoff is not None else 0.0
+    if user is not None and waiting:
         raise AccountThrottled()
     if not ok or user is None or user.status == UserStatus.SUSPENDED:
         raise InvalidCredentials()

@@ -14,7 +14,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Protocol
 
-from idp import clock
+from idp import clock, metrics
 from idp.config import MailSettings
 from idp.security import random_token
 
@@ -126,6 +126,8 @@ class Mailer:
                 if attempt < self.retries:
                     time.sleep(self.retry_delay * attempt)
             else:
+                metrics.EMAILS.labels("sent").inc()
                 return True
         log.error("mail: gave up sending %r after %d attempts", message["Subject"], self.retries)
+        metrics.EMAILS.labels("failed").inc()
         return False
