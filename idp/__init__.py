@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, request, session
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import config, database, logs
 from idp.config import Settings
@@ -127,6 +128,12 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
         app.wsgi_app,
         {"/.well-known/openid-configuration": lambda: 0.0, "/jwks.json": keyring.version},
     )
+    if settings.trusted_proxies:
+        # Behind that many proxies, the client's address and scheme come from their
+        # X-Forwarded-For/-Proto (the last n entries); with none, those headers are ignored,
+        # so nobody can pick the address throttling and the audit log see.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:

@@ -168,6 +168,7 @@ class Settings:
     database_url: str
     demo: bool
     instance_dir: Path
+    trusted_proxies: int
     testing: bool
     oidc: OIDCSettings
     auth: AuthSettings
@@ -188,6 +189,7 @@ DEFAULTS: dict[str, Any] = {
     "DEMO": False,
     "TESTING": False,
     "INSTANCE_DIR": "instance",
+    "TRUSTED_PROXIES": 0,
     "OIDC": {},
     "AUTH": {},
     "MAIL": {},
@@ -314,6 +316,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         "DEMO",
         "TESTING",
         "INSTANCE_DIR",
+        "TRUSTED_PROXIES",
         "CATALOGUE",
         "UPSTREAM",
     }
@@ -334,6 +337,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         ("INSTANCE_DIR", str),
         ("DEMO", bool),
         ("TESTING", bool),
+        ("TRUSTED_PROXIES", int),
     ):
         value = raw.get(key)
         if not _check_type(value, expected):
@@ -341,6 +345,8 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
             value = DEFAULTS[key]
         scalars[key] = value
 
+    if not 0 <= scalars["TRUSTED_PROXIES"] <= 5:
+        problems.append("trusted_proxies: must be between 0 and 5")
     if not scalars["SECRET_KEY"] and not scalars["TESTING"]:
         problems.append("secret_key: not set (set IDP_SECRET_KEY or secret_key in the config file)")
     elif scalars["SECRET_KEY"] and len(scalars["SECRET_KEY"]) < 32 and not scalars["TESTING"]:
@@ -429,6 +435,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         database_url=database_url,
         demo=scalars["DEMO"],
         instance_dir=Path(scalars["INSTANCE_DIR"]).resolve(),
+        trusted_proxies=scalars["TRUSTED_PROXIES"],
         testing=scalars["TESTING"],
         oidc=oidc,
         auth=auth,
