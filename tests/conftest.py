@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -22,6 +18,7 @@ from idp import clock, create_app
 from idp.extensions import db
 from tests.factories import Factories
 from tests.mailbox import Mailbox, free_port, start_server
+from tests.servers import idp_serve
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 # Tables whose rows survive between tests: the schema's own bookkeeping and the signing keys
@@ -201,41 +198,8 @@ def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Itera
         "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
     }
     log = tmp_path_factory.mktemp("live-log") / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "idp.cli",
-                "serve",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=Path(base_overrides["INSTANCE_DIR"]),
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(issuer + "/.well-known/openid-configuration", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("server did not start:\n" + log.read_text())
-            time.sleep(0.2)
-        yield issuer
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with idp_serve(env, port, log, cwd=Path(base_overrides["INSTANCE_DIR"]), workers=2) as base:
+        yield base
 
 
 @pytest.fixture

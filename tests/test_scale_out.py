@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -24,17 +24,10 @@ import requests
 from tests.factories import PASSWORD
 from tests.mailbox import free_port
 from tests.oidc_helpers import s256
+from tests.servers import idp_serve, redis_up
 
 pytestmark = pytest.mark.slow
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -56,53 +49,23 @@ def instances(_schema, base_overrides, tmp_path_factory) -> Iterator[tuple[str, 
         "IDP_AUTH__NEW_DEVICE_VERIFICATION": "never",
         "IDP_MAIL__BACKEND": "outbox",
     }
-    if _redis_up():
+    if redis_up():
         env["IDP_RATE_LIMITS__STORAGE_URI"] = "redis://127.0.0.1:6379/13"
-    processes, logs = [], []
-    for port in ports:
-        log = tmp_path_factory.mktemp("scale-log") / "server.log"
-        logs.append(log)
-        with open(log, "wb") as out:
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "idp.cli",
-                        "serve",
-                        "--bind",
-                        f"127.0.0.1:{port}",
-                        "--workers",
-                        "1",
-                    ],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=Path(base_overrides["INSTANCE_DIR"]),
+    cwd = Path(base_overrides["INSTANCE_DIR"])
+    with ExitStack() as stack:
+        a, b = (
+            stack.enter_context(
+                idp_serve(
+                    env,
+                    port,
+                    tmp_path_factory.mktemp("scale-log") / "server.log",
+                    cwd=cwd,
+                    ready_path="/readyz",
                 )
             )
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        deadline = time.monotonic() + 30
-        for base, process, log in zip(bases, processes, logs, strict=True):
-            while True:
-                try:
-                    if requests.get(base + "/readyz", timeout=1).ok:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("instance did not start:\n" + log.read_text())
-                time.sleep(0.2)
-        yield bases[0], bases[1]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            for port in ports
+        )
+        yield a, b
 
 
 def test_a_flow_alternating_between_two_instances(instances, make):

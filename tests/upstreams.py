@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import requests
 
 from tests.factories import PASSWORD
 from tests.mailbox import free_port
+from tests.servers import idp_serve
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 IX = re.compile(r'name="ix" value="([^"]+)"')
@@ -121,42 +121,8 @@ def openid_upstream(
         "--redirect-uri",
         f"{OUR_ISSUER}/login/with/{key}/callback",
     )
-    log = tmp / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "idp.cli",
-                "serve",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(issuer + "/.well-known/openid-configuration", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("upstream did not start:\n" + log.read_text())
-            time.sleep(0.2)
+    with idp_serve(env, port, tmp / "server.log", cwd=tmp):
         yield OpenIDUpstream(issuer, client["client_id"], client["client_secret"])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @dataclass

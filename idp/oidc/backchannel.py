@@ -18,15 +18,13 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
-from flask import current_app
-from joserfc import jwt
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from idp import clock, deferred
+from idp import deferred
 from idp.domain.sessions import ENDED
 from idp.models import Client, Token, User
-from idp.security import random_token
+from idp.oidc.keys import sign_for_client
 
 log = logging.getLogger(__name__)
 PENDING = "idp.backchannel_pending"
@@ -38,21 +36,8 @@ TIMEOUT = 5.0
 
 def logout_token(client_id: str, sid: str, sub: str) -> str:
     """A logout token (Back-Channel Logout 1.0 §2.4), signed like our ID tokens."""
-    settings = current_app.extensions["idp.settings"]
-    signing = current_app.extensions["idp.keyring"].signing_key(settings.oidc.signing_alg)
-    now = clock.timestamp()
-    claims = {
-        "iss": settings.oidc.issuer,
-        "aud": client_id,
-        "iat": now,
-        "exp": now + TOKEN_TTL,
-        "jti": random_token(16),
-        "sub": sub,
-        "sid": sid,
-        "events": {EVENT: {}},
-    }
-    header = {"alg": signing.alg, "kid": signing.kid, "typ": "logout+jwt"}
-    return jwt.encode(header, claims, signing.key, algorithms=[signing.alg])
+    claims = {"sub": sub, "sid": sid, "events": {EVENT: {}}}
+    return sign_for_client(client_id, claims, "logout+jwt", TOKEN_TTL)
 
 
 def deliver(uri: str, token: str, attempts: int = ATTEMPTS, timeout: float = TIMEOUT) -> bool:

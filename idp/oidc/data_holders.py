@@ -27,14 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app
-from joserfc import jwt
 from sqlalchemy import select
 
-from idp import clock
 from idp.extensions import db
 from idp.models import Client, Organisation, User
-from idp.security import random_token
+from idp.oidc.keys import sign_for_client
 
 log = logging.getLogger(__name__)
 TOKEN_TYPE = "user-data+jwt"
@@ -65,19 +62,7 @@ class TransferRefused(Exception):
 
 
 def signed_request(client_id: str, claims: dict[str, Any]) -> str:
-    settings = current_app.extensions["idp.settings"]
-    signing = current_app.extensions["idp.keyring"].signing_key(settings.oidc.signing_alg)
-    now = clock.timestamp()
-    payload = {
-        "iss": settings.oidc.issuer,
-        "aud": client_id,
-        "iat": now,
-        "exp": now + TOKEN_TTL,
-        "jti": random_token(16),
-        **claims,
-    }
-    header = {"alg": signing.alg, "kid": signing.kid, "typ": TOKEN_TYPE}
-    return jwt.encode(header, payload, signing.key, algorithms=[signing.alg])
+    return sign_for_client(client_id, claims, TOKEN_TYPE, TOKEN_TTL)
 
 
 def _post(uri: str, token: str, timeout: float) -> tuple[int, dict[str, Any]]:

@@ -23,6 +23,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from flask import current_app
+from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
 
@@ -30,6 +32,7 @@ from idp import clock
 from idp.domain import audit
 from idp.extensions import db
 from idp.models import SigningKey
+from idp.security import random_token
 
 log = logging.getLogger(__name__)
 
@@ -234,3 +237,22 @@ class KeyRing:
         return list(
             db.session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
         )
+
+
+def sign_for_client(client_id: str, claims: dict[str, Any], typ: str, ttl: int) -> str:
+    """A JWT from this provider to one client (logout tokens, user-data requests): ``iss``,
+    ``aud``, ``iat``, ``exp`` (``ttl`` seconds), a fresh ``jti`` and ``claims``, signed with
+    the current key and typed ``typ`` (RFC 8725 §3.11), so it cannot pass for another kind."""
+    settings = current_app.extensions["idp.settings"]
+    signing = current_app.extensions["idp.keyring"].signing_key(settings.oidc.signing_alg)
+    now = clock.timestamp()
+    payload = {
+        "iss": settings.oidc.issuer,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": random_token(16),
+        **claims,
+    }
+    header = {"alg": signing.alg, "kid": signing.kid, "typ": typ}
+    return jwt.encode(header, payload, signing.key, algorithms=[signing.alg])

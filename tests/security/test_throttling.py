@@ -13,6 +13,7 @@ from idp.domain.throttling import Backoff
 from tests.factories import PASSWORD
 from tests.journeys import location, page_text, sign_in
 from tests.oidc_helpers import RelyingParty, csrf_token
+from tests.servers import redis_up
 
 WRONG = "not the password at all"
 
@@ -156,17 +157,7 @@ def test_an_officer_cannot_flood_someone_with_invitations(limited, make):
     assert location(post("roles", roles="sfa.teacher")) == page
 
 
-def _redis_up() -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="no Redis on 127.0.0.1:6379")
 def test_instances_sharing_redis_share_their_counts(limited, make):
     """Two instances (two apps) behind one load balancer: the counts are shared."""
     import secrets
