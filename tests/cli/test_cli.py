@@ -421,3 +421,36 @@ def test_maintenance_purge_deletes_only_what_can_no_longer_matter(run, app, clie
     # Safe to run again, from any number of instances: nothing more to do.
     again = json.loads(run("maintenance", "purge", "--json").output)
     assert set(again.values()) == {0}
+
+
+def test_db_backup_and_restore(run, make, tmp_path, database_url):
+    import os
+    import stat
+
+    from idp.models import User
+
+    make.user("before@example.org")
+    target = tmp_path / "backup.sqlite3"
+    result = run("db", "backup", str(target), "--json")
+    if database_url.startswith("postgresql"):
+        # PostgreSQL has its own, better tools; the command says which, in one line.
+        assert result.exit_code != 0 and "pg_dump" in result.output
+        return
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["integrity"] == "ok"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert run("db", "backup", str(target)).exit_code != 0  # never overwrites a backup
+
+    make.user("after@example.org")
+    result = run("db", "restore", str(target), "--json")
+    assert result.exit_code == 0, result.output
+    db.session.remove()
+    db.engine.dispose()
+    emails = {u.email for u in db.session.scalars(db.select(User))}
+    assert "before@example.org" in emails and "after@example.org" not in emails
+
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database at all" * 100)
+    refused = run("db", "restore", str(damaged))
+    assert refused.exit_code != 0 and "is not a usable backup" in refused.output
+    assert "Traceback" not in refused.output
