@@ -379,14 +379,10 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
     ):
         if getattr(auth, name) <= 0:
             problems.append(f"auth.{name}: must be a positive number")
-    if auth.pwned_passwords_url:
-        parts = urlsplit(auth.pwned_passwords_url)
-        if parts.scheme != "https" and not (
-            parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
-        ):
-            problems.append(
-                "auth.pwned_passwords_url: must use https (http is allowed on loopback only)"
-            )
+    if auth.pwned_passwords_url and not is_https_or_loopback(auth.pwned_passwords_url):
+        problems.append(
+            "auth.pwned_passwords_url: must use https (http is allowed on loopback only)"
+        )
     if auth.argon2_memory_cost < 8 * 1024 and not scalars["TESTING"]:
         problems.append("auth.argon2_memory_cost: must be at least 8192 KiB")
     limits: RateLimitSettings = sections["RATE_LIMITS"]
@@ -492,10 +488,7 @@ def _upstreams(raw: Any, problems: list[str]) -> tuple[Upstream, ...]:
             values.setdefault("scope", "email public_profile")
             urls = list(FACEBOOK_URLS)
         for name in urls:
-            parts = urlsplit(values[name])
-            if parts.scheme != "https" and not (
-                parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
-            ):
+            if not is_https_or_loopback(values[name]):
                 problems.append(
                     f"{where}.{name}: must use https (http is allowed on loopback only)"
                 )
@@ -526,3 +519,8 @@ def _absolute_sqlite(url: str) -> str:
 def issuer_is_loopback_http(issuer: str) -> bool:
     parts = urlsplit(issuer)
     return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+def is_https_or_loopback(url: str) -> bool:
+    """An https URL, or plain http to this machine only."""
+    return urlsplit(url).scheme == "https" or issuer_is_loopback_http(url)
