@@ -39,6 +39,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def throttle_storage_options(uri: str) -> dict[str, Any]:
+    """Storage errors surface as one type (the throttled pages answer 503 on it); a Redis that
+    does not answer is given up on within a second rather than holding a worker."""
+    options: dict[str, Any] = {"wrap_exceptions": True}
+    if uri.startswith(("redis", "rediss")):
+        options.update(socket_connect_timeout=1, socket_timeout=1)
+    return options
+
+
 def setup_flask_config(app: Flask, settings: Settings) -> None:
     secure = not config.issuer_is_loopback_http(settings.oidc.issuer)
     app.config.update(
@@ -57,6 +66,7 @@ def setup_flask_config(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=secure,
         RATELIMIT_ENABLED=settings.rate_limits.enabled,
         RATELIMIT_STORAGE_URI=settings.rate_limits.storage_uri,
+        RATELIMIT_STORAGE_OPTIONS=throttle_storage_options(settings.rate_limits.storage_uri),
         RATELIMIT_KEY_PREFIX="idp",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_STRATEGY="moving-window",

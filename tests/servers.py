@@ -3,6 +3,8 @@ ready when it answers, stopped (then killed, if it must be) when the test is don
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +35,25 @@ def idp_serve(
     ready_path: str = "/.well-known/openid-configuration",
 ) -> Iterator[str]:
     """``idp serve`` with ``env`` on ``port``; yields its base URL once ``ready_path`` answers."""
+    with idp_serve_process(env, port, log, cwd=cwd, workers=workers, ready_path=ready_path) as (
+        base,
+        _process,
+    ):
+        yield base
+
+
+@contextmanager
+def idp_serve_process(
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    *,
+    cwd: Path,
+    workers: int = 1,
+    ready_path: str = "/.well-known/openid-configuration",
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As :func:`idp_serve`, and the gunicorn master's process too (its workers are its
+    children: :func:`children`)."""
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "idp.cli", "serve", "--bind", f"127.0.0.1:{port}"]
     with open(log, "wb") as out:
@@ -54,10 +75,117 @@ def idp_serve(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("idp serve did not start:\n" + log.read_text())
             time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (Linux)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+class PrivateRedis:
+    """A Redis of the test's own on ``port``, keeping nothing on disk, that the test may stop
+    and start again on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in ``directory``, trust auth, loopback
+    ``port``), so that a test may stop and restart the server under a running provider
+    without touching the machine's shared one. As root, the server runs as ``postgres``."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.port = port
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        binaries = Path("/usr/lib/postgresql")
+        found = sorted(binaries.glob("*/bin/pg_ctl")) if binaries.exists() else []
+        pg_ctl = found[-1] if found else shutil.which("pg_ctl")
+        self.bin = Path(pg_ctl).parent if pg_ctl else None
+
+    def available(self) -> bool:
+        return self.bin is not None and (self.bin / "initdb").exists()
+
+    def _run(self, *argv: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60, cwd="/")
+
+    def init(self) -> None:
+        assert self.bin is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        data = str(self.directory / "data")
+        self._run(str(self.bin / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-N")
+
+    def start(self) -> None:
+        assert self.bin is not None
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
+            "-c fsync=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.directory / "data"),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        assert self.bin is not None
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.directory / "data"),
+            "-m",
+            "fast",
+            "-w",
+            "stop",
+        )
+
+
+def _wait_for_port(port: int, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

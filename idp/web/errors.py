@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -114,6 +115,27 @@ def register(app: Flask) -> None:
             503,
             "The service is busy",
             "My Cambridge cannot reach its database just now. Try again in a few seconds.",
+        )
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(StorageError)
+    def throttling_unavailable(error: StorageError) -> Response:
+        # The shared throttling counts (Redis) cannot be read. Only throttled requests get
+        # here (sign-in, codes, resets, sign-up, the token endpoint): without the counts they
+        # would be open to guessing, so they fail closed. Discovery, JWKS and the rest are not
+        # throttled and carry on.
+        log.error(
+            "throttling storage unavailable on %s %s: %r",
+            request.method,
+            request.path,
+            error.storage_error,
+        )
+        db.session.rollback()
+        response = render_error(
+            503,
+            "The service is busy",
+            "Signing in is paused for a moment. Try again in a few seconds.",
         )
         response.headers["Retry-After"] = "5"
         return response
