@@ -15,6 +15,7 @@ from idp.config import Settings
 from idp.extensions import csrf, db, limiter, login_manager, migrate
 from idp.resources import resource
 from idp.security import CONTENT_SECURITY_POLICY, Passwords
+from idp.web import assets
 
 __all__ = ["create_app"]
 
@@ -36,6 +37,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app, settings)
     setup_response_headers(app, settings)
     setup_input_guard(app)
+    assets.install(app)
     return app
 
 
