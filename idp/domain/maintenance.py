@@ -1,5 +1,6 @@
 """Clean-up of what has expired: codes, tokens, sign-in sessions, parked authorization
-requests, verification codes, used client assertions, initial access tokens.
+requests, verification codes, used client assertions, initial access tokens, and the
+summaries of CSV imports a week after they last moved.
 
 Every statement is a plain ``DELETE ... WHERE <expired before a cutoff>``: running it from cron
 on several instances at once is safe (the second run finds nothing), and nothing still able to
@@ -20,6 +21,7 @@ from idp.models import (
     AuthorizationCode,
     AuthSession,
     ClientAssertion,
+    ImportJob,
     Interaction,
     RegistrationToken,
     Token,
@@ -27,6 +29,8 @@ from idp.models import (
 )
 
 GRACE = timedelta(days=1)
+# An import's summary names the people it added; the audit log keeps the record after this.
+KEEP_IMPORTS = timedelta(days=7)
 
 
 def purge(settings: Settings) -> dict[str, int]:
@@ -49,6 +53,7 @@ def purge(settings: Settings) -> dict[str, int]:
         "interactions": delete(Interaction).where(Interaction.expires_at < cutoff),
         "verification_codes": delete(VerificationCode).where(VerificationCode.expires_at < cutoff),
         "client_assertions": delete(ClientAssertion).where(ClientAssertion.expires_at < cutoff),
+        "import_jobs": delete(ImportJob).where(ImportJob.updated_at < now - KEEP_IMPORTS),
         "registration_tokens": delete(RegistrationToken).where(
             or_(RegistrationToken.expires_at < cutoff, RegistrationToken.uses_left <= 0)
         ),

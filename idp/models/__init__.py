@@ -2,6 +2,7 @@
 
 from idp.models.audit import AuditEvent
 from idp.models.connected import ConnectedAccount
+from idp.models.imports import ImportJob
 from idp.models.keys import SigningKey
 from idp.models.oauth import (
     AuthorizationCode,
@@ -25,6 +26,7 @@ __all__ = [
     "ConnectedAccount",
     "Consent",
     "EmailAddress",
+    "ImportJob",
     "Interaction",
     "Membership",
     "Organisation",

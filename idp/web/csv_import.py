@@ -4,18 +4,31 @@ transaction for all the rows the preview said would work."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
 import zlib
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from itsdangerous import BadSignature
 
+from idp import deferred
 from idp.catalogue import Catalogue
-from idp.domain import management
+from idp.domain import audit, imports, management
 from idp.domain.management import NewUser, Outcome
 from idp.errors import DomainError
 from idp.extensions import db
@@ -117,14 +130,21 @@ def import_users(code: str) -> Any:
             for p, o in zip(people, preview(org, people, catalogue), strict=True)
             if o.kind in ("invited", "linked")
         ]
-        try:
-            done = management.add_all(current_user, org, good, management_settings())
-        except DomainError as exc:
-            db.session.rollback()
-            flash(f"Nothing was imported: {exc.message}", "warning")
+        if not good:
+            flash("Nothing in that file can be imported any more.", "warning")
             return redirect(url_for("organisation.import_users", code=org.code))
+        job = imports.start(current_user, org, good)
         db.session.commit()
-        return render_template("organisation/added.html", org=org, done=done)
+        deferred.after_response(
+            functools.partial(
+                _run_job,
+                current_app._get_current_object(),  # type: ignore[attr-defined]
+                job.id,
+                good,
+                request.remote_addr,
+            )
+        )
+        return redirect(url_for("organisation.import_progress", code=org.code, job_id=job.id), 303)
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -155,3 +175,36 @@ def import_users(code: str) -> Any:
         max_rows=MAX_ROWS,
         roles=management.grantable_roles(org, catalogue),
     )
+
+
+def _run_job(app: Flask, job_id: str, people: list[NewUser], ip: str | None) -> None:
+    """The import itself, once the officer's browser has been answered."""
+    with app.app_context():
+        token = audit.source_ip.set(ip)
+        try:
+            imports.run(job_id, people, management_settings())
+        finally:
+            audit.source_ip.reset(token)
+            db.session.remove()
+
+
+@bp.get("/<code>/users/import/<job_id>")
+def import_progress(code: str, job_id: str) -> Any:
+    org = managed_org(code)
+    job = imports.get(org, job_id)
+    return render_template(
+        "organisation/import_progress.html",
+        org=org,
+        job=job,
+        state=imports.state(job),
+        problems=[r for r in job.results if r["kind"] == "failed"],
+        added=[r for r in job.results if r["kind"] != "failed"],
+    )
+
+
+@bp.get("/<code>/users/import/<job_id>/progress")
+def import_progress_json(code: str, job_id: str) -> Response:
+    org = managed_org(code)
+    response = jsonify(imports.progress(imports.get(org, job_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -400,12 +400,16 @@ def test_csv_import_previews_every_row_then_writes_the_good_ones_at_once(
     assert mailbox.messages == []
 
     batch = re.search(r'name="batch" value="([^"]+)"', preview).group(1)
-    done = officer_browser.post(
+    started = officer_browser.post(
         "/organisation/AA101/users/import",
         data={"csrf_token": csrf_token(preview), "batch": batch},
     )
-    html = page_text(done)
-    assert html.count("Added to AA101 and emailed") == 3
+    # The import runs once the browser has been answered; its page then shows the summary.
+    assert started.status_code == 303
+    html = page_text(officer_browser.get(location(started)))
+    assert "3 of 3 added: 2 invited, 1 existing account added to AA101." in html
+    assert html.count("Invited and emailed") == 2
+    assert html.count("Existing account added to AA101 and emailed") == 1
     mailbox.wait_for("ann@example.org", "Your My Cambridge account")
     mailbox.wait_for("bob@example.org", "Your My Cambridge account")
     mailbox.wait_for("shared@example.org", "You have been added to")
