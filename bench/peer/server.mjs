@@ -10,9 +10,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
 // The default in-memory adapter, with a store whose size bound is lifted: the default store is
-// an LRU of about 1,000 entries, which evicts live refresh tokens within a second of load (each
-// refresh or client_credentials grant writes new entries). Both are internal modules of the
-// exact version package.json pins.
+// an LRU of about 1,000 entries, and every refresh or client_credentials grant writes new ones,
+// so the refresh phase's warm-up evicted the unused chains it was to measure next. Both are
+// internal modules of the exact version package.json pins.
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 
