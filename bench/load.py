@@ -239,49 +239,38 @@ class RelyingParty:
     email: str
     password: str
     scope: str = "openid profile email roles"
+    authorize_path: str = "/authorize"
+    token_path: str = "/token"
 
     def __post_init__(self) -> None:
         self.auth_header = basic_auth(self.client_id, self.client_secret)
 
     async def token_request(self, conn: Connection, fields: dict[str, str]) -> dict[str, Any]:
         headers, body = form_body(fields)
-        response = await conn.request("POST", "/token", [self.auth_header, *headers], body)
+        response = await conn.request("POST", self.token_path, [self.auth_header, *headers], body)
         if response.status != 200:
             grant = fields["grant_type"]
             raise BenchError(f"token {grant}: {response.status} {_error_of(response)}")
         tokens: dict[str, Any] = json.loads(response.body)
         return tokens
 
-    async def sign_in(self, conn: Connection) -> dict[str, Any]:
+    async def sign_in(
+        self, conn: Connection, request: AuthorizationRequest | None = None
+    ) -> dict[str, Any]:
         """One full authorization-code flow in a fresh browser, ending with the code exchange.
 
         authorize (the sign-in page) -> POST login (the password hash) -> callback -> token,
         following any redirects within the provider the way a browser would.
         """
         jar = CookieJar()
-        verifier = secrets.token_urlsafe(48)
-        digest = hashlib.sha256(verifier.encode()).digest()
-        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=")
-        state = secrets.token_urlsafe(12)
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.client_id,
-                "redirect_uri": self.redirect_uri,
-                "scope": self.scope,
-                "state": state,
-                "nonce": secrets.token_urlsafe(12),
-                "code_challenge": challenge.decode(),
-                "code_challenge_method": "S256",
-            }
-        )
+        request = request or AuthorizationRequest.new(self)
 
         async def get(target: str) -> Response:
             response = await conn.request("GET", target, jar.header())
             jar.update(response)
             return response
 
-        page = await get(f"/authorize?{query}")  # the sign-in page, or redirects to it
+        page = await get(request.target)  # the sign-in page, or redirects to it
         for _ in range(MAX_HOPS):
             if page.status not in (302, 303):
                 break
@@ -304,9 +293,15 @@ class RelyingParty:
             if response.status not in (302, 303) or location.startswith(self.redirect_uri):
                 break
             response = await get(path_of(location))
+        return await self.exchange_code(conn, request, response)
+
+    async def exchange_code(
+        self, conn: Connection, request: AuthorizationRequest, response: Response
+    ) -> dict[str, Any]:
+        """Check the redirect to the client's callback, then exchange its code for tokens."""
         callback = _redirect(response, self.redirect_uri)
         params = parse_qs(urlsplit(callback).query)
-        if params.get("state") != [state] or "code" not in params:
+        if params.get("state") != [request.state] or "code" not in params:
             raise BenchError(f"bad callback {callback[:120]}")
         tokens = await self.token_request(
             conn,
@@ -314,12 +309,42 @@ class RelyingParty:
                 "grant_type": "authorization_code",
                 "code": params["code"][0],
                 "redirect_uri": self.redirect_uri,
-                "code_verifier": verifier,
+                "code_verifier": request.verifier,
             },
         )
         if not all(k in tokens for k in ("access_token", "id_token", "refresh_token")):
             raise BenchError(f"code exchange returned {sorted(tokens)}")
         return tokens
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """One authorization-code request with PKCE (S256), a state and a nonce."""
+
+    target: str  # the request target of the authorization endpoint, query included
+    state: str
+    nonce: str
+    verifier: str
+
+    @classmethod
+    def new(cls, rp: RelyingParty) -> AuthorizationRequest:
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=")
+        state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": rp.client_id,
+                "redirect_uri": rp.redirect_uri,
+                "scope": rp.scope,
+                "state": state,
+                "nonce": nonce,
+                "code_challenge": challenge.decode(),
+                "code_challenge_method": "S256",
+            }
+        )
+        return cls(f"{rp.authorize_path}?{query}", state, nonce, verifier)
 
 
 def _redirect(response: Response, expected_prefix: str) -> str:
@@ -362,8 +387,8 @@ class Flows:
 class Userinfo(StaticGet):
     """GET /userinfo with one access token per slot; every answer must equal the first."""
 
-    def __init__(self, rp: RelyingParty, access_tokens: list[str]) -> None:
-        super().__init__(rp.host, rp.port, "/userinfo", len(access_tokens))
+    def __init__(self, rp: RelyingParty, access_tokens: list[str], path: str = "/userinfo") -> None:
+        super().__init__(rp.host, rp.port, path, len(access_tokens))
         self.slot_headers = [[("Authorization", f"Bearer {t}")] for t in access_tokens]
         self.headers = self.slot_headers[0]
 
@@ -405,11 +430,50 @@ class RefreshChains:
         except BaseException:
             self.broken += 1
             raise
-        new = fresh.get("refresh_token")
-        if not new or new == token or "access_token" not in fresh or "id_token" not in fresh:
+        try:
+            self.current[slot] = check_refresh_answer(fresh, token)
+        except BenchError:
             self.broken += 1
-            raise BenchError("refresh answer without a new refresh token")
-        self.current[slot] = new
+            raise
+
+
+def check_refresh_answer(fresh: dict[str, Any], presented: str) -> str:
+    """The new refresh token of a rotation answer, which must also carry an access token and
+    an ID token."""
+    new = fresh.get("refresh_token")
+    if not isinstance(new, str) or not new or new == presented:
+        raise BenchError("refresh answer without a new refresh token")
+    if "access_token" not in fresh or "id_token" not in fresh:
+        raise BenchError(f"refresh answer carries {sorted(fresh)}")
+    return new
+
+
+def check_client_token(fresh: dict[str, Any]) -> None:
+    """A client_credentials answer: a bearer access token and nothing for a user (RFC 6749
+    4.4.3: no refresh token; no ID token without a user)."""
+    if not fresh.get("access_token") or str(fresh.get("token_type", "")).lower() != "bearer":
+        raise BenchError(f"client_credentials answer carries {sorted(fresh)}")
+    if "refresh_token" in fresh or "id_token" in fresh:
+        raise BenchError(f"client_credentials answer carries {sorted(fresh)}")
+
+
+class ClientCredentials:
+    """POST /token ``grant_type=client_credentials``: a new access token for the client itself
+    on every request."""
+
+    def __init__(self, rp: RelyingParty, fields: dict[str, str], concurrency: int) -> None:
+        self.rp = rp
+        self.fields = {"grant_type": "client_credentials", **fields}
+        self.connections = [Connection(rp.host, rp.port) for _ in range(concurrency)]
+
+    async def prime(self) -> dict[str, Any]:
+        """One request, checked; returns the answer."""
+        fresh = await self.rp.token_request(self.connections[0], self.fields)
+        check_client_token(fresh)
+        return fresh
+
+    async def __call__(self, slot: int) -> None:
+        check_client_token(await self.rp.token_request(self.connections[slot], self.fields))
 
 
 async def obtain_tokens(

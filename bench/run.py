@@ -51,6 +51,7 @@ from bench.server import (  # noqa: E402
     REPO_ROOT,
     WORKERS,
     Gunicorn,
+    Measured,
     Seed,
     ServerError,
     bench_environment,
@@ -214,7 +215,7 @@ async def all_phases(
     if opts.wants("empty endpoint") or opts.wants("discovery") or opts.wants("jwks"):
         nothing = StaticGet(HOST, empty.port, "/", opts.concurrency)
         await nothing.prime(lambda doc: doc == {})
-        await _phase(
+        await measure(
             opts,
             results,
             empty,
@@ -230,7 +231,7 @@ async def all_phases(
             HOST, server.port, "/.well-known/openid-configuration", opts.concurrency
         )
         await discovery.prime(lambda doc: doc.get("issuer") == issuer)
-        await _phase(
+        await measure(
             opts,
             results,
             server,
@@ -244,7 +245,7 @@ async def all_phases(
     if opts.wants("jwks"):
         jwks = StaticGet(HOST, server.port, "/jwks.json", opts.concurrency)
         await jwks.prime(lambda doc: any(k.get("kid") == creds.kid for k in doc.get("keys", [])))
-        await _phase(
+        await measure(
             opts,
             results,
             server,
@@ -260,7 +261,7 @@ async def all_phases(
         access = [t["access_token"] for t in tokens[: opts.concurrency]]
         userinfo = Userinfo(rp, access)
         await userinfo.prime(lambda doc: doc.get("email") == creds.email and "sub" in doc)
-        await _phase(
+        await measure(
             opts,
             results,
             server,
@@ -276,10 +277,10 @@ async def all_phases(
         auth = basic_auth(creds.client_id, creds.client_secret)[1]
         warm = WrkPhase("/token", "refresh", tuple(refresh[opts.concurrency :]), auth)
         measured = WrkPhase("/token", "refresh", tuple(refresh[: opts.concurrency]), auth)
-        await _wrk_phase(opts, results, server, "refresh", base, measured, warm)
+        await measure_wrk(opts, results, server, "refresh", base, measured, warm)
     elif opts.wants("refresh"):
         chains = RefreshChains(rp, [t["refresh_token"] for t in tokens], opts.concurrency)
-        await _phase(opts, results, server, "refresh", "req", opts.concurrency, chains)
+        await measure(opts, results, server, "refresh", "req", opts.concurrency, chains)
         if chains.broken:
             log(f"refresh: {chains.broken} chain(s) broke; spares left: {len(chains.spares)}")
 
@@ -297,13 +298,13 @@ async def all_phases(
     )
 
     flows = Flows(rp, opts.flow_concurrency)
-    await _phase(opts, results, server, "sign-in flow", "flow", opts.flow_concurrency, flows)
+    await measure(opts, results, server, "sign-in flow", "flow", opts.flow_concurrency, flows)
 
 
-async def _phase(
+async def measure(
     opts: Options,
     results: Results,
-    server: Gunicorn,
+    server: Measured,
     name: str,
     unit: str,
     concurrency: int,
@@ -311,7 +312,7 @@ async def _phase(
     with_wrk: tuple[str, WrkPhase] | None = None,
 ) -> None:
     if opts.use_wrk and with_wrk is not None:
-        await _wrk_phase(opts, results, server, name, *with_wrk)
+        await measure_wrk(opts, results, server, name, *with_wrk)
         return
     probe = floors.cpu_probe()
     log(
@@ -328,13 +329,13 @@ async def _phase(
         timeout=opts.timeout,
         snapshot=server.snapshot,
     )
-    _record(results, result, probe, unit)
+    record(results, result, probe, unit)
 
 
-async def _wrk_phase(
+async def measure_wrk(
     opts: Options,
     results: Results,
-    server: Gunicorn,
+    server: Measured,
     name: str,
     base: str,
     phase: WrkPhase,
@@ -356,10 +357,10 @@ async def _wrk_phase(
         warmup_phase=warm,
         **timing,
     )
-    _record(results, result, probe, "req")
+    record(results, result, probe, "req")
 
 
-def _record(results: Results, result: Any, probe: float, unit: str) -> None:
+def record(results: Results, result: Any, probe: float, unit: str) -> None:
     result.cpu_probe_ms = probe
     results.phases[result.name] = result
     log(
@@ -412,11 +413,11 @@ def run(opts: Options, tmp: Path, results: Results) -> None:
 # -- report ---------------------------------------------------------------------------
 
 
-def _fmt(value: float, digits: int = 1) -> str:
+def fmt(value: float, digits: int = 1) -> str:
     return "-" if value != value else f"{value:,.{digits}f}"  # NaN -> "-"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def table(headers: list[str], rows: list[list[str]]) -> str:
     """Plain-text table: first column left-aligned, the others right-aligned."""
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
@@ -526,6 +527,60 @@ def comparisons(results: Results) -> list[dict[str, Any]]:
     return rows
 
 
+def phase_table(phases: list[PhaseResult]) -> list[str]:
+    """One line per phase with every figure, then the errors by kind and worker restarts."""
+    rows = []
+    for r in phases:
+        rows.append(
+            [
+                r.name,
+                str(r.concurrency),
+                f"{r.completed:,}",
+                fmt(r.rate),
+                fmt(r.latency_ms(50), 2),
+                fmt(r.latency_ms(99), 2),
+                str(r.errors),
+                fmt(r.server_cpu_ms_per_op, 3),
+                fmt(r.server_cores, 2),
+                fmt(r.loadgen_cpu_ms_per_op, 3),
+                fmt(r.loadgen_cores, 2),
+                fmt(r.other_cores, 2),
+                fmt(r.cpu_probe_ms, 1),
+            ]
+        )
+    out = [
+        table(
+            [
+                "phase",
+                "conc",
+                "done",
+                "per s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "server ms/op",
+                "server cores",
+                "loadgen ms/op",
+                "loadgen cores",
+                "other cores",
+                "probe ms",
+            ],
+            rows,
+        ),
+    ]
+    out.append(
+        "(ms/op: CPU time per request or flow; cores: CPU time / window; other: kernel "
+        "softirq and other programs; probe: fixed Python loop, higher = slower CPU)"
+    )
+    for r in phases:
+        for kind, count in r.error_kinds.items():
+            out.append(f"  ! {r.name}: {count} x {kind}")
+    restarts = [f"{r.name} {r.worker_restarts}" for r in phases if r.worker_restarts]
+    if restarts:
+        out.append("  worker restarts (max_requests) in windows: " + ", ".join(restarts))
+    return out
+
+
 def render(results: Results, complete: bool = True) -> str:
     opts = results.options
     out = [
@@ -538,69 +593,18 @@ def render(results: Results, complete: bool = True) -> str:
         out.append(f"machine busy before the run: {results.idle_busy_cores:.2f} cores")
 
     if results.phases:
-        rows = []
-        for r in results.phases.values():
-            rows.append(
-                [
-                    r.name,
-                    str(r.concurrency),
-                    f"{r.completed:,}",
-                    _fmt(r.rate),
-                    _fmt(r.latency_ms(50), 2),
-                    _fmt(r.latency_ms(99), 2),
-                    str(r.errors),
-                    _fmt(r.server_cpu_ms_per_op, 3),
-                    _fmt(r.server_cores, 2),
-                    _fmt(r.loadgen_cpu_ms_per_op, 3),
-                    _fmt(r.loadgen_cores, 2),
-                    _fmt(r.other_cores, 2),
-                    _fmt(r.cpu_probe_ms, 1),
-                ]
-            )
-        out += [
-            "",
-            _table(
-                [
-                    "phase",
-                    "conc",
-                    "done",
-                    "per s",
-                    "p50 ms",
-                    "p99 ms",
-                    "errors",
-                    "server ms/op",
-                    "server cores",
-                    "loadgen ms/op",
-                    "loadgen cores",
-                    "other cores",
-                    "probe ms",
-                ],
-                rows,
-            ),
-        ]
-        out.append(
-            "(ms/op: CPU time per request or flow; cores: CPU time / window; other: kernel "
-            "softirq and other programs; probe: fixed Python loop, higher = slower CPU)"
-        )
-        for r in results.phases.values():
-            for kind, count in r.error_kinds.items():
-                out.append(f"  ! {r.name}: {count} x {kind}")
-        restarts = [
-            f"{r.name} {r.worker_restarts}" for r in results.phases.values() if r.worker_restarts
-        ]
-        if restarts:
-            out.append("  worker restarts (max_requests) in windows: " + ", ".join(restarts))
+        out += ["", *phase_table(list(results.phases.values()))]
 
     if results.floors:
         out += [
             "",
-            _table(
+            table(
                 ["cost floor", "median ms", "min ms", "runs"],
                 [
                     [
                         name.replace("_", " "),
-                        _fmt(t.median_s * 1000, 3),
-                        _fmt(t.min_s * 1000, 3),
+                        fmt(t.median_s * 1000, 3),
+                        fmt(t.min_s * 1000, 3),
                         str(t.runs),
                     ]
                     for name, t in results.floors.items()
@@ -615,9 +619,9 @@ def render(results: Results, complete: bool = True) -> str:
         rows.append(
             [
                 c["figure"],
-                _fmt(c["value"], 2 if c["value"] < 100 else 1),
+                fmt(c["value"], 2 if c["value"] < 100 else 1),
                 c["floor"],
-                _fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1),
+                fmt(c["floor_value"], 2 if c["floor_value"] < 100 else 1),
                 ratio,
                 c["target"] or "-",
                 verdict,
@@ -626,7 +630,7 @@ def render(results: Results, complete: bool = True) -> str:
     if rows:
         out += [
             "",
-            _table(["figure", "value", "floor", "floor value", "ratio", "target", ""], rows),
+            table(["figure", "value", "floor", "floor value", "ratio", "target", ""], rows),
         ]
     return "\n".join(out)
 
@@ -636,7 +640,7 @@ def to_json(results: Results, complete: bool) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "complete": complete,
-        "git_revision": _git_revision(),
+        "git_revision": git_revision(),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -659,7 +663,7 @@ def to_json(results: Results, complete: bool) -> dict[str, Any]:
     }
 
 
-def _git_revision() -> str | None:
+def git_revision() -> str | None:
     try:  # read-only
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The project's own settings file; IDP_ACCESS_LOG="" below turns its access log off.
@@ -31,6 +32,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 BENCH_EMAIL = "bench@example.org"
 BENCH_PASSWORD = "measured sign-in 0123"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
+API_SCOPE = "organisations.read"  # what the client may ask for with client_credentials
 
 
 class ServerError(Exception):
@@ -112,6 +114,8 @@ def seed(env: dict[str, str], cwd: Path) -> Seed:
             REDIRECT_URI,
             "--service",
             "submit_for_assessment",
+            "--api-scope",
+            API_SCOPE,
         ],
     }
     # One child process runs every command through ``idp.cli.main`` (see bench/seed.py), which
@@ -137,7 +141,19 @@ def seed(env: dict[str, str], cwd: Path) -> Seed:
     )
 
 
-def _proc_stat(pid: int) -> list[str]:
+def answers(port: int, path: str) -> bool:
+    """Whether a server on the loopback ``port`` answers ``GET path`` with 200."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def proc_stat(pid: int) -> list[str]:
     """Fields of /proc/<pid>/stat after the command name (index 0 is field 3, the state)."""
     with open(f"/proc/{pid}/stat", "rb") as fh:
         data = fh.read()
@@ -155,6 +171,12 @@ class Snapshot:
     worker_pids: tuple[int, ...]
 
 
+class Measured(Protocol):
+    """A server under load whose clocks a phase reads at the edges of its window."""
+
+    def snapshot(self) -> Snapshot: ...
+
+
 def machine_busy() -> float:
     """Seconds of non-idle CPU since boot, summed over all cores (from /proc/stat)."""
     with open("/proc/stat", "rb") as fh:
@@ -164,11 +186,20 @@ def machine_busy() -> float:
 
 
 class Gunicorn:
-    """One gunicorn master with ``WORKERS`` sync workers; a context manager that always stops it."""
+    """One gunicorn master with ``workers`` sync workers; a context manager that always stops it."""
 
-    def __init__(self, app: str, port: int, env: dict[str, str], cwd: Path, log_path: Path):
+    def __init__(
+        self,
+        app: str,
+        port: int,
+        env: dict[str, str],
+        cwd: Path,
+        log_path: Path,
+        workers: int = WORKERS,
+    ):
         self.app = app
         self.port = port
+        self.workers = workers
         self.env = env
         self.cwd = cwd
         self.log_path = log_path
@@ -186,7 +217,7 @@ class Gunicorn:
             "--bind",
             f"{HOST}:{self.port}",
             "--workers",
-            str(WORKERS),
+            str(self.workers),
             self.app,
         ]
 
@@ -210,20 +241,10 @@ class Gunicorn:
                 raise ServerError(f"gunicorn exited with {status}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise ServerError(f"gunicorn not ready after {timeout:.0f} s:\n{self.log_tail()}")
-            if self._answers(ready_path) and len(self._scan_workers()) == WORKERS:
+            if answers(self.port, ready_path) and len(self._scan_workers()) == self.workers:
                 self._workers = self._scan_workers()
                 return
             time.sleep(0.1)
-
-    def _answers(self, path: str) -> bool:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
-        try:
-            conn.request("GET", path)
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
 
     def _scan_workers(self) -> tuple[int, ...]:
         assert self.proc is not None
@@ -232,7 +253,7 @@ class Gunicorn:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
-                    if _proc_stat(int(entry))[1] == master:
+                    if proc_stat(int(entry))[1] == master:
                         pids.append(int(entry))
                 except (OSError, IndexError):
                     continue  # exited while we looked
@@ -246,11 +267,11 @@ class Gunicorn:
         children) and live workers only ever grows, and differences are exact across restarts.
         """
         assert self.proc is not None
-        fields = _proc_stat(self.proc.pid)
+        fields = proc_stat(self.proc.pid)
         ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
         try:
             for pid in self._workers:
-                ticks += sum(int(v) for v in _proc_stat(pid)[11:13])
+                ticks += sum(int(v) for v in proc_stat(pid)[11:13])
         except FileNotFoundError:
             self._workers = self._scan_workers()  # a worker was replaced: count afresh
             return self.cpu_seconds()

@@ -52,6 +52,16 @@ wrk.path = PATH
 function response(status, headers, body) count(status) end
 """
 
+# The same form POST on every request (a client_credentials grant): wrk's own static request.
+_POST = r"""
+wrk.method = "POST"
+wrk.path = PATH
+wrk.body = BODY
+wrk.headers["Authorization"] = AUTH
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+function response(status, headers, body) count(status) end
+"""
+
 # Gives each thread its own line of a file (a token), as the global ``token``.
 _PER_THREAD = r"""
 function init(args)
@@ -89,18 +99,24 @@ end
 
 @dataclass(frozen=True)
 class WrkPhase:
-    """What wrk should send: a static GET, a GET with a per-thread bearer token, or a
-    per-thread refresh chain."""
+    """What wrk should send: a static GET, a static form POST, a GET with a per-thread bearer
+    token, or a per-thread refresh chain."""
 
     path: str
-    kind: str = "get"  # "get" | "bearer" | "refresh"
+    kind: str = "get"  # "get" | "post" | "bearer" | "refresh"
     tokens: tuple[str, ...] = ()
     authorization: str = ""
+    body: str = ""  # the form body of a "post"
 
     def script(self, tokens_file: Path) -> str:
         header = f"PATH = {json.dumps(self.path)}\nTOKENS = {json.dumps(str(tokens_file))}\n"
-        header += f"AUTH = {json.dumps(self.authorization)}\n"
-        body = {"get": _GET, "bearer": _PER_THREAD + _BEARER, "refresh": _PER_THREAD + _REFRESH}
+        header += f"AUTH = {json.dumps(self.authorization)}\nBODY = {json.dumps(self.body)}\n"
+        body = {
+            "get": _GET,
+            "post": _POST,
+            "bearer": _PER_THREAD + _BEARER,
+            "refresh": _PER_THREAD + _REFRESH,
+        }
         return header + _COMMON + body[self.kind]
 
 
@@ -117,7 +133,7 @@ def _run(
     url: str, phase: WrkPhase, connections: int, seconds: float, timeout: float
 ) -> dict[str, int]:
     assert WRK is not None
-    if phase.kind != "get" and len(phase.tokens) < connections:
+    if phase.kind in ("bearer", "refresh") and len(phase.tokens) < connections:
         raise ValueError(f"{phase.path}: {connections} connections need as many tokens")
     with tempfile.TemporaryDirectory(prefix="idp-wrk-") as tmp:
         tokens_file = Path(tmp) / "tokens"
