@@ -397,6 +397,7 @@ EVENT_LABELS = {
     "management.user_removed": "Removed from the organisation",
     "management.password_reset_sent": "Password reset link sent by an officer",
     "management.email_changed": "Email address changed",
+    "management.import_started": "CSV import started",
     "organisation.created": "Organisation created",
     "organisation.exams_officer_set": "Exams officer named",
     "organisation.associate_of_set": "Associate link changed",
