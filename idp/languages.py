@@ -8,11 +8,13 @@ Choosing a language during a sign-in replaces the one the service asked for.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from flask import Flask, has_request_context, request, session, url_for
-from flask_babel import get_locale, refresh
+from flask_babel import force_locale, get_locale, refresh
 
 from idp import clock
 
@@ -22,6 +24,7 @@ DEFAULT = "en"
 NAMES = {"en": "English", "es": "Español"}
 CHOICE_KEY = "lang"
 REQUESTED_KEY = "ix_lang"
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def first_supported(ui_locales: str | None) -> str | None:
@@ -93,8 +96,20 @@ def switch_url(language: str) -> str:
         return f"{quote(request.path)}?{CHOICE_KEY}={language}"
     if "GET" not in (rule.methods or ()):
         return url_for("home.index", lang=language)
-    args = {k: v for k, v in request.args.items() if k != CHOICE_KEY}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != CHOICE_KEY}
     return url_for(request.endpoint, **(request.view_args or {}), **args, lang=language)
+
+
+def in_english(view: View) -> View:
+    """A JSON API view: its messages are protocol text, in English whatever the caller's
+    Accept-Language says."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with force_locale(DEFAULT):
+            return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def install(app: Flask) -> None:

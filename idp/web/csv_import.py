@@ -11,6 +11,7 @@ import zlib
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature
 
@@ -46,14 +47,19 @@ def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DomainError("Save the file as CSV with UTF-8 encoding and upload it again.") from None
+        raise DomainError(
+            _("Save the file as CSV with UTF-8 encoding and upload it again.")
+        ) from None
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise DomainError(
-            "The first line must name the columns first_name, last_name, email and roles "
-            f"(missing: {', '.join(missing)})."
+            _(
+                "The first line must name the columns first_name, last_name, email and roles"
+                " (missing: %(missing)s).",
+                missing=", ".join(missing),
+            )
         )
     at = {c: header.index(c) for c in COLUMNS}
     people = []
@@ -71,10 +77,13 @@ def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]
         )
         if len(people) > MAX_ROWS:
             raise DomainError(
-                f"A file can hold at most {MAX_ROWS} people. Split it and upload each part."
+                _(
+                    "A file can hold at most %(num)d people. Split it and upload each part.",
+                    num=MAX_ROWS,
+                )
             )
     if not people:
-        raise DomainError("The file has no people in it.")
+        raise DomainError(_("The file has no people in it."))
     return people
 
 
@@ -85,7 +94,9 @@ def preview(org: Organisation, people: list[NewUser], catalogue: Catalogue) -> l
     for person in people:
         outcome = management.check_new(org, person, catalogue)
         if outcome.kind != "error" and outcome.email in seen:
-            outcome = Outcome(outcome.email, outcome.name, "error", "Appears earlier in the file.")
+            outcome = Outcome(
+                outcome.email, outcome.name, "error", _("Appears earlier in the file.")
+            )
         seen.add(outcome.email)
         outcomes.append(outcome)
     return outcomes
@@ -121,14 +132,14 @@ def import_users(code: str) -> Any:
             done = management.add_all(current_user, org, good, management_settings())
         except DomainError as exc:
             db.session.rollback()
-            flash(f"Nothing was imported: {exc.message}", "warning")
+            flash(_("Nothing was imported: %(reason)s", reason=exc.message), "warning")
             return redirect(url_for("organisation.import_users", code=org.code))
         db.session.commit()
         return render_template("organisation/added.html", org=org, done=done)
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            error = "Choose a CSV file to upload."
+            error = _("Choose a CSV file to upload.")
         else:
             try:
                 people = parse(upload.read(), org, catalogue)

@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from idp import deferred
@@ -122,7 +123,7 @@ def reset() -> Any:
             passwords.sign_out_everywhere(user)
             db.session.commit()
             session.pop(RESET_TOKEN, None)
-            flash("Your password has been changed. Sign in with your new password.", "success")
+            flash(_("Your password has been changed. Sign in with your new password."), "success")
             return redirect(url_for("auth.login", email=user.email))
     min_length = passwords.min_length_for(user, auth)
     return render_template("password/reset.html", errors=errors, min_length=min_length)
