@@ -10,9 +10,9 @@ from flask import Flask, Response, abort, request, session
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import config, database, logs
+from idp import config, database, languages, logs
 from idp.config import Settings
-from idp.extensions import csrf, db, limiter, login_manager, migrate
+from idp.extensions import babel, csrf, db, limiter, login_manager, migrate
 from idp.resources import resource
 from idp.security import CONTENT_SECURITY_POLICY, Passwords
 from idp.web import assets
@@ -84,6 +84,10 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""
+    babel.init_app(app, locale_selector=languages.select)
+    # {% trans %} blocks are extracted and looked up with their whitespace collapsed.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    languages.install(app)
     app.extensions["idp.passwords"] = Passwords.from_settings(settings.auth)
 
     from idp.domain import sessions

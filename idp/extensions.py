@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and initialised by ``create_app``."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,5 +30,7 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# The locale is chosen per request by ``idp.languages.select``.
+babel = Babel()
 # Limits are set per view (``idp.web.throttle``); the storage comes from [rate_limits].
 limiter = Limiter(key_func=get_remote_address)

@@ -15,7 +15,7 @@
       meter.hidden = true;
       return;
     }
-    var text = "Password strength: " + result.label + ".";
+    var text = (meter.getAttribute("data-label") || "Password strength:") + " " + result.label + ".";
     if (result.warning) {
       text += " " + result.warning;
     }

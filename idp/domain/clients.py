@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from idp import clock
@@ -39,30 +40,45 @@ def _check_api_scopes(scopes: Iterable[str]) -> list[str]:
     unknown = [s for s in wanted if s not in API_SCOPES]
     if unknown:
         raise InvalidInput(
-            f"Unknown API scope {unknown[0]!r} (known: {', '.join(sorted(API_SCOPES))})."
+            _l(
+                "Unknown API scope %(scope)s (known: %(known)s).",
+                scope=repr(unknown[0]),
+                known=", ".join(sorted(API_SCOPES)),
+            )
         )
     return wanted
 
 
 def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
-    """An absolute https URI (http only on loopback), with no fragment, or InvalidInput."""
+    """An absolute https URI (http only on loopback), with no fragment, or InvalidInput.
+    ``label`` names the field as the API does, so it is not translated."""
     try:
         parts = urlsplit(uri)
     except ValueError:
-        raise InvalidInput(f"The {label} {uri!r} is not a valid URL.") from None
+        raise InvalidInput(
+            _l("The %(field)s %(uri)s is not a valid URL.", field=label, uri=repr(uri))
+        ) from None
     if parts.fragment or "#" in uri:
-        raise InvalidInput(f"The {label} {uri!r} must not contain a fragment.")
+        raise InvalidInput(
+            _l("The %(field)s %(uri)s must not contain a fragment.", field=label, uri=repr(uri))
+        )
     if parts.scheme == "https" and parts.hostname:
         return uri
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return uri
-    raise InvalidInput(f"The {label} {uri!r} must use https (http is allowed on loopback only).")
+    raise InvalidInput(
+        _l(
+            "The %(field)s %(uri)s must use https (http is allowed on loopback only).",
+            field=label,
+            uri=repr(uri),
+        )
+    )
 
 
 def get(client_id: str) -> Client:
     client = db.session.scalar(select(Client).where(Client.client_id == client_id))
     if client is None:
-        raise NotFound(f"No client with id {client_id!r}.")
+        raise NotFound(_l("No client with id %(client_id)s.", client_id=repr(client_id)))
     return client
 
 
@@ -92,10 +108,10 @@ def create(
     ``user_data_uri`` makes it a data holder asked before anyone is deleted."""
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput("Enter the client's name.")
+        raise InvalidInput(_l("Enter the client's name."))
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput("Register at least one redirect URI.")
+        raise InvalidInput(_l("Register at least one redirect URI."))
     post_logout = [
         check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
     ]
@@ -108,21 +124,25 @@ def create(
     services = list(dict.fromkeys(service_keys))
     unknown = [key for key in services if key not in catalogue.services_by_key]
     if unknown:
-        raise InvalidInput(f"Unknown service {unknown[0]!r}.")
+        raise InvalidInput(_l("Unknown service %(service)s.", service=repr(unknown[0])))
     method = "none" if public else (auth_method or "client_secret_basic")
     if (
         method not in AUTH_METHODS
         or (public and method != "none")
         or (not public and method == "none")
     ):
-        raise InvalidInput(f"Unsupported token endpoint auth method {method!r}.")
+        raise InvalidInput(
+            _l("Unsupported token endpoint auth method %(method)s.", method=repr(method))
+        )
     api = _check_api_scopes(api_scopes)
     if api and public:
-        raise InvalidInput("A public client cannot call the API: it has no credentials.")
+        raise InvalidInput(_l("A public client cannot call the API: it has no credentials."))
     # Letters and digits only: an id that began with "-" would read as an option on a CLI.
     client_id = client_id or readable_secret(24, CLIENT_ID_ALPHABET)
     if db.session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
-        raise InvalidInput(f"A client with id {client_id!r} already exists.")
+        raise InvalidInput(
+            _l("A client with id %(client_id)s already exists.", client_id=repr(client_id))
+        )
     # A private_key_jwt client proves itself with its own key: it gets no secret.
     secret = None if public or method == "private_key_jwt" else random_token(32)
     client = Client(
@@ -152,7 +172,7 @@ def create(
 def rotate_secret(client: Client) -> str:
     """Replace a confidential client's secret; the old one stops working at once."""
     if client.is_public:
-        raise InvalidInput("A public client has no secret.")
+        raise InvalidInput(_l("A public client has no secret."))
     secret = random_token(32)
     client.client_secret_hash = token_hash(secret)
     client.secret_rotated_at = clock.now()
@@ -166,7 +186,7 @@ def update_uris(
     """Replace the client's redirect and post-logout URIs (each checked)."""
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput("Register at least one redirect URI.")
+        raise InvalidInput(_l("Register at least one redirect URI."))
     before = {"redirect_uris": client.redirect_uris, "post": client.post_logout_redirect_uris}
     client.redirect_uris = redirects
     client.post_logout_redirect_uris = [
@@ -186,7 +206,7 @@ def set_api_access(client: Client, scopes: Iterable[str]) -> None:
     client holds for itself stop working at once, so a narrowed grant takes effect now."""
     api = _check_api_scopes(scopes)
     if api and client.is_public:
-        raise InvalidInput("A public client cannot call the API: it has no credentials.")
+        raise InvalidInput(_l("A public client cannot call the API: it has no credentials."))
     before = api_scopes_of(client.scope)
     user_scopes = [s for s in client.scope.split() if s not in API_SCOPES]
     client.scope = " ".join([*user_scopes, *api])

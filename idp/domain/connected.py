@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from idp import clock
@@ -57,15 +58,23 @@ def link(user: User, identity: Identity, upstream_name: str) -> ConnectedAccount
     have another account of the same upstream connected."""
     found = account_for(identity)
     if found is not None and found[0].id == user.id:
-        raise InvalidInput(f"This {upstream_name} account is already connected to yours.")
+        raise InvalidInput(
+            _l("This %(provider)s account is already connected to yours.", provider=upstream_name)
+        )
     if found is not None:
         raise Conflict(
-            f"This {upstream_name} account is connected to another My Cambridge account. "
-            "Disconnect it there first."
+            _l(
+                "This %(provider)s account is connected to another My Cambridge account."
+                " Disconnect it there first.",
+                provider=upstream_name,
+            )
         )
     if identity.upstream in connections(user):
         raise Conflict(
-            f"Another {upstream_name} account is connected to yours. Disconnect it first."
+            _l(
+                "Another %(provider)s account is connected to yours. Disconnect it first.",
+                provider=upstream_name,
+            )
         )
     connection = ConnectedAccount(
         user_id=user.id,
@@ -93,10 +102,13 @@ def unlink(user: User, upstream: str, upstream_name: str) -> None:
     mine = connections(user)
     connection = mine.get(upstream)
     if connection is None:
-        raise NotFound(f"No {upstream_name} account is connected to yours.")
+        raise NotFound(_l("No %(provider)s account is connected to yours.", provider=upstream_name))
     if user.password_hash is None and len(mine) == 1:
         raise InvalidInput(
-            f"Set a password before disconnecting {upstream_name}: it is your only way to sign in."
+            _l(
+                "Set a password before disconnecting %(provider)s: it is your only way to sign in.",
+                provider=upstream_name,
+            )
         )
     db.session.delete(connection)
     audit.record(

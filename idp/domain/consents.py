@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from idp.domain import audit, tokens
@@ -28,7 +29,7 @@ def revoke(user: User, client_id: str) -> None:
         select(Consent).where(Consent.user_id == user.id, Consent.client_id == client_id)
     )
     if consent is None:
-        raise NotFound("That service has no access to your account.")
+        raise NotFound(_l("That service has no access to your account."))
     db.session.delete(consent)
     tokens.revoke_where(Token.user_id == user.id, Token.client_id == client_id)
     audit.record("user.consent_revoked", actor=user, target_type="client", target_id=client_id)

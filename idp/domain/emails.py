@@ -7,6 +7,8 @@ the person adding it, but its owner gets a notice instead of a code, and no code
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from idp import clock
 from idp.domain import audit, users, verification
 from idp.domain.verification import CodePolicy
@@ -21,7 +23,7 @@ MAX_ADDRESSES = 5
 def _own(user: User, address: str) -> EmailAddress:
     found = next((e for e in user.emails if e.address == address), None)
     if found is None:
-        raise NotFound("That email address is not on your account.")
+        raise NotFound(_l("That email address is not on your account."))
     return found
 
 
@@ -30,9 +32,11 @@ def start_adding(user: User, address: str, policy: CodePolicy) -> str:
     normalised address to remember while the user fetches the code."""
     address = users.normalise_email(address)
     if any(e.address == address for e in user.emails):
-        raise Conflict("That email address is already on your account.")
+        raise Conflict(_l("That email address is already on your account."))
     if len(user.emails) >= MAX_ADDRESSES:
-        raise InvalidInput(f"An account can have at most {MAX_ADDRESSES} email addresses.")
+        raise InvalidInput(
+            _l("An account can have at most %(num)d email addresses.", num=MAX_ADDRESSES)
+        )
     if users.email_in_use(address):
         outgoing.enqueue(messages.address_in_use(to=address))
         audit.record("user.email_add_refused", actor=user, target_type="user", target_id=user.sub)
@@ -45,7 +49,7 @@ def finish_adding(user: User, address: str, code: str, policy: CodePolicy) -> Em
     """Check the code sent to ``address`` and add it, verified."""
     sent_to = verification.check(user, "add_email", code, policy)
     if sent_to != address or users.email_in_use(address):
-        raise InvalidInput("That code was sent to a different address. Add the address again.")
+        raise InvalidInput(_l("That code was sent to a different address. Add the address again."))
     now = clock.now()
     email = EmailAddress(address=address, is_primary=False, verified_at=now, created_at=now)
     user.emails.append(email)
@@ -58,9 +62,9 @@ def start_making_primary(user: User, address: str, policy: CodePolicy) -> None:
     """A code goes to the current primary address: the person who reads that mailbox agrees."""
     email = _own(user, address)
     if email.is_primary:
-        raise Conflict("That is already your main email address.")
+        raise Conflict(_l("That is already your main email address."))
     if not email.verified:
-        raise InvalidInput("Verify that email address before making it your main one.")
+        raise InvalidInput(_l("Verify that email address before making it your main one."))
     current = user.primary_email
     assert current is not None
     verification.issue(user, "change_primary", current.address, policy)
@@ -89,7 +93,9 @@ def finish_making_primary(user: User, address: str, code: str, policy: CodePolic
 def remove(user: User, address: str) -> None:
     email = _own(user, address)
     if email.is_primary:
-        raise Conflict("You cannot remove your main email address. Make another one main first.")
+        raise Conflict(
+            _l("You cannot remove your main email address. Make another one main first.")
+        )
     user.emails.remove(email)
     db.session.flush()
     audit.record("user.email_removed", actor=user, target_type="user", target_id=user.sub)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from idp import clock
 from idp.domain import audit
 from idp.errors import Conflict
@@ -28,9 +30,9 @@ def invite(
 ) -> None:
     """Give an invited account a new temporary password and email it (replacing any earlier)."""
     if user.status != UserStatus.INVITED:
-        raise Conflict("This account is already active: it does not need an invitation.")
+        raise Conflict(_l("This account is already active: it does not need an invitation."))
     if not user.email:
-        raise Conflict("This account has no email address to send an invitation to.")
+        raise Conflict(_l("This account has no email address to send an invitation to."))
     temporary = readable_secret(TEMPORARY_PASSWORD_LENGTH)
     now = clock.now()
     user.password_hash = hasher().hash(temporary)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from idp import clock
@@ -75,7 +76,7 @@ def organisation(actor: User, code: str, catalogue: Catalogue) -> Organisation:
     for org in manageable(actor, catalogue):
         if org.code == wanted:
             return org
-    raise NotFound("There is no such organisation, or you do not manage it.")
+    raise NotFound(_l("There is no such organisation, or you do not manage it."))
 
 
 def member(org: Organisation, sub: str) -> tuple[User, Membership]:
@@ -86,7 +87,7 @@ def member(org: Organisation, sub: str) -> tuple[User, Membership]:
         .where(User.sub == sub, Membership.organisation_id == org.id)
     ).first()
     if row is None:
-        raise NotFound("There is no such user in this organisation.")
+        raise NotFound(_l("There is no such user in this organisation."))
     return row.User, row.Membership
 
 
@@ -105,13 +106,21 @@ def _checked_roles(org: Organisation, keys: Iterable[str], catalogue: Catalogue)
     if wanted & officer_only:
         names = ", ".join(sorted(catalogue.roles_by_key[k].name for k in wanted & officer_only))
         raise PermissionDenied(
-            f"{names} cannot be given from here: it goes with the centre's exams officer."
+            _l(
+                "%(roles)s cannot be given from here: it goes with the centre's exams officer.",
+                roles=names,
+            )
         )
     unknown = wanted - offered
     if unknown:
-        raise InvalidInput(f"The role {sorted(unknown)[0]!r} is not offered to this organisation.")
+        raise InvalidInput(
+            _l(
+                "The role %(role)s is not offered to this organisation.",
+                role=repr(sorted(unknown)[0]),
+            )
+        )
     if not wanted:
-        raise InvalidInput("Select one or more roles.")
+        raise InvalidInput(_l("Select one or more roles."))
     return wanted
 
 
@@ -134,8 +143,10 @@ def _holders_of_management(org: Organisation, catalogue: Catalogue) -> set[int]:
 def _keep_a_manager(org: Organisation, target: User, catalogue: Catalogue, losing: bool) -> None:
     if losing and _holders_of_management(org, catalogue) == {target.id}:
         raise PermissionDenied(
-            "This is the last person with User Management at this organisation. "
-            "Give the role to someone else first."
+            _l(
+                "This is the last person with User Management at this organisation."
+                " Give the role to someone else first."
+            )
         )
 
 
@@ -151,11 +162,22 @@ def _audit(action: str, actor: User, org: Organisation, target: User, **details:
     )
 
 
+NOT_SELF = {
+    "change the roles of": _l(
+        "You cannot change the roles of yourself. Ask another person with User Management."
+    ),
+    "suspend": _l("You cannot suspend yourself. Ask another person with User Management."),
+    "restore": _l("You cannot restore yourself. Ask another person with User Management."),
+    "delete": _l("You cannot delete yourself. Ask another person with User Management."),
+    "change the email address of": _l(
+        "You cannot change the email address of yourself. Ask another person with User Management."
+    ),
+}
+
+
 def _not_self(actor: User, target: User, what: str) -> None:
     if actor.id == target.id:
-        raise PermissionDenied(
-            f"You cannot {what} yourself. Ask another person with User Management."
-        )
+        raise PermissionDenied(NOT_SELF[what])
 
 
 def change_roles(
@@ -220,7 +242,7 @@ def check_new(org: Organisation, person: NewUser, catalogue: Catalogue) -> Outco
             address,
             existing.name,
             "already_member",
-            "Already a member of this organisation.",
+            _l("Already a member of this organisation."),
             existing.sub,
         )
     return Outcome(address, existing.name, "linked", sub=existing.sub)
@@ -234,7 +256,9 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
     if outcome.kind == "error":
         raise InvalidInput(outcome.message)
     if outcome.kind == "already_member":
-        raise InvalidInput(f"{outcome.email} is already a member of this organisation.")
+        raise InvalidInput(
+            _l("%(email)s is already a member of this organisation.", email=outcome.email)
+        )
     roles = set(person.roles)
     if outcome.kind == "linked":
         existing = users.find_by_email(outcome.email)
@@ -286,11 +310,13 @@ def suspend(actor: User, org: Organisation, target: User, catalogue: Catalogue) 
     _not_self(actor, target, "suspend")
     member(org, target.sub)
     if target.status == UserStatus.SUSPENDED:
-        raise InvalidInput("This account is already suspended.")
+        raise InvalidInput(_l("This account is already suspended."))
     if _outside(target, actor, catalogue):
         raise PermissionDenied(
-            "This person also belongs to an organisation you do not manage, so their account "
-            "cannot be suspended from here. Remove them from your organisation instead."
+            _l(
+                "This person also belongs to an organisation you do not manage, so their account"
+                " cannot be suspended from here. Remove them from your organisation instead."
+            )
         )
     _keep_a_manager(org, target, catalogue, True)
     before = target.status
@@ -310,7 +336,7 @@ def restore(actor: User, org: Organisation, target: User) -> None:
     _not_self(actor, target, "restore")
     member(org, target.sub)
     if target.status != UserStatus.SUSPENDED:
-        raise InvalidInput("This account is not suspended.")
+        raise InvalidInput(_l("This account is not suspended."))
     target.status = UserStatus.ACTIVE if target.password_changed_at else UserStatus.INVITED
     _audit(
         "management.user_restored",
@@ -331,7 +357,7 @@ def check_removable(
     _, membership = member(org, target.sub)
     others = [m for m in target.memberships if m.organisation_id != org.id]
     if not others and target.status != UserStatus.SUSPENDED:
-        raise PermissionDenied("Suspend this account before deleting it.")
+        raise PermissionDenied(_l("Suspend this account before deleting it."))
     _keep_a_manager(
         org, target, catalogue, catalogue.management_role(org.brand) in membership.role_keys
     )
@@ -388,9 +414,9 @@ def transfer_target(org: Organisation, target: User, sub: str) -> User:
     try:
         to, _ = member(org, sub)
     except NotFound:
-        raise InvalidInput("Choose who should receive the data.") from None
+        raise InvalidInput(_l("Choose who should receive the data.")) from None
     if to.id == target.id or to.status != UserStatus.ACTIVE:
-        raise InvalidInput("Choose another active member of the organisation.")
+        raise InvalidInput(_l("Choose another active member of the organisation."))
     return to
 
 
@@ -402,7 +428,7 @@ def record_transfer(actor: User, org: Organisation, target: User, to: User, serv
 def resend_invitation(actor: User, org: Organisation, target: User, settings: Settings) -> None:
     member(org, target.sub)
     if target.status != UserStatus.INVITED or not target.must_change_password:
-        raise InvalidInput("This person has already activated their account.")
+        raise InvalidInput(_l("This person has already activated their account."))
     invitations.invite(
         target, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
     )
@@ -412,7 +438,7 @@ def send_password_reset(actor: User, org: Organisation, target: User, settings: 
     """Email the person a link to choose a new password (nothing changes until they use it)."""
     member(org, target.sub)
     if target.status != UserStatus.ACTIVE:
-        raise InvalidInput("Only an active account can be sent a password reset link.")
+        raise InvalidInput(_l("Only an active account can be sent a password reset link."))
     passwords.request_reset(target, minutes=settings.password_reset_minutes)
     _audit("management.password_reset_sent", actor, org, target)
 
@@ -426,17 +452,19 @@ def change_email(
     member(org, target.sub)
     if _outside(target, actor, settings.catalogue):
         raise PermissionDenied(
-            "This person also belongs to an organisation you do not manage, so only they can "
-            "change their email address."
+            _l(
+                "This person also belongs to an organisation you do not manage, so only they can"
+                " change their email address."
+            )
         )
     new = users.normalise_email(address)
     old = target.primary_email
     assert old is not None
     if new == old.address:
-        raise InvalidInput("That is already their email address.")
+        raise InvalidInput(_l("That is already their email address."))
     own = next((e for e in target.emails if e.address == new), None)
     if own is None and users.email_in_use(new):
-        raise InvalidInput("Another account already uses that email address.")
+        raise InvalidInput(_l("Another account already uses that email address."))
     previous = old.address
     if own is not None:  # one of their own addresses becomes the main one
         old.is_primary = False

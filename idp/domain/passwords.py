@@ -9,6 +9,7 @@ import urllib.request
 from datetime import timedelta
 from functools import cache
 
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
@@ -44,24 +45,28 @@ def check_policy(
     composition rules (NIST SP 800-63B-4 §3.1.1.2)."""
     normalised = unicodedata.normalize("NFKC", password)
     if not normalised.strip():
-        raise InvalidInput("Enter a password.")
+        raise InvalidInput(_l("Enter a password."))
     if len(normalised) < min_length:
-        raise InvalidInput(f"Password must be at least {min_length} characters long.")
+        raise InvalidInput(_l("Password must be at least %(num)d characters long.", num=min_length))
     if len(normalised) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput(f"Password must be at most {MAX_PASSWORD_LENGTH} characters long.")
+        raise InvalidInput(
+            _l("Password must be at most %(num)d characters long.", num=MAX_PASSWORD_LENGTH)
+        )
     folded = normalised.casefold()
     if folded in _breached() or folded.replace(" ", "") in _breached():
         raise InvalidInput(
-            "This password is one of the most common passwords and is easy to guess. "
-            "Choose a different one: a few unrelated words work well."
+            _l(
+                "This password is one of the most common passwords and is easy to guess."
+                " Choose a different one: a few unrelated words work well."
+            )
         )
     if email:
         local = email.casefold().partition("@")[0]
         if email.casefold() in folded or (len(local) >= 4 and local in folded):
-            raise InvalidInput("Password must not contain your email address.")
+            raise InvalidInput(_l("Password must not contain your email address."))
     for name in names:
         if len(name) >= 3 and name.casefold() in folded:
-            raise InvalidInput("Password must not contain your name.")
+            raise InvalidInput(_l("Password must not contain your name."))
 
 
 def check_pwned(password: str, range_url: str, timeout: float = 3.0) -> None:
@@ -87,12 +92,14 @@ def check_pwned(password: str, range_url: str, timeout: float = 3.0) -> None:
         candidate, _, count = line.strip().partition(":")
         if candidate == suffix and count.strip() not in ("", "0"):
             raise InvalidInput(
-                "This password has appeared in a data breach, so others may know it. "
-                "Choose a different one."
+                _l(
+                    "This password has appeared in a data breach, so others may know it."
+                    " Choose a different one."
+                )
             )
 
 
-STRENGTH_LABELS = ("Very weak", "Weak", "Fair", "Good", "Strong")
+STRENGTH_LABELS = (_l("Very weak"), _l("Weak"), _l("Fair"), _l("Good"), _l("Strong"))
 
 
 def strength(password: str, hints: tuple[str, ...] = ()) -> dict[str, object]:
@@ -105,7 +112,7 @@ def strength(password: str, hints: tuple[str, ...] = ()) -> dict[str, object]:
     feedback = result["feedback"]
     return {
         "score": score,
-        "label": STRENGTH_LABELS[score],
+        "label": str(STRENGTH_LABELS[score]),
         "warning": feedback.get("warning") or "",
         "suggestions": list(feedback.get("suggestions") or []),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from idp import clock
@@ -28,16 +29,27 @@ def normalise_email(value: str) -> str:
     """Trim and lower-case an address, or raise InvalidInput."""
     address = (value or "").strip().lower()
     if len(address) > 254 or not EMAIL_RE.match(address):
-        raise InvalidInput("Enter an email address in the correct format, like name@example.org.")
+        raise InvalidInput(
+            _l("Enter an email address in the correct format, like name@example.org.")
+        )
     return address
 
 
 def clean_name(value: str, label: str) -> str:
+    """``value`` with its spaces tidied; ``label`` is "first or given name" or "last name or
+    surname" (the messages name the field)."""
     name = " ".join((value or "").split())
+    given = label == "first or given name"
     if not name:
-        raise InvalidInput(f"Enter the {label}.")
+        raise InvalidInput(
+            _l("Enter the first or given name.") if given else _l("Enter the last name or surname.")
+        )
     if len(name) > NAME_MAX:
-        raise InvalidInput(f"The {label} must be {NAME_MAX} characters or fewer.")
+        raise InvalidInput(
+            _l("The first or given name must be %(num)d characters or fewer.", num=NAME_MAX)
+            if given
+            else _l("The last name or surname must be %(num)d characters or fewer.", num=NAME_MAX)
+        )
     return name
 
 
@@ -90,7 +102,7 @@ def create(
     given = clean_name(given_name, "first or given name")
     family = clean_name(family_name, "last name or surname")
     if email_in_use(address):
-        raise Conflict("An account with this email address already exists.")
+        raise Conflict(_l("An account with this email address already exists."))
     now = clock.now()
     user = User(
         sub=new_subject(),

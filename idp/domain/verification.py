@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from idp import clock
@@ -92,7 +93,7 @@ def check_format(code: str) -> str:
     """The code without spaces, or InvalidInput if it is not six digits."""
     entered = "".join(code.split())
     if not (len(entered) == 6 and entered.isascii() and entered.isdigit()):
-        raise InvalidInput("Enter the 6-digit code from the email.")
+        raise InvalidInput(_l("Enter the 6-digit code from the email."))
     return entered
 
 

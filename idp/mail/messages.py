@@ -1,7 +1,8 @@
 """One function per automated email; each renders ``templates/mail/<name>.txt`` and ``.html``.
 
-Links are built from the configured issuer, never from the request's Host header, so a forged
-Host cannot turn a password-reset email into a link to another site.
+Subjects and bodies are in the language of the request that caused the email (English
+outside a request). Links are built from the configured issuer, never from the request's Host
+header, so a forged Host cannot turn a password-reset email into a link to another site.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
+from flask_babel import format_date, format_time
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from idp import clock
 from idp.config import Settings
@@ -49,7 +53,11 @@ def _build(template: str, to: str, subject: str, **context: Any) -> EmailMessage
 
 
 def _when(moment: datetime) -> str:
-    return f"{moment:%-d %B %Y at %H:%M} UTC"
+    return _(
+        "%(date)s at %(time)s UTC",
+        date=format_date(moment, "d MMMM y", rebase=False),
+        time=format_time(moment, "HH:mm", rebase=False),
+    )
 
 
 def invitation(
@@ -58,7 +66,7 @@ def invitation(
     return _build(
         "invitation",
         to,
-        "Your My Cambridge account",
+        _("Your My Cambridge account"),
         name=name,
         email=to,
         temporary_password=temporary_password,
@@ -69,11 +77,11 @@ def invitation(
 
 
 PURPOSE_TEXT = {
-    "activation": "to finish setting up your account",
-    "sign_in": "to finish signing in on a new device",
-    "signup": "to confirm your email address and create your account",
-    "add_email": "to confirm this email address for your account",
-    "change_primary": "to confirm the change of your main email address",
+    "activation": _l("Enter it to finish setting up your account."),
+    "sign_in": _l("Enter it to finish signing in on a new device."),
+    "signup": _l("Enter it to confirm your email address and create your account."),
+    "add_email": _l("Enter it to confirm this email address for your account."),
+    "change_primary": _l("Enter it to confirm the change of your main email address."),
 }
 
 
@@ -81,10 +89,10 @@ def verification_code(*, to: str, name: str, code: str, purpose: str, minutes: i
     return _build(
         "verification_code",
         to,
-        f"{code} is your My Cambridge verification code",
+        _("%(code)s is your My Cambridge verification code", code=code),
         name=name,
         code=code,
-        reason=PURPOSE_TEXT[purpose],
+        instruction=str(PURPOSE_TEXT[purpose]),
         minutes=minutes,
     )
 
@@ -93,7 +101,7 @@ def password_reset(*, to: str, name: str, url: str, minutes: int) -> EmailMessag
     return _build(
         "password_reset",
         to,
-        "Reset your My Cambridge password",
+        _("Reset your My Cambridge password"),
         name=name,
         url=url,
         minutes=minutes,
@@ -104,7 +112,7 @@ def password_changed(*, to: str, name: str) -> EmailMessage:
     return _build(
         "password_changed",
         to,
-        "Your My Cambridge password was changed",
+        _("Your My Cambridge password was changed"),
         name=name,
         forgot_url=link("password.forgot"),
         when=_when(clock.now()),
@@ -112,11 +120,16 @@ def password_changed(*, to: str, name: str) -> EmailMessage:
 
 
 def connected_account(*, to: str, name: str, upstream: str, connected: bool) -> EmailMessage:
-    change = "connected to" if connected else "disconnected from"
+    if connected:
+        subject = _("%(upstream)s was connected to your My Cambridge account", upstream=upstream)
+    else:
+        subject = _(
+            "%(upstream)s was disconnected from your My Cambridge account", upstream=upstream
+        )
     return _build(
         "connected_account",
         to,
-        f"{upstream} was {change} your My Cambridge account",
+        subject,
         name=name,
         upstream=upstream,
         connected=connected,
@@ -130,7 +143,7 @@ def address_in_use(*, to: str) -> EmailMessage:
     return _build(
         "address_in_use",
         to,
-        "Someone tried to add your email address to a My Cambridge account",
+        _("Someone tried to add your email address to a My Cambridge account"),
         forgot_url=link("password.forgot"),
     )
 
@@ -139,7 +152,7 @@ def primary_email_changed(*, to: str, name: str, old: str, new: str) -> EmailMes
     return _build(
         "primary_email_changed",
         to,
-        "Your My Cambridge email address was changed",
+        _("Your My Cambridge email address was changed"),
         name=name,
         old=old,
         new=new,
@@ -151,7 +164,7 @@ def signup_exists(*, to: str) -> EmailMessage:
     return _build(
         "signup_exists",
         to,
-        "You already have a My Cambridge account",
+        _("You already have a My Cambridge account"),
         forgot_url=link("password.forgot"),
     )
 
@@ -160,7 +173,7 @@ def added_to_organisation(*, to: str, name: str, organisation: str) -> EmailMess
     return _build(
         "added_to_organisation",
         to,
-        f"You have been added to {organisation} in My Cambridge",
+        _("You have been added to %(organisation)s in My Cambridge", organisation=organisation),
         name=name,
         organisation=organisation,
     )

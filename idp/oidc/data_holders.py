@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from idp.extensions import db
@@ -113,7 +114,7 @@ def ask(person: User, org: Organisation, timeout: float = TIMEOUT) -> list[Holdi
         except (OSError, ValueError) as exc:
             log.warning("user data query to %s failed: %s", client.user_data_uri, exc)
             found.append(
-                Holding(client.client_id, client.name, False, problem="it could not be reached")
+                Holding(client.client_id, client.name, False, problem=_("it could not be reached"))
             )
             continue
         summary = body.get("summary")
@@ -136,12 +137,18 @@ def transfer(
         status, body = _post(client.user_data_uri, token, timeout)
     except (OSError, ValueError) as exc:
         log.warning("user data transfer at %s failed: %s", client.user_data_uri, exc)
-        raise TransferRefused(f"{client.name} could not be reached. Try again later.") from None
+        raise TransferRefused(
+            _("%(service)s could not be reached. Try again later.", service=client.name)
+        ) from None
     if status == 200 and body.get("transferred") is True:
         return
     reason = body.get("error_description")
     raise TransferRefused(
-        f"{client.name} did not transfer the data: {reason}"
+        _("%(service)s did not transfer the data: %(reason)s", service=client.name, reason=reason)
         if isinstance(reason, str) and reason
-        else f"{client.name} did not transfer the data (HTTP {status})."
+        else _(
+            "%(service)s did not transfer the data (HTTP %(status)s).",
+            service=client.name,
+            status=status,
+        )
     )

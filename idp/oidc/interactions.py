@@ -14,7 +14,7 @@ from flask import current_app, render_template, session
 from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import MultiDict
 
-from idp import clock
+from idp import clock, languages
 from idp.extensions import db
 from idp.models import Interaction
 from idp.security import random_token
@@ -50,6 +50,7 @@ def start(params: MultiDict[str, str], ttl_seconds: int) -> ParkedRequest:
     )
     mine = [i for i in session.get(SESSION_KEY, []) if isinstance(i, str)]
     session[SESSION_KEY] = [*mine[-(MAX_PER_BROWSER - 1) :], parked.id]
+    languages.remember_requested(parked.id, params.get("ui_locales"), ttl_seconds)
     return parked
 
 
@@ -84,6 +85,7 @@ def mark_consented(interaction: ParkedRequest) -> None:
 def finish(interaction: ParkedRequest) -> None:
     db.session.execute(delete(_table).where(_table.c.id == interaction.id))
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != interaction.id]
+    languages.forget_requested(interaction.id)
 
 
 def login_page(

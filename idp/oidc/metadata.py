@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import url_for
 
+from idp import languages
 from idp.domain.clients import API_SCOPES
 from idp.oidc.claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from idp.oidc.server import IdpAuthorizationServer
@@ -59,7 +60,7 @@ def discovery_document(server: IdpAuthorizationServer) -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "acr_values_supported": ["1", "2"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": list(languages.SUPPORTED),
         "claims_locales_supported": ["en"],
         "display_values_supported": ["page"],
         "frontchannel_logout_supported": True,

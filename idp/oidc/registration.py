@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from idp import languages
 from idp.domain import clients, registration
 from idp.domain.registration import RegistrationError
 from idp.errors import InvalidInput
@@ -52,6 +53,7 @@ def _client_uri(client_id: str) -> str:
 
 @bp.post("/register")
 @csrf.exempt
+@languages.in_english
 def register() -> Response:
     catalogue = current_app.extensions["idp.settings"].catalogue
     try:
@@ -71,6 +73,7 @@ def register() -> Response:
 
 @bp.route("/register/<client_id>", methods=["GET", "PUT", "DELETE"])
 @csrf.exempt
+@languages.in_english
 def manage(client_id: str) -> Response:
     try:
         client = registration.registered_client(client_id, _bearer())

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.datastructures import MultiDict
@@ -86,8 +87,8 @@ def resume() -> Any:
     interaction = interactions.get(request.args.get("ix"))
     if interaction is None:
         return _error_page(
-            "This sign-in request has expired",
-            "Go back to the service you were using and start again.",
+            _("This sign-in request has expired"),
+            _("Go back to the service you were using and start again."),
             410,
         )
     return continue_authorization(interaction)
@@ -109,9 +110,11 @@ def _authorize(params: MultiDict[str, str], interaction: ParkedRequest | None) -
         db.session.rollback()
         if not error.redirect or authz.redirect_uri is None:
             return _error_page(
-                "This sign-in link is not valid",
-                "The service that sent you here made a request we cannot accept. "
-                "Go back to it and try again.",
+                _("This sign-in link is not valid"),
+                _(
+                    "The service that sent you here made a request we cannot accept."
+                    " Go back to it and try again."
+                ),
                 400,
                 detail=f"{error.error}: {error.description}",
             )
@@ -139,8 +142,8 @@ def consent() -> Any:
     auth_session = current_auth_session()
     if interaction is None or auth_session is None:
         return _error_page(
-            "This sign-in request has expired",
-            "Go back to the service you were using and start again.",
+            _("This sign-in request has expired"),
+            _("Go back to the service you were using and start again."),
             410,
         )
     server = oauth_server()
@@ -245,8 +248,8 @@ def end_session() -> Any:
         validated = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return _error_page(
-            "This sign-out link is not valid",
-            "You have not been signed out. Use the sign-out button instead.",
+            _("This sign-out link is not valid"),
+            _("You have not been signed out. Use the sign-out button instead."),
             400,
             detail=f"{error.error}: {error.description}",
         )

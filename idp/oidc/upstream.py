@@ -17,6 +17,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, request
+from flask_babel import gettext as _
 from joserfc.errors import JoseError
 
 from idp.config import Upstream
@@ -75,7 +76,10 @@ def _client(upstream: Upstream) -> Any:
 
 def _unreachable(upstream: Upstream) -> UpstreamError:
     return UpstreamError(
-        f"{upstream.name} did not answer in time. Try again, or sign in with your password."
+        _(
+            "%(provider)s did not answer in time. Try again, or sign in with your password.",
+            provider=upstream.name,
+        )
     )
 
 
@@ -98,12 +102,14 @@ def finish(upstream: Upstream) -> Identity:
             metadata = client.load_server_metadata()
             iss = request.args.get("iss")
             if iss is not None and iss != metadata.get("issuer"):
-                raise UpstreamError(f"The answer did not come from {upstream.name}.")
+                raise UpstreamError(
+                    _("The answer did not come from %(provider)s.", provider=upstream.name)
+                )
         token = client.authorize_access_token()
         if upstream.kind == "oidc":
             claims = token.get("userinfo")
             if not claims:
-                raise UpstreamError(f"{upstream.name} sent no ID token.")
+                raise UpstreamError(_("%(provider)s sent no ID token.", provider=upstream.name))
             return Identity(
                 upstream=upstream.key,
                 subject=str(claims["sub"]),
@@ -115,7 +121,7 @@ def finish(upstream: Upstream) -> Identity:
         response.raise_for_status()
         profile = response.json()
         if not isinstance(profile, dict) or not profile.get("id"):
-            raise UpstreamError(f"{upstream.name} did not say who you are.")
+            raise UpstreamError(_("%(provider)s did not say who you are.", provider=upstream.name))
         # Facebook only releases an address its owner has confirmed.
         email = profile.get("email") if isinstance(profile.get("email"), str) else None
         return Identity(
@@ -127,16 +133,27 @@ def finish(upstream: Upstream) -> Identity:
         )
     except OAuthError as exc:
         if exc.error == "access_denied":
-            raise UpstreamError(f"You did not allow {upstream.name} to sign you in.") from None
+            raise UpstreamError(
+                _("You did not allow %(provider)s to sign you in.", provider=upstream.name)
+            ) from None
         if exc.error == "mismatching_state":
             raise UpstreamError(
-                f"This answer from {upstream.name} does not belong to a sign-in started in this "
-                "browser, or it was used already. Start again."
+                _(
+                    "This answer from %(provider)s does not belong to a sign-in started in this"
+                    " browser, or it was used already. Start again.",
+                    provider=upstream.name,
+                )
             ) from None
         raise UpstreamError(
-            f"{upstream.name} refused the sign-in ({exc.error}). Start again."
+            _(
+                "%(provider)s refused the sign-in (%(error)s). Start again.",
+                provider=upstream.name,
+                error=exc.error,
+            )
         ) from None
     except requests.RequestException:
         raise _unreachable(upstream) from None
     except (JoseError, ValueError, KeyError):
-        raise UpstreamError(f"The answer from {upstream.name} could not be checked.") from None
+        raise UpstreamError(
+            _("The answer from %(provider)s could not be checked.", provider=upstream.name)
+        ) from None

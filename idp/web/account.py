@@ -18,6 +18,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from idp.config import AuthSettings
@@ -85,7 +87,7 @@ def change_name() -> Any:
             "account/personal.html", errors=[(field_id, exc.message)], section="personal"
         ), 400
     db.session.commit()
-    flash("Your name has been changed.", "success")
+    flash(_("Your name has been changed."), "success")
     return redirect(url_for("account.personal"))
 
 
@@ -95,7 +97,7 @@ def change_password() -> Any:
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
         if not _current_password_ok():
-            errors.append(("current_password", "Your current password is not correct."))
+            errors.append(("current_password", _("Your current password is not correct.")))
         else:
             errors = new_password_errors(current_user, request.form, auth)
         if not errors:
@@ -105,11 +107,15 @@ def change_password() -> Any:
             )
             db.session.commit()
             _refresh_browser_session()
-            flash(
-                "Your password has been changed."
-                + (f" You were signed out on {ended} other device(s)." if ended else ""),
-                "success",
-            )
+            if ended:
+                message = ngettext(
+                    "Your password has been changed. You were signed out on %(num)d other device.",
+                    "Your password has been changed. You were signed out on %(num)d other devices.",
+                    ended,
+                )
+            else:
+                message = _("Your password has been changed.")
+            flash(message, "success")
             return redirect(url_for("account.personal"))
     min_length = passwords.min_length_for(current_user, auth)
     return render_template(
@@ -122,7 +128,7 @@ def add_email() -> Any:
     if not _current_password_ok():
         return render_template(
             "account/personal.html",
-            errors=[("current_password", "Your current password is not correct.")],
+            errors=[("current_password", _("Your current password is not correct."))],
             section="personal",
             new_email=field(request.form, "email", 254),
         ), 400
@@ -172,7 +178,7 @@ def remove_email() -> Any:
         flash(exc.message, "warning")
     else:
         db.session.commit()
-        flash("The email address has been removed from your account.", "success")
+        flash(_("The email address has been removed from your account."), "success")
     return redirect(url_for("account.personal"))
 
 
@@ -189,7 +195,7 @@ def verify_email() -> Any:
                 emails.start_adding(current_user, address, code_policy())
             else:
                 emails.start_making_primary(current_user, address, code_policy())
-            notice = "We have sent you a new code. Codes sent earlier no longer work."
+            notice = _("We have sent you a new code. Codes sent earlier no longer work.")
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -199,10 +205,10 @@ def verify_email() -> Any:
         try:
             if purpose == "add_email":
                 emails.finish_adding(current_user, address, code, code_policy())
-                message = f"{address} has been added to your account."
+                message = _("%(address)s has been added to your account.", address=address)
             else:
                 emails.finish_making_primary(current_user, address, code, code_policy())
-                message = f"{address} is now your main email address."
+                message = _("%(address)s is now your main email address.", address=address)
         except DomainError as exc:
             db.session.commit()  # a wrong attempt counts
             error = exc.message
@@ -255,7 +261,7 @@ def setup_totp() -> Any:
     errors: list[tuple[str, str]] = []
     if request.method == "POST" and not _current_password_ok():
         # Whoever holds a stolen session must not be able to lock the owner out.
-        errors.append(("current_password", "Your current password is not correct."))
+        errors.append(("current_password", _("Your current password is not correct.")))
     elif request.method == "POST":
         try:
             codes = totp.enable(current_user, secret, request.form.get("code") or "")
@@ -279,18 +285,18 @@ def setup_totp() -> Any:
 def remove_totp() -> Any:
     if not _current_password_ok():
         flash(
-            "Your current password is not correct. The authenticator app is still set up.",
+            _("Your current password is not correct. The authenticator app is still set up."),
             "warning",
         )
         return redirect(url_for("account.security"))
     auth = _auth()
     totp.disable(current_user)
     db.session.commit()
-    message = "Your authenticator app has been removed."
+    message = _("Your authenticator app has been removed.")
     if auth.password_min_length > auth.password_min_length_with_totp:
-        message += (
-            f" If your password is shorter than {auth.password_min_length} characters,"
-            " change it now."
+        message += " " + _(
+            "If your password is shorter than %(num)d characters, change it now.",
+            num=auth.password_min_length,
         )
     flash(message, "success")
     return redirect(url_for("account.security"))
@@ -302,7 +308,8 @@ def new_recovery_codes() -> Any:
         abort(404)
     if not _current_password_ok():
         flash(
-            "Your current password is not correct. Your recovery codes have not changed.", "warning"
+            _("Your current password is not correct. Your recovery codes have not changed."),
+            "warning",
         )
         return redirect(url_for("account.security"))
     codes = totp.new_recovery_codes(current_user)
@@ -329,7 +336,7 @@ def end_session() -> Any:
         abort(400)
     sessions.end(target)
     db.session.commit()
-    flash("That device has been signed out.", "success")
+    flash(_("That device has been signed out."), "success")
     return redirect(url_for("account.security"))
 
 
@@ -345,7 +352,7 @@ def sign_out_everywhere() -> Any:
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You have been signed out on every device, including this one.", "success")
+    flash(_("You have been signed out on every device, including this one."), "success")
     return redirect(url_for("auth.login"))
 
 
@@ -363,7 +370,7 @@ def apps() -> Any:
 def revoke_app() -> Any:
     consents.revoke(current_user, field(request.form, "client_id", 64))
     db.session.commit()
-    flash("The service no longer has access to your account.", "success")
+    flash(_("The service no longer has access to your account."), "success")
     return redirect(url_for("account.apps"))
 
 

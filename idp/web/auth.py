@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from idp import clock
@@ -199,7 +200,7 @@ def verify() -> Any:
         try:
             if not step.decoy:
                 verification.issue(user, step.purpose, user.email or "", code_policy())
-            notice = "We have sent you a new code. Codes sent earlier no longer work."
+            notice = _("We have sent you a new code. Codes sent earlier no longer work.")
         except TooSoon as exc:
             error = exc.message
         db.session.commit()
@@ -245,9 +246,9 @@ def totp_step() -> Any:
     use_recovery = request.values.get("method") == "recovery"
     if request.method == "POST" and _second_factor_locked(user):
         error = (
-            "Too many wrong codes. Wait 15 minutes, then try again, or use a recovery code."
+            _("Too many wrong codes. Wait 15 minutes, then try again, or use a recovery code.")
             if not use_recovery
-            else "Too many wrong codes. Wait 15 minutes, then try again."
+            else _("Too many wrong codes. Wait 15 minutes, then try again.")
         )
     elif request.method == "POST":
         try:

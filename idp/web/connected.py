@@ -22,6 +22,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from idp import clock
@@ -92,8 +93,11 @@ def connect(key: str) -> Any:
             current_user.password_hash, password
         ):
             flash(
-                f"To connect {upstream.name}, enter your current password "
-                "(you signed in more than 10 minutes ago).",
+                _(
+                    "To connect %(provider)s, enter your current password (you signed in more"
+                    " than 10 minutes ago).",
+                    provider=upstream.name,
+                ),
                 "warning",
             )
             return redirect(url_for("account.connected"))
@@ -112,7 +116,10 @@ def disconnect(key: str) -> Any:
         flash(exc.message, "warning")
     else:
         db.session.commit()
-        flash(f"{upstream.name} has been disconnected from your account.", "success")
+        flash(
+            _("%(provider)s has been disconnected from your account.", provider=upstream.name),
+            "success",
+        )
     return redirect(url_for("account.connected"))
 
 
@@ -129,8 +136,11 @@ def callback(key: str) -> Any:
     if not isinstance(flow, dict) or flow.get("key") != key:
         return _problem(
             upstream,
-            f"This answer from {upstream.name} does not belong to a sign-in started in this "
-            "browser, or it was used already. Start again.",
+            _(
+                "This answer from %(provider)s does not belong to a sign-in started in this"
+                " browser, or it was used already. Start again.",
+                provider=upstream.name,
+            ),
         )
     try:
         identity = upstreams.finish(upstream)
@@ -143,7 +153,7 @@ def callback(key: str) -> Any:
 
 def _link(upstream: Upstream, identity: connected.Identity, flow: dict[str, Any]) -> Any:
     if not current_user.is_authenticated or current_user.sub != flow.get("user"):
-        return _problem(upstream, "You are no longer signed in. Sign in and try again.")
+        return _problem(upstream, _("You are no longer signed in. Sign in and try again."))
     try:
         connected.link(current_user, identity, upstream.name)
     except DomainError as exc:
@@ -151,7 +161,13 @@ def _link(upstream: Upstream, identity: connected.Identity, flow: dict[str, Any]
         flash(exc.message, "warning")
     else:
         db.session.commit()
-        flash(f"{upstream.name} is connected. You can now sign in with {upstream.name}.", "success")
+        flash(
+            _(
+                "%(provider)s is connected. You can now sign in with %(provider)s.",
+                provider=upstream.name,
+            ),
+            "success",
+        )
     return redirect(url_for("account.connected"))
 
 
@@ -177,7 +193,7 @@ def _sign_in(upstream: Upstream, identity: connected.Identity, flow: dict[str, A
     )
     db.session.commit()
     if found is not None:
-        return _problem(upstream, "This account cannot be used to sign in.", 403)
+        return _problem(upstream, _("This account cannot be used to sign in."), 403)
     # Never matched by email alone: the owner of an account with this (verified) address
     # proves it with the password, then connects from their account.
     has_account = bool(
@@ -185,7 +201,10 @@ def _sign_in(upstream: Upstream, identity: connected.Identity, flow: dict[str, A
     )
     return _problem(
         upstream,
-        f"No My Cambridge account is connected to this {upstream.name} account.",
+        _(
+            "No My Cambridge account is connected to this %(provider)s account.",
+            provider=upstream.name,
+        ),
         403,
         has_account=has_account,
         email=identity.email if has_account else None,

@@ -23,6 +23,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature
 
@@ -59,14 +61,19 @@ def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DomainError("Save the file as CSV with UTF-8 encoding and upload it again.") from None
+        raise DomainError(
+            _("Save the file as CSV with UTF-8 encoding and upload it again.")
+        ) from None
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise DomainError(
-            "The first line must name the columns first_name, last_name, email and roles "
-            f"(missing: {', '.join(missing)})."
+            _(
+                "The first line must name the columns first_name, last_name, email and roles"
+                " (missing: %(missing)s).",
+                missing=", ".join(missing),
+            )
         )
     at = {c: header.index(c) for c in COLUMNS}
     people = []
@@ -84,10 +91,13 @@ def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]
         )
         if len(people) > MAX_ROWS:
             raise DomainError(
-                f"A file can hold at most {MAX_ROWS} people. Split it and upload each part."
+                _(
+                    "A file can hold at most %(num)d people. Split it and upload each part.",
+                    num=MAX_ROWS,
+                )
             )
     if not people:
-        raise DomainError("The file has no people in it.")
+        raise DomainError(_("The file has no people in it."))
     return people
 
 
@@ -98,7 +108,9 @@ def preview(org: Organisation, people: list[NewUser], catalogue: Catalogue) -> l
     for person in people:
         outcome = management.check_new(org, person, catalogue)
         if outcome.kind != "error" and outcome.email in seen:
-            outcome = Outcome(outcome.email, outcome.name, "error", "Appears earlier in the file.")
+            outcome = Outcome(
+                outcome.email, outcome.name, "error", _("Appears earlier in the file.")
+            )
         seen.add(outcome.email)
         outcomes.append(outcome)
     return outcomes
@@ -131,7 +143,7 @@ def import_users(code: str) -> Any:
             if o.kind in ("invited", "linked")
         ]
         if not good:
-            flash("Nothing in that file can be imported any more.", "warning")
+            flash(_("Nothing in that file can be imported any more."), "warning")
             return redirect(url_for("organisation.import_users", code=org.code))
         job = imports.start(current_user, org, good)
         db.session.commit()
@@ -142,13 +154,14 @@ def import_users(code: str) -> Any:
                 job.id,
                 good,
                 request.remote_addr,
+                str(get_locale() or "en"),
             )
         )
         return redirect(url_for("organisation.import_progress", code=org.code, job_id=job.id), 303)
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            error = "Choose a CSV file to upload."
+            error = _("Choose a CSV file to upload.")
         else:
             try:
                 people = parse(upload.read(), org, catalogue)
@@ -177,9 +190,10 @@ def import_users(code: str) -> Any:
     )
 
 
-def _run_job(app: Flask, job_id: str, people: list[NewUser], ip: str | None) -> None:
-    """The import itself, once the officer's browser has been answered."""
-    with app.app_context():
+def _run_job(app: Flask, job_id: str, people: list[NewUser], ip: str | None, language: str) -> None:
+    """The import itself, once the officer's browser has been answered; its emails and
+    reasons in the language of the page that started it."""
+    with app.app_context(), force_locale(language):
         token = audit.source_ip.set(ip)
         try:
             imports.run(job_id, people, management_settings())

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
@@ -30,15 +33,15 @@ PROTOCOL_PATHS = (
 )
 
 MESSAGES = {
-    400: ("Something was wrong with that request", "Go back and try again."),
-    403: ("You cannot do that", "Your account does not have permission for this page."),
-    404: ("Page not found", "Check the address, or go to the home page."),
-    405: ("That action is not allowed here", "Go back and try again."),
-    410: ("This link has expired", "Go back to where you started and try again."),
-    413: ("That request was too large", "Go back and try again."),
-    429: ("Too many attempts", "Wait a few minutes and try again."),
-    500: ("Sorry, something went wrong", "Try again in a few minutes."),
-    503: ("The service is busy", "Try again in a few seconds."),
+    400: (_l("Something was wrong with that request"), _l("Go back and try again.")),
+    403: (_l("You cannot do that"), _l("Your account does not have permission for this page.")),
+    404: (_l("Page not found"), _l("Check the address, or go to the home page.")),
+    405: (_l("That action is not allowed here"), _l("Go back and try again.")),
+    410: (_l("This link has expired"), _l("Go back to where you started and try again.")),
+    413: (_l("That request was too large"), _l("Go back and try again.")),
+    429: (_l("Too many attempts"), _l("Wait a few minutes and try again.")),
+    500: (_l("Sorry, something went wrong"), _l("Try again in a few minutes.")),
+    503: (_l("The service is busy"), _l("Try again in a few seconds.")),
 }
 
 
@@ -46,7 +49,8 @@ def _wants_json() -> bool:
     return request.path.startswith(PROTOCOL_PATHS)
 
 
-def render_error(status: int, title: str | None = None, message: str | None = None) -> Response:
+def render_error(status: int, title: Any = None, message: Any = None) -> Response:
+    """The error page, in the person's language; for protocol paths, OAuth JSON in English."""
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
     if _wants_json():
         error = {
@@ -56,7 +60,9 @@ def render_error(status: int, title: str | None = None, message: str | None = No
             429: "too_many_requests",
             503: "temporarily_unavailable",
         }.get(status, "server_error")
-        response = jsonify(error=error, error_description=title or default_title)
+        with force_locale("en"):
+            description = str(title or default_title)
+        response = jsonify(error=error, error_description=description)
         response.status_code = status
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -86,8 +92,8 @@ def register(app: Flask) -> None:
         log.warning("CSRF check failed: %s", error.description)
         return render_error(
             400,
-            "Your form expired",
-            "For your security, forms expire. Go back, reload the page and try again.",
+            _l("Your form expired"),
+            _l("For your security, forms expire. Go back, reload the page and try again."),
         )
 
     @app.errorhandler(RateLimitExceeded)
@@ -98,8 +104,11 @@ def register(app: Flask) -> None:
         )
         return render_error(
             429,
-            "Too many attempts",
-            "There have been too many attempts from your network. Wait a minute, then try again.",
+            _l("Too many attempts"),
+            _l(
+                "There have been too many attempts from your network. Wait a minute, then try"
+                " again."
+            ),
         )
 
     @app.errorhandler(OperationalError)
@@ -113,8 +122,8 @@ def register(app: Flask) -> None:
             pass
         response = render_error(
             503,
-            "The service is busy",
-            "My Cambridge cannot reach its database just now. Try again in a few seconds.",
+            _l("The service is busy"),
+            _l("My Cambridge cannot reach its database just now. Try again in a few seconds."),
         )
         response.headers["Retry-After"] = "5"
         return response

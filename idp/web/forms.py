@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from idp.config import AuthSettings
@@ -31,7 +32,7 @@ def safe_next(value: str | None) -> str | None:
 
 def mask_email(address: str) -> str:
     """``jane.smith@example.org`` -> ``j*********@example.org``: recognisable, not harvestable."""
-    local, _, domain = address.partition("@")
+    local, _at, domain = address.partition("@")
     if not domain:
         return address
     return local[:1] + "*" * max(len(local) - 1, 1) + "@" + domain
@@ -47,5 +48,5 @@ def new_password_errors(
     except InvalidInput as exc:
         return [("password", exc.message)]
     if new != (form.get("confirm_password") or ""):
-        return [("confirm_password", "The passwords do not match.")]
+        return [("confirm_password", _("The passwords do not match."))]
     return []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from idp.domain import audit, sessions
@@ -70,7 +71,11 @@ def switch_organisation() -> Any:
     )
     db.session.commit()
     flash(
-        f"You are now acting for {membership.organisation.code} – {membership.organisation.name}.",
+        _(
+            "You are now acting for %(code)s – %(name)s.",
+            code=membership.organisation.code,
+            name=membership.organisation.name,
+        ),
         "success",
     )
     return redirect(url_for("home.index"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from idp.domain import clients
@@ -89,7 +90,7 @@ def client_view(client_id: str) -> Any:
             error = exc.message
         else:
             db.session.commit()
-            flash("The URIs have been saved.", "success")
+            flash(_("The URIs have been saved."), "success")
             return redirect(url_for("operator.client_view", client_id=client.client_id))
     return _client_page(client, error)
 
@@ -116,7 +117,7 @@ def api_access(client_id: str) -> Any:
         db.session.rollback()
         return _client_page(client, exc.message, "user_data_uri")
     db.session.commit()
-    flash("API access and the user data URI have been saved.", "success")
+    flash(_("API access and the user data URI have been saved."), "success")
     return redirect(url_for("operator.client_view", client_id=client.client_id))
 
 
@@ -138,5 +139,8 @@ def toggle(client_id: str, action: str) -> Any:
     client = _client(client_id)
     clients.set_disabled(client, action == "disable")
     db.session.commit()
-    flash(f"{client.name} has been {action}d.", "success")
+    if action == "disable":
+        flash(_("%(client)s has been disabled.", client=client.name), "success")
+    else:
+        flash(_("%(client)s has been enabled.", client=client.name), "success")
     return redirect(url_for("operator.client_view", client_id=client_id))

@@ -22,6 +22,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from werkzeug.datastructures import MultiDict
@@ -112,14 +114,17 @@ def choose() -> Any:
         code = field(request.form, "organisation", 20)
         org = next((o for o in orgs if o.code == code), None)
         if org is None:
-            error = "Select an organisation."
+            error = _("Select an organisation.")
         else:
             session[CHOSEN] = org.code
             # The services' next tokens say so too (an associate centre's `org`, with the
             # roles held there: none, unless the officer is also a member).
             sessions.set_organisation(current_user.auth_session, org.id)
             db.session.commit()
-            flash(f"You are now managing {org.code} – {org.name}.", "success")
+            flash(
+                _("You are now managing %(code)s – %(name)s.", code=org.code, name=org.name),
+                "success",
+            )
             return redirect(url_for("organisation.users", code=org.code))
     return render_template(
         "organisation/choose.html", orgs=orgs, chosen=session.get(CHOSEN), error=error
@@ -195,7 +200,7 @@ def add_users(code: str) -> Any:
         problems = [o for o in outcomes if o and o.kind in ("error", "already_member")]
         emails = [o.email for o in outcomes if o]
         if len(set(emails)) != len(emails):
-            flash("The same email address appears in more than one row.", "warning")
+            flash(_("The same email address appears in more than one row."), "warning")
         elif not problems:
             try:
                 done = management.add_all(current_user, org, rows, management_settings())
@@ -223,7 +228,9 @@ def _summary(done: list[management.Outcome]) -> str:
     """The same words whether an address was new (an invitation) or already had an account
     (linked to this organisation): what happened is between the service and the person."""
     added = [o.email for o in done if o.kind in ("invited", "linked")]
-    return f"Added {', '.join(added)}; each has been emailed." if added else ""
+    if not added:
+        return ""
+    return _("Added %(addresses)s; each has been emailed.", addresses=", ".join(added))
 
 
 @bp.get("/<code>/users/<sub>")
@@ -251,49 +258,57 @@ def view_user(code: str, sub: str) -> Any:
 
 def _act(code: str, sub: str, action: str) -> Any:
     org = managed_org(code)
-    user, _ = management.member(org, sub)
+    user, _membership = management.member(org, sub)
     catalogue = _catalogue()
     try:
         if action == "roles":
             management.change_roles(
                 current_user, org, user, request.form.getlist("roles"), catalogue
             )
-            message = f"The roles of {user.name} have been saved."
+            message = _("The roles of %(name)s have been saved.", name=user.name)
         elif action == "suspend":
             management.suspend(current_user, org, user, catalogue)
-            message = f"{user.name} has been suspended and signed out everywhere."
+            message = _("%(name)s has been suspended and signed out everywhere.", name=user.name)
         elif action == "restore":
             management.restore(current_user, org, user)
-            message = f"{user.name} has been restored."
+            message = _("%(name)s has been restored.", name=user.name)
         elif action == "invitation":
             management.resend_invitation(current_user, org, user, management_settings())
-            message = f"A new invitation has been sent to {user.email}."
+            message = _("A new invitation has been sent to %(email)s.", email=user.email)
         elif action == "email":
             management.change_email(
                 current_user, org, user, field(request.form, "email", 254), management_settings()
             )
-            message = (
-                f"The email address of {user.name} is now {user.email}. "
-                "Both addresses have been told."
+            message = _(
+                "The email address of %(name)s is now %(email)s. Both addresses have been told.",
+                name=user.name,
+                email=user.email,
             )
         elif action == "password":
             management.send_password_reset(current_user, org, user, management_settings())
-            message = f"A password reset link has been sent to {user.email}."
+            message = _("A password reset link has been sent to %(email)s.", email=user.email)
         else:  # delete
             name = user.name
             management.check_removable(current_user, org, user, catalogue)
             if any(h.blocks_deletion for h in data_holders.ask(user, org)):
                 flash(
-                    f"A service may still hold data of {name}: transfer it before deleting.",
+                    _(
+                        "A service may still hold data of %(name)s: transfer it before deleting.",
+                        name=name,
+                    ),
                     "warning",
                 )
                 return redirect(url_for("organisation.delete_user", code=org.code, sub=sub))
             deleted = management.remove(current_user, org, user, catalogue)
             db.session.commit()
             flash(
-                f"{name} has been deleted."
+                _("%(name)s has been deleted.", name=name)
                 if deleted
-                else f"{name} has been removed from {org.name}.",
+                else _(
+                    "%(name)s has been removed from %(organisation)s.",
+                    name=name,
+                    organisation=org.name,
+                ),
                 "success",
             )
             return redirect(url_for("organisation.users", code=org.code))
@@ -311,9 +326,11 @@ def delete_user(code: str, sub: str) -> Any:
     """Delete (or remove from this organisation): first every data-holding service is asked
     what it holds of the person; anything held must be transferred before delete is offered."""
     org = managed_org(code)
-    user, _ = management.member(org, sub)
+    user, _membership = management.member(org, sub)
     try:
-        _, deletes_account = management.check_removable(current_user, org, user, _catalogue())
+        _removable, deletes_account = management.check_removable(
+            current_user, org, user, _catalogue()
+        )
     except DomainError as exc:
         flash(exc.message, "warning")
         return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
@@ -332,7 +349,7 @@ def delete_user(code: str, sub: str) -> Any:
 @bp.post("/<code>/users/<sub>/transfer")
 def transfer_data(code: str, sub: str) -> Any:
     org = managed_org(code)
-    user, _ = management.member(org, sub)
+    user, _membership = management.member(org, sub)
     back = redirect(url_for("organisation.delete_user", code=org.code, sub=sub))
     holder = next(
         (c for c in data_holders.holders() if c.client_id == request.form.get("client_id")), None
@@ -353,7 +370,15 @@ def transfer_data(code: str, sub: str) -> Any:
         return back
     management.record_transfer(current_user, org, user, to, holder.name)
     db.session.commit()
-    flash(f"{holder.name} has transferred the data of {user.name} to {to.name}.", "success")
+    flash(
+        _(
+            "%(service)s has transferred the data of %(name)s to %(to)s.",
+            service=holder.name,
+            name=user.name,
+            to=to.name,
+        ),
+        "success",
+    )
     return back
 
 
@@ -369,39 +394,39 @@ def act(code: str, sub: str, action: str) -> Any:
 
 
 AUDIT_ACTIONS = {
-    "": "All events",
-    "sign_in.": "Sign-ins",
-    "management.": "Changes made in My Organisation",
-    "membership.": "Role changes",
-    "user.": "Account changes",
+    "": _l("All events"),
+    "sign_in.": _l("Sign-ins"),
+    "management.": _l("Changes made in My Organisation"),
+    "membership.": _l("Role changes"),
+    "user.": _l("Account changes"),
 }
 
 
 EVENT_LABELS = {
-    "sign_in.succeeded": "Signed in",
-    "sign_in.failed": "Sign-in failed",
-    "sign_in.second_factor_failed": "Wrong authenticator code",
-    "user.created": "Account created",
-    "user.invited": "Invitation sent",
-    "user.activated": "Account activated",
-    "user.password_changed": "Password changed",
-    "user.password_reset_requested": "Password reset link sent",
-    "membership.roles_set": "Roles set",
-    "membership.moved": "Moved between organisations",
-    "management.roles_changed": "Roles changed",
-    "management.user_linked": "Existing account added",
-    "management.user_suspended": "Suspended",
-    "management.user_restored": "Restored",
-    "management.user_deleted": "Account deleted",
-    "management.data_transferred": "Data transferred",
-    "management.user_removed": "Removed from the organisation",
-    "management.password_reset_sent": "Password reset link sent by an officer",
-    "management.email_changed": "Email address changed",
-    "management.import_started": "CSV import started",
-    "organisation.created": "Organisation created",
-    "organisation.exams_officer_set": "Exams officer named",
-    "organisation.associate_of_set": "Associate link changed",
-    "session.organisation_changed": "Changed organisation",
+    "sign_in.succeeded": _l("Signed in"),
+    "sign_in.failed": _l("Sign-in failed"),
+    "sign_in.second_factor_failed": _l("Wrong authenticator code"),
+    "user.created": _l("Account created"),
+    "user.invited": _l("Invitation sent"),
+    "user.activated": _l("Account activated"),
+    "user.password_changed": _l("Password changed"),
+    "user.password_reset_requested": _l("Password reset link sent"),
+    "membership.roles_set": _l("Roles set"),
+    "membership.moved": _l("Moved between organisations"),
+    "management.roles_changed": _l("Roles changed"),
+    "management.user_linked": _l("Existing account added"),
+    "management.user_suspended": _l("Suspended"),
+    "management.user_restored": _l("Restored"),
+    "management.user_deleted": _l("Account deleted"),
+    "management.data_transferred": _l("Data transferred"),
+    "management.user_removed": _l("Removed from the organisation"),
+    "management.password_reset_sent": _l("Password reset link sent by an officer"),
+    "management.email_changed": _l("Email address changed"),
+    "management.import_started": _l("CSV import started"),
+    "organisation.created": _l("Organisation created"),
+    "organisation.exams_officer_set": _l("Exams officer named"),
+    "organisation.associate_of_set": _l("Associate link changed"),
+    "session.organisation_changed": _l("Changed organisation"),
 }
 
 

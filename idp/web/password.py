@@ -18,6 +18,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from idp import deferred
@@ -53,14 +55,16 @@ def forgot() -> Any:
                     email,
                     auth.password_reset_ttl // 60,
                     request.remote_addr,
+                    str(get_locale() or "en"),
                 )
             )
             return render_template("password/sent.html", email=email)
     return render_template("password/forgot.html", email=email, error=error)
 
 
-def _send_reset_link(app: Flask, email: str, minutes: int, ip: str | None) -> None:
-    with app.app_context():
+def _send_reset_link(app: Flask, email: str, minutes: int, ip: str | None, language: str) -> None:
+    # After the response, outside the request: the email is in the language of the page.
+    with app.app_context(), force_locale(language):
         token = audit.source_ip.set(ip)
         try:
             passwords.request_reset(users.signing_in_with(email), minutes=minutes)
@@ -122,7 +126,7 @@ def reset() -> Any:
             passwords.sign_out_everywhere(user)
             db.session.commit()
             session.pop(RESET_TOKEN, None)
-            flash("Your password has been changed. Sign in with your new password.", "success")
+            flash(_("Your password has been changed. Sign in with your new password."), "success")
             return redirect(url_for("auth.login", email=user.email))
     min_length = passwords.min_length_for(user, auth)
     return render_template("password/reset.html", errors=errors, min_length=min_length)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from idp.domain import audit, passwords, users, verification
@@ -61,7 +62,7 @@ def signup() -> Any:
             errors.append(("password", exc.message))
         else:
             if password != (request.form.get("confirm_password") or ""):
-                errors.append(("confirm_password", "The passwords do not match."))
+                errors.append(("confirm_password", _("The passwords do not match.")))
         if not errors:
             existing = users.find_by_email(address)
             if existing is not None:

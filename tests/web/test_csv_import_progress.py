@@ -64,7 +64,7 @@ def test_a_running_import_shows_its_progress(officer_browser, officer, centre, a
     imports.run(job.id, _people(3), _settings(app))
     assert officer_browser.get(f"{address}/progress").get_json()["state"] == "finished"
     summary = page_text(officer_browser.get(address))
-    assert "3 of 3 added: 3 invited" in summary
+    assert "3 of 3 people added. Invited: 3." in summary
     assert summary.count("Invited and emailed") == 3
 
 

@@ -407,7 +407,7 @@ def test_csv_import_previews_every_row_then_writes_the_good_ones_at_once(
     # The import runs once the browser has been answered; its page then shows the summary.
     assert started.status_code == 303
     html = page_text(officer_browser.get(location(started)))
-    assert "3 of 3 added: 2 invited, 1 existing account added to AA101." in html
+    assert "3 of 3 people added. Invited: 2. Existing accounts added to AA101: 1." in html
     assert html.count("Invited and emailed") == 2
     assert html.count("Existing account added to AA101 and emailed") == 1
     mailbox.wait_for("ann@example.org", "Your My Cambridge account")

@@ -1,0 +1,129 @@
+"""Which language a page or an email is in: English or Spanish.
+
+In order: the ``ui_locales`` of the authorization request being served (remembered in the
+session while its sign-in lasts), then a language the person chose with the footer switch
+(``?lang=``, remembered in the session), then the browser's ``Accept-Language``, then English.
+Choosing a language during a sign-in replaces the one the service asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from flask import Flask, has_request_context, request, session, url_for
+from flask_babel import force_locale, get_locale, refresh
+
+from idp import clock
+
+SUPPORTED = ("en", "es")
+DEFAULT = "en"
+# Each language's name in its own language, for the switch.
+NAMES = {"en": "English", "es": "Español"}
+CHOICE_KEY = "lang"
+REQUESTED_KEY = "ix_lang"
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def first_supported(ui_locales: str | None) -> str | None:
+    """The first supported language of a space-separated ``ui_locales`` list (``es-ES`` -> es)."""
+    for tag in (ui_locales or "").split()[:20]:
+        primary = tag.split("-")[0].lower()
+        if primary in SUPPORTED:
+            return primary
+    return None
+
+
+def remember_requested(interaction_id: str, ui_locales: str | None, ttl_seconds: int) -> None:
+    """Show the sign-in pages of this authorization request in the language it asked for."""
+    language = first_supported(ui_locales)
+    if language is None:
+        session.pop(REQUESTED_KEY, None)
+    else:
+        session[REQUESTED_KEY] = {
+            "ix": interaction_id,
+            "lang": language,
+            "until": clock.timestamp() + ttl_seconds,
+        }
+    refresh()
+
+
+def forget_requested(interaction_id: str) -> None:
+    requested = session.get(REQUESTED_KEY)
+    if isinstance(requested, dict) and requested.get("ix") == interaction_id:
+        session.pop(REQUESTED_KEY, None)
+        refresh()
+
+
+def _requested() -> str | None:
+    requested = session.get(REQUESTED_KEY)
+    if (
+        isinstance(requested, dict)
+        and requested.get("lang") in SUPPORTED
+        and isinstance(requested.get("until"), int | float)
+        and requested["until"] > clock.timestamp()
+    ):
+        return str(requested["lang"])
+    return None
+
+
+def select() -> str | None:
+    """The locale of the current request (None outside a request: the default, English)."""
+    if not has_request_context():
+        return None
+    chosen = session.get(CHOICE_KEY)
+    return (
+        _requested()
+        or (chosen if chosen in SUPPORTED else None)
+        or request.accept_languages.best_match(SUPPORTED)
+        or DEFAULT
+    )
+
+
+def switch_url(language: str) -> str:
+    """This page again, in ``language``: the same address and query, plus ``lang``."""
+    rule = request.url_rule
+    if request.endpoint == "oidc.authorize":
+        # The sign-in page shown in place of an authorization request: switch on /login, so
+        # that the request is not started again.
+        started = session.get("ix") or [None]
+        if isinstance(started[-1], str):
+            return url_for("auth.login", ix=started[-1], lang=language)
+        return url_for("home.index", lang=language)
+    if rule is None or request.endpoint is None:
+        return f"{quote(request.path)}?{CHOICE_KEY}={language}"
+    if "GET" not in (rule.methods or ()):
+        return url_for("home.index", lang=language)
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != CHOICE_KEY}
+    return url_for(request.endpoint, **(request.view_args or {}), **args, lang=language)
+
+
+def in_english(view: View) -> View:
+    """A JSON API view: its messages are protocol text, in English whatever the caller's
+    Accept-Language says."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with force_locale(DEFAULT):
+            return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def remember_choice() -> None:
+        language = request.args.get(CHOICE_KEY)
+        if language in SUPPORTED:
+            session[CHOICE_KEY] = language
+            session.pop(REQUESTED_KEY, None)
+
+    @app.context_processor
+    def language_switch() -> dict[str, Any]:
+        return {
+            "language": str(get_locale() or DEFAULT),
+            "languages": NAMES,
+            "language_url": switch_url,
+        }
