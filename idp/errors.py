@@ -23,6 +23,10 @@ class Conflict(DomainError):
 class InvalidInput(DomainError):
     """The input is not valid."""
 
+    def __init__(self, message: str = "", field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the form field at fault, when one is, for the page to point at
+
 
 class PermissionDenied(DomainError):
     """You do not have permission to do that."""

@@ -44,19 +44,31 @@ def _check_api_scopes(scopes: Iterable[str]) -> list[str]:
     return wanted
 
 
+# The operators' form field that holds each kind of URI (its errors point there).
+URI_FIELDS = {
+    "redirect URI": "redirect_uris",
+    "post-logout redirect URI": "post_logout_redirect_uris",
+    "back-channel logout URI": "backchannel_logout_uri",
+    "user data URI": "user_data_uri",
+}
+
+
 def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
     """An absolute https URI (http only on loopback), with no fragment, or InvalidInput."""
+    field = URI_FIELDS.get(label)
     try:
         parts = urlsplit(uri)
     except ValueError:
-        raise InvalidInput(f"The {label} {uri!r} is not a valid URL.") from None
+        raise InvalidInput(f"The {label} {uri!r} is not a valid URL.", field) from None
     if parts.fragment or "#" in uri:
-        raise InvalidInput(f"The {label} {uri!r} must not contain a fragment.")
+        raise InvalidInput(f"The {label} {uri!r} must not contain a fragment.", field)
     if parts.scheme == "https" and parts.hostname:
         return uri
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return uri
-    raise InvalidInput(f"The {label} {uri!r} must use https (http is allowed on loopback only).")
+    raise InvalidInput(
+        f"The {label} {uri!r} must use https (http is allowed on loopback only).", field
+    )
 
 
 def get(client_id: str) -> Client:
@@ -92,10 +104,10 @@ def create(
     ``user_data_uri`` makes it a data holder asked before anyone is deleted."""
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput("Enter the client's name.")
+        raise InvalidInput("Enter the client's name.", "name")
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput("Register at least one redirect URI.")
+        raise InvalidInput("Register at least one redirect URI.", "redirect_uris")
     post_logout = [
         check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
     ]
@@ -166,7 +178,7 @@ def update_uris(
     """Replace the client's redirect and post-logout URIs (each checked)."""
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput("Register at least one redirect URI.")
+        raise InvalidInput("Register at least one redirect URI.", "redirect_uris")
     before = {"redirect_uris": client.redirect_uris, "post": client.post_logout_redirect_uris}
     client.redirect_uris = redirects
     client.post_logout_redirect_uris = [
