@@ -63,7 +63,10 @@ SUMMARY_PROBLEMS = """() => {
   for (const link of summary.querySelectorAll('a')) {
     const id = (link.getAttribute('href') || '').replace(/^#/, '');
     const field = id && document.getElementById(id);
-    if (!field) { problems.push(`"${link.textContent.trim()}" links to nothing (#${id})`); continue; }
+    if (!field) {
+      problems.push(`"${link.textContent.trim()}" links to nothing (#${id})`);
+      continue;
+    }
     const choice = field.type === 'radio' || field.type === 'checkbox';
     const group = field.closest('fieldset');
     if (!choice && field.matches('input, select, textarea')

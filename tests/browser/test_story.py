@@ -74,6 +74,10 @@ def test_centre_officer_teacher_service_and_a_role_taken_away(site, new_page, ax
     officer.get_by_role("button", name="Save changes").click()
     officer.locator(".notice").first.wait_for()
     check(officer, axe_js)
+    officer.get_by_role("link", name="Back to users").click()
+    officer.get_by_role("link", name="Audit log").click()
+    officer.wait_for_url("**/organisation/ST101/audit")
+    check(officer, axe_js, "organisation-audit-log")
 
     # The teacher signs out of the service (and so of My Cambridge) and signs in again: the
     # ID token no longer carries the role, and the service says no.
