@@ -133,7 +133,8 @@ def _own_database(tmp: Path) -> tuple[str, Any]:
     return f"{pg_url}{separator}options=-csearch_path%3D{schema}", drop
 
 
-@pytest.fixture(scope="session")
+# Package scope: the servers and the browser stop when the browser tests are done.
+@pytest.fixture(scope="package")
 def site(
     smtp_server: tuple[str, int, Mailbox], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
@@ -221,7 +222,7 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
