@@ -39,6 +39,10 @@ class InvalidInput(DomainError):
 
     default = _l("The input is not valid.")
 
+    def __init__(self, message: Any = "", field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the form field at fault, when one is, for the page to point at
+
 
 class PermissionDenied(DomainError):
     """You do not have permission to do that."""

@@ -33,7 +33,7 @@ INVITED = "aa101.eve@example.org"
 OFFICER = "aa101.anakin@example.org"
 DEMO_PASSWORD = "demo-password-2026"
 NEW_PASSWORD = "lantern orchard velvet"
-WIDTHS = {"desktop": (1280, 900), "phone": (375, 800)}
+WIDTHS = {"desktop": (1280, 900), "phone": (360, 780)}
 
 
 def free_port() -> int:

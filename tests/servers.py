@@ -70,7 +70,7 @@ def idp_serve_process(
             try:
                 if requests.get(base + ready_path, timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("idp serve did not start:\n" + log.read_text())

@@ -66,6 +66,16 @@ def _sign_in(base: str, email: str, password: str) -> requests.Response:
     )
 
 
+def _workers(master: int, count: int) -> list[int]:
+    """The master's worker pids, once all ``count`` have forked (the readiness check answers
+    as soon as the first one does)."""
+    deadline = time.monotonic() + 15
+    while len(found := sorted(children(master))) < count:
+        assert time.monotonic() < deadline, f"only {len(found)} of {count} workers started"
+        time.sleep(0.05)
+    return found
+
+
 # Redis ------------------------------------------------------------------------------------
 
 
@@ -235,7 +245,7 @@ def test_postgres_restarted_mid_load(postgres, base_overrides, tmp_path):
         base,
         process,
     ):
-        workers = sorted(children(process.pid))
+        workers = _workers(process.pid, 2)
         with Load(base, registered.client_id, registered.secret) as load:
             time.sleep(1.5)
             stopping = time.monotonic()
@@ -288,7 +298,7 @@ def test_a_worker_killed_mid_request_loses_nothing_answered(make, base_overrides
         base,
         process,
     ):
-        victim = children(process.pid)[0]
+        victim = _workers(process.pid, 2)[0]
 
         def grant() -> None:
             nonlocal broken

@@ -49,18 +49,29 @@ def _check_api_scopes(scopes: Iterable[str]) -> list[str]:
     return wanted
 
 
+# The operators' form field that holds each kind of URI (its errors point there).
+URI_FIELDS = {
+    "redirect URI": "redirect_uris",
+    "post-logout redirect URI": "post_logout_redirect_uris",
+    "back-channel logout URI": "backchannel_logout_uri",
+    "user data URI": "user_data_uri",
+}
+
+
 def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
     """An absolute https URI (http only on loopback), with no fragment, or InvalidInput.
     ``label`` names the field as the API does, so it is not translated."""
+    field = URI_FIELDS.get(label)
     try:
         parts = urlsplit(uri)
     except ValueError:
         raise InvalidInput(
-            _l("The %(field)s %(uri)s is not a valid URL.", field=label, uri=repr(uri))
+            _l("The %(field)s %(uri)s is not a valid URL.", field=label, uri=repr(uri)), field
         ) from None
     if parts.fragment or "#" in uri:
         raise InvalidInput(
-            _l("The %(field)s %(uri)s must not contain a fragment.", field=label, uri=repr(uri))
+            _l("The %(field)s %(uri)s must not contain a fragment.", field=label, uri=repr(uri)),
+            field,
         )
     if parts.scheme == "https" and parts.hostname:
         return uri
@@ -71,7 +82,8 @@ def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
             "The %(field)s %(uri)s must use https (http is allowed on loopback only).",
             field=label,
             uri=repr(uri),
-        )
+        ),
+        field,
     )
 
 
@@ -108,10 +120,10 @@ def create(
     ``user_data_uri`` makes it a data holder asked before anyone is deleted."""
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput(_l("Enter the client's name."))
+        raise InvalidInput(_l("Enter the client's name."), "name")
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput(_l("Register at least one redirect URI."))
+        raise InvalidInput(_l("Register at least one redirect URI."), "redirect_uris")
     post_logout = [
         check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
     ]
@@ -186,7 +198,7 @@ def update_uris(
     """Replace the client's redirect and post-logout URIs (each checked)."""
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput(_l("Register at least one redirect URI."))
+        raise InvalidInput(_l("Register at least one redirect URI."), "redirect_uris")
     before = {"redirect_uris": client.redirect_uris, "post": client.post_logout_redirect_uris}
     client.redirect_uris = redirects
     client.post_logout_redirect_uris = [

@@ -46,7 +46,7 @@ def client_list() -> Any:
 @bp.route("/clients/new", methods=["GET", "POST"])
 def new_client() -> Any:
     catalogue = current_app.extensions["idp.settings"].catalogue
-    error = None
+    error = error_field = None
     if request.method == "POST":
         try:
             client, secret = clients.create(
@@ -63,13 +63,14 @@ def new_client() -> Any:
             )
         except DomainError as exc:
             db.session.rollback()
-            error = exc.message
+            error, error_field = exc.message, getattr(exc, "field", None)
         else:
             db.session.commit()
             return render_template("operator/secret.html", client=client, secret=secret)
     return render_template(
         "operator/new_client.html",
         error=error,
+        error_field=error_field,
         services=catalogue.services,
         form=request.form,
         api_scopes=clients.API_SCOPES,
@@ -79,7 +80,7 @@ def new_client() -> Any:
 @bp.route("/clients/<client_id>", methods=["GET", "POST"])
 def client_view(client_id: str) -> Any:
     client = _client(client_id)
-    error = None
+    error = error_field = None
     if request.method == "POST":
         try:
             clients.update_uris(
@@ -87,12 +88,12 @@ def client_view(client_id: str) -> Any:
             )
         except DomainError as exc:
             db.session.rollback()
-            error = exc.message
+            error, error_field = exc.message, getattr(exc, "field", None)
         else:
             db.session.commit()
             flash(_("The URIs have been saved."), "success")
             return redirect(url_for("operator.client_view", client_id=client.client_id))
-    return _client_page(client, error)
+    return _client_page(client, error, error_field)
 
 
 def _client_page(client: Client, error: str | None, error_field: str | None = None) -> Any:

@@ -244,6 +244,7 @@ def view_user(code: str, sub: str) -> Any:
         user=user,
         membership=membership,
         roles=management.grantable_roles(org, catalogue),
+        role_groups=_role_groups(org),
         officer_roles=[
             catalogue.roles_by_key[k]
             for k in sorted(membership.role_keys)

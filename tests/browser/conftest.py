@@ -1,0 +1,271 @@
+"""The provider as people meet it: ``idp serve`` and the Submit for Assessment demo service as
+real processes on loopback ports, their mail going to the tests' SMTP server, driven by
+Playwright in Debian's headless Chromium. Every page a journey reaches is checked with
+axe-core and at phone width (``tests/browser/pages.py``).
+
+The server has a database of its own: a SQLite file in a temporary directory, or, when
+``IDP_TEST_DATABASE_URL`` names PostgreSQL, a schema of its own in that database (so the rest
+of the suite, which empties the public schema's tables after each test, never sees it). The
+operator's part (centres, the exams officer, the demo client) goes through the ``idp`` CLI.
+
+Locally the tests are skipped, with the reason, when the playwright package or
+/usr/bin/chromium is missing; in CI (``CI`` set) they fail instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from idp.catalogue import DEFAULT_CATALOGUE
+from idp.cli import Context, cli
+from idp.extensions import db
+from tests.mailbox import Mailbox, free_port
+from tests.servers import idp_serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+AXE_VERSION = "4.11.0"
+AXE_DIR = ROOT / ".cache" / "axe-core"
+AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+ACTION_TIMEOUT_MS = 10_000
+
+pytestmark = pytest.mark.slow
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _missing()
+    if reason is None:
+        return
+    here = Path(__file__).parent
+    if os.environ.get("CI"):
+        # In CI a missing browser is a broken build, not a skipped suite.
+        raise pytest.UsageError(f"browser tests cannot run in CI: {reason}")
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.skip(reason=f"browser tests: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> Path:
+    """axe-core from the npm registry, installed once into the git-ignored .cache/."""
+    if not AXE_JS.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("axe-core is not in .cache/axe-core and npm is not installed")
+        subprocess.run(  # noqa: S603
+            [npm, "install", "--prefix", str(AXE_DIR), f"axe-core@{AXE_VERSION}"]
+            + ["--no-audit", "--no-fund", "--silent"],
+            check=True,
+            timeout=120,
+        )
+    return AXE_JS
+
+
+@dataclass
+class Site:
+    """The running provider and demo service, and how to act as their operator."""
+
+    base: str
+    sfa: str
+    mailbox: Mailbox
+    env: dict[str, str]
+    cli: Context = field(default_factory=Context)
+
+    def idp(self, *args: str) -> dict[str, Any]:
+        """Run an ``idp`` command with the server's environment, as its operator would; its
+        JSON answer. The commands run in this process (one app for all of them): a process
+        per command would spend seconds importing."""
+        result = CliRunner().invoke(cli, [*args, "--json"], obj=self.cli, env=self.env)
+        assert result.exit_code == 0, f"idp {' '.join(args)}: {result.output}"
+        return json.loads(result.output) if result.output.strip() else {}
+
+    def close(self) -> None:
+        if self.cli._app is not None:
+            with self.cli._app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def _own_database(tmp: Path) -> tuple[str, Any]:
+    """A database URL for the browser server alone, and how to drop it afterwards."""
+    pg_url = os.environ.get("IDP_TEST_DATABASE_URL")
+    if not pg_url:
+        return "sqlite:///" + str(tmp / "idp-browser.sqlite3"), lambda: None
+    from sqlalchemy import create_engine, text
+
+    schema = f"browser_{os.getpid()}"
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+
+    def drop() -> None:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+    separator = "&" if "?" in pg_url else "?"
+    return f"{pg_url}{separator}options=-csearch_path%3D{schema}", drop
+
+
+# Package scope: the servers and the browser stop when the browser tests are done.
+@pytest.fixture(scope="package")
+def site(
+    smtp_server: tuple[str, int, Mailbox], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("browser")
+    port, sfa_port = free_port(), free_port()
+    base, sfa = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sfa_port}"
+    database_url, drop_database = _own_database(tmp)
+    # The built-in catalogue, with the Submit for Assessment tile leading to this run's port.
+    catalogue = copy.deepcopy(DEFAULT_CATALOGUE)
+    for service in catalogue["services"]:
+        if service["key"] == "submit_for_assessment":
+            service["url"] = f"{sfa}/"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
+        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
+        "IDP_DATABASE_URL": database_url,
+        "IDP_OIDC__ISSUER": base,
+        "IDP_OIDC__KEYS_DIR": str(tmp / "keys"),
+        "IDP_INSTANCE_DIR": str(tmp / "instance"),
+        "IDP_CATALOGUE": json.dumps(catalogue),
+        "IDP_ACCESS_LOG": "/dev/null",
+        "IDP_TESTING": "true",
+        "IDP_AUTH__ARGON2_MEMORY_COST": "1024",
+        "IDP_AUTH__ARGON2_TIME_COST": "1",
+        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
+        "IDP_RATE_LIMITS__ENABLED": "false",
+        "IDP_MAIL__BACKEND": "smtp",
+        "IDP_MAIL__HOST": smtp_server[0],
+        "IDP_MAIL__PORT": str(smtp_server[1]),
+    }
+    (tmp / "instance").mkdir()
+    site = Site(base, sfa, smtp_server[2], env)
+    rp = None
+    try:
+        site.idp("db", "upgrade")
+        site.idp("keys", "rotate")
+        registered = site.idp(
+            "clients", "create",
+            "--name", "Submit for Assessment",
+            "--client-id", "submit-for-assessment",
+            "--redirect-uri", f"{sfa}/callback",
+            "--post-logout-redirect-uri", f"{sfa}/",
+            "--backchannel-logout-uri", f"{sfa}/backchannel-logout",
+            "--service", "submit_for_assessment",
+        )  # fmt: skip
+        with idp_serve(env, port, tmp / "idp.log", cwd=tmp, workers=2) as served:
+            assert served == base
+            rp_env = {
+                **env,
+                "RP_ISSUER": base,
+                "RP_CLIENT_SECRET": registered["client_secret"],
+                "RP_PORT": str(sfa_port),
+            }
+            with open(tmp / "sfa.log", "wb") as log:
+                rp = subprocess.Popen(  # noqa: S603
+                    [sys.executable, "-m", "clients.run", "submit-for-assessment"],
+                    env=rp_env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            _wait_for(sfa + "/", rp, tmp / "sfa.log")
+            yield site
+    finally:
+        site.close()
+        if rp is not None:
+            rp.terminate()
+            try:
+                rp.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                rp.kill()
+        drop_database()
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def new_page(chromium: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Pages in browsers of their own (separate cookies), closed after the test. When the
+    test fails, each page's address and a screenshot are kept in its tmp_path."""
+    contexts = []
+
+    def make() -> Any:
+        # bypass_csp: the pages' CSP (script-src 'self') would refuse axe-core's script tag.
+        context = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    if request.node.stash.get(FAILED, False):
+        for n, context in enumerate(contexts):
+            for page in context.pages:
+                shot = tmp_path / f"page-{n}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                print(f"page {n} was at {page.url}; screenshot: {shot}")
+    for context in contexts:
+        context.close()
