@@ -94,3 +94,14 @@ def test_centre_officer_teacher_service_and_a_role_taken_away(site, new_page, ax
     teacher.get_by_role("heading", name="You cannot use Submit for Assessment").wait_for()
     assert "needs the role Submit for Assessment" in teacher.content()
     check(teacher, axe_js, "service-submit-for-assessment-refused")
+
+    # The officer suspends Tom, then opens the page that deletes him (and stops there).
+    officer.goto(site.base + "/organisation/ST101/users")
+    officer.get_by_role("link", name="View Tom Teacher").click()
+    with officer.expect_navigation():
+        officer.get_by_role("button", name="Suspend").click()
+    officer.locator(".notice").first.wait_for()
+    check(officer, axe_js)
+    officer.get_by_role("link", name="Delete this user").click()
+    officer.get_by_role("heading", name="Delete Tom Teacher").wait_for()
+    check(officer, axe_js, "organisation-delete-user")
