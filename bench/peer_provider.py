@@ -19,7 +19,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from bench.httpclient import Connection, CookieJar, Response, form_body, path_of
@@ -28,6 +27,7 @@ from bench.server import (
     CLK_TCK,
     REPO_ROOT,
     ServerError,
+    ServerProcess,
     Snapshot,
     answers,
     machine_busy,
@@ -89,7 +89,7 @@ def install(log: Any) -> None:
         raise ServerError(f"npm ci failed ({proc.returncode}):\n{proc.stderr.strip()[-2000:]}")
 
 
-class PeerServer:
+class PeerServer(ServerProcess):
     """oidc-provider in one node process; a context manager that always stops it."""
 
     def __init__(self, port: int, client_id: str, client_secret: str, redirect_uri: str, log: Path):
@@ -156,23 +156,6 @@ class PeerServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         self.proc = None
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> PeerServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class PeerRelyingParty(RelyingParty):

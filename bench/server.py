@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The project's own settings file; IDP_ACCESS_LOG="" below turns its access log off.
@@ -185,7 +185,34 @@ def machine_busy() -> float:
     return (sum(values[:8]) - idle) / CLK_TCK  # guest time is already inside user
 
 
-class Gunicorn:
+class ServerProcess:
+    """What every server the benchmark starts offers: the end of its log, and stopping it on
+    leaving a ``with`` block (``stop`` is the subclass's)."""
+
+    log_path: Path
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class Gunicorn(ServerProcess):
     """One gunicorn master with ``workers`` sync workers; a context manager that always stops it."""
 
     def __init__(
@@ -306,20 +333,3 @@ class Gunicorn:
             except ProcessLookupError:
                 pass
         self.proc = None
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> Gunicorn:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -4,6 +4,7 @@ ready when it answers, stopped (then killed, if it must be) when the test is don
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+
+
+def server_env(database_url: str, keys_dir: str, instance_dir: Path, **more: str) -> dict[str, str]:
+    """The environment of an ``idp serve`` for a test: this one's, less any ``IDP_`` setting,
+    with cheap hashing, no new-device codes, mail kept in the outbox and ``more`` on top."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
+        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
+        "IDP_DATABASE_URL": database_url,
+        "IDP_OIDC__KEYS_DIR": keys_dir,
+        "IDP_INSTANCE_DIR": str(instance_dir),
+        "IDP_ACCESS_LOG": "/dev/null",
+        "IDP_TESTING": "true",
+        "IDP_AUTH__ARGON2_MEMORY_COST": "1024",
+        "IDP_AUTH__ARGON2_TIME_COST": "1",
+        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "never",
+        "IDP_MAIL__BACKEND": "outbox",
+        **more,
+    }
 
 
 def redis_up() -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import secrets
 import shutil
 import signal
 import tempfile
@@ -27,27 +26,16 @@ from idp import create_app
 from idp.extensions import db
 from tests.factories import PASSWORD, Factories
 from tests.mailbox import free_port
-from tests.servers import PrivatePostgres, PrivateRedis, children, idp_serve_process
+from tests.servers import (
+    PrivatePostgres,
+    PrivateRedis,
+    children,
+    idp_serve_process,
+    server_env,
+)
 
 pytestmark = pytest.mark.slow
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _env(database_url: str, keys_dir: str, instance_dir: Path, **more: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
-        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
-        "IDP_DATABASE_URL": database_url,
-        "IDP_OIDC__KEYS_DIR": keys_dir,
-        "IDP_INSTANCE_DIR": str(instance_dir),
-        "IDP_ACCESS_LOG": "/dev/null",
-        "IDP_TESTING": "true",
-        "IDP_AUTH__ARGON2_MEMORY_COST": "1024",
-        "IDP_AUTH__ARGON2_TIME_COST": "1",
-        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "never",
-        "IDP_MAIL__BACKEND": "outbox",
-        **more,
-    }
 
 
 def _basic(client_id: str, secret: str) -> dict[str, str]:
@@ -94,7 +82,7 @@ def test_redis_down_fails_sign_in_closed_and_leaves_discovery_open(
 ):
     make.user("jane@example.org")
     registered = make.client(api_scopes=("organisations.read",))
-    env = _env(
+    env = server_env(
         base_overrides["DATABASE_URL"],
         base_overrides["OIDC"]["KEYS_DIR"],
         tmp_path,
@@ -240,7 +228,7 @@ def test_postgres_restarted_mid_load(postgres, base_overrides, tmp_path):
     keys = tmp_path / "keys"
     keys.mkdir()
     registered = _seed(postgres.url, keys, base_overrides)
-    env = _env(postgres.url, str(keys), tmp_path)
+    env = server_env(postgres.url, str(keys), tmp_path)
     with idp_serve_process(env, free_port(), tmp_path / "server.log", cwd=tmp_path, workers=2) as (
         base,
         process,
@@ -290,7 +278,7 @@ def test_postgres_restarted_mid_load(postgres, base_overrides, tmp_path):
 def test_a_worker_killed_mid_request_loses_nothing_answered(make, base_overrides, tmp_path):
     make.org("SO101")
     registered = make.client(api_scopes=("organisations.read",))
-    env = _env(base_overrides["DATABASE_URL"], base_overrides["OIDC"]["KEYS_DIR"], tmp_path)
+    env = server_env(base_overrides["DATABASE_URL"], base_overrides["OIDC"]["KEYS_DIR"], tmp_path)
     auth = _basic(registered.client_id, registered.secret)
     issued: list[str] = []
     broken = 0

@@ -24,7 +24,7 @@ import requests
 from tests.factories import PASSWORD
 from tests.mailbox import free_port
 from tests.oidc_helpers import s256
-from tests.servers import idp_serve, redis_up
+from tests.servers import idp_serve, redis_up, server_env
 
 pytestmark = pytest.mark.slow
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -34,21 +34,13 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def instances(_schema, base_overrides, tmp_path_factory) -> Iterator[tuple[str, str]]:
     ports = [free_port(), free_port()]
     issuer = f"http://127.0.0.1:{ports[0]}"  # what the load balancer would answer as
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
-        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
-        "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
-        "IDP_OIDC__ISSUER": issuer,
-        "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
-        "IDP_OIDC__KEYRING_REFRESH": "1",
-        "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("scale-instance")),
-        "IDP_ACCESS_LOG": "/dev/null",
-        "IDP_TESTING": "true",
-        "IDP_AUTH__ARGON2_MEMORY_COST": "1024",
-        "IDP_AUTH__ARGON2_TIME_COST": "1",
-        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "never",
-        "IDP_MAIL__BACKEND": "outbox",
-    }
+    env = server_env(
+        base_overrides["DATABASE_URL"],
+        base_overrides["OIDC"]["KEYS_DIR"],
+        tmp_path_factory.mktemp("scale-instance"),
+        IDP_OIDC__ISSUER=issuer,
+        IDP_OIDC__KEYRING_REFRESH="1",
+    )
     if redis_up():
         env["IDP_RATE_LIMITS__STORAGE_URI"] = "redis://127.0.0.1:6379/13"
     cwd = Path(base_overrides["INSTANCE_DIR"])
