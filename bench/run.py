@@ -583,8 +583,9 @@ def phase_table(phases: list[PhaseResult]) -> list[str]:
 
 def render(results: Results, complete: bool = True) -> str:
     opts = results.options
+    database = "PostgreSQL" if (opts.database_url or "").startswith("postgres") else "SQLite"
     out = [
-        f"idp benchmark: gunicorn {WORKERS} sync workers, SQLite, {os.cpu_count()} cores; "
+        f"idp benchmark: gunicorn {WORKERS} sync workers, {database}, {os.cpu_count()} cores; "
         f"{opts.warmup:g} s warm-up + {opts.duration:g} s measured per phase"
     ]
     if not complete:
