@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import secrets
 import shutil
 import signal
@@ -28,9 +27,7 @@ from bench.server import (
     REPO_ROOT,
     ServerError,
     ServerProcess,
-    Snapshot,
     answers,
-    machine_busy,
     proc_stat,
 )
 
@@ -134,16 +131,6 @@ class PeerServer(ServerProcess):
     def cpu_seconds(self) -> float:
         assert self.proc is not None
         return sum(int(v) for v in proc_stat(self.proc.pid)[11:15]) / CLK_TCK
-
-    def snapshot(self) -> Snapshot:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return Snapshot(
-            at=time.monotonic(),
-            server_cpu=self.cpu_seconds(),
-            loadgen_cpu=usage.ru_utime + usage.ru_stime,
-            machine_busy=machine_busy(),
-            worker_pids=(),
-        )
 
     def stop(self) -> None:
         if self.proc is None:

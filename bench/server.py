@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -185,14 +186,30 @@ def machine_busy() -> float:
     return (sum(values[:8]) - idle) / CLK_TCK  # guest time is already inside user
 
 
-class ServerProcess:
-    """What every server the benchmark starts offers: the end of its log, and stopping it on
-    leaving a ``with`` block (``stop`` is the subclass's)."""
+class ServerProcess(ABC):
+    """What every server the benchmark starts offers: its CPU time so far, a snapshot for the
+    phase windows, the end of its log, and stopping it on leaving a ``with`` block."""
 
     log_path: Path
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    @abstractmethod
+    def cpu_seconds(self) -> float: ...
+
+    def worker_pids(self) -> tuple[int, ...]:
+        return ()
+
+    def snapshot(self) -> Snapshot:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return Snapshot(
+            at=time.monotonic(),
+            server_cpu=self.cpu_seconds(),
+            loadgen_cpu=usage.ru_utime + usage.ru_stime,
+            machine_busy=machine_busy(),
+            worker_pids=self.worker_pids(),
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -304,15 +321,8 @@ class Gunicorn(ServerProcess):
             return self.cpu_seconds()
         return ticks / CLK_TCK
 
-    def snapshot(self) -> Snapshot:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return Snapshot(
-            at=time.monotonic(),
-            server_cpu=self.cpu_seconds(),
-            loadgen_cpu=usage.ru_utime + usage.ru_stime,
-            machine_busy=machine_busy(),
-            worker_pids=self._workers,
-        )
+    def worker_pids(self) -> tuple[int, ...]:
+        return self._workers
 
     def stop(self) -> None:
         """SIGTERM (graceful), then SIGKILL to the process group if the master lingers."""
