@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -45,20 +46,10 @@ def redis_up() -> bool:
 
 
 @contextmanager
-def idp_serve(
-    env: dict[str, str],
-    port: int,
-    log: Path,
-    *,
-    cwd: Path,
-    workers: int = 1,
-    ready_path: str = "/.well-known/openid-configuration",
-) -> Iterator[str]:
-    """``idp serve`` with ``env`` on ``port``; yields its base URL once ``ready_path`` answers."""
-    with idp_serve_process(env, port, log, cwd=cwd, workers=workers, ready_path=ready_path) as (
-        base,
-        _process,
-    ):
+def idp_serve(env: dict[str, str], port: int, log: Path, **options: Any) -> Iterator[str]:
+    """``idp serve`` with ``env`` on ``port``; yields its base URL once it answers
+    (``options``: those of :func:`idp_serve_process`)."""
+    with idp_serve_process(env, port, log, **options) as (base, _process):
         yield base
 
 
@@ -72,8 +63,8 @@ def idp_serve_process(
     workers: int = 1,
     ready_path: str = "/.well-known/openid-configuration",
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """As :func:`idp_serve`, and the gunicorn master's process too (its workers are its
-    children: :func:`children`)."""
+    """``idp serve`` with ``env`` on ``port``; once ``ready_path`` answers, yields its base URL
+    and the gunicorn master's process (its workers are its children: :func:`children`)."""
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "idp.cli", "serve", "--bind", f"127.0.0.1:{port}"]
     with open(log, "wb") as out:

@@ -253,20 +253,6 @@ def spanish(client):
     return client
 
 
-@pytest.fixture
-def centre(make):
-    aa101 = make.org("AA101", name="AA Dummy Centre A (CIC)")
-    make.exams_officer(aa101)
-    make.user(
-        "donald@example.org",
-        given_name="Donald",
-        family_name="Duck",
-        org=aa101,
-        roles=("sfa.teacher",),
-    )
-    return aa101
-
-
 @pytest.mark.parametrize("path", ["/login", "/password/forgot", "/signup", "/no-such-page"])
 def test_signed_out_pages_in_spanish_have_no_english_left(spanish, english, path):
     response = spanish.get(path)

@@ -15,20 +15,6 @@ from tests.oidc_helpers import RelyingParty, csrf_token
 
 
 @pytest.fixture
-def centre(make):
-    aa101 = make.org("AA101", name="AA Dummy Centre A (CIC)")
-    make.exams_officer(aa101)
-    make.user(
-        "donald@example.org",
-        given_name="Donald",
-        family_name="Duck",
-        org=aa101,
-        roles=("sfa.teacher",),
-    )
-    return aa101
-
-
-@pytest.fixture
 def officer_browser(client, centre):
     assert location(sign_in(client, "officer@example.org")) == "/"
     return client
