@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.engine import Row as _Row
 
 from idp import clock
 from idp.domain.clients import api_scopes_of
@@ -31,8 +29,9 @@ from idp.models import (
     membership_roles,
 )
 from idp.security import constant_time_equals, token_hash
+from idp.statements import Prepared
 
-RowLike = _Row  # rows of many shapes, read by attribute
+RowLike = Any  # rows of many shapes, read by attribute
 clients_t = Client.__table__
 codes_t = AuthorizationCode.__table__
 tokens_t = Token.__table__
@@ -133,14 +132,16 @@ class ClientInfo:
         return grant_type in self.grant_types
 
 
-_CLIENT = select(clients_t).where(
-    clients_t.c.client_id == bindparam("client_id"), clients_t.c.disabled_at.is_(None)
+_CLIENT = Prepared(
+    select(clients_t).where(
+        clients_t.c.client_id == bindparam("client_id"), clients_t.c.disabled_at.is_(None)
+    )
 )
 
 
 def client(client_id: str) -> ClientInfo | None:
     """The enabled client with this id."""
-    row = db.session.execute(_CLIENT, {"client_id": client_id}).first()
+    row = _CLIENT.first(client_id=client_id)
     return ClientInfo.from_row(row) if row is not None else None
 
 
@@ -173,7 +174,7 @@ _USER_COLUMNS = (
 )
 _PRIMARY = (emails_t.c.user_id == users_t.c.id) & emails_t.c.is_primary.is_(True)
 
-_SUBJECT = (
+_SUBJECT = Prepared(
     select(users_t.c.id.label("user_id"), *_USER_COLUMNS)
     .select_from(users_t)
     .outerjoin(emails_t, _PRIMARY)
@@ -196,7 +197,7 @@ def subject_of(row: RowLike) -> SubjectView:
 
 def active_subject(user_id: int) -> SubjectView | None:
     """The user, or None unless the account is active."""
-    row = db.session.execute(_SUBJECT, {"user_id": user_id}).first()
+    row = _SUBJECT.first(user_id=user_id)
     if row is None or row.user_status != UserStatus.ACTIVE:
         return None
     return subject_of(row)
@@ -211,7 +212,10 @@ _MEMBERSHIP_ROLES = (
     .outerjoin(membership_roles, membership_roles.c.membership_id == memberships_t.c.id)
     .where(memberships_t.c.user_id == bindparam("user_id"))
 )
-_ONE_MEMBERSHIP_ROLES = _MEMBERSHIP_ROLES.where(orgs_t.c.id == bindparam("organisation_id"))
+_ALL_MEMBERSHIP_ROLES = Prepared(_MEMBERSHIP_ROLES)
+_ONE_MEMBERSHIP_ROLES = Prepared(
+    _MEMBERSHIP_ROLES.where(orgs_t.c.id == bindparam("organisation_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -237,16 +241,11 @@ def _group(rows: list[RowLike]) -> list[MembershipView]:
 
 def memberships(user_id: int) -> list[MembershipView]:
     """Every organisation of the user with the roles held there, by centre number."""
-    return _group(list(db.session.execute(_MEMBERSHIP_ROLES, {"user_id": user_id})))
+    return _group(_ALL_MEMBERSHIP_ROLES.all(user_id=user_id))
 
 
 def membership(user_id: int, organisation_id: int) -> MembershipView | None:
-    rows = list(
-        db.session.execute(
-            _ONE_MEMBERSHIP_ROLES, {"user_id": user_id, "organisation_id": organisation_id}
-        )
-    )
-    grouped = _group(rows)
+    grouped = _group(_ONE_MEMBERSHIP_ROLES.all(user_id=user_id, organisation_id=organisation_id))
     return grouped[0] if grouped else None
 
 
@@ -286,14 +285,17 @@ def managed_associate(
 
 # -- consents -------------------------------------------------------------------------
 
-_CONSENT = select(consents_t.c.scope).where(
-    consents_t.c.user_id == bindparam("user_id"), consents_t.c.client_id == bindparam("client_id")
+_CONSENT = Prepared(
+    select(consents_t.c.scope).where(
+        consents_t.c.user_id == bindparam("user_id"),
+        consents_t.c.client_id == bindparam("client_id"),
+    )
 )
 
 
 def consented_scopes(user_id: int, client_id: str) -> set[str]:
-    scope = db.session.execute(_CONSENT, {"user_id": user_id, "client_id": client_id}).scalar()
-    return set(scope.split()) if scope else set()
+    row = _CONSENT.first(user_id=user_id, client_id=client_id)
+    return set(row.scope.split()) if row is not None and row.scope else set()
 
 
 # -- authorization codes --------------------------------------------------------------
@@ -315,29 +317,29 @@ class IssuedCode:
         return str(self.row.scope)
 
 
-_CODE = select(codes_t).where(codes_t.c.code_hash == bindparam("digest"))
-_MARK_CODE_USED = (
+_CODE = Prepared(select(codes_t).where(codes_t.c.code_hash == bindparam("digest")))
+_MARK_CODE_USED = Prepared(
     update(codes_t)
     .where(codes_t.c.id == bindparam("code_id"), codes_t.c.used_at.is_(None))
     .values(used_at=bindparam("now"))
 )
+CODE_COLUMNS = [c.key for c in codes_t.c if c.key not in ("id", "used_at")]
+_INSERT_CODE = Prepared(insert(codes_t), CODE_COLUMNS)
 
 
 def find_code(code: str) -> IssuedCode | None:
-    row = db.session.execute(_CODE, {"digest": token_hash(code)}).first()
+    row = _CODE.first(digest=token_hash(code))
     return IssuedCode(row) if row is not None else None
 
 
 def mark_code_used(code_id: int) -> bool:
     """Retire a code, atomically; False if another request retired it first."""
-    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        _MARK_CODE_USED, {"code_id": code_id, "now": clock.now()}
-    )
-    return result.rowcount == 1
+    return _MARK_CODE_USED.execute(code_id=code_id, now=clock.now()) == 1
 
 
 def insert_code(values: dict[str, Any]) -> None:
-    db.session.execute(insert(codes_t), values)
+    """Save a code: ``values`` names every column in ``CODE_COLUMNS``."""
+    _INSERT_CODE.execute(**values)
 
 
 # -- tokens ---------------------------------------------------------------------------
@@ -355,28 +357,33 @@ _TOKEN = (
     .outerjoin(emails_t, _PRIMARY)
     .join(clients_t, clients_t.c.client_id == tokens_t.c.client_id)
 )
-_BY_ACCESS = _TOKEN.where(tokens_t.c.access_token_hash == bindparam("digest"))
-_BY_REFRESH = _TOKEN.where(tokens_t.c.refresh_token_hash == bindparam("digest"))
+_BY_ACCESS = Prepared(_TOKEN.where(tokens_t.c.access_token_hash == bindparam("digest")))
+_BY_REFRESH = Prepared(_TOKEN.where(tokens_t.c.refresh_token_hash == bindparam("digest")))
+TOKEN_COLUMNS = [
+    c.key for c in tokens_t.c if c.key not in ("id", "access_revoked_at", "refresh_revoked_at")
+]
+_INSERT_TOKEN = Prepared(insert(tokens_t), TOKEN_COLUMNS)
 
 
 def token_by_access(value: str) -> RowLike | None:
-    return db.session.execute(_BY_ACCESS, {"digest": token_hash(value)}).first()
+    return _BY_ACCESS.first(digest=token_hash(value))
 
 
 def token_by_refresh(value: str) -> RowLike | None:
-    return db.session.execute(_BY_REFRESH, {"digest": token_hash(value)}).first()
+    return _BY_REFRESH.first(digest=token_hash(value))
 
 
 def insert_token(values: dict[str, Any]) -> None:
-    db.session.execute(insert(tokens_t), values)
+    """Save a token: ``values`` names every column in ``TOKEN_COLUMNS``."""
+    _INSERT_TOKEN.execute(**values)
 
 
-_ROTATE = (
+_ROTATE = Prepared(
     update(tokens_t)
     .where(tokens_t.c.id == bindparam("token_id"), tokens_t.c.refresh_revoked_at.is_(None))
     .values(refresh_revoked_at=bindparam("now"))
 )
-_REVOKE_ACCESS = (
+_REVOKE_ACCESS = Prepared(
     update(tokens_t)
     .where(tokens_t.c.id == bindparam("token_id"), tokens_t.c.access_revoked_at.is_(None))
     .values(access_revoked_at=bindparam("now"))
@@ -385,14 +392,11 @@ _REVOKE_ACCESS = (
 
 def rotate_refresh(token_id: int) -> bool:
     """Retire a refresh token, atomically; False if another request retired it first."""
-    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        _ROTATE, {"token_id": token_id, "now": clock.now()}
-    )
-    return result.rowcount == 1
+    return _ROTATE.execute(token_id=token_id, now=clock.now()) == 1
 
 
 def revoke_access(token_id: int) -> None:
-    db.session.execute(_REVOKE_ACCESS, {"token_id": token_id, "now": clock.now()})
+    _REVOKE_ACCESS.execute(token_id=token_id, now=clock.now())
 
 
 def timestamp(value: datetime | None) -> int:

@@ -61,12 +61,18 @@ def store_client_token(token: dict[str, Any], client_id: str) -> None:
             "family_id": random_token(16),
             "client_id": client_id,
             "user_id": None,
+            "sid": None,
+            "organisation_id": None,
             "scope": token["scope"],
             "access_token_hash": token_hash(token["access_token"]),
+            "refresh_token_hash": None,
             "issued_at": now,
             "access_expires_at": now + timedelta(seconds=token["expires_in"]),
+            "refresh_expires_at": None,
             "auth_time": int(now.timestamp()),
+            "acr": None,
             "amr": [],
+            "claims_request": None,
         }
     )
 
