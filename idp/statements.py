@@ -1,11 +1,12 @@
 """Hot-path statements run straight on the session's database connection.
 
 SQLAlchemy spends about 100 µs of Python on each statement it executes (cache key, execution
-context, result set-up) where the driver needs 20 (bench/README.md). The protocol endpoints run
-five or six statements a request, so that overhead was the largest single cost of a refresh
-grant. A ``Prepared`` statement is a Core statement compiled once per dialect; running it
-hands the compiled SQL and parameters to the DBAPI cursor of the session's own connection, so
-it is part of the session's transaction and commits or rolls back with it.
+context, result set-up) where the driver needs 20 (bench/README.md, *Where the time goes*).
+The protocol endpoints run five or six statements a request, so that overhead was the
+largest single cost of a refresh grant. A ``Prepared`` statement is a Core statement compiled
+once per dialect; running it hands the compiled SQL and parameters to the DBAPI cursor of the
+session's own connection, so it is part of the session's transaction and commits or rolls
+back with it.
 
 What SQLAlchemy would have done around the cursor is kept: parameters and results go through
 each column type's bind and result processors (``UTCDateTime``, JSON, enums come back as they

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 import pytest
-from sqlalchemy import exc, insert, select
+from sqlalchemy import exc, insert, select, text
 from sqlalchemy.dialects import sqlite
 
 from idp import clock
@@ -15,6 +15,7 @@ from idp.models import Token, UserStatus
 from idp.oidc import store
 from idp.security import token_hash
 from idp.statements import Prepared
+from tests.conftest import PG_URL
 
 tokens_t = Token.__table__
 
@@ -105,3 +106,18 @@ def test_an_insert_must_name_every_column_with_a_default():
     statement = Prepared(insert(tokens_t), ["family_id", "client_id"])
     with pytest.raises(ValueError, match="lacks values for .*issued_at"):
         statement._compile(sqlite.dialect())
+
+
+@pytest.mark.skipif(not PG_URL, reason="a lost connection is a PostgreSQL matter")
+def test_a_lost_connection_is_an_operational_error_and_the_next_statement_reconnects(app, make):
+    client = make.client()
+    db.session.commit()
+    assert store.client(client.client_id) is not None
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    with db.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(exc.OperationalError) as raised:
+        store.client(client.client_id)
+    assert raised.value.connection_invalidated
+    db.session.rollback()
+    assert store.client(client.client_id) is not None  # a fresh connection from the pool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -13,6 +13,31 @@ from idp.domain import tokens
 from idp.extensions import db
 from idp.models import AuthSession, User, UserStatus
 from idp.security import random_token
+from idp.statements import Prepared
+
+_sessions_t = AuthSession.__table__
+_users_t = User.__table__
+_START = Prepared(
+    insert(_sessions_t),
+    [
+        "sid",
+        "user_id",
+        "organisation_id",
+        "auth_time",
+        "amr",
+        "acr",
+        "created_at",
+        "expires_at",
+        "last_seen_at",
+        "ip",
+        "user_agent",
+    ],
+)
+_SIGNED_IN_AT = Prepared(
+    update(_users_t)
+    .where(_users_t.c.id == bindparam("user_id"))
+    .values(last_sign_in_at=bindparam("now"))
+)
 
 ONE_FACTOR = "1"
 TWO_FACTORS = "2"
@@ -44,10 +69,8 @@ def start(
         "ip": ip,
         "user_agent": (user_agent or "")[:300] or None,
     }
-    db.session.execute(insert(AuthSession.__table__), values)
-    db.session.execute(
-        update(User.__table__).where(User.__table__.c.id == user.id).values(last_sign_in_at=now)
-    )
+    _START.execute(**values)
+    _SIGNED_IN_AT.execute(user_id=user.id, now=now)
     set_committed_value(user, "last_sign_in_at", now)
     auth_session = AuthSession(**values)
     set_committed_value(auth_session, "user", user)

@@ -8,15 +8,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from idp import clock
-from idp.extensions import db
 from idp.models import AuditEvent, User
+from idp.statements import Prepared
 
 FAILED = "sign_in.failed"
 SUCCEEDED = "sign_in.succeeded"
 WINDOW = timedelta(days=1)
+
+_events = AuditEvent.__table__
+_LAST_SUCCESS = Prepared(
+    select(func.max(_events.c.at).label("at")).where(
+        _events.c.actor_user_id == bindparam("user_id"),
+        _events.c.action == SUCCEEDED,
+        _events.c.at >= bindparam("since"),
+    )
+)
+_FAILURES = Prepared(
+    select(func.count().label("failures"), func.max(_events.c.at).label("last")).where(
+        _events.c.actor_user_id == bindparam("user_id"),
+        _events.c.action == FAILED,
+        _events.c.at > bindparam("after"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -38,20 +54,9 @@ def wait_remaining(user: User | None, policy: Backoff) -> float:
     """Seconds before ``user`` may try a password again (0: now). For no user the same
     queries run and find nothing, so an unknown address costs what a known one does."""
     user_id = user.id if user is not None else -1
-    table = AuditEvent.__table__
     since: datetime = clock.now() - WINDOW
-    last_success = db.session.scalar(
-        select(func.max(table.c.at)).where(
-            table.c.actor_user_id == user_id, table.c.action == SUCCEEDED, table.c.at >= since
-        )
-    )
-    failures, last_failure = db.session.execute(
-        select(func.count(), func.max(table.c.at)).where(
-            table.c.actor_user_id == user_id,
-            table.c.action == FAILED,
-            table.c.at > (last_success or since),
-        )
-    ).one()
+    last_success = _LAST_SUCCESS.first(user_id=user_id, since=since).at
+    failures, last_failure = _FAILURES.first(user_id=user_id, after=last_success or since)
     delay = delay_after(int(failures or 0), policy)
     if not delay or last_failure is None:
         return 0.0

@@ -15,15 +15,25 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import MultiDict
 
 from idp import clock, languages
-from idp.extensions import db
 from idp.models import Interaction
 from idp.security import random_token
+from idp.statements import Prepared
 
 SESSION_KEY = "ix"
 MAX_PER_BROWSER = 5
 
 _table = Interaction.__table__
-_GET = select(_table).where(_table.c.id == bindparam("id"), _table.c.expires_at > bindparam("now"))
+_GET = Prepared(
+    select(_table).where(_table.c.id == bindparam("id"), _table.c.expires_at > bindparam("now"))
+)
+_INSERT = Prepared(insert(_table), ["id", "params", "created_at", "expires_at"])
+_SIGNED_IN = Prepared(
+    update(_table).where(_table.c.id == bindparam("ix")).values(authenticated_sid=bindparam("sid"))
+)
+_CONSENTED = Prepared(
+    update(_table).where(_table.c.id == bindparam("ix")).values(consented_at=bindparam("now"))
+)
+_DELETE = Prepared(delete(_table).where(_table.c.id == bindparam("ix")))
 
 
 @dataclass
@@ -39,14 +49,11 @@ class ParkedRequest:
 def start(params: MultiDict[str, str], ttl_seconds: int) -> ParkedRequest:
     now = clock.now()
     parked = ParkedRequest(random_token(18), [[k, v] for k, v in params.items(multi=True)])
-    db.session.execute(
-        insert(_table),
-        {
-            "id": parked.id,
-            "params": parked.params,
-            "created_at": now,
-            "expires_at": now + timedelta(seconds=ttl_seconds),
-        },
+    _INSERT.execute(
+        id=parked.id,
+        params=parked.params,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
     )
     mine = [i for i in session.get(SESSION_KEY, []) if isinstance(i, str)]
     session[SESSION_KEY] = [*mine[-(MAX_PER_BROWSER - 1) :], parked.id]
@@ -58,7 +65,7 @@ def get(interaction_id: str | None) -> ParkedRequest | None:
     """The live interaction with this id, if this browser started it."""
     if not interaction_id or interaction_id not in session.get(SESSION_KEY, []):
         return None
-    row = db.session.execute(_GET, {"id": interaction_id, "now": clock.now()}).first()
+    row = _GET.first(id=interaction_id, now=clock.now())
     if row is None:
         return None
     return ParkedRequest(row.id, row.params, row.authenticated_sid, row.consented_at)
@@ -70,20 +77,18 @@ def params(interaction: ParkedRequest) -> MultiDict[str, str]:
 
 def mark_signed_in(interaction: ParkedRequest, sid: str) -> None:
     """Record that the user signed in, in this interaction, with session ``sid``."""
-    db.session.execute(
-        update(_table).where(_table.c.id == interaction.id).values(authenticated_sid=sid)
-    )
+    _SIGNED_IN.execute(ix=interaction.id, sid=sid)
     interaction.authenticated_sid = sid
 
 
 def mark_consented(interaction: ParkedRequest) -> None:
     now = clock.now()
-    db.session.execute(update(_table).where(_table.c.id == interaction.id).values(consented_at=now))
+    _CONSENTED.execute(ix=interaction.id, now=now)
     interaction.consented_at = now
 
 
 def finish(interaction: ParkedRequest) -> None:
-    db.session.execute(delete(_table).where(_table.c.id == interaction.id))
+    _DELETE.execute(ix=interaction.id)
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != interaction.id]
     languages.forget_requested(interaction.id)
 
