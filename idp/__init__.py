@@ -78,6 +78,7 @@ def setup_flask_config(app: Flask, settings: Settings) -> None:
 
 def setup_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
+    database.install_teardown(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sqlalchemy import event
+from flask import Flask
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -24,3 +28,26 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def install_teardown(app: Flask) -> None:
+    """End each request's session without turning a lost connection into a 500.
+
+    Flask-SQLAlchemy closes the session after every request, which rolls back on the
+    connection. If the database went away after the request's last statement (a restart, a
+    failover), that rollback fails although the request's work was done: committed, or void on
+    the server with the connection. The connection is then dropped (invalidated, so the pool
+    opens a new one) and the answer already made stands. Registered after Flask-SQLAlchemy, so
+    it runs first.
+    """
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        from idp.extensions import db
+
+        try:
+            db.session.remove()
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            log.warning("database connection lost at the end of a request: %s", error.orig)
+            db.session.registry().invalidate()
+            db.session.remove()

@@ -204,6 +204,14 @@ class Load:
             thread.join(timeout=10)
 
 
+def _problems(log: Path, lines: int = 60) -> str:
+    """The server log's error lines and tracebacks, to say what went wrong."""
+    text = log.read_text(errors="replace").splitlines() if log.exists() else []
+    marks = ('"level": "error"', "[ERROR]", "Traceback")
+    keep = [line for line in text if any(mark in line for mark in marks)]
+    return "\n".join(keep[-lines:])
+
+
 def _seed(database_url: str, keys_dir: Path, base_overrides: dict[str, Any]) -> Any:
     from idp.cli import upgrade_schema
     from idp.domain import catalogue
@@ -255,7 +263,10 @@ def test_postgres_restarted_mid_load(postgres, base_overrides, tmp_path):
 
     samples = load.samples
     assert samples, "no load ran"
-    assert {s.status for s in samples} <= {200, 503}, "an error other than 'unavailable'"
+    unexpected = sorted({(s.what, s.status) for s in samples if s.status not in (200, 503)})
+    assert not unexpected, f"an error other than 'unavailable': {unexpected}\n" + _problems(
+        tmp_path / "server.log"
+    )
     slowest = max(s.ended - s.started for s in samples)
     assert slowest < 2, f"a request took {slowest:.2f} s: failing is not fast"
     while_down = [s for s in samples if s.started > down_from + 0.2 and s.ended < down_until]

@@ -121,3 +121,16 @@ def test_a_lost_connection_is_an_operational_error_and_the_next_statement_reconn
     assert raised.value.connection_invalidated
     db.session.rollback()
     assert store.client(client.client_id) is not None  # a fresh connection from the pool
+
+
+@pytest.mark.skipif(not PG_URL, reason="a lost connection is a PostgreSQL matter")
+def test_a_connection_lost_after_the_last_statement_does_not_fail_the_request(app):
+    # As when the database restarts between a request's last statement and its teardown.
+    context = app.app_context()
+    context.push()
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    with db.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    context.pop()  # Flask-SQLAlchemy's rollback on the dead connection would raise here
+    with app.app_context():
+        assert db.session.execute(text("SELECT 1")).scalar() == 1
