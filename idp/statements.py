@@ -8,11 +8,12 @@ once per dialect; running it hands the compiled SQL and parameters to the DBAPI 
 session's own connection, so it is part of the session's transaction and commits or rolls
 back with it.
 
-What SQLAlchemy would have done around the cursor is kept: parameters and results go through
-each column type's bind and result processors (``UTCDateTime``, JSON, enums come back as they
-would from ``Session.execute``), driver errors are raised as SQLAlchemy's ``DBAPIError``
-subclasses, and a connection the driver reports as lost is invalidated, so the pool replaces
-it and the 503 handler sees the same exception as anywhere else.
+What SQLAlchemy would have done around the cursor is kept: pending ORM changes are flushed
+first (unless autoflush is off), parameters and results go through each column type's bind
+and result processors (``UTCDateTime``, JSON, enums come back as they would from
+``Session.execute``), driver errors are raised as SQLAlchemy's ``DBAPIError`` subclasses, and
+a connection the driver reports as lost is invalidated, so the pool replaces it and the 503
+handler sees the same exception as anywhere else.
 """
 
 from __future__ import annotations
@@ -93,7 +94,12 @@ class Prepared:
     # -- running --------------------------------------------------------------------
 
     def _run(self, params: dict[str, Any]) -> tuple[Any, _Plan]:
-        connection = db.session.connection()
+        session = db.session()
+        if session.autoflush:
+            # As Session.execute does: the statement sees the ORM changes made so far in this
+            # transaction, in order (a cheap check when there are none).
+            session.flush()
+        connection = session.connection()
         dialect = connection.dialect
         plan = self._plan(dialect)
         values = {**plan.fixed, **params} if plan.fixed else dict(params)

@@ -134,3 +134,14 @@ def test_a_connection_lost_after_the_last_statement_does_not_fail_the_request(ap
     context.pop()  # Flask-SQLAlchemy's rollback on the dead connection would raise here
     with app.app_context():
         assert db.session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_statement_sees_the_orm_changes_made_before_it(app, make, teacher):
+    client = make.client()
+    db.session.commit()
+    client.model.name = "Renamed before the read"  # pending in the ORM session, not flushed
+    info = store.client(client.client_id)
+    assert info is not None and info.name == "Renamed before the read"
+    with db.session.no_autoflush:
+        client.model.name = "Not yet"
+        assert store.client(client.client_id).name == "Renamed before the read"
