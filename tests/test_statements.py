@@ -108,14 +108,19 @@ def test_an_insert_must_name_every_column_with_a_default():
         statement._compile(sqlite.dialect())
 
 
+def end_the_sessions_backend() -> None:
+    """End, from another connection, the PostgreSQL backend serving ``db.session``."""
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    with db.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
 @pytest.mark.skipif(not PG_URL, reason="a lost connection is a PostgreSQL matter")
 def test_a_lost_connection_is_an_operational_error_and_the_next_statement_reconnects(app, make):
     client = make.client()
     db.session.commit()
     assert store.client(client.client_id) is not None
-    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
-    with db.engine.connect() as other:
-        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    end_the_sessions_backend()
     with pytest.raises(exc.OperationalError) as raised:
         store.client(client.client_id)
     assert raised.value.connection_invalidated
@@ -128,9 +133,7 @@ def test_a_connection_lost_after_the_last_statement_does_not_fail_the_request(ap
     # As when the database restarts between a request's last statement and its teardown.
     context = app.app_context()
     context.push()
-    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
-    with db.engine.connect() as other:
-        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    end_the_sessions_backend()
     context.pop()  # Flask-SQLAlchemy's rollback on the dead connection would raise here
     with app.app_context():
         assert db.session.execute(text("SELECT 1")).scalar() == 1
