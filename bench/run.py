@@ -2,8 +2,9 @@
 
 Starts gunicorn (2 sync workers) on a fresh SQLite database, loads discovery, JWKS, userinfo,
 refresh-token rotation and full sign-in flows from a single-process asyncio load generator,
-measures the cost floors (one password hash, one RS256 signature, an empty Flask endpoint on the
-same gunicorn setup), prints a table and writes bench/results/latest.json. See bench/README.md.
+measures the cost floors (one password hash, one RS256 signature, an empty Flask endpoint and a
+bare-WSGI refresh grant on the same gunicorn setup), prints a table and writes
+bench/results/latest.json. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from datetime import UTC, datetime  # noqa: E402
 from types import FrameType  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench import floors, wrk  # noqa: E402
+from bench import bare_refresh, floors, wrk  # noqa: E402
 from bench.httpclient import basic_auth  # noqa: E402
 from bench.load import (  # noqa: E402
     Flows,
@@ -181,12 +182,22 @@ def parse_args(argv: list[str] | None) -> Options:
 
 # -- phases ---------------------------------------------------------------------------
 
-PHASES = ("empty endpoint", "discovery", "jwks", "userinfo", "refresh", "sign-in flow")
+PHASES = (
+    "empty endpoint",
+    "discovery",
+    "jwks",
+    "userinfo",
+    "bare refresh",
+    "refresh",
+    "sign-in flow",
+)
 
 
 async def all_phases(
     opts: Options,
     empty: Gunicorn,
+    bare: Gunicorn,
+    bare_tokens: list[str],
     server: Gunicorn,
     creds: Seed,
     settings: Settings,
@@ -272,17 +283,22 @@ async def all_phases(
             (base, WrkPhase("/userinfo", "bearer", tuple(access))),
         )
 
-    if opts.wants("refresh") and opts.use_wrk:
+    # The bare-WSGI refresh grant right before the provider's: the floor beside its figure.
+    if opts.wants("bare refresh"):
+        bare_rp = RelyingParty(
+            HOST,
+            bare.port,
+            bare_refresh.CLIENT_ID,
+            bare_refresh.CLIENT_SECRET,
+            REDIRECT_URI,
+            creds.email,
+            creds.password,
+        )
+        await measure_refresh(opts, results, bare, bare_rp, "bare refresh", bare_tokens)
+
+    if opts.wants("refresh"):
         refresh = [t["refresh_token"] for t in tokens]
-        auth = basic_auth(creds.client_id, creds.client_secret)[1]
-        warm = WrkPhase("/token", "refresh", tuple(refresh[opts.concurrency :]), auth)
-        measured = WrkPhase("/token", "refresh", tuple(refresh[: opts.concurrency]), auth)
-        await measure_wrk(opts, results, server, "refresh", base, measured, warm)
-    elif opts.wants("refresh"):
-        chains = RefreshChains(rp, [t["refresh_token"] for t in tokens], opts.concurrency)
-        await measure(opts, results, server, "refresh", "req", opts.concurrency, chains)
-        if chains.broken:
-            log(f"refresh: {chains.broken} chain(s) broke; spares left: {len(chains.spares)}")
+        await measure_refresh(opts, results, server, rp, "refresh", refresh)
 
     if not opts.wants("sign-in flow"):
         return
@@ -299,6 +315,29 @@ async def all_phases(
 
     flows = Flows(rp, opts.flow_concurrency)
     await measure(opts, results, server, "sign-in flow", "flow", opts.flow_concurrency, flows)
+
+
+async def measure_refresh(
+    opts: Options,
+    results: Results,
+    server: Measured,
+    rp: RelyingParty,
+    name: str,
+    refresh: list[str],
+) -> None:
+    """A refresh-token phase: one rotating chain per connection (and, with wrk, a second set
+    of chains for the warm-up; with the asyncio generator, spares for chains that break)."""
+    if opts.use_wrk:
+        auth = basic_auth(rp.client_id, rp.client_secret)[1]
+        base = f"http://{HOST}:{rp.port}"
+        warm = WrkPhase("/token", "refresh", tuple(refresh[opts.concurrency :]), auth)
+        measured = WrkPhase("/token", "refresh", tuple(refresh[: opts.concurrency]), auth)
+        await measure_wrk(opts, results, server, name, base, measured, warm)
+        return
+    chains = RefreshChains(rp, refresh, opts.concurrency)
+    await measure(opts, results, server, name, "req", opts.concurrency, chains)
+    if chains.broken:
+        log(f"{name}: {chains.broken} chain(s) broke; spares left: {len(chains.spares)}")
 
 
 async def measure(
@@ -389,17 +428,32 @@ def run(opts: Options, tmp: Path, results: Results) -> None:
     creds = seed(env, tmp)
     settings = load_settings(environ=env)  # what the server will run with
 
-    # Both servers stay up for the whole run (an idle sync worker costs nothing), so the empty
-    # endpoint can be measured right before discovery.
-    log(f"starting gunicorn: the provider on {HOST}:{port}, and the empty Flask app")
+    # The bare refresh grant gets a database of its own (SQLite, whatever the provider runs
+    # on), one chain per connection and a second set for wrk's warm-up or as spares.
+    bare_tokens = bare_refresh.seed(tmp / "bare-refresh.sqlite3", 2 * opts.concurrency)
+    bare_env = {
+        **env,
+        "BENCH_BARE_DB": str(tmp / "bare-refresh.sqlite3"),
+        "BENCH_BARE_KEY": str(settings.keys_path / f"{creds.kid}.pem"),
+    }
+
+    # The servers stay up for the whole run (an idle sync worker costs nothing), so each floor
+    # can be measured right before the figures it is compared with.
+    log(f"starting gunicorn: the provider on {HOST}:{port}, the empty app and the bare refresh")
     with (
         Gunicorn("idp.wsgi:app", port, env, tmp, tmp / "gunicorn-idp.log") as server,
         Gunicorn("bench.empty_app:app", free_port(), env, tmp, tmp / "gunicorn-empty.log") as empty,
+        Gunicorn(
+            "bench.bare_refresh:app", free_port(), bare_env, tmp, tmp / "gunicorn-bare.log"
+        ) as bare,
     ):
         server.start("/.well-known/openid-configuration")
         empty.start("/")
+        bare.start("/")
         try:
-            asyncio.run(all_phases(opts, empty, server, creds, settings, results))
+            asyncio.run(
+                all_phases(opts, empty, bare, bare_tokens, server, creds, settings, results)
+            )
         finally:
             errors = [
                 line
@@ -451,6 +505,30 @@ def comparisons(results: Results) -> list[dict[str, Any]]:
             )
     if "refresh" in p:
         r = p["refresh"]
+        bare = p.get("bare refresh")
+        if bare and bare.rate:
+            rows.append(
+                {
+                    "figure": "refresh req/s",
+                    "value": r.rate,
+                    "floor": "bare refresh req/s",
+                    "floor_value": bare.rate,
+                    "ratio": r.rate / bare.rate,
+                    "target": None,
+                    "ok": None,
+                }
+            )
+            rows.append(
+                {
+                    "figure": "refresh server CPU ms",
+                    "value": r.server_cpu_ms_per_op,
+                    "floor": "bare refresh CPU ms",
+                    "floor_value": bare.server_cpu_ms_per_op,
+                    "ratio": r.server_cpu_ms_per_op / bare.server_cpu_ms_per_op,
+                    "target": None,
+                    "ok": None,
+                }
+            )
         rows.append(
             {
                 "figure": "refresh req/s",
