@@ -4,7 +4,10 @@ Worker model: synchronous workers, one request at a time each, ``2 x cores`` by 
 provider's work is CPU-bound password hashing and signing plus short database queries, so more
 threads would only queue behind the GIL). Instances share nothing but the database, so scale
 out by adding instances behind a load balancer. ``preload_app`` imports the app once in the
-master, so a bad configuration stops start-up before any worker forks.
+master, so a bad configuration stops start-up before any worker forks; the master then loads
+the signing keys and compiles the templates once, and every worker forked from it inherits
+them (``pre_fork``). A worker leaving after ``max_requests`` skips the interpreter's teardown
+(``worker_exit``), so the master replaces it at once. Why, with figures: idp/preload.py.
 """
 
 import multiprocessing
@@ -24,6 +27,47 @@ def on_exit(server):  # noqa: ANN001, ARG001 - gunicorn's hook signature
         import shutil
 
         shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+
+
+def pre_fork(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signature
+    # In the master, before each fork; the work is done once per loaded app (a reload loads
+    # a new one). Without preload_app the master holds no app to warm.
+    if not server.cfg.preload_app:
+        return
+    app = server.app.wsgi()
+    if getattr(server, "_idp_warmed", None) is not app:
+        import gc
+
+        from idp import preload
+
+        preload.warm(app)
+        server._idp_warmed = app
+        # What the master holds now lives as long as it does: keep the workers' garbage
+        # collector from scanning it (and from touching, hence copying, its pages).
+        gc.freeze()
+
+
+def worker_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signature
+    # Also called in the master for a worker that was already gone: nothing to do there.
+    if os.getpid() != worker.pid:
+        return
+    import atexit
+    import sys
+
+    from idp import preload
+
+    # gunicorn calls this while the worker's SystemExit propagates: keep its status.
+    leaving = sys.exc_info()[1]
+    code = leaving.code if isinstance(leaving, SystemExit) else 0
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    try:
+        preload.release(worker.wsgi)
+    except Exception:  # a worker whose app never loaded, a database already gone
+        server.log.warning("worker %s: database connections not closed cleanly", worker.pid)
+    atexit._run_exitfuncs()  # logging's flush, and coverage's when tests measure a server
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def child_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signature

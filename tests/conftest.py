@@ -177,17 +177,18 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Iterator[str]:
-    """``idp serve`` (gunicorn, two workers) on a loopback port, on the tests' database and SMTP
-    server; the tests that use it are marked slow."""
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    env = {
+def live_server_environment(
+    base_overrides: dict[str, Any],
+    smtp_server: tuple[str, int, Mailbox],
+    tmp_path_factory: pytest.TempPathFactory,
+    port: int,
+) -> dict[str, str]:
+    """The environment of an ``idp serve`` on ``port``, on the tests' database and SMTP server."""
+    return {
         **os.environ,
         "IDP_SECRET_KEY": secrets.token_urlsafe(40),
         "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
-        "IDP_OIDC__ISSUER": issuer,
+        "IDP_OIDC__ISSUER": f"http://127.0.0.1:{port}",
         "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
         "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
         "IDP_ACCESS_LOG": "/dev/null",
@@ -197,6 +198,14 @@ def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Itera
         "IDP_MAIL__PORT": str(smtp_server[1]),
         "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
     }
+
+
+@pytest.fixture(scope="session")
+def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Iterator[str]:
+    """``idp serve`` (gunicorn, two workers) on a loopback port, on the tests' database and SMTP
+    server; the tests that use it are marked slow."""
+    port = free_port()
+    env = live_server_environment(base_overrides, smtp_server, tmp_path_factory, port)
     log = tmp_path_factory.mktemp("live-log") / "server.log"
     with idp_serve(env, port, log, cwd=Path(base_overrides["INSTANCE_DIR"]), workers=2) as base:
         yield base

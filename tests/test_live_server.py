@@ -1,23 +1,53 @@
-"""The provider as operators run it: `idp serve` (gunicorn, two workers) on a loopback port,
-driven over real HTTP by a relying party using requests and PyJWT's JWKS client."""
+"""The provider as operators run it: `idp serve` (gunicorn) on a loopback port, driven over
+real HTTP by a relying party using requests and PyJWT's JWKS client: with two workers, and
+with one worker that gunicorn replaces every few requests (``max_requests``), as it does in
+production every ten thousand."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
 import requests
 
-from tests.mailbox import code_in
+from tests.conftest import live_server_environment
+from tests.mailbox import code_in, free_port
 from tests.oidc_helpers import s256
+from tests.servers import idp_serve
 
 pytestmark = pytest.mark.slow
 
+RECYCLE_AFTER = 3
 
-def test_relying_party_signs_in_over_real_http(live_server, make, mailbox):
+
+@pytest.fixture(scope="module")
+def recycling_server(
+    _schema, base_overrides, smtp_server, tmp_path_factory
+) -> Iterator[tuple[str, Path]]:
+    """One worker, replaced by a new one after every three requests; yields the base URL and
+    the server's log."""
+    port = free_port()
+    env = live_server_environment(base_overrides, smtp_server, tmp_path_factory, port)
+    env["GUNICORN_CMD_ARGS"] = f"--max-requests {RECYCLE_AFTER} --max-requests-jitter 0"
+    log = tmp_path_factory.mktemp("recycling-log") / "server.log"
+    with idp_serve(env, port, log, cwd=Path(base_overrides["INSTANCE_DIR"]), workers=1) as base:
+        yield base, log
+
+
+@pytest.fixture(params=["two workers", "one worker replaced every three requests"])
+def served(request) -> str:
+    if request.param == "two workers":
+        return request.getfixturevalue("live_server")
+    return request.getfixturevalue("recycling_server")[0]
+
+
+def test_relying_party_signs_in_over_real_http(served, make, mailbox):
+    live_server = served
     org = make.org("LV101", name="Live Centre")
     user = make.user("live@example.org", org=org, roles=("sfa.teacher",))
     registered = make.client(redirect_uri="http://127.0.0.1:9/callback")
@@ -104,3 +134,20 @@ def test_relying_party_signs_in_over_real_http(live_server, make, mailbox):
         headers={"Authorization": f"Bearer {body['access_token']}"},
     )
     assert info.json()["sub"] == user.sub
+
+
+def test_replaced_workers_leave_cleanly_and_the_next_one_answers(recycling_server):
+    base, log = recycling_server
+    before = log.read_text().count("Autorestarting worker")
+    answers = [
+        requests.get(base + path, timeout=5)
+        for path in ("/.well-known/openid-configuration", "/jwks.json", "/login") * 4
+    ]
+    assert [a.status_code for a in answers] == [200] * 12
+    assert len({a.content for a in answers[1::3]}) == 1  # the same keys from every worker
+    text = log.read_text()
+    assert text.count("Autorestarting worker") - before >= 12 // RECYCLE_AFTER - 1
+    # A worker that exits with an error status, or fails on its way out, is logged by gunicorn.
+    assert "exited with code" not in text
+    assert "Exception during worker exit" not in text
+    assert "not closed cleanly" not in text
