@@ -19,12 +19,18 @@ SUCCEEDED = "sign_in.succeeded"
 WINDOW = timedelta(days=1)
 
 _events = AuditEvent.__table__
+# Both read the index on (actor_user_id, action, at): the newest success is its last entry in
+# the window (ORDER BY ... LIMIT 1, not MAX, which PostgreSQL may answer by reading the whole
+# window), and the failures since are few, since each one must wait longer than the last.
 _LAST_SUCCESS = Prepared(
-    select(func.max(_events.c.at).label("at")).where(
+    select(_events.c.at)
+    .where(
         _events.c.actor_user_id == bindparam("user_id"),
         _events.c.action == SUCCEEDED,
         _events.c.at >= bindparam("since"),
     )
+    .order_by(_events.c.at.desc())
+    .limit(1)
 )
 _FAILURES = Prepared(
     select(func.count().label("failures"), func.max(_events.c.at).label("last")).where(
@@ -55,7 +61,8 @@ def wait_remaining(user: User | None, policy: Backoff) -> float:
     queries run and find nothing, so an unknown address costs what a known one does."""
     user_id = user.id if user is not None else -1
     since: datetime = clock.now() - WINDOW
-    last_success = _LAST_SUCCESS.first(user_id=user_id, since=since).at
+    success = _LAST_SUCCESS.first(user_id=user_id, since=since)
+    last_success = success.at if success is not None else None
     failures, last_failure = _FAILURES.first(user_id=user_id, after=last_success or since)
     delay = delay_after(int(failures or 0), policy)
     if not delay or last_failure is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db
@@ -14,14 +14,20 @@ from idp.models.base import UTCDateTime, utcnow
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # The back-off and lockout checks ask for one person's events of one kind in a recent
+        # window (idp/domain/throttling.py, audit.count_since); the reset-email limit for one
+        # kind about one target. An index on a single column made each such check read every
+        # event of that person, or of that kind, ever recorded.
+        Index("ix_audit_events_actor_action_at", "actor_user_id", "action", "at"),
+        Index("ix_audit_events_action_target_at", "action", "target_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(100), default="")
-    action: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32), default="")
     target_id: Mapped[str] = mapped_column(String(64), default="")
     organisation_id: Mapped[int | None] = mapped_column(

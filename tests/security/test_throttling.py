@@ -5,11 +5,16 @@ address at the token endpoint; per officer on invitations."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import bindparam, func, insert, select
 
 from idp import clock
 from idp.domain import audit, throttling
 from idp.domain.throttling import Backoff
+from idp.extensions import db
+from idp.models import AuditEvent
 from tests.factories import PASSWORD
 from tests.journeys import location, page_text, sign_in
 from tests.oidc_helpers import RelyingParty, csrf_token
@@ -29,6 +34,56 @@ def test_the_back_off_doubles_and_has_a_ceiling():
     delays = [throttling.delay_after(n, policy) for n in range(4, 16)]
     assert delays[:4] == [0, 2, 4, 8]
     assert max(delays) == 900 and delays[-1] == 900
+
+
+def test_the_checks_read_the_recent_window_not_a_whole_history(app, make):
+    """Every sign-in asks the audit log for the person's recent successes and failures; the
+    reset-email limit, for recent links sent to them. A person with years of events must not
+    make each check read them all."""
+    person = make.user("officer@example.org")
+    now = clock.now()
+    db.session.execute(
+        insert(AuditEvent.__table__),
+        [
+            {"at": now - timedelta(hours=9 * i), "action": action, "actor_user_id": person.id}
+            for i in range(1, 400)
+            for action in (throttling.SUCCEEDED, throttling.FAILED, "user.updated")
+        ],
+    )
+    db.session.commit()
+    # Six wrong passwords in the last seconds, after all that history: the back-off applies;
+    # a success after them ends it.
+    events = AuditEvent.__table__
+    recent = [
+        {"at": now - timedelta(seconds=n), "action": throttling.FAILED, "actor_user_id": person.id}
+        for n in range(6)
+    ]
+    db.session.execute(insert(events), recent)
+    db.session.commit()
+    assert throttling.wait_remaining(person, Backoff()) > 0
+    success = {"at": now + timedelta(milliseconds=1), "action": throttling.SUCCEEDED}
+    db.session.execute(insert(events), [{**success, "actor_user_id": person.id}])
+    db.session.commit()
+    assert throttling.wait_remaining(person, Backoff()) == 0.0
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL chooses a plan from its statistics; SQLite's is fixed")
+    reset_limit = select(func.count()).where(
+        events.c.action == bindparam("a"),
+        events.c.target_id == bindparam("t"),
+        events.c.at >= bindparam("s"),
+    )
+    for statement in (
+        throttling._LAST_SUCCESS.statement,
+        throttling._FAILURES.statement,
+        reset_limit,
+    ):
+        compiled = statement.compile(db.engine)
+        cursor = db.session.connection().connection.dbapi_connection.cursor()
+        cursor.execute("EXPLAIN QUERY PLAN " + str(compiled), ["x"] * len(compiled.positiontup))
+        plan = " ".join(row[3] for row in cursor.fetchall())
+        # A search on one index by all three columns: the window, not the history.
+        assert "SEARCH audit_events USING" in plan and "at>" in plan, plan
 
 
 def test_after_five_wrong_passwords_even_the_right_one_waits(client, make):
