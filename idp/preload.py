@@ -31,13 +31,13 @@ def warm(app: object) -> None:
     provider's (the benchmark's floors, served with the same settings) has nothing to warm."""
     if not isinstance(app, Flask) or "idp.keyring" not in app.extensions:
         return
-    with app.app_context():
-        try:
+    try:
+        with app.app_context():  # its end returns the session's connection to the pool
             app.extensions["idp.keyring"].jwks_json()  # imports each algorithm's current key
-        except SQLAlchemyError as error:
-            log.warning("signing keys not preloaded, the database did not answer: %s", error)
-        finally:
-            release(app)
+    except SQLAlchemyError as error:
+        log.warning("signing keys not preloaded, the database did not answer: %s", error)
+    finally:
+        release(app)  # then the pool closes it
     for name in app.jinja_env.list_templates(extensions=["html", "txt"]):
         app.jinja_env.get_template(name)
 
