@@ -64,7 +64,7 @@ def worker_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signa
         preload.release(worker.wsgi)
     except Exception:  # a worker whose app never loaded, a database already gone
         server.log.warning("worker %s: database connections not closed cleanly", worker.pid)
-    atexit._run_exitfuncs()  # logging's flush, and coverage's when tests measure a server
+    atexit._run_exitfuncs()  # what a normal exit would run: logging flushes its handlers
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

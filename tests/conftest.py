@@ -4,7 +4,6 @@ schema built by the real migrations, a signing key, and a fresh app per test."""
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from idp import clock, create_app
 from idp.extensions import db
 from tests.factories import Factories
 from tests.mailbox import Mailbox, free_port, start_server
-from tests.servers import idp_serve
+from tests.servers import idp_serve, live_server_environment
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 # Tables whose rows survive between tests: the schema's own bookkeeping and the signing keys
@@ -175,29 +174,6 @@ def make_app(_schema: None) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def live_server_environment(
-    base_overrides: dict[str, Any],
-    smtp_server: tuple[str, int, Mailbox],
-    tmp_path_factory: pytest.TempPathFactory,
-    port: int,
-) -> dict[str, str]:
-    """The environment of an ``idp serve`` on ``port``, on the tests' database and SMTP server."""
-    return {
-        **os.environ,
-        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
-        "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
-        "IDP_OIDC__ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
-        "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
-        "IDP_ACCESS_LOG": "/dev/null",
-        # Mail goes to the tests' SMTP server; a new browser is asked for an emailed code.
-        "IDP_MAIL__BACKEND": "smtp",
-        "IDP_MAIL__HOST": smtp_server[0],
-        "IDP_MAIL__PORT": str(smtp_server[1]),
-        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
-    }
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 
@@ -34,6 +35,29 @@ def server_env(database_url: str, keys_dir: str, instance_dir: Path, **more: str
         "IDP_AUTH__NEW_DEVICE_VERIFICATION": "never",
         "IDP_MAIL__BACKEND": "outbox",
         **more,
+    }
+
+
+def live_server_environment(
+    base_overrides: dict[str, Any],
+    smtp_server: tuple[str, int, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    port: int,
+) -> dict[str, str]:
+    """The environment of an ``idp serve`` on ``port``, on the tests' database and SMTP server."""
+    return {
+        **os.environ,
+        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
+        "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
+        "IDP_OIDC__ISSUER": f"http://127.0.0.1:{port}",
+        "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
+        "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
+        "IDP_ACCESS_LOG": "/dev/null",
+        # Mail goes to the tests' SMTP server; a new browser is asked for an emailed code.
+        "IDP_MAIL__BACKEND": "smtp",
+        "IDP_MAIL__HOST": smtp_server[0],
+        "IDP_MAIL__PORT": str(smtp_server[1]),
+        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
     }
 
 

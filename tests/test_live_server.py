@@ -15,10 +15,9 @@ import jwt
 import pytest
 import requests
 
-from tests.conftest import live_server_environment
 from tests.mailbox import code_in, free_port
 from tests.oidc_helpers import s256
-from tests.servers import idp_serve
+from tests.servers import idp_serve, live_server_environment
 
 pytestmark = pytest.mark.slow
 
