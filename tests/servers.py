@@ -44,21 +44,18 @@ def live_server_environment(
     tmp_path_factory: pytest.TempPathFactory,
     port: int,
 ) -> dict[str, str]:
-    """The environment of an ``idp serve`` on ``port``, on the tests' database and SMTP server."""
-    return {
-        **os.environ,
-        "IDP_SECRET_KEY": secrets.token_urlsafe(40),
-        "IDP_DATABASE_URL": base_overrides["DATABASE_URL"],
-        "IDP_OIDC__ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_OIDC__KEYS_DIR": base_overrides["OIDC"]["KEYS_DIR"],
-        "IDP_INSTANCE_DIR": str(tmp_path_factory.mktemp("live-instance")),
-        "IDP_ACCESS_LOG": "/dev/null",
-        # Mail goes to the tests' SMTP server; a new browser is asked for an emailed code.
-        "IDP_MAIL__BACKEND": "smtp",
-        "IDP_MAIL__HOST": smtp_server[0],
-        "IDP_MAIL__PORT": str(smtp_server[1]),
-        "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
-    }
+    """The environment of an ``idp serve`` on ``port``, on the tests' database, keys and SMTP
+    server, where a new browser is asked for an emailed code."""
+    return server_env(
+        base_overrides["DATABASE_URL"],
+        base_overrides["OIDC"]["KEYS_DIR"],
+        tmp_path_factory.mktemp("live-instance"),
+        IDP_OIDC__ISSUER=f"http://127.0.0.1:{port}",
+        IDP_MAIL__BACKEND="smtp",
+        IDP_MAIL__HOST=smtp_server[0],
+        IDP_MAIL__PORT=str(smtp_server[1]),
+        IDP_AUTH__NEW_DEVICE_VERIFICATION="new_device",
+    )
 
 
 def redis_up() -> bool:
