@@ -7,7 +7,9 @@ live in the process.
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -28,6 +30,13 @@ LATENCY = Histogram(
 SIGN_INS = Counter("idp_sign_ins", "Sign-in attempts by result", ["result"])
 TOKENS = Counter("idp_tokens_issued", "Token responses by grant type", ["grant"])
 EMAILS = Counter("idp_emails", "Emails by result", ["result"])
+
+
+@functools.lru_cache(maxsize=4096)
+def series(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once: the label values are bounded (routes,
+    standard methods, status codes, results), and ``labels`` validates and locks every call."""
+    return metric.labels(*labels)
 
 
 def exposition() -> bytes:

@@ -126,8 +126,8 @@ class Mailer:
                 if attempt < self.retries:
                     time.sleep(self.retry_delay * attempt)
             else:
-                metrics.EMAILS.labels("sent").inc()
+                metrics.series(metrics.EMAILS, "sent").inc()
                 return True
         log.error("mail: gave up sending %r after %d attempts", message["Subject"], self.retries)
-        metrics.EMAILS.labels("failed").inc()
+        metrics.series(metrics.EMAILS, "failed").inc()
         return False

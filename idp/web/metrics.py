@@ -1,6 +1,7 @@
 """``/metrics`` for Prometheus, when ``[metrics] enabled``; a scrape must present the
 configured bearer token (compared in constant time). Every request is counted and timed by
-route (the rule, never the raw path, so secrets in paths and unbounded label sets stay out)."""
+route (the rule, never the raw path, so secrets in paths and unbounded label sets stay out)
+and by method (the standard ones by name, anything else a client sends as ``other``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from idp.security import constant_time_equals
 
 bp = Blueprint("metrics", __name__)
 GRANTS = {"authorization_code", "refresh_token", "client_credentials"}
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 @bp.get("/metrics")
@@ -39,11 +41,12 @@ def install(app: Flask) -> None:
     @app.after_request
     def count(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in METHODS else "other"
+        metrics.series(metrics.REQUESTS, endpoint, method, str(response.status_code)).inc()
         started = g.get("idp_started")
         if started is not None:
-            metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            metrics.series(metrics.LATENCY, endpoint).observe(time.perf_counter() - started)
         if endpoint == "/token" and response.status_code == 200:
             grant = request.form.get("grant_type", "")
-            metrics.TOKENS.labels(grant if grant in GRANTS else "other").inc()
+            metrics.series(metrics.TOKENS, grant if grant in GRANTS else "other").inc()
         return response

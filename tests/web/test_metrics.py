@@ -69,6 +69,18 @@ def test_requests_sign_ins_and_tokens_are_counted(metered, make):
     assert _value(after, "idp_http_request_duration_seconds_count", endpoint="/token") >= 2
 
 
+def test_a_made_up_method_is_counted_as_other_not_as_a_new_series(metered):
+    browser = metered.test_client()
+    before = _scrape(browser)
+    for name in ("BREW", "PROPFIND-1", "X" * 40):
+        assert browser.open("/healthz", method=name).status_code == 405
+    after = _scrape(browser)
+    assert "BREW" not in after and "PROPFIND" not in after
+    labels = {"endpoint": "unmatched", "method": "other", "status": "405"}
+    counted = _value(after, "idp_http_requests_total", **labels)
+    assert counted - _value(before, "idp_http_requests_total", **labels) == 3
+
+
 def test_enabling_metrics_without_a_token_stops_start_up(make_app, overrides):
     from idp.config import ConfigError
 

@@ -60,3 +60,17 @@ def test_a_hash_made_with_old_parameters_is_upgraded_at_sign_in(app, make, make_
     db.session.expire_all()
     new_hash = db.session.get(User, user.id).password_hash
     assert new_hash != old_hash and "t=2" in new_hash and "t=1" in old_hash
+
+
+def test_a_new_secret_key_ends_every_session_signed_with_the_old_one(client, app, make):
+    make.user("jane@example.org")
+    sign_in(client, "jane@example.org")
+    assert client.get("/").status_code == 200
+    app.secret_key = "another-secret-key-that-is-long-enough-9876543210"
+    assert location(client.get("/")) == "/login"
+    # ... and a key kept as a fallback still verifies the cookies it signed.
+    sign_in(client, "jane@example.org")
+    old = app.secret_key
+    app.secret_key = "a-third-secret-key-that-is-long-enough-5555555555"
+    app.config["SECRET_KEY_FALLBACKS"] = [old]
+    assert client.get("/").status_code == 200
