@@ -156,13 +156,14 @@ def sign_out_everywhere(user: User, *, keep_sid: str | None = None) -> int:
 # -- reset links ----------------------------------------------------------------------------
 
 
-def _fingerprint(user: User) -> str:
-    """Changes whenever the password does, so a link works once: using it changes the password."""
+def fingerprint(user: User) -> str:
+    """Changes whenever the password does: a reset link, or a sign-in part-way through its
+    steps, made before a password change stops working after it."""
     return hashlib.sha256((user.password_hash or "-").encode()).hexdigest()[:16]
 
 
 def reset_token(user: User) -> str:
-    return serializer(RESET_PURPOSE).dumps({"u": user.sub, "p": _fingerprint(user)})
+    return serializer(RESET_PURPOSE).dumps({"u": user.sub, "p": fingerprint(user)})
 
 
 def user_for_reset_token(token: str, max_age: int) -> User:
@@ -174,7 +175,7 @@ def user_for_reset_token(token: str, max_age: int) -> User:
     if not isinstance(data, dict):
         raise LinkInvalid()
     user = db.session.scalar(db.select(User).where(User.sub == str(data.get("u"))))
-    if user is None or user.is_suspended or data.get("p") != _fingerprint(user):
+    if user is None or user.is_suspended or data.get("p") != fingerprint(user):
         raise LinkInvalid()
     return user
 

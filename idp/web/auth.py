@@ -24,7 +24,6 @@ from idp.errors import (
     CodeInvalid,
     DomainError,
     InvalidCredentials,
-    InvalidInput,
     TemporaryPasswordExpired,
     TooSoon,
 )
@@ -142,7 +141,7 @@ def ask_for_code(
     if amr is not None:
         step.amr = amr
     step.decoy = bool(decoy_for)
-    step.address = decoy_for or None
+    step.address = decoy_for or user.email
     pending.save(step)
     if not decoy_for:
         try:
@@ -175,6 +174,9 @@ def set_password() -> Any:
     if loaded is None:
         return _start_again()
     step, user = loaded
+    if not user.must_change_password:  # chosen meanwhile, in another browser
+        pending.clear()
+        return _start_again()
     auth = _auth()
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
@@ -196,20 +198,24 @@ def verify() -> Any:
         return _start_again()
     step, user = loaded
     error = notice = None
+    # A decoy (see Pending.decoy) keeps the same books as a real code, on the code row made
+    # for it but never sent: the resend interval, the attempt cap and the expiry answer alike,
+    # and even a lucky guess is refused.
     if request.method == "POST" and request.form.get("action") == "resend":
         try:
-            if not step.decoy:
-                verification.issue(user, step.purpose, user.email or "", code_policy())
+            address = (step.address if step.decoy else user.email) or ""
+            verification.issue(user, step.purpose, address, code_policy(), send=not step.decoy)
             notice = _("We have sent you a new code. Codes sent earlier no longer work.")
         except TooSoon as exc:
             error = exc.message
         db.session.commit()
     elif request.method == "POST" and step.decoy:
         try:
-            verification.check_format(request.form.get("code") or "")
+            verification.check(user, step.purpose, request.form.get("code") or "", code_policy())
             error = CodeInvalid().message
-        except InvalidInput as exc:
+        except DomainError as exc:
             error = exc.message
+        db.session.commit()  # the wrong attempt counts, as below
     elif request.method == "POST":
         try:
             address = verification.check(

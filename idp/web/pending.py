@@ -3,9 +3,10 @@
 After a correct password the user may still have to choose a new password (temporary
 password), enter an emailed code (activation, new device) or a TOTP code. Until then there is
 no sign-in session: the browser's signed session cookie holds only which account is part-way
-through, which step it is on, the authorization request to resume and a deadline,
-encrypted (the session cookie is only signed, and a sign-up must not show whose account an
-address belongs to).
+through, which step it is on, the authorization request to resume, a deadline and a
+fingerprint of the password it started from, encrypted (the session cookie is only signed, and
+a sign-up must not show whose account an address belongs to). A password change (the owner
+activating the account, a re-sent invitation, a reset) ends every such half-done sign-in.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from flask import session
 from sqlalchemy import select
 
 from idp import clock
+from idp.domain import passwords
 from idp.extensions import db
 from idp.models import User, UserStatus
-from idp.security import fernet
+from idp.security import constant_time_equals, fernet
 
 KEY = "pending"
 SET_PASSWORD = "set_password"
@@ -44,16 +46,32 @@ class Pending:
     # owner is told by email, and no code can succeed.
     decoy: bool = False
     address: str | None = None
+    credential: str = ""  # passwords.fingerprint of the account when the sign-in began
 
 
 def begin(user: User, step: str, ttl: int, *, ix: str | None, next_url: str | None) -> Pending:
-    pending = Pending(user.id, user.sub, step, clock.timestamp() + ttl, ix=ix, next=next_url)
+    pending = Pending(
+        user.id,
+        user.sub,
+        step,
+        clock.timestamp() + ttl,
+        ix=ix,
+        next=next_url,
+        credential=passwords.fingerprint(user),
+    )
     save(pending)
     return pending
 
 
+# The plain text is padded to a multiple of this, so the cookie's length says nothing of what
+# it holds (a sign-up for a taken address and one for a new address look alike).
+PADDED_TO = 1024
+
+
 def save(pending: Pending) -> None:
-    session[KEY] = fernet("pending-sign-in").encrypt(json.dumps(asdict(pending)).encode()).decode()
+    plain = json.dumps(asdict(pending))
+    plain += " " * (-len(plain) % PADDED_TO)
+    session[KEY] = fernet("pending-sign-in").encrypt(plain.encode()).decode()
 
 
 def _read() -> dict[str, Any] | None:
@@ -73,7 +91,7 @@ def clear() -> None:
 
 def load(step: str) -> tuple[Pending, User] | None:
     """The pending sign-in on this step and its account, or None (none, expired, or the
-    account was suspended meanwhile)."""
+    account was suspended or its password changed meanwhile)."""
     raw = _read()
     if raw is None:
         return None
@@ -86,6 +104,9 @@ def load(step: str) -> tuple[Pending, User] | None:
         return None
     user = db.session.scalar(select(User).where(User.id == pending.user_id))
     if user is None or user.sub != pending.sub:
+        clear()
+        return None
+    if not constant_time_equals(pending.credential, passwords.fingerprint(user)):
         clear()
         return None
     if user.status == UserStatus.SUSPENDED and not pending.decoy:

@@ -15,7 +15,7 @@ from tests.journeys import (
     temporary_password,
 )
 from tests.mailbox import html_of, links_in, text_of
-from tests.oidc_helpers import RelyingParty
+from tests.oidc_helpers import RelyingParty, csrf_token
 
 NEW_PASSWORD = "lantern orchard velvet"
 
@@ -150,3 +150,45 @@ def test_an_authorization_request_started_before_activation_resumes_after_it(cli
     claims = rp.verify_id_token(tokens["id_token"])
     assert claims["amr"] == ["pwd"]
     assert claims["roles"] == ["sfa.teacher"]
+
+
+def test_a_set_password_step_left_open_elsewhere_dies_when_the_account_is_activated(
+    app, make, mailbox
+):
+    user = make.invited("tom@example.org")
+    temporary = temporary_password(mailbox, "tom@example.org")
+    stale, owner = app.test_client(), app.test_client()
+    assert location(sign_in(stale, "tom@example.org", temporary)) == "/login/set-password"
+    form = csrf_token(stale.get("/login/set-password"))  # left open in that browser
+    sign_in(owner, "tom@example.org", temporary)
+    submit(
+        owner, "/login/set-password", {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    )
+    assert location(enter_code(owner, mailbox, "tom@example.org")) == "/"
+
+    chosen = "someone else chose this one"
+    data = {"csrf_token": form, "password": chosen, "confirm_password": chosen}
+    assert location(stale.post("/login/set-password", data=data)).startswith("/login?")
+    db.session.expire_all()
+    assert db.session.get(User, user.id).status == "active"
+    assert location(sign_in(app.test_client(), "tom@example.org", NEW_PASSWORD)) == "/"
+
+
+def test_a_resent_invitation_ends_a_sign_in_begun_with_the_old_temporary_password(
+    app, make, mailbox
+):
+    from idp.domain import invitations
+
+    user = make.invited("tom@example.org")
+    old = temporary_password(mailbox, "tom@example.org")
+    stale = app.test_client()
+    assert location(sign_in(stale, "tom@example.org", old)) == "/login/set-password"
+    form = csrf_token(stale.get("/login/set-password"))
+    mailbox.clear()
+    invitations.invite(user, ttl_seconds=3600)
+    db.session.commit()
+    chosen = "someone else chose this one"
+    data = {"csrf_token": form, "password": chosen, "confirm_password": chosen}
+    assert location(stale.post("/login/set-password", data=data)).startswith("/login?")
+    new = temporary_password(mailbox, "tom@example.org")
+    assert location(sign_in(app.test_client(), "tom@example.org", new)) == "/login/set-password"

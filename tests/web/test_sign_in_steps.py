@@ -211,3 +211,21 @@ def test_policy_always_asks_every_time_and_never_asks_never(
     overrides["AUTH"]["NEW_DEVICE_VERIFICATION"] = "never"
     never = make_app(overrides).test_client()
     assert location(sign_in(never, "jane@example.org")) == "/"
+
+
+def test_a_password_reset_ends_a_sign_in_waiting_at_the_authenticator_step(client, app, make):
+    from idp.domain import passwords
+
+    user = make.user("jane@example.org")
+    secret = totp.new_secret()
+    codes = pyotp.TOTP(secret)
+    totp.enable(user, secret, codes.at(clock.timestamp() - 30))
+    db.session.commit()
+    assert location(sign_in(client, "jane@example.org")) == "/login/authenticator"
+    form = csrf_token(client.get("/login/authenticator"))
+    passwords.set_password(user, "a brand new password after the reset")
+    passwords.sign_out_everywhere(user)
+    db.session.commit()
+    data = {"csrf_token": form, "code": codes.at(clock.timestamp())}
+    assert location(client.post("/login/authenticator", data=data)).startswith("/login?")
+    assert location(client.get("/")).startswith("/login")

@@ -54,6 +54,28 @@ def test_an_address_with_an_account_gets_the_same_pages_and_its_owner_a_notice(
     assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 2
 
 
+def test_a_taken_address_answers_like_a_new_one_at_every_step_of_the_code_page(app, make, mailbox):
+    taken, fresh = (
+        "someone.with.a.long.address@example.org",
+        "another.one.with.a.long.add@example.org",
+    )
+    assert len(taken) == len(fresh)
+    make.user(taken)
+    answers: dict[str, list[object]] = {}
+    for address in (fresh, taken):
+        browser = app.test_client()
+        signed_up = submit(browser, "/signup", {**FORM, "email": address})
+        # (The whole cookie is compressed, so its length varies by a byte or two either way.)
+        cookie = signed_up.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+        state = app.session_interface.get_signing_serializer(app).loads(cookie)
+        resend = page_text(submit(browser, "/login/verify", {"action": "resend"}))
+        wrong = [error_of(submit(browser, "/login/verify", {"code": "000000"})) for _ in range(5)]
+        answers[address] = [len(state["pending"]), "Wait a minute" in resend, *wrong]
+    assert answers[fresh] == answers[taken]
+    assert answers[fresh][1] is True  # the code sent a moment ago still works
+    assert "Too many wrong codes" in str(answers[fresh][-1])
+
+
 def test_sign_up_checks_every_field(client):
     response = submit(
         client,
