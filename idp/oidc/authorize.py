@@ -207,7 +207,8 @@ def check_max_age(authz: Authorization, server: IdpAuthorizationServer) -> None:
 
 
 def check_claims(authz: Authorization, server: IdpAuthorizationServer) -> None:
-    """The ``claims`` parameter (OIDC Core 5.5) must be a JSON object."""
+    """The ``claims`` parameter (OIDC Core 5.5) must be a JSON object; the claims it names
+    are kept only within ``claims_scopes`` (the others are silently not released)."""
     raw = authz.params.get("claims")
     if not raw:
         return
@@ -221,9 +222,32 @@ def check_claims(authz: Authorization, server: IdpAuthorizationServer) -> None:
         k in value and not isinstance(value[k], dict | None) for k in ("id_token", "userinfo")
     ):
         raise AuthorizeError("invalid_request", "The 'claims' parameter must be a JSON object.")
-    authz.claims_request = {
-        k: value[k] for k in ("id_token", "userinfo") if isinstance(value.get(k), dict)
-    }
+    requested = {k: value[k] for k in ("id_token", "userinfo") if isinstance(value.get(k), dict)}
+    authz.claims_request = claims_module.within_scopes(requested, claims_scopes(authz))
+
+
+def claims_scopes(authz: Authorization) -> list[str]:
+    """The scopes whose claims the ``claims`` parameter may name: a first-party client's
+    allowed scopes (it is granted them without asking), else only this request's scopes (those
+    the user consents to, or consented to before: ``consent_covers``)."""
+    assert authz.client is not None
+    if authz.client.first_party:
+        return authz.client.get_allowed_scope(" ".join(claims_module.SUPPORTED_SCOPES)).split()
+    return authz.scopes
+
+
+def essential_acr_values(claims_request: dict[str, Any] | None) -> list[str] | None:
+    """The ``acr`` values an ID token must carry, when ``acr`` is requested as Essential with
+    ``value`` or ``values`` (OIDC Core 5.5.1.1); None when any level will do."""
+    spec = (claims_request or {}).get("id_token", {}).get("acr")
+    if not isinstance(spec, dict) or spec.get("essential") is not True:
+        return None
+    if isinstance(spec.get("value"), str):
+        return [spec["value"]]
+    values = spec.get("values")
+    if isinstance(values, list) and values:
+        return [v for v in values if isinstance(v, str)]
+    return None
 
 
 def check_id_token_hint(authz: Authorization, server: IdpAuthorizationServer) -> None:
@@ -287,6 +311,8 @@ class Decision:
 
 
 def consent_covers(user_id: int, client: ClientInfo, scopes: list[str]) -> bool:
+    """The user consented to every scope before. Scopes are enough: ``check_claims`` keeps a
+    third-party client's ``claims`` parameter within the request's scopes."""
     return set(scopes) <= store.consented_scopes(user_id, client.client_id)
 
 
@@ -303,8 +329,14 @@ def decide(
         and auth_session is not None
         and interaction.authenticated_sid == auth_session.sid
     )
-    # A sign-in made during this very interaction satisfies prompt=login, max_age (even 0)
-    # and a hint naming someone else: asking again would loop.
+    required_acr = essential_acr_values(authz.claims_request)
+    acr_unmet = (
+        required_acr is not None
+        and auth_session is not None
+        and auth_session.acr not in required_acr
+    )
+    # A sign-in made during this very interaction satisfies prompt=login, max_age (even 0),
+    # a hint naming someone else and an essential acr: asking again would loop.
     login_needed = auth_session is None or (
         not signed_in_here
         and (
@@ -314,6 +346,8 @@ def decide(
                 and (clock.now() - auth_session.auth_time).total_seconds() > authz.max_age
             )
             or (authz.hint_sub is not None and user is not None and authz.hint_sub != user.sub)
+            # Stepping up: signing in again asks for the authenticator app (acr "2").
+            or (acr_unmet and user is not None and user.has_totp)
         )
     )
     if login_needed:
@@ -321,6 +355,11 @@ def decide(
             raise AuthorizeError("login_required", "The user must sign in.")
         return Decision(interaction="login")
     assert auth_session is not None and user is not None
+    if acr_unmet:
+        # Never a silent downgrade (OIDC Core 5.5.1.1): the request fails instead.
+        if "none" in authz.prompt:
+            raise AuthorizeError("login_required", "The user must sign in.")
+        raise AuthorizeError("access_denied", "The requested authentication level cannot be met.")
     consented_here = interaction is not None and interaction.consented_at is not None
     consent_needed = ("consent" in authz.prompt and not consented_here) or (
         not authz.client.first_party

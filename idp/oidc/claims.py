@@ -9,8 +9,9 @@ Scopes and the claims they release (README, "Claims"):
                      ``roles`` (the roles held there, for this client's services only)
 * ``organisations``  ``organisations``: every membership, each with the same role filter
 
-A ``claims`` request parameter (OIDC Core 5.5) may ask for any of these claims by name for
-the ID token or the userinfo response, whatever the scope.
+A ``claims`` request parameter (OIDC Core 5.5) may ask for these claims by name for the ID
+token or the userinfo response, but only within the scopes granted (``within_scopes``): it
+moves a claim the user agreed to, it never reaches past the client's scopes or the consent.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ SUPPORTED_CLAIMS = sorted(
     | {claim for claims in SCOPE_CLAIMS.values() for claim in claims}
 )
 SUPPORTED_SCOPES = ["openid", *SCOPE_CLAIMS, "offline_access"]
+SCOPED_CLAIMS = frozenset(claim for claims in SCOPE_CLAIMS.values() for claim in claims)
 
 
 class Subject(Protocol):
@@ -61,11 +63,35 @@ class ClientServices(Protocol):
 def requested_claim_names(
     scopes: set[str], claims_request: dict[str, Any] | None, target: str
 ) -> set[str]:
-    """Names of the claims to release to ``target`` ("id_token" or "userinfo")."""
+    """Names of the claims to release to ``target`` ("id_token" or "userinfo").
+
+    ``claims_request`` is the one stored with the grant, already narrowed by ``within_scopes``
+    when the code was issued."""
     names = {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
     if claims_request and isinstance(claims_request.get(target), dict):
         names |= set(claims_request[target]) & set(SUPPORTED_CLAIMS)
     return names
+
+
+def within_scopes(
+    claims_request: dict[str, Any] | None, scopes: list[str] | set[str]
+) -> dict[str, Any] | None:
+    """A ``claims`` request narrowed to what ``scopes`` release: a scope's claim stays only if
+    one of ``scopes`` covers it, other supported claims (``acr``, ``auth_time``…) stay, the
+    rest go. A server may leave out claims it will not release (OIDC Core 5.5), so this never
+    fails."""
+    if claims_request is None:
+        return None
+    covered = {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
+    return {
+        target: {
+            name: spec
+            for name, spec in members.items()
+            if name in SUPPORTED_CLAIMS and (name not in SCOPED_CLAIMS or name in covered)
+        }
+        for target, members in claims_request.items()
+        if isinstance(members, dict)
+    }
 
 
 def user_claims(
