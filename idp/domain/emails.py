@@ -28,8 +28,9 @@ def _own(user: User, address: str) -> EmailAddress:
 
 
 def start_adding(user: User, address: str, policy: CodePolicy) -> str:
-    """Send a code to a new address (or, if another account uses it, a notice); return the
-    normalised address to remember while the user fetches the code."""
+    """Send a code to a new address (or, if another account uses it, a notice to its owner,
+    at most once a resend interval); return the normalised address to remember while the
+    user fetches the code. Raises TooSoon within the interval, taken address or not."""
     address = users.normalise_email(address)
     if any(e.address == address for e in user.emails):
         raise Conflict(_l("That email address is already on your account."))
@@ -37,11 +38,17 @@ def start_adding(user: User, address: str, policy: CodePolicy) -> str:
         raise InvalidInput(
             _l("An account can have at most %(num)d email addresses.", num=MAX_ADDRESSES)
         )
-    if users.email_in_use(address):
-        outgoing.enqueue(messages.address_in_use(to=address))
+    taken = users.email_in_use(address)
+    owner_told = verification.issued_lately("add_email", address, policy)  # asked for both
+    # A taken address goes through the very bookkeeping of a free one: a code (never sent,
+    # so nobody knows it) that retires the last and holds the next off for the same minute,
+    # so no answer, resend or wrong code tells the two apart (raises TooSoon alike).
+    verification.issue(user, "add_email", address, policy, send=not taken)
+    if taken:
+        # Its owner hears of it at most once an interval, however many ask, or how often.
+        if not owner_told:
+            outgoing.enqueue(messages.address_in_use(to=address))
         audit.record("user.email_add_refused", actor=user, target_type="user", target_id=user.sub)
-        return address
-    verification.issue(user, "add_email", address, policy)
     return address
 
 

@@ -136,3 +136,19 @@ def sent_to(user: User, purpose: str) -> str | None:
     """Where the live code for this purpose went (for the page that asks for it)."""
     row = _live(user, purpose)
     return row.address if row is not None else None
+
+
+def issued_lately(purpose: str, address: str, policy: CodePolicy) -> bool:
+    """Whether a code for ``purpose`` was made for ``address`` (sent, or a decoy never sent),
+    for any account, within ``policy.resend_interval``."""
+    since = clock.now() - timedelta(seconds=policy.resend_interval)
+    found = db.session.scalar(
+        select(VerificationCode.id)
+        .where(
+            VerificationCode.purpose == purpose,
+            VerificationCode.address == address,
+            VerificationCode.created_at > since,
+        )
+        .limit(1)
+    )
+    return found is not None

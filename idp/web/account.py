@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from math import ceil
 from typing import Any
 
 import segno
@@ -23,14 +24,14 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from idp.config import AuthSettings
-from idp.domain import audit, consents, emails, passwords, sessions, totp, users
+from idp.domain import audit, consents, emails, passwords, sessions, throttling, totp, users
 from idp.domain import connected as connected_accounts
 from idp.errors import DomainError, InvalidInput, TooSoon
 from idp.extensions import db
 from idp.models import AuthSession
 from idp.security import fernet
 from idp.security import passwords as hasher
-from idp.web.auth import code_policy
+from idp.web.auth import backoff_policy, code_policy
 from idp.web.forms import field, mask_email, new_password_errors
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -48,8 +49,38 @@ def _auth() -> AuthSettings:
     return current_app.extensions["idp.settings"].auth
 
 
-def _current_password_ok() -> bool:
-    return hasher().verify(current_user.password_hash, request.form.get("current_password") or "")
+def current_password_refused(wrong: str) -> str | None:
+    """Check the form's ``current_password``: None when it is right, else the message to show
+    (``wrong``, or how long to wait).
+
+    A wrong one is a failed password attempt for the account, exactly as at sign-in
+    (``sign_in.failed``, counted by the same back-off), so whoever holds a stolen session
+    guesses no faster here than on the sign-in page; while the back-off lasts even the right
+    one is refused (``sign_in.throttled``, which does not lengthen the wait). The event is
+    committed here, before the page does anything else, so a refused action still counts.
+    """
+    user = current_user._get_current_object()
+    waiting = throttling.wait_remaining(user, backoff_policy())
+    if not waiting:
+        password = (request.form.get("current_password") or "")[: passwords.MAX_PASSWORD_LENGTH]
+        if hasher().verify(user.password_hash, password):
+            return None
+    audit.record(
+        "sign_in.throttled" if waiting else "sign_in.failed",
+        actor=user,
+        ip=request.remote_addr,
+        reason="current_password",
+        page=request.endpoint,
+    )
+    db.session.commit()
+    if not waiting:
+        return wrong
+    minutes = ceil(waiting / 60)
+    return ngettext(
+        "Too many wrong passwords. Wait %(num)d minute, then try again.",
+        "Too many wrong passwords. Wait %(num)d minutes, then try again.",
+        minutes,
+    )
 
 
 def _refresh_browser_session() -> None:
@@ -96,8 +127,9 @@ def change_password() -> Any:
     auth = _auth()
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
-        if not _current_password_ok():
-            errors.append(("current_password", _("Your current password is not correct.")))
+        refused = current_password_refused(_("Your current password is not correct."))
+        if refused:
+            errors.append(("current_password", refused))
         else:
             errors = new_password_errors(current_user, request.form, auth)
         if not errors:
@@ -125,10 +157,11 @@ def change_password() -> Any:
 
 @bp.post("/emails/add")
 def add_email() -> Any:
-    if not _current_password_ok():
+    refused = current_password_refused(_("Your current password is not correct."))
+    if refused:
         return render_template(
             "account/personal.html",
-            errors=[("current_password", _("Your current password is not correct."))],
+            errors=[("current_password", refused)],
             section="personal",
             new_email=field(request.form, "email", 254),
         ), 400
@@ -259,9 +292,14 @@ def setup_totp() -> Any:
         secret = totp.new_secret()
         session[TOTP_SETUP] = box.encrypt(secret.encode()).decode()
     errors: list[tuple[str, str]] = []
-    if request.method == "POST" and not _current_password_ok():
+    refused = (
+        current_password_refused(_("Your current password is not correct."))
+        if request.method == "POST"
+        else None
+    )
+    if refused:
         # Whoever holds a stolen session must not be able to lock the owner out.
-        errors.append(("current_password", _("Your current password is not correct.")))
+        errors.append(("current_password", refused))
     elif request.method == "POST":
         try:
             codes = totp.enable(current_user, secret, request.form.get("code") or "")
@@ -283,11 +321,11 @@ def setup_totp() -> Any:
 
 @bp.post("/security/authenticator/remove")
 def remove_totp() -> Any:
-    if not _current_password_ok():
-        flash(
-            _("Your current password is not correct. The authenticator app is still set up."),
-            "warning",
-        )
+    refused = current_password_refused(
+        _("Your current password is not correct. The authenticator app is still set up.")
+    )
+    if refused:
+        flash(refused, "warning")
         return redirect(url_for("account.security"))
     auth = _auth()
     totp.disable(current_user)
@@ -306,11 +344,11 @@ def remove_totp() -> Any:
 def new_recovery_codes() -> Any:
     if not current_user.has_totp:
         abort(404)
-    if not _current_password_ok():
-        flash(
-            _("Your current password is not correct. Your recovery codes have not changed."),
-            "warning",
-        )
+    refused = current_password_refused(
+        _("Your current password is not correct. Your recovery codes have not changed.")
+    )
+    if refused:
+        flash(refused, "warning")
         return redirect(url_for("account.security"))
     codes = totp.new_recovery_codes(current_user)
     audit.record(

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pyotp
 import pytest
 from sqlalchemy import bindparam, func, insert, select
 
 from idp import clock
-from idp.domain import audit, throttling
+from idp.domain import audit, throttling, totp
 from idp.domain.throttling import Backoff
 from idp.extensions import db
-from idp.models import AuditEvent
+from idp.models import AuditEvent, User
 from tests.factories import PASSWORD
-from tests.journeys import location, page_text, sign_in
+from tests.journeys import error_of, location, page_text, sign_in, submit
 from tests.oidc_helpers import RelyingParty, csrf_token
 from tests.servers import redis_up
 
@@ -133,6 +134,74 @@ def limited(make_app, overrides):
         return make_app(overrides)
 
     return build
+
+
+@pytest.mark.parametrize("limits", ["per-address limits off", "per-address limits on"])
+def test_a_stolen_session_guesses_the_current_password_no_faster_than_sign_in(
+    app, limited, make, mailbox, limits
+):
+    """Whoever holds a signed-in browser (a stolen cookie) may be asked for the password on
+    the account pages: each wrong one counts against the account as a wrong sign-in does,
+    and the same back-off then refuses even the right one, saying why."""
+    if limits.endswith("on"):
+        app = limited()
+    make.user("jane@example.org")
+    thief = app.test_client()
+    assert location(sign_in(thief, "jane@example.org")) == "/"
+    token = csrf_token(thief.get("/account/personal"))
+
+    def add(password: str):
+        form = {"csrf_token": token, "email": "thief@example.net", "current_password": password}
+        return thief.post("/account/emails/add", data=form)
+
+    guesses = [add(f"guess {n}") for n in range(20)]
+    assert all(r.status_code == 400 for r in guesses)
+    assert error_of(guesses[0]) == "Your current password is not correct."
+    refused = add(PASSWORD)
+    assert refused.status_code == 400  # still refused: the account is backed off
+    assert error_of(refused) == "Too many wrong passwords. Wait 1 minute, then try again."
+    actions = [e["action"] for e in audit.stream(audit.Filter(action="sign_in."))]
+    assert actions == ["sign_in.succeeded"] + ["sign_in.failed"] * 5 + ["sign_in.throttled"] * 16
+    # One count for the account: its sign-in page waits too.
+    assert _error(sign_in(app.test_client(), "jane@example.org")) == _error(
+        sign_in(app.test_client(), "jane@example.org", WRONG)
+    )
+    clock.advance(2.5)  # the first wait is 2 s; tries inside it do not lengthen it
+    assert location(add(PASSWORD)) == "/account/emails/verify"
+    assert mailbox.to("thief@example.net")
+
+
+def test_every_page_asking_for_the_current_password_counts_and_waits_with_sign_in(app, make):
+    user = make.user("jane@example.org")
+    browser = app.test_client()
+    assert location(sign_in(browser, "jane@example.org")) == "/"
+    form = {"current_password": WRONG, "password": "lantern orchard velvet", "code": "123456"}
+    pages = ("/account/password", "/account/security/authenticator")
+    for page in pages:
+        assert error_of(submit(browser, page, form)) == "Your current password is not correct."
+    for _ in range(3):
+        sign_in(app.test_client(), "jane@example.org", WRONG)
+    # Five wrong passwords in a row, wherever they were typed: every page now waits.
+    waiting = "Too many wrong passwords. Wait 1 minute, then try again."
+    for page in pages:
+        assert error_of(submit(browser, page, {**form, "current_password": PASSWORD})) == waiting
+    secret = totp.new_secret()
+    totp.enable(db.session.get(User, user.id), secret, pyotp.TOTP(secret).at(clock.timestamp()))
+    db.session.commit()
+    for action in ("/account/security/authenticator/remove", "/account/security/recovery-codes"):
+        refused = submit(browser, action, {"current_password": PASSWORD}, "/account/security")
+        assert location(refused) == "/account/security"
+        assert waiting in page_text(browser.get("/account/security"))
+    db.session.expire_all()
+    assert db.session.get(User, user.id).has_totp
+    clock.advance(2.5)
+    removed = submit(
+        browser,
+        "/account/security/authenticator/remove",
+        {"current_password": PASSWORD},
+        "/account/security",
+    )
+    assert "Your authenticator app has been removed." in page_text(browser.get(location(removed)))
 
 
 def test_sign_in_is_limited_per_address(limited, make):

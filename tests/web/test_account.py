@@ -169,6 +169,107 @@ def test_adding_an_address_of_another_account_reveals_nothing_and_cannot_succeed
     assert error_of(response).startswith("The code is not correct.")
 
 
+def _add(client, address):
+    return submit(
+        client,
+        "/account/emails/add",
+        {"email": address, "current_password": PASSWORD},
+        page_url="/account/personal",
+    )
+
+
+def _jane_and_john(app, make):
+    """Two signed-in people; ``taken@example.org`` belongs to a third."""
+    for address in ("taken@example.org", "jane@example.org", "john@example.org"):
+        make.user(address)
+    jane, john = app.test_client(), app.test_client()
+    assert location(sign_in(jane, "jane@example.org")) == "/"
+    assert location(sign_in(john, "john@example.org")) == "/"
+    return jane, john
+
+
+def _notices(response) -> list[tuple[str, str]]:
+    return re.findall(r'class="notice notice--(\w+)" role="status">([^<]*)<', page_text(response))
+
+
+def _as_seen(app, client, response) -> tuple[object, ...]:
+    """All a person learns from an answer: its status, where it leads and what is said there,
+    and what it keeps in the browser's session (the keys, and the step it is at)."""
+    cookie = response.headers.get("Set-Cookie", "").split(";")[0].partition("=")[2]
+    state = app.session_interface.get_signing_serializer(app).loads(cookie) if cookie else {}
+    step = state.get("email_change", {}).get("purpose")
+    shown = _notices(client.get(location(response)))
+    return response.status_code, location(response), shown, sorted(state), step
+
+
+def test_adding_a_taken_address_answers_like_a_free_one_within_the_minute(app, make, mailbox):
+    jane, john = _jane_and_john(app, make)
+    first = [_add(jane, "jane.home@example.net"), _add(john, "john.home@example.net")]
+    assert _as_seen(app, jane, first[0]) == _as_seen(app, john, first[1])
+    # A second address within the minute: the same wait, whoever owns the address.
+    free, taken = _add(jane, "nobody@example.org"), _add(john, "taken@example.org")
+    assert _as_seen(app, jane, free) == _as_seen(app, john, taken)
+    assert location(taken) == "/account/personal"
+    # After the minute both go ahead alike.
+    clock.advance(61)
+    free, taken = _add(jane, "nobody@example.org"), _add(john, "taken@example.org")
+    assert _as_seen(app, jane, free) == _as_seen(app, john, taken)
+    assert location(taken) == "/account/emails/verify"
+
+
+def test_asking_for_a_new_code_answers_the_same_for_a_taken_address_and_a_free_one(
+    app, make, mailbox
+):
+    jane, john = _jane_and_john(app, make)
+    assert location(_add(jane, "nobody@example.org")) == "/account/emails/verify"
+    assert location(_add(john, "taken@example.org")) == "/account/emails/verify"
+
+    def each(step) -> list[object]:
+        jane_sees, john_sees = step(jane), step(john)
+        assert jane_sees == john_sees
+        return john_sees
+
+    def resend(browser):
+        answer = submit(browser, "/account/emails/verify", {"action": "resend"})
+        error = error_of(answer) if "error-summary__list" in page_text(answer) else None
+        return answer.status_code, _notices(answer), error
+
+    soon = each(resend)
+    assert soon[2] == "We sent you a code a moment ago. Wait a minute before asking for another."
+    clock.advance(61)
+    later = each(resend)
+    assert later[1:] == (
+        [("success", "We have sent you a new code. Codes sent earlier no longer work.")],
+        None,
+    )
+    wrong = each(
+        lambda browser: [
+            error_of(submit(browser, "/account/emails/verify", {"code": "000000"}))
+            for _ in range(5)
+        ]
+    )
+    assert wrong[-1].startswith("Too many wrong codes")
+
+
+def test_the_owner_of_a_taken_address_is_told_at_most_once_a_minute(app, make, mailbox):
+    jane, john = _jane_and_john(app, make)
+    assert location(_add(jane, "taken@example.org")) == "/account/emails/verify"
+    for _ in range(10):
+        submit(jane, "/account/emails/verify", {"action": "resend"})
+    # Someone else trying the same address in the same minute adds nothing to the owner's mail.
+    assert location(_add(john, "taken@example.org")) == "/account/emails/verify"
+
+    def notices() -> int:
+        subject = "Someone tried to add your email address"
+        return len([m for m in mailbox.to("taken@example.org") if subject in str(m["Subject"])])
+
+    assert notices() == 1
+    clock.advance(61)
+    submit(jane, "/account/emails/verify", {"action": "resend"})
+    assert notices() == 2
+    assert all("code" not in str(m["Subject"]) for m in mailbox.to("taken@example.org"))
+
+
 def test_set_up_the_authenticator_app_then_sign_in_with_it(client, app, make):
     user = _signed_in(client, make)
     page = client.get("/account/security/authenticator")

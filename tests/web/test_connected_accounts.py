@@ -222,6 +222,22 @@ def test_connecting_needs_a_recent_sign_in_or_the_password(client, google, brows
     assert location(allowed).startswith(google.issuer + "/authorize?")
 
 
+def test_guessing_the_password_to_connect_waits_as_sign_in_does(client, google, browser, donald):
+    assert location(sign_in(client, "donald@example.org")) == "/"
+    clock.advance(11 * 60)
+    for n in range(5):
+        _connect(client, "google", current_password=f"guess {n}")
+    refused = _connect(client, "google", current_password=PASSWORD)
+    assert location(refused) == "/account/connected"
+    page = page_text(client.get("/account/connected"))
+    assert "Too many wrong passwords. Wait 1 minute, then try again." in page
+    failures = audit.stream(audit.Filter(action="sign_in.failed"))
+    assert [e["details"]["page"] for e in failures] == ["connected.connect"] * 5
+    clock.advance(2.5)
+    allowed = _connect(client, "google", current_password=PASSWORD)
+    assert location(allowed).startswith(google.issuer + "/authorize?")
+
+
 def test_a_google_account_connects_to_one_account_only(client, app, google, browser, donald, make):
     assert location(_link_google(client, google, browser)) == "/account/connected"
     other_browser = app.test_client()
