@@ -178,7 +178,7 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
     init_upstreams(app, settings.upstreams)
     app.wsgi_app = PublicDocuments(  # type: ignore[method-assign]
         app.wsgi_app,
-        {"/.well-known/openid-configuration": lambda: 0.0, "/jwks.json": keyring.version},
+        {"/.well-known/openid-configuration": keyring.version, "/jwks.json": keyring.version},
     )
     if settings.trusted_proxies:
         # Behind that many proxies, the client's address and scheme come from their

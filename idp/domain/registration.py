@@ -8,10 +8,11 @@ metadata field is checked; an error names the field, with the error codes of RFC
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select, update
@@ -115,8 +116,20 @@ def _string(body: dict[str, Any], name: str, default: str, allowed: set[str] | N
     return value
 
 
-def check_metadata(body: Any) -> dict[str, Any]:
-    """The request's metadata, checked and normalised (unknown fields are ignored, §2)."""
+def signing_algorithms() -> set[str]:
+    """The ID token algorithms this deployment can sign with now: those of ``ALGORITHMS`` the
+    app's signing keyring (``idp.oidc.keys.KeyRing``) holds a private key for."""
+    return ALGORITHMS & set(current_app.extensions["idp.keyring"].signing_algorithms())
+
+
+def check_metadata(body: Any, algorithms: Collection[str] | None = None) -> dict[str, Any]:
+    """The request's metadata, checked and normalised (unknown fields are ignored, §2).
+
+    ``id_token_signed_response_alg`` must be one of ``algorithms`` (by default those the
+    keyring can sign with): a client registered for another would get a 500 at the token
+    endpoint on every sign-in."""
+    if algorithms is None:
+        algorithms = signing_algorithms()
     if not isinstance(body, dict):
         raise RegistrationError("invalid_client_metadata", "The body must be a JSON object.")
     meta: dict[str, Any] = {
@@ -129,7 +142,7 @@ def check_metadata(body: Any) -> dict[str, Any]:
             body, "token_endpoint_auth_method", "client_secret_basic", AUTH_METHODS
         ),
         "id_token_signed_response_alg": _string(
-            body, "id_token_signed_response_alg", "RS256", ALGORITHMS
+            body, "id_token_signed_response_alg", "RS256", ALGORITHMS & set(algorithms)
         ),
     }
     if not meta["client_name"]:

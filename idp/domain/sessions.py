@@ -11,12 +11,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from idp import clock
 from idp.domain import tokens
 from idp.extensions import db
-from idp.models import AuthSession, User, UserStatus
+from idp.models import AuthorizationCode, AuthSession, User, UserStatus
 from idp.security import random_token
 from idp.statements import Prepared
 
 _sessions_t = AuthSession.__table__
 _users_t = User.__table__
+_codes_t = AuthorizationCode.__table__
 _START = Prepared(
     insert(_sessions_t),
     [
@@ -140,8 +141,31 @@ def _ended(sids: list[str]) -> None:
     db.session.info.setdefault(ENDED, []).extend(sids)
 
 
+def _retire_codes(sids: list[str]) -> None:
+    """Mark the sessions' unredeemed authorization codes used, so none is redeemed after the
+    sign-out (whose token revocation and back-channel logout it would escape).
+
+    Run before the tokens are revoked: a redemption racing with it either retired its code
+    first (this statement then waits for it to commit, and the revocation that follows sees
+    its tokens) or finds the code retired. Only live codes are looked at (``expires_at`` is
+    indexed)."""
+    if not sids:
+        return
+    now = clock.now()
+    db.session.execute(
+        update(_codes_t)
+        .where(
+            _codes_t.c.sid.in_(sids),
+            _codes_t.c.used_at.is_(None),
+            _codes_t.c.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+
+
 def end(auth_session: AuthSession) -> None:
-    """End a session and revoke the tokens issued under it (offline grants survive)."""
+    """End a session, retire its unredeemed codes and revoke the tokens issued under it
+    (offline grants survive)."""
     now = clock.now()
     db.session.execute(
         update(AuthSession.__table__)
@@ -150,11 +174,13 @@ def end(auth_session: AuthSession) -> None:
     )
     set_committed_value(auth_session, "ended_at", now)
     _ended([auth_session.sid])
+    _retire_codes([auth_session.sid])
     tokens.revoke_for_session(auth_session.sid)
 
 
 def end_all(user: User, *, keep_sid: str | None = None) -> int:
-    """End every live session of a user (but ``keep_sid``); returns how many ended."""
+    """End every live session of a user (but ``keep_sid``) and retire their unredeemed codes;
+    returns how many ended. The caller revokes the tokens."""
     now = clock.now()
     table = AuthSession.__table__
     conditions = [table.c.user_id == user.id, table.c.ended_at.is_(None)]
@@ -163,6 +189,7 @@ def end_all(user: User, *, keep_sid: str | None = None) -> int:
     sids = list(db.session.scalars(select(table.c.sid).where(*conditions)))
     db.session.execute(update(table).where(table.c.sid.in_(sids)).values(ended_at=now))
     _ended(sids)
+    _retire_codes(sids)
     return len(sids)
 
 

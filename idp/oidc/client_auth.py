@@ -1,7 +1,8 @@
 """``private_key_jwt`` client authentication (RFC 7523 §2.2, OIDC Core §9): the client signs a
 short-lived assertion with a key whose public half it registered (``jwks``, or ``jwks_uri``
 fetched with a timeout and cached for a few minutes). Only RS256 and ES256 are accepted, the
-audience must be this provider, and each assertion's ``jti`` works once."""
+audience must be this provider, and each assertion's ``jti`` works once (it is remembered until
+the assertion's ``exp`` plus the leeway Authlib allows past it)."""
 
 from __future__ import annotations
 
@@ -79,11 +80,16 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return token.claims
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        """Record the assertion; False if it was seen before (a replay)."""
+        """Record the assertion; False if it was seen before (a replay).
+
+        Authlib accepts an assertion until ``exp`` plus ``self.leeway`` (60 s by default, for
+        clock skew), so its ``jti`` is remembered that long too: forgotten at ``exp``, the
+        assertion could be replayed for the rest of the leeway."""
         now = clock.now()
         expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
         if expires - now > MAX_LIFETIME:
             raise InvalidClientError(description="The client assertion lives too long.")
+        expires += timedelta(seconds=self.leeway)
         table = ClientAssertion.__table__
         db.session.execute(delete(table).where(table.c.expires_at < now))
         try:

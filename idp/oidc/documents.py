@@ -3,9 +3,9 @@
 These two public documents are the provider's most requested URLs (every relying party and
 library fetches them) and change only when the signing keys do. A WSGI wrapper in front of
 Flask keeps the last response Flask made for each, headers and all, and answers from it while
-it is valid: forever for discovery (settings are fixed for a process's life), and for JWKS
-while the keyring that produced it is still fresh. Otherwise the request goes through to
-Flask, which builds the document again.
+it is valid: while the keyring that produced it is still fresh (JWKS publishes its keys, and
+discovery lists the algorithms it can sign with). Otherwise the request goes through to Flask,
+which builds the document again.
 """
 
 from __future__ import annotations

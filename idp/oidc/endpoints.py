@@ -107,8 +107,19 @@ class UserInfoEndpoint(_UserInfoEndpoint):
         return 200, _token_claims(self.server, match, "userinfo"), default_json_headers
 
 
+def check_token_param(request: OAuth2Request) -> None:
+    """``token`` is required; ``token_type_hint`` is only a hint. One we cannot use (say
+    ``id_token``) widens the search to every token type (RFC 7009 2.1, RFC 7662 2.1): it is
+    no error, and ``find_token`` looks the value up both ways whatever the hint."""
+    if "token" not in request.form:
+        raise InvalidRequestError()
+
+
 class RevocationEndpoint(_RevocationEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
+
+    def check_params(self, request: OAuth2Request, client: Any) -> None:
+        check_token_param(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenMatch | None:
         return find_token(token_string, token_type_hint)
@@ -123,6 +134,9 @@ class RevocationEndpoint(_RevocationEndpoint):
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+    def check_params(self, request: OAuth2Request, client: Any) -> None:
+        check_token_param(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenMatch | None:
         return find_token(token_string, token_type_hint)

@@ -132,7 +132,8 @@ class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
     def retire_code(self) -> None:
         code = self.request.authorization_code
         if not store.mark_code_used(code.id):
-            # Another request redeemed it between our read and now.
+            # Another request redeemed it between our read and now, or its sign-in session
+            # has ended (a sign-out retires the session's codes; its tokens are revoked).
             flag_family_for_revocation(code.family_id)
             raise InvalidGrantError("Invalid 'code' in request.")
 

@@ -37,6 +37,7 @@ from idp.security import random_token
 log = logging.getLogger(__name__)
 
 Key = RSAKey | ECKey
+ALGORITHMS = ("RS256", "ES256")
 
 
 class KeyringError(Exception):
@@ -165,6 +166,11 @@ class KeyRing:
     def has_signing_key(self, alg: str) -> bool:
         self._fresh()
         return alg in self._signing
+
+    def signing_algorithms(self) -> list[str]:
+        """The algorithms there is a signing key (with its private half) for, RS256 first."""
+        self._fresh()
+        return [alg for alg in ALGORITHMS if alg in self._signing]
 
     def keyset(self) -> KeySet:
         """The published public keys, for verifying tokens we signed."""

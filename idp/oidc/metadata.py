@@ -33,7 +33,9 @@ def discovery_document(server: IdpAuthorizationServer) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        # What the keyring can sign with now: the document is rebuilt when the keyring is
+        # reloaded (``routes.discovery``, ``PublicDocuments``), so a rotation shows here.
+        "id_token_signing_alg_values_supported": server.keyring.signing_algorithms(),
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",

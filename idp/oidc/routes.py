@@ -52,12 +52,14 @@ def current_auth_session() -> AuthSession | None:
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    body = current_app.extensions.get("idp.discovery")
-    if body is None:
-        body = json.dumps(discovery_document(oauth_server()), separators=(",", ":")).encode()
-        current_app.extensions["idp.discovery"] = body
+    """Built once per keyring version: it lists the algorithms the keyring signs with."""
+    server = oauth_server()
+    kept = current_app.extensions.get("idp.discovery")
+    if kept is None or kept[0] is None or kept[0] != server.keyring.version():
+        body = json.dumps(discovery_document(server), separators=(",", ":")).encode()
+        kept = current_app.extensions["idp.discovery"] = (server.keyring.version(), body)
     return Response(
-        body,
+        kept[1],
         mimetype=JSON,
         headers={"Cache-Control": PUBLIC_CACHE, "Access-Control-Allow-Origin": "*"},
     )

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Payload
 from authlib.oidc.core.util import create_half_hash
 from flask import Flask, current_app, g
 from flask import request as flask_request
@@ -84,6 +86,45 @@ class _Request(OAuth2Request):
         return self._args
 
 
+class _FormPayload(OAuth2Payload):
+    """A request's parameters from its form body alone, each given once."""
+
+    def __init__(self, form: MultiDict[str, str], datalist: dict[str, list[str]]):
+        self._form, self._datalist = form, datalist
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._form
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return self._datalist
+
+
+_PARAM_NAME = re.compile(r"[a-z_]{1,40}")
+# The endpoints whose parameters come from the form body only, as the token endpoint's do.
+FORM_ENDPOINTS = ("revocation", "introspection")
+
+
+def form_request() -> _Request:
+    """The request to the token, revocation or introspection endpoint with its parameters taken
+    from the form body (RFC 6749 3.2, RFC 7009 2.1, RFC 7662 2.1): one given only in the query
+    string is as if absent, and one given more than once is ``invalid_request`` (RFC 6749
+    3.2). One pass over the form."""
+    req = flask_request
+    form = req.form
+    datalist: dict[str, list[str]] = {}
+    for name, values in form.lists():
+        if len(values) > 1:
+            # Named only if it is a plain name: error_description is printable ASCII (§5.2).
+            named = f"The '{name}' parameter" if _PARAM_NAME.fullmatch(name) else "A parameter"
+            raise InvalidRequestError(f"{named} is repeated.")
+        datalist[name] = values
+    return _Request(
+        req.method, _sane_headers(req.headers), _FormPayload(form, datalist), form, MultiDict()
+    )
+
+
 def _sane_headers(headers: Any) -> Any:
     """The request's headers, without an ``Authorization`` that Authlib's parser would choke
     on (blank, a scheme with no credentials, Basic credentials that are not base64 of UTF-8):
@@ -125,6 +166,22 @@ class IdpAuthorizationServer(AuthorizationServer):
         return _Request(
             req.method, _sane_headers(req.headers), FlaskOAuth2Payload(req), req.form, req.args
         )
+
+    def create_token_response(self, request: Any = None) -> Any:
+        if request is None:
+            try:
+                request = form_request()
+            except InvalidRequestError as error:
+                return self.handle_error_response(None, error)
+        return super().create_token_response(request)
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> Any:
+        if request is None and name in FORM_ENDPOINTS:
+            try:
+                request = form_request()
+            except InvalidRequestError as error:
+                return self.handle_error_response(None, error)
+        return super().create_endpoint_response(name, request)
 
     def query_client(self, client_id: str | None) -> ClientInfo | None:
         """The enabled client with this id, read once per request."""

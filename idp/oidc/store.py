@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 
 from idp import clock
 from idp.domain.clients import api_scopes_of
 from idp.extensions import db
 from idp.models import (
     AuthorizationCode,
+    AuthSession,
     Client,
     Consent,
     EmailAddress,
@@ -40,6 +41,7 @@ emails_t = EmailAddress.__table__
 memberships_t = Membership.__table__
 orgs_t = Organisation.__table__
 consents_t = Consent.__table__
+sessions_t = AuthSession.__table__
 
 
 # -- clients --------------------------------------------------------------------------
@@ -318,9 +320,17 @@ class IssuedCode:
 
 
 _CODE = Prepared(select(codes_t).where(codes_t.c.code_hash == bindparam("digest")))
+# Claimed only while its sign-in session has not ended. Ending a session also retires its
+# unredeemed codes (``sessions.end``), so of a sign-out and a redemption racing, either the
+# sign-out retires the code first or it waits on this row's lock and then revokes the new
+# tokens; this condition (one unique-key probe) covers a code issued while the session ended.
 _MARK_CODE_USED = Prepared(
     update(codes_t)
-    .where(codes_t.c.id == bindparam("code_id"), codes_t.c.used_at.is_(None))
+    .where(
+        codes_t.c.id == bindparam("code_id"),
+        codes_t.c.used_at.is_(None),
+        ~exists().where(sessions_t.c.sid == codes_t.c.sid, sessions_t.c.ended_at.is_not(None)),
+    )
     .values(used_at=bindparam("now"))
 )
 CODE_COLUMNS = [c.key for c in codes_t.c if c.key not in ("id", "used_at")]
@@ -333,7 +343,8 @@ def find_code(code: str) -> IssuedCode | None:
 
 
 def mark_code_used(code_id: int) -> bool:
-    """Retire a code, atomically; False if another request retired it first."""
+    """Retire a code, atomically; False if another request (or the end of its sign-in
+    session) retired it first, or its session has ended."""
     return _MARK_CODE_USED.execute(code_id=code_id, now=clock.now()) == 1
 
 

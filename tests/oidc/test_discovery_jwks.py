@@ -76,3 +76,21 @@ def test_public_documents_do_not_vary_by_cookie(client):
     for path in ("/.well-known/openid-configuration", "/jwks.json"):
         client.get(path)
         assert "Cookie" not in client.get(path).headers.get("Vary", "")
+
+
+def test_discovery_lists_the_algorithms_the_keyring_signs_with(client, app):
+    from sqlalchemy import delete
+
+    from idp.extensions import db
+    from idp.models import SigningKey
+
+    keyring = app.extensions["idp.keyring"]
+    db.session.execute(delete(SigningKey).where(SigningKey.alg == "ES256"))
+    db.session.commit()
+    keyring.invalidate()
+    path = "/.well-known/openid-configuration"
+    assert client.get(path).get_json()["id_token_signing_alg_values_supported"] == ["RS256"]
+    keyring.rotate("ES256")
+    # The document kept in memory follows the rotation, as the JWKS does.
+    algorithms = client.get(path).get_json()["id_token_signing_alg_values_supported"]
+    assert algorithms == ["RS256", "ES256"]

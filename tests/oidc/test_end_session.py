@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from idp.extensions import db
+from idp.models import AuthorizationCode, User
 from tests.oidc.test_authorize import error_params
 from tests.oidc_helpers import csrf_token
 
@@ -151,3 +153,23 @@ def test_front_channel_logout_frames_each_client_that_registered_it(client, make
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert f'content="2;url={framed.post_logout_redirect_uri}?state=s1"' in html
     assert page.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_code_issued_before_sign_out_cannot_be_redeemed_after_it(rp, teacher, client):
+    callback = rp.sign_in("teacher@example.org")
+    page = client.get("/logout")
+    client.post("/logout", data={"confirm": "yes", "csrf_token": csrf_token(page)})
+    # Retired by the sign-out itself, so a redemption racing with it cannot slip through.
+    assert None not in db.session.scalars(db.select(AuthorizationCode.used_at)).all()
+    response = rp.exchange(callback.code)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+
+def test_a_code_issued_before_sign_out_everywhere_cannot_be_redeemed_after_it(rp, teacher):
+    from idp.domain import passwords
+
+    callback = rp.sign_in("teacher@example.org")
+    passwords.sign_out_everywhere(db.session.get(User, teacher.id))
+    db.session.commit()
+    response = rp.exchange(callback.code)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"

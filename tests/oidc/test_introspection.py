@@ -51,3 +51,24 @@ def test_introspection_requires_client_authentication(rp, teacher):
     response = rp.http.post("/introspect", data={"token": tokens["access_token"]})
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
+
+
+def test_an_unknown_token_type_hint_is_ignored(rp, teacher):
+    """RFC 7662 2.1: a hint the server cannot use widens the search; it is no error."""
+    tokens = rp.tokens("teacher@example.org")
+    response = rp.http.post(
+        "/introspect",
+        **rp._auth({"token": tokens["access_token"], "token_type_hint": "id_token"}, "basic"),
+    )
+    assert response.status_code == 200
+    assert response.get_json()["active"] is True
+
+
+def test_the_token_is_read_from_the_body_only(rp, teacher):
+    tokens = rp.tokens("teacher@example.org")
+    headers = rp._auth({}, "basic")["headers"]
+    response = rp.http.post(
+        "/introspect", query_string={"token": tokens["access_token"]}, headers=headers
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"

@@ -177,3 +177,15 @@ def test_dynamic_registration_takes_a_public_key_set(client, make):
         response = client.post("/register", json=bad, headers=auth)
         assert response.status_code == 400, bad
         assert response.get_json()["error"] == "invalid_client_metadata"
+
+
+def test_a_client_assertion_cannot_be_replayed_once_its_exp_has_passed(rp, key, teacher):
+    """Authlib accepts an assertion a little after its exp (clock-skew leeway): its jti must
+    be remembered that long too. Made already past its exp, so the test need not wait."""
+    now = int(time.time())
+    assertion = _assertion(rp.client_id, key, iat=now - 30, exp=now - 2)
+    rp.assertion = lambda: assertion
+    assert rp.exchange(rp.sign_in("teacher@example.org").code).status_code == 200
+    for _ in range(2):
+        replay = rp.exchange(rp.sign_in("teacher@example.org").code)
+        assert replay.status_code == 401 and replay.get_json()["error"] == "invalid_client"

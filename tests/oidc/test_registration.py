@@ -161,3 +161,33 @@ def test_read_update_and_delete_with_the_registration_access_token(client, initi
 
     assert client.delete(uri, headers=auth).status_code == 204
     assert client.get(uri, headers=auth).status_code == 401
+
+
+def _without_es256_keys(app) -> None:
+    """No ES256 signing key, whatever other tests left in the (shared) keys table."""
+    from sqlalchemy import delete
+
+    from idp.models import SigningKey
+
+    db.session.execute(delete(SigningKey).where(SigningKey.alg == "ES256"))
+    db.session.commit()
+    app.extensions["idp.keyring"].invalidate()
+
+
+def test_an_id_token_algorithm_needs_a_signing_key(app, client, initial_token, teacher):
+    _without_es256_keys(app)
+    es256 = {**GOOD, "id_token_signed_response_alg": "ES256"}
+    refused = _register(client, initial_token, es256)
+    assert refused.status_code == 400, refused.get_json()
+    assert refused.get_json()["error"] == "invalid_client_metadata"
+    assert "id_token_signed_response_alg" in refused.get_json()["error_description"]
+    body = _register(client, initial_token, GOOD).get_json()
+    uri = body["registration_client_uri"].removeprefix("http://localhost")
+    auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    update = client.put(uri, headers=auth, json={**es256, "client_id": body["client_id"]})
+    assert update.status_code == 400
+
+    app.extensions["idp.keyring"].rotate("ES256")
+    update = client.put(uri, headers=auth, json={**es256, "client_id": body["client_id"]})
+    assert update.status_code == 200
+    assert update.get_json()["id_token_signed_response_alg"] == "ES256"

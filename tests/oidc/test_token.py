@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from werkzeug.datastructures import MultiDict
+
 from idp import clock
 
 
@@ -151,3 +153,60 @@ def test_es256_client_gets_es256_id_tokens(client, make, teacher, app):
 
     assert jwt.get_unverified_header(token)["alg"] == "ES256"
     assert rp.verify_id_token(token)["sub"] == teacher.sub
+
+
+def test_a_code_whose_session_has_ended_is_refused(rp, teacher):
+    """Even a code the sign-out did not retire (issued while the session was ending)."""
+    from sqlalchemy import update
+
+    from idp.extensions import db
+    from idp.models import AuthSession
+
+    callback = rp.sign_in("teacher@example.org")
+    db.session.execute(update(AuthSession).values(ended_at=clock.now()))
+    db.session.commit()
+    response = rp.exchange(callback.code)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+
+def _code_form(rp, code: str) -> dict[str, str]:
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": rp.registered.redirect_uri,
+        "code_verifier": rp.last.verifier,
+    }
+
+
+def _basic(rp) -> dict[str, str]:
+    raw = f"{rp.client_id}:{rp.registered.secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def test_a_repeated_parameter_is_invalid_request(rp, teacher):
+    first = rp.sign_in("teacher@example.org").code
+    first_verifier = rp.last.verifier
+    second = rp.sign_in("teacher@example.org").code
+    form = _code_form(rp, second)
+    data = MultiDict(
+        [*form.items(), ("code", first), ("redirect_uri", "https://elsewhere.example.org/cb")]
+    )
+    response = rp.http.post("/token", data=data, headers=_basic(rp))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+    assert rp.exchange(first, verifier=first_verifier).status_code == 200
+
+
+def test_token_parameters_are_read_from_the_body_only(rp, teacher):
+    code = rp.sign_in("teacher@example.org").code
+    form = _code_form(rp, code)
+    query = {"grant_type": form.pop("grant_type"), "redirect_uri": form.pop("redirect_uri")}
+    response = rp.http.post("/token", query_string=query, data=form, headers=_basic(rp))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "unsupported_grant_type"
+
+    form = _code_form(rp, code)
+    query = {"redirect_uri": form.pop("redirect_uri")}
+    response = rp.http.post("/token", query_string=query, data=form, headers=_basic(rp))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_grant"
