@@ -16,11 +16,11 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from idp import clock
 from idp.config import AuthSettings
-from idp.domain import audit, sessions, tokens
+from idp.domain import audit, sessions, tokens, verification
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
 from idp.mail import messages, outgoing
-from idp.models import User
+from idp.models import User, UserOrigin, UserStatus
 from idp.security import passwords as hasher
 from idp.security import serializer
 
@@ -143,7 +143,9 @@ def set_password(user: User, password: str, *, notify: bool = True) -> None:
     user.temp_password_expires_at = None
     audit.record("user.password_changed", actor=user, target_type="user", target_id=user.sub)
     if notify and user.email:
-        outgoing.enqueue(messages.password_changed(to=user.email, name=user.name))
+        outgoing.enqueue(
+            messages.password_changed(to=user.email, name=verification.name_for(user, user.email))
+        )
 
 
 def sign_out_everywhere(user: User, *, keep_sid: str | None = None) -> int:
@@ -180,10 +182,21 @@ def user_for_reset_token(token: str, max_age: int) -> User:
     return user
 
 
+def unverified_sign_up(user: User) -> bool:
+    """A self sign-up whose address never got its code: name and password are whatever whoever
+    signed up typed, perhaps someone squatting another person's address. A reset link sent
+    there lets the address's owner take the account (see README, Forgotten password)."""
+    return user.status == UserStatus.INVITED and user.origin == UserOrigin.SELF
+
+
 def request_reset(user: User | None, *, minutes: int) -> None:
-    """Email a reset link to an active account; for an unknown or unusable account do nothing,
-    so the caller's answer is the same either way."""
-    if user is None or user.status != "active" or not user.email:
+    """Email a reset link to an active account, or to an unverified self sign-up (whoever uses
+    the link proves the address is theirs); for an unknown or unusable account (suspended, or
+    invited by an officer: its way in is the invitation) do nothing, so the caller's answer is
+    the same either way."""
+    if user is None or not user.email:
+        return
+    if user.status != UserStatus.ACTIVE and not unverified_sign_up(user):
         return
     # One link a minute per account, however many addresses ask: no flooding an inbox.
     if audit.happened_to_since(
@@ -194,7 +207,7 @@ def request_reset(user: User | None, *, minutes: int) -> None:
     outgoing.enqueue(
         messages.password_reset(
             to=user.email,
-            name=user.name,
+            name=verification.name_for(user, user.email),
             url=messages.link("password.open_reset_link", token=token),
             minutes=minutes,
         )

@@ -47,6 +47,14 @@ def _live(user: User, purpose: str) -> VerificationCode | None:
     )
 
 
+def name_for(user: User, address: str) -> str | None:
+    """The name to greet in mail to ``address``: the user's, once ``address`` is a verified
+    address of theirs; until then None (a greeting without a name). A name is free text from
+    whoever made the account, and whoever reads an unproved address may be someone else."""
+    verified = any(e.address == address and e.verified for e in user.emails)
+    return user.name if verified else None
+
+
 def issue(user: User, purpose: str, address: str, policy: CodePolicy, *, send: bool = True) -> None:
     """Email a new code to ``address``, retiring any earlier one for this purpose.
     ``send=False`` does all the same work but sends nothing (a decoy's equal effort).
@@ -83,7 +91,11 @@ def issue(user: User, purpose: str, address: str, policy: CodePolicy, *, send: b
         )
     )
     message = messages.verification_code(
-        to=address, name=user.name, code=code, purpose=purpose, minutes=policy.ttl // 60
+        to=address,
+        name=name_for(user, address),
+        code=code,
+        purpose=purpose,
+        minutes=policy.ttl // 60,
     )
     if send:
         outgoing.enqueue(message)

@@ -3,6 +3,11 @@
 Subjects and bodies are in the language of the request that caused the email (English
 outside a request). Links are built from the configured issuer, never from the request's Host
 header, so a forged Host cannot turn a password-reset email into a link to another site.
+
+A message with a ``name`` opens "Dear <name>,"; with ``None`` it opens "Hello,". Names are free
+text typed by whoever made the account, so mail to an address its reader has not yet proved
+to be theirs is sent with ``None`` (see ``verification.name_for``): a stranger's "name" must
+not put words, or a link, into our own email to someone else.
 """
 
 from __future__ import annotations
@@ -61,7 +66,12 @@ def _when(moment: datetime) -> str:
 
 
 def invitation(
-    *, to: str, name: str, temporary_password: str, expires_at: datetime, organisation: str | None
+    *,
+    to: str,
+    name: str | None,
+    temporary_password: str,
+    expires_at: datetime,
+    organisation: str | None,
 ) -> EmailMessage:
     return _build(
         "invitation",
@@ -85,7 +95,9 @@ PURPOSE_TEXT = {
 }
 
 
-def verification_code(*, to: str, name: str, code: str, purpose: str, minutes: int) -> EmailMessage:
+def verification_code(
+    *, to: str, name: str | None, code: str, purpose: str, minutes: int
+) -> EmailMessage:
     return _build(
         "verification_code",
         to,
@@ -97,7 +109,7 @@ def verification_code(*, to: str, name: str, code: str, purpose: str, minutes: i
     )
 
 
-def password_reset(*, to: str, name: str, url: str, minutes: int) -> EmailMessage:
+def password_reset(*, to: str, name: str | None, url: str, minutes: int) -> EmailMessage:
     return _build(
         "password_reset",
         to,
@@ -108,7 +120,7 @@ def password_reset(*, to: str, name: str, url: str, minutes: int) -> EmailMessag
     )
 
 
-def password_changed(*, to: str, name: str) -> EmailMessage:
+def password_changed(*, to: str, name: str | None) -> EmailMessage:
     return _build(
         "password_changed",
         to,
@@ -119,7 +131,7 @@ def password_changed(*, to: str, name: str) -> EmailMessage:
     )
 
 
-def connected_account(*, to: str, name: str, upstream: str, connected: bool) -> EmailMessage:
+def connected_account(*, to: str, name: str | None, upstream: str, connected: bool) -> EmailMessage:
     if connected:
         subject = _("%(upstream)s was connected to your My Cambridge account", upstream=upstream)
     else:
@@ -148,7 +160,7 @@ def address_in_use(*, to: str) -> EmailMessage:
     )
 
 
-def primary_email_changed(*, to: str, name: str, old: str, new: str) -> EmailMessage:
+def primary_email_changed(*, to: str, name: str | None, old: str, new: str) -> EmailMessage:
     return _build(
         "primary_email_changed",
         to,
@@ -169,7 +181,7 @@ def signup_exists(*, to: str) -> EmailMessage:
     )
 
 
-def added_to_organisation(*, to: str, name: str, organisation: str) -> EmailMessage:
+def added_to_organisation(*, to: str, name: str | None, organisation: str) -> EmailMessage:
     return _build(
         "added_to_organisation",
         to,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from idp import clock
 from idp.extensions import db
-from idp.models import AuthSession, Token
+from idp.models import AuthSession, Token, User
 from tests.journeys import error_of, location, page_text, sign_in, submit
-from tests.mailbox import links_in
+from tests.mailbox import html_of, links_in, text_of
 from tests.oidc_helpers import RelyingParty, csrf_token
 
 NEW_PASSWORD = "lantern orchard velvet"
+VICTIM = "teacher@school.example.org"
+SQUATTER_PASSWORD = "attacker chose this one"
 
 
 def _reset_link(mailbox, address: str, count: int = 1) -> str:
@@ -141,3 +143,63 @@ def test_asking_again_and_again_sends_one_link_a_minute(client, make, mailbox):
     clock.advance(61)
     submit(client, "/password/forgot", {"email": "jane@example.org"})
     _reset_link(mailbox, "jane@example.org", count=2)
+
+
+def test_the_owner_of_an_address_can_recover_it_from_an_unverified_sign_up(app, make, mailbox):
+    squat = {
+        "given_name": "Mallory",
+        "family_name": "Squatter",
+        "email": VICTIM,
+        "password": SQUATTER_PASSWORD,
+        "confirm_password": SQUATTER_PASSWORD,
+    }
+    assert location(submit(app.test_client(), "/signup", squat)) == "/login/verify"
+    mailbox.wait_for(VICTIM, "verification code")
+    mailbox.clear()
+    mine = {
+        "given_name": "Tina",
+        "family_name": "Teacher",
+        "email": VICTIM,
+        "password": "copper meadow lantern hush",
+        "confirm_password": "copper meadow lantern hush",
+    }
+    submit(app.test_client(), "/signup", mine)
+    mailbox.wait_for(VICTIM, "You already have a My Cambridge account")
+
+    known = submit(app.test_client(), "/password/forgot", {"email": VICTIM})
+    unknown = submit(app.test_client(), "/password/forgot", {"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 200
+    assert page_text(known).replace(VICTIM, "EMAIL") == page_text(unknown).replace(
+        "nobody@example.org", "EMAIL"
+    )
+    subjects = [str(m["Subject"]) for m in mailbox.to(VICTIM)]
+    assert any("Reset your My Cambridge password" in s for s in subjects), subjects
+    message = mailbox.wait_for(VICTIM, "Reset your My Cambridge password")
+    assert "Mallory" not in text_of(message) and "Mallory" not in html_of(message)
+
+    browser = app.test_client()
+    response = submit(
+        browser,
+        _follow(browser, _reset_link(mailbox, VICTIM)),
+        {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
+    assert location(response).startswith("/login?email=teacher")
+    changed = mailbox.wait_for(VICTIM, "Your My Cambridge password was changed")
+    assert "Mallory" not in text_of(changed)  # the name is still the one the squatter typed
+    assert error_of(sign_in(app.test_client(), VICTIM, SQUATTER_PASSWORD)) == (
+        "Enter a correct email address and password."
+    )
+    assert location(sign_in(browser, VICTIM, NEW_PASSWORD)) == "/"
+    account = db.session.scalar(db.select(User))
+    assert account.status == "active" and account.primary_email.verified
+
+
+def test_an_account_invited_by_an_officer_is_sent_its_invitation_not_a_reset_link(
+    client, make, mailbox
+):
+    make.invited("tom@example.org")
+    mailbox.wait_for("tom@example.org", "Your My Cambridge account")
+    assert submit(client, "/password/forgot", {"email": "tom@example.org"}).status_code == 200
+    assert [str(m["Subject"]) for m in mailbox.to("tom@example.org")] == [
+        "Your My Cambridge account"
+    ]

@@ -7,7 +7,7 @@ import re
 from idp.extensions import db
 from idp.models import User
 from tests.journeys import enter_code, error_of, location, page_text, submit
-from tests.mailbox import text_of
+from tests.mailbox import html_of, text_of
 
 FORM = {
     "given_name": "Sam",
@@ -101,3 +101,25 @@ def test_sign_up_can_be_switched_off(make_app, overrides):
     http = closed.test_client()
     assert http.get("/signup").status_code == 404
     assert "Create an account" not in http.get("/login").get_data(as_text=True)
+
+
+def test_mail_to_an_address_not_yet_verified_does_not_repeat_the_name_typed_at_sign_up(
+    app, make, mailbox
+):
+    """Names are free text: one could be a phishing line inside our own, genuine email."""
+    lure = {
+        **FORM,
+        "given_name": "Your account is locked. Unlock it at https://evil.example/unlock",
+        "family_name": "-",
+    }
+    make.user("taken@example.org")
+    for address, subject in (
+        ("head.teacher@school.example.org", "verification code"),
+        ("taken@example.org", "You already have a My Cambridge account"),
+    ):
+        signed_up = submit(app.test_client(), "/signup", {**lure, "email": address})
+        assert location(signed_up) == "/login/verify"
+        message = mailbox.wait_for(address, subject)
+        assert "evil.example" not in text_of(message)
+        assert "evil.example" not in html_of(message)
+        assert text_of(message).startswith("Hello,")
