@@ -212,3 +212,86 @@ def test_upgrade_from_a_populated_release(commit, revision, scratch_url, base_ov
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_claims_requests_stored_for_third_party_clients_are_narrowed_to_their_scopes(
+    scratch_url, base_overrides, tmp_path
+):
+    """c430688c151a: a claims request stored before the authorization endpoint narrowed it
+    releases, after the upgrade, only what the token's scopes cover (first-party: unchanged)."""
+    from datetime import UTC, datetime
+
+    from flask_migrate import upgrade
+    from sqlalchemy import JSON, Boolean, Integer, String, column
+
+    app = create_app({**base_overrides, "DATABASE_URL": scratch_url})
+    now = datetime.now(UTC).replace(tzinfo=None)
+    clients = table(
+        "clients",
+        *(column(n, String) for n in ("client_id", "name", "token_endpoint_auth_method", "scope")),
+        *(column(n, JSON) for n in ("redirect_uris", "post_logout_redirect_uris", "grant_types")),
+        *(column(n, JSON) for n in ("response_types", "service_keys", "extra_metadata")),
+        column("first_party", Boolean),
+        column("can_introspect", Boolean),
+        column("created_at"),
+    )
+    tokens = table(
+        "tokens",
+        *(column(n, String) for n in ("family_id", "client_id", "access_token_hash", "scope")),
+        column("issued_at"),
+        column("access_expires_at"),
+        column("auth_time", Integer),
+        column("amr", JSON),
+        column("claims_request", JSON),
+    )
+    wide = {
+        "userinfo": {"email": None, "name": None, "organisations": None, "acr": None},
+        "id_token": {"email": {"essential": True}, "roles": None},
+    }
+    with app.app_context():
+        try:
+            upgrade(revision="a414016fa11f")
+            for client_id, first_party in (("third", False), ("first", True)):
+                db.session.execute(
+                    clients.insert().values(
+                        client_id=client_id,
+                        name=client_id,
+                        token_endpoint_auth_method="client_secret_basic",
+                        scope="openid email profile roles organisations",
+                        redirect_uris=[],
+                        post_logout_redirect_uris=[],
+                        grant_types=[],
+                        response_types=["code"],
+                        service_keys=[],
+                        extra_metadata={},
+                        first_party=first_party,
+                        can_introspect=False,
+                        created_at=now,
+                    )
+                )
+                db.session.execute(
+                    tokens.insert().values(
+                        family_id=client_id,
+                        client_id=client_id,
+                        access_token_hash=client_id * 8,
+                        scope="openid email",
+                        issued_at=now,
+                        access_expires_at=now,
+                        auth_time=0,
+                        amr=["pwd"],
+                        claims_request=wide,
+                    )
+                )
+            db.session.commit()
+            upgrade()
+            stored = dict(
+                db.session.execute(select(tokens.c.client_id, tokens.c.claims_request)).all()
+            )
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    assert stored["third"] == {
+        "userinfo": {"email": None, "acr": None},
+        "id_token": {"email": {"essential": True}},
+    }
+    assert stored["first"] == wide
