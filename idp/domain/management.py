@@ -7,7 +7,12 @@ Every function takes the acting user and checks, here and not in a template, tha
   associate centre of such an organisation (a Cambridge Associate's officer manages its
   centres); any other organisation is ``NotFound``, so a guessed code or id reveals nothing;
 * the target user is a member of that organisation (else ``NotFound``);
-* nobody changes their own roles or suspends or deletes themselves;
+* nobody changes their own roles (adding their own address elsewhere included) or suspends or
+  deletes themselves;
+* nobody changes the address of someone who holds User Management or an officer-only role
+  (``holds_office``): that person changes it themselves, on Account > Personal info;
+* nobody suspends, restores or changes the address of someone who also belongs to an
+  organisation the actor does not manage;
 * the organisation keeps at least one active holder of User Management;
 * roles come from the organisation's brand and are grantable by a centre: Global Listening
   and the like go with the exams officer alone (``idp orgs set-exams-officer``).
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from idp import clock
 from idp.catalogue import Catalogue, Role
@@ -219,8 +224,17 @@ class Outcome:
     sub: str = ""
 
 
-def check_new(org: Organisation, person: NewUser, catalogue: Catalogue) -> Outcome:
-    """What ``add`` would do with this person, without writing anything."""
+def _unverified_sign_up(user: User) -> bool:
+    """A self sign-up whose address never got its code: whoever typed the address may not own
+    it, so the account is the address's, and an officer adding the address invites it anew."""
+    return user.status == UserStatus.INVITED and user.origin == UserOrigin.SELF
+
+
+def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalogue) -> Outcome:
+    """What ``add`` would do with this person, without writing anything.
+
+    The outcome carries the name given for the row, never the name on an account that already
+    uses the address: nothing is shown about a stranger's account before it is linked."""
     try:
         address = users.normalise_email(person.email)
         given = users.clean_name(person.given_name, "first or given name")
@@ -237,22 +251,51 @@ def check_new(org: Organisation, person: NewUser, catalogue: Catalogue) -> Outco
     name = f"{given} {family}"
     if existing is None:
         return Outcome(address, name, "invited")
+    if existing.id == actor.id:
+        return Outcome(address, name, "error", NOT_SELF["change the roles of"])
     if organisations.membership(existing, org) is not None:
         return Outcome(
             address,
-            existing.name,
+            name,
             "already_member",
             _l("Already a member of this organisation."),
             existing.sub,
         )
-    return Outcome(address, existing.name, "linked", sub=existing.sub)
+    if existing.status == UserStatus.SUSPENDED and existing.memberships:
+        # Linked, they would be out of reach of the organisation that suspended them: neither
+        # could restore them (see ``restore``).
+        return Outcome(
+            address,
+            name,
+            "error",
+            _l(
+                "The account with this address is suspended by its organisation, so it cannot"
+                " be added."
+            ),
+        )
+    if _unverified_sign_up(existing):
+        return Outcome(address, name, "invited")
+    return Outcome(address, name, "linked", sub=existing.sub)
+
+
+def _reclaim(user: User, person: NewUser) -> None:
+    """Make an unverified self sign-up the invited account of the address's owner: the names
+    the officer gave, no password but the invitation's, every session of whoever signed up
+    ended (their password, and any sign-in half-done with it, stop working)."""
+    user.given_name = users.clean_name(person.given_name, "first or given name")
+    user.family_name = users.clean_name(person.family_name, "last name or surname")
+    user.origin = UserOrigin.INVITATION
+    user.password_changed_at = None
+    user.updated_at = clock.now()
+    passwords.sign_out_everywhere(user)
 
 
 def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> Outcome:
     """Invite a new person, or link the existing account with this address, with ``roles``.
 
+    An unverified self sign-up with the address is invited as if new (see ``_reclaim``).
     Raises InvalidInput (or PermissionDenied) for a row that cannot be added."""
-    outcome = check_new(org, person, settings.catalogue)
+    outcome = check_new(actor, org, person, settings.catalogue)
     if outcome.kind == "error":
         raise InvalidInput(outcome.message)
     if outcome.kind == "already_member":
@@ -260,8 +303,8 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
             _l("%(email)s is already a member of this organisation.", email=outcome.email)
         )
     roles = set(person.roles)
+    existing = users.find_by_email(outcome.email)
     if outcome.kind == "linked":
-        existing = users.find_by_email(outcome.email)
         assert existing is not None
         organisations.set_roles(existing, org, roles, settings.catalogue)
         outgoing.enqueue(
@@ -276,13 +319,17 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
             existing,
             roles=sorted(roles),
         )
-        return outcome
-    user = users.create(
-        email=person.email,
-        given_name=person.given_name,
-        family_name=person.family_name,
-        origin=UserOrigin.INVITATION,
-    )
+        return Outcome(outcome.email, existing.name, "linked", sub=existing.sub)
+    if existing is not None:  # an unverified sign-up: the address's owner is invited
+        _reclaim(existing, person)
+        user = existing
+    else:
+        user = users.create(
+            email=person.email,
+            given_name=person.given_name,
+            family_name=person.family_name,
+            origin=UserOrigin.INVITATION,
+        )
     organisations.set_roles(user, org, roles, settings.catalogue)
     invitations.invite(
         user, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
@@ -332,12 +379,25 @@ def suspend(actor: User, org: Organisation, target: User, catalogue: Catalogue) 
     )
 
 
-def restore(actor: User, org: Organisation, target: User) -> None:
+def restore(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> None:
+    """Lift a suspension; like ``suspend``, only for someone who belongs to no organisation the
+    actor does not manage (another organisation's suspension is not theirs to undo)."""
     _not_self(actor, target, "restore")
     member(org, target.sub)
     if target.status != UserStatus.SUSPENDED:
         raise InvalidInput(_l("This account is not suspended."))
-    target.status = UserStatus.ACTIVE if target.password_changed_at else UserStatus.INVITED
+    if _outside(target, actor, catalogue):
+        raise PermissionDenied(
+            _l(
+                "This person also belongs to an organisation you do not manage, so their account"
+                " cannot be restored from here."
+            )
+        )
+    # Back to active only for an account that was activated: a password of its own and an
+    # address it proved. One that never entered its emailed code (invited, or a self sign-up)
+    # goes back to waiting for it, or a restore would skip the proof of the address.
+    activated = target.password_changed_at is not None and any(e.verified for e in target.emails)
+    target.status = UserStatus.ACTIVE if activated else UserStatus.INVITED
     _audit(
         "management.user_restored",
         actor,
@@ -443,11 +503,36 @@ def send_password_reset(actor: User, org: Organisation, target: User, settings: 
     _audit("management.password_reset_sent", actor, org, target)
 
 
+OWN_ADDRESS_ONLY = _l(
+    "This person holds User Management or a role that goes with the exams officer, so only they"
+    " can change their email address, on Account > Personal info."
+)
+
+
+def holds_office(person: User, catalogue: Catalogue) -> bool:
+    """Whether ``person`` holds User Management or an officer-only role (Global Listening and
+    the like) at any organisation, or is one's exams officer. Nobody else may change such a
+    person's address: whoever controls the address controls the account (Forgotten password)."""
+    guarded = set(catalogue.management_roles()) | {
+        r.key for r in catalogue.roles if not r.grantable_by_centre
+    }
+    if any(m.role_keys & guarded for m in person.memberships):
+        return True
+    return bool(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Organisation)
+            .where(Organisation.exams_officer_id == person.id)
+        )
+    )
+
+
 def change_email(
     actor: User, org: Organisation, target: User, address: str, settings: Settings
 ) -> None:
     """Change the person's main email address; both addresses are told. An invited person gets
-    a new invitation at the new address."""
+    a new invitation at the new address. Refused for someone who belongs to an organisation the
+    actor does not manage, and for anyone who ``holds_office``."""
     _not_self(actor, target, "change the email address of")
     member(org, target.sub)
     if _outside(target, actor, settings.catalogue):
@@ -457,6 +542,8 @@ def change_email(
                 " change their email address."
             )
         )
+    if holds_office(target, settings.catalogue):
+        raise PermissionDenied(OWN_ADDRESS_ONLY)
     new = users.normalise_email(address)
     old = target.primary_email
     assert old is not None

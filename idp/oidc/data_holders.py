@@ -12,13 +12,15 @@ the service checks it against our JWKS) with the claims ``iss``, ``aud`` (the cl
   service moves the data and answers ``{"transferred": true}``, or a 4xx
   ``{"error": ..., "error_description": ...}`` saying why it would not.
 
-A service that cannot be asked (down, slow, a bad answer) counts as holding data: nobody is
+Every client with a ``user_data_uri`` is asked, enabled or not. A service that cannot be asked
+(down, slow, a bad answer, even one that is not HTTP) counts as holding data: nobody is
 deleted while a service may still hold what they made. Requests time out after a few seconds
 and answers over 64 KiB are refused.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import urllib.error
@@ -89,12 +91,11 @@ def _post(uri: str, token: str, timeout: float) -> tuple[int, dict[str, Any]]:
 
 
 def holders() -> list[Client]:
-    """The enabled clients that hold people's data."""
+    """The clients that hold people's data, disabled ones too: a service switched off for
+    sign-in may still hold what people made there (and one that cannot be reached blocks)."""
     return list(
         db.session.scalars(
-            select(Client)
-            .where(Client.user_data_uri.is_not(None), Client.disabled_at.is_(None))
-            .order_by(Client.name)
+            select(Client).where(Client.user_data_uri.is_not(None)).order_by(Client.name)
         )
     )
 
@@ -111,7 +112,7 @@ def ask(person: User, org: Organisation, timeout: float = TIMEOUT) -> list[Holdi
             status, body = _post(client.user_data_uri, token, timeout)
             if status != 200 or not isinstance(body.get("holds_data"), bool):
                 raise ValueError(f"unexpected answer (HTTP {status})")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             log.warning("user data query to %s failed: %s", client.user_data_uri, exc)
             found.append(
                 Holding(client.client_id, client.name, False, problem=_("it could not be reached"))
@@ -135,7 +136,7 @@ def transfer(
     )
     try:
         status, body = _post(client.user_data_uri, token, timeout)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         log.warning("user data transfer at %s failed: %s", client.user_data_uri, exc)
         raise TransferRefused(
             _("%(service)s could not be reached. Try again later.", service=client.name)

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from flask import (
@@ -34,7 +35,7 @@ from idp.domain import audit, imports, management
 from idp.domain.management import NewUser, Outcome
 from idp.errors import DomainError
 from idp.extensions import db
-from idp.models import Organisation
+from idp.models import Organisation, User
 from idp.security import serializer
 from idp.web.organisation import bp, managed_org, management_settings
 
@@ -56,15 +57,8 @@ def _roles(cell: str, org: Organisation, catalogue: Catalogue) -> tuple[str, ...
     return tuple(found)
 
 
-def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]:
-    """The people in an uploaded file, or DomainError saying what is wrong with the file."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DomainError(
-            _("Save the file as CSV with UTF-8 encoding and upload it again.")
-        ) from None
-    reader = csv.reader(io.StringIO(text))
+def _people(reader: Iterator[list[str]], org: Organisation, catalogue: Catalogue) -> list[NewUser]:
+    """The rows after the header line, blank lines skipped."""
     header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
@@ -96,17 +90,42 @@ def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]
                     num=MAX_ROWS,
                 )
             )
+    return people
+
+
+def parse(data: bytes, org: Organisation, catalogue: Catalogue) -> list[NewUser]:
+    """The people in an uploaded file, or DomainError saying what is wrong with the file."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError(
+            _("Save the file as CSV with UTF-8 encoding and upload it again.")
+        ) from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        people = _people(reader, org, catalogue)
+    except csv.Error:  # a cell over the csv module's limit (128 KiB), say
+        raise DomainError(
+            _(
+                "Line %(line)d of the file cannot be read as CSV. Correct it and upload the file"
+                " again.",
+                line=reader.line_num,
+            )
+        ) from None
     if not people:
         raise DomainError(_("The file has no people in it."))
     return people
 
 
-def preview(org: Organisation, people: list[NewUser], catalogue: Catalogue) -> list[Outcome]:
-    """Each row's outcome, with repeated addresses refused after their first row."""
+def preview(
+    actor: User, org: Organisation, people: list[NewUser], catalogue: Catalogue
+) -> list[Outcome]:
+    """Each row's outcome for ``actor``, with repeated addresses refused after their first
+    row."""
     seen: set[str] = set()
     outcomes = []
     for person in people:
-        outcome = management.check_new(org, person, catalogue)
+        outcome = management.check_new(actor, org, person, catalogue)
         if outcome.kind != "error" and outcome.email in seen:
             outcome = Outcome(
                 outcome.email, outcome.name, "error", _("Appears earlier in the file.")
@@ -139,7 +158,7 @@ def import_users(code: str) -> Any:
         people = _unpack(request.form["batch"])
         good = [
             p
-            for p, o in zip(people, preview(org, people, catalogue), strict=True)
+            for p, o in zip(people, preview(current_user, org, people, catalogue), strict=True)
             if o.kind in ("invited", "linked")
         ]
         if not good:
@@ -168,7 +187,7 @@ def import_users(code: str) -> Any:
             except DomainError as exc:
                 error = exc.message
             else:
-                outcomes = preview(org, people, catalogue)
+                outcomes = preview(current_user, org, people, catalogue)
                 return render_template(
                     "organisation/import_preview.html",
                     org=org,

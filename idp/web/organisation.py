@@ -43,6 +43,7 @@ from idp.web.forms import field
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
 CHOSEN = "manage_org"
 MAX_ROWS = 20
+MAX_AUDIT_PAGE = 100_000  # 5 million events back; a bigger number would overflow the database
 
 
 @bp.before_request
@@ -167,8 +168,19 @@ def users(code: str) -> Any:
     )
 
 
+def _whole_number(text: str) -> int | None:
+    """A non-negative whole number typed in a form (ASCII or other decimal digits), else None:
+    ``str.isdigit`` accepts '²', which ``int`` refuses."""
+    if not text.isdecimal():
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def _rows(form: MultiDict[str, str]) -> list[NewUser]:
-    count = min(int(form.get("rows") or 1), MAX_ROWS) if (form.get("rows") or "1").isdigit() else 1
+    count = min(_whole_number(form.get("rows") or "1") or 1, MAX_ROWS)
     return [
         NewUser(
             field(form, f"given_name-{i}", 100),
@@ -191,12 +203,12 @@ def add_users(code: str) -> Any:
         rows.append(NewUser("", "", "", ()))
         outcomes.append(None)
     elif action.startswith("remove_row-") and len(rows) > 1:
-        index = action.removeprefix("remove_row-")
-        if index.isdigit() and int(index) < len(rows):
-            del rows[int(index)]
-            del outcomes[int(index)]
+        index = _whole_number(action.removeprefix("remove_row-"))
+        if index is not None and index < len(rows):
+            del rows[index]
+            del outcomes[index]
     elif action in ("save", "save_another"):
-        outcomes = [management.check_new(org, row, catalogue) for row in rows]
+        outcomes = [management.check_new(current_user, org, row, catalogue) for row in rows]
         problems = [o for o in outcomes if o and o.kind in ("error", "already_member")]
         emails = [o.email for o in outcomes if o]
         if len(set(emails)) != len(emails):
@@ -253,6 +265,7 @@ def view_user(code: str, sub: str) -> Any:
         role_names={r.key: r.name for r in catalogue.roles},
         now=clock.now,
         is_self=user.id == current_user.id,
+        address_locked=management.holds_office(user, catalogue),
         elsewhere=[m.organisation for m in user.memberships if m.organisation_id != org.id],
     )
 
@@ -271,7 +284,7 @@ def _act(code: str, sub: str, action: str) -> Any:
             management.suspend(current_user, org, user, catalogue)
             message = _("%(name)s has been suspended and signed out everywhere.", name=user.name)
         elif action == "restore":
-            management.restore(current_user, org, user)
+            management.restore(current_user, org, user, catalogue)
             message = _("%(name)s has been restored.", name=user.name)
         elif action == "invitation":
             management.resend_invitation(current_user, org, user, management_settings())
@@ -445,16 +458,21 @@ def audit_log(code: str) -> Any:
     action = request.args.get("action", "")
     since = _day(request.args.get("from", ""))
     until = _day(request.args.get("to", ""))
+    page = min(_whole_number(request.args.get("page", "1")) or 1, MAX_AUDIT_PAGE)
     try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+        before = until + timedelta(days=1) if until else None
+    except OverflowError:  # to=9999-12-31: the end of time, so no upper bound
+        before = None
     f = audit.Filter(
         action=action if action in AUDIT_ACTIONS else "",
         since=since,
-        until=until + timedelta(days=1) if until else None,
+        until=before,
     )
     rows, total = audit.events([org.id], f, limit=50, offset=(page - 1) * 50)
+    pages = max(1, -(-total // 50))
+    if page > pages:  # past the end: the last page, as the users list does
+        page = pages
+        rows, total = audit.events([org.id], f, limit=50, offset=(page - 1) * 50)
     ids = {r.actor_user_id for r in rows if r.actor_user_id}
     subs = {r.target_id for r in rows if r.target_type == "user"}
     people = {
@@ -478,7 +496,7 @@ def audit_log(code: str) -> Any:
         rows=rows,
         total=total,
         page=page,
-        pages=max(1, -(-total // 50)),
+        pages=pages,
         actions=AUDIT_ACTIONS,
         action=f.action,
         since=request.args.get("from", "") if since else "",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from idp.domain import management, member_list, organisations
+from idp.domain import management, member_list, organisations, users
 from idp.domain.management import NewUser
 from idp.domain.member_list import ListQuery
 from idp.errors import InvalidInput, NotFound, PermissionDenied
 from idp.extensions import db
-from idp.models import User
+from idp.models import User, UserOrigin, UserStatus
 
 
 @pytest.fixture
@@ -181,6 +181,7 @@ def test_adding_an_existing_account_links_it_instead_of_duplicating(world, mailb
     assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 5
     mailbox.wait_for("stranger@example.org", "You have been added to Centre A")
     again = management.check_new(
+        world["officer"],
         world["aa101"],
         NewUser("S", "T", "stranger@example.org", ("sfa.teacher",)),
         world["catalogue"],
@@ -215,3 +216,121 @@ def test_the_list_searches_sorts_filters_and_pages(world, make):
     assert wildcard.total == 0
     other = member_list.list_members(world["zz999"], ListQuery())
     assert [r.email for r in other.rows] == ["stranger@example.org"]
+
+
+def _settings(world) -> management.Settings:
+    return management.Settings(world["catalogue"], 3600, 60)
+
+
+@pytest.mark.parametrize("holder", ["officer", "deputy"])
+def test_nobody_changes_the_address_of_someone_who_holds_an_office(world, make, holder):
+    deputy = make.user("deputy@example.org", org=world["aa101"], roles=("user_management",))
+    actor, target = (
+        (deputy, world["officer"]) if holder == "officer" else (world["officer"], deputy)
+    )
+    assert management.holds_office(target, world["catalogue"])
+    with pytest.raises(PermissionDenied, match="only they can change their email address"):
+        management.change_email(actor, world["aa101"], target, "mine@example.net", _settings(world))
+    db.session.rollback()
+    assert db.session.get(User, target.id).email == f"{holder}@example.org"
+
+
+def test_the_address_of_a_teacher_is_changed_and_both_addresses_told(world, mailbox):
+    assert not management.holds_office(world["teacher"], world["catalogue"])
+    management.change_email(
+        world["officer"], world["aa101"], world["teacher"], "t2@example.org", _settings(world)
+    )
+    db.session.commit()
+    for address in ("teacher@example.org", "t2@example.org"):
+        mailbox.wait_for(address, "Your My Cambridge email address was changed")
+
+
+def test_restore_refuses_someone_who_belongs_to_another_organisation(world):
+    catalogue = world["catalogue"]
+    stranger = world["stranger"]
+    stranger.status = UserStatus.SUSPENDED  # suspended by ZZ999
+    organisations.set_roles(stranger, world["aa101"], ["sfa.teacher"], catalogue)
+    db.session.commit()
+    with pytest.raises(PermissionDenied, match="cannot be restored from here"):
+        management.restore(world["officer"], world["aa101"], stranger, catalogue)
+    db.session.rollback()
+    assert db.session.get(User, stranger.id).status == "suspended"
+
+
+def test_a_suspended_member_of_another_organisation_cannot_be_added(world):
+    world["stranger"].status = UserStatus.SUSPENDED
+    db.session.commit()
+    row = NewUser("S", "T", "stranger@example.org", ("sfa.teacher",))
+    outcome = management.check_new(world["officer"], world["aa101"], row, world["catalogue"])
+    assert outcome.kind == "error" and "suspended" in outcome.message
+    with pytest.raises(InvalidInput, match="suspended"):
+        management.add(world["officer"], world["aa101"], row, _settings(world))
+
+
+def test_nobody_adds_themselves_to_an_organisation_they_manage(world):
+    row = NewUser("A", "Ssociate", "associate@example.org", ("user_management",))
+    outcome = management.check_new(world["associate"], world["ca201"], row, world["catalogue"])
+    assert outcome.kind == "error" and "roles of yourself" in outcome.message
+    with pytest.raises(InvalidInput, match="roles of yourself"):
+        management.add(world["associate"], world["ca201"], row, _settings(world))
+    db.session.rollback()
+    associate = db.session.get(User, world["associate"].id)
+    assert organisations.membership(associate, world["ca201"]) is None
+
+
+def test_the_outcome_names_the_row_not_the_existing_account(world, make):
+    make.user("secret@example.org", given_name="Secret", family_name="Holder")
+    outcome = management.check_new(
+        world["officer"],
+        world["aa101"],
+        NewUser("Ann", "Probe", "secret@example.org", ("sfa.teacher",)),
+        world["catalogue"],
+    )
+    assert (outcome.kind, outcome.name) == ("linked", "Ann Probe")
+
+
+def test_an_unverified_sign_up_is_invited_as_the_address_owners_account(world, mailbox):
+    squatter = _unverified_sign_up("mine@example.org")
+    old_hash = squatter.password_hash
+    row = NewUser("Tess", "Teacher", "mine@example.org", ("sfa.teacher",))
+    assert management.check_new(world["officer"], world["aa101"], row, world["catalogue"]).kind == (
+        "invited"
+    )
+    outcome = management.add(world["officer"], world["aa101"], row, _settings(world))
+    db.session.commit()
+    person = db.session.get(User, squatter.id)
+    assert (outcome.kind, outcome.sub) == ("invited", person.sub)
+    assert person.name == "Tess Teacher" and person.origin == UserOrigin.INVITATION
+    assert person.status == UserStatus.INVITED and person.must_change_password
+    assert person.password_hash != old_hash and person.password_changed_at is None
+    mailbox.wait_for("mine@example.org", "Your My Cambridge account")
+
+
+def _unverified_sign_up(address: str) -> User:
+    """A self sign-up whose code was never entered (whoever typed the address may not own it)."""
+    user = users.create(
+        email=address,
+        given_name="Mal",
+        family_name="Lory",
+        password="lantern orchard velvet",
+        origin=UserOrigin.SELF,
+        awaiting_verification=True,
+    )
+    db.session.commit()
+    return user
+
+
+def test_restore_brings_back_an_account_that_never_proved_its_address_as_invited(world, make):
+    from idp.domain import passwords
+
+    catalogue = world["catalogue"]
+    tom = make.invited("tom@example.org", org=world["aa101"], roles=("sfa.teacher",))
+    passwords.set_password(tom, "a password chosen at the first sign-in")  # no code entered yet
+    management.suspend(world["officer"], world["aa101"], tom, catalogue)
+    db.session.commit()
+    management.restore(world["officer"], world["aa101"], tom, catalogue)
+    db.session.commit()
+    assert db.session.get(User, tom.id).status == "invited"
+    management.suspend(world["officer"], world["aa101"], world["teacher"], catalogue)
+    management.restore(world["officer"], world["aa101"], world["teacher"], catalogue)
+    assert world["teacher"].status == "active"

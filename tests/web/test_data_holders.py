@@ -6,6 +6,7 @@ the provider publishes."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs
@@ -197,12 +198,63 @@ def test_a_confused_or_unreachable_service_blocks_deletion(officer, holder, tess
     assert officer.get(base).status_code == 200
 
 
-def test_a_disabled_service_is_not_asked(officer, holder, tess):
+def test_a_disabled_service_is_still_asked(officer, holder, tess):
+    """Switched off for sign-in (for maintenance, say), a service may still hold what people
+    made there: it is asked like any other, and blocks while it holds data or cannot answer."""
     clients.set_disabled(clients.get(holder.client_id), True)
     db.session.commit()
-    page = page_text(officer.get(f"/organisation/AA101/users/{tess.sub}/delete"))
-    assert "Progression Tests" not in page and "Delete Tess Teacher</button>" in page
-    assert Holder.requests == []
+    Holder.holdings = {tess.sub: 2}
+    base = f"/organisation/AA101/users/{tess.sub}"
+    page = page_text(officer.get(f"{base}/delete"))
+    assert "Progression Tests</strong>:" in page and "(2 records)" in page
+    assert "Delete Tess Teacher</button>" not in page
+    assert [r["action"] for r in Holder.requests] == ["query"]
+    refused = _post(officer, f"{base}/delete", {}, f"{base}/delete")
+    assert location(refused) == f"{base}/delete"
+    clients.set_user_data_uri(clients.get(holder.client_id), f"http://127.0.0.1:{free_port()}/")
+    db.session.commit()
+    page = page_text(officer.get(f"{base}/delete"))
+    assert "could not be asked whether it holds data of Tess" in page
+    assert officer.get(base).status_code == 200
+
+
+@pytest.fixture
+def not_http():
+    """A server that answers every request with something that is not HTTP."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"garbage\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/data"
+    server.close()
+
+
+def test_an_answer_that_is_not_http_counts_as_holding_data(officer, make, tess, terry, not_http):
+    holder = make.client(name="Progression Tests", user_data_uri=not_http)
+    base = f"/organisation/AA101/users/{tess.sub}"
+    page = officer.get(f"{base}/delete")
+    assert page.status_code == 200
+    assert "could not be asked whether it holds data of Tess" in page_text(page)
+    refused = _post(officer, f"{base}/delete", {}, f"{base}/delete")
+    assert location(refused) == f"{base}/delete"
+    moved = _post(
+        officer, f"{base}/transfer", {"client_id": holder.client_id, "to": terry.sub}, base
+    )
+    assert location(moved) == f"{base}/delete"
+    page = page_text(officer.get(f"{base}/delete"))
+    assert "Progression Tests could not be reached. Try again later." in page
+    assert officer.get(base).status_code == 200
 
 
 def test_nobody_active_is_offered_for_deletion(officer, holder, terry):
