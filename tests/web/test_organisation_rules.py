@@ -160,21 +160,19 @@ def test_restore_cannot_undo_another_organisations_suspension(
 # -- 3: an unverified sign-up does not lock out the person a centre adds ------------------------
 
 
+def _sign_up_with_their_address(browser):
+    """Someone signs up with the teacher's address, which they cannot read."""
+    form = {"given_name": "Mal", "family_name": "Lory", "email": "teacher@example.org"}
+    return submit(
+        browser, "/signup", {**form, "password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    )
+
+
 def test_adding_the_address_of_an_unverified_sign_up_invites_its_owner(
     officer_browser, app, centre, mailbox
 ):
     squatter = app.test_client()
-    signed_up = submit(
-        squatter,
-        "/signup",
-        {
-            "given_name": "Mal",
-            "family_name": "Lory",
-            "email": "teacher@example.org",
-            "password": NEW_PASSWORD,
-            "confirm_password": NEW_PASSWORD,
-        },
-    )
+    signed_up = _sign_up_with_their_address(squatter)
     assert location(signed_up) == "/login/verify"  # the code went to an inbox they cannot read
     mailbox.clear()
     html = page_text(_add(officer_browser, "AA101", "teacher@example.org", "sfa.teacher"))
@@ -199,17 +197,7 @@ def test_adding_the_address_of_an_unverified_sign_up_invites_its_owner(
 
 
 def test_a_csv_import_invites_the_owner_of_an_unverified_sign_up(officer_browser, app, mailbox):
-    submit(
-        app.test_client(),
-        "/signup",
-        {
-            "given_name": "Mal",
-            "family_name": "Lory",
-            "email": "teacher@example.org",
-            "password": NEW_PASSWORD,
-            "confirm_password": NEW_PASSWORD,
-        },
-    )
+    _sign_up_with_their_address(app.test_client())
     mailbox.clear()
     preview = page_text(
         _upload(
