@@ -12,7 +12,6 @@ from collections.abc import Collection, Iterable
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select, update
@@ -116,20 +115,12 @@ def _string(body: dict[str, Any], name: str, default: str, allowed: set[str] | N
     return value
 
 
-def signing_algorithms() -> set[str]:
-    """The ID token algorithms this deployment can sign with now: those of ``ALGORITHMS`` the
-    app's signing keyring (``idp.oidc.keys.KeyRing``) holds a private key for."""
-    return ALGORITHMS & set(current_app.extensions["idp.keyring"].signing_algorithms())
-
-
-def check_metadata(body: Any, algorithms: Collection[str] | None = None) -> dict[str, Any]:
+def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
     """The request's metadata, checked and normalised (unknown fields are ignored, §2).
 
-    ``id_token_signed_response_alg`` must be one of ``algorithms`` (by default those the
-    keyring can sign with): a client registered for another would get a 500 at the token
+    ``id_token_signed_response_alg`` must be one of ``algorithms``, those the signing keyring
+    holds a private key for now: a client registered for another would get a 500 at the token
     endpoint on every sign-in."""
-    if algorithms is None:
-        algorithms = signing_algorithms()
     if not isinstance(body, dict):
         raise RegistrationError("invalid_client_metadata", "The body must be a JSON object.")
     meta: dict[str, Any] = {
@@ -280,11 +271,11 @@ def registered_client(client_id: str, access_token: str) -> Client:
     return client
 
 
-def update_registration(client: Client, body: Any) -> Client:
+def update_registration(client: Client, body: Any, algorithms: Collection[str]) -> Client:
     """RFC 7592 §2.2: replace the metadata (the client id and kind cannot change)."""
     if not isinstance(body, dict) or body.get("client_id") != client.client_id:
         raise RegistrationError("invalid_client_metadata", "client_id must be this client's.")
-    meta = check_metadata(body)
+    meta = check_metadata(body, algorithms)
     kind = "none" if client.is_public else client.token_endpoint_auth_method
     if (meta["token_endpoint_auth_method"] == "none") != (kind == "none"):
         raise RegistrationError(

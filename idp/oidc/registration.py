@@ -51,6 +51,11 @@ def _client_uri(client_id: str) -> str:
     return issuer + url_for("registration.manage", client_id=client_id)
 
 
+def _signing_algorithms() -> list[str]:
+    """What ``id_token_signed_response_alg`` may name: the algorithms the keyring signs with."""
+    return current_app.extensions["idp.keyring"].signing_algorithms()
+
+
 @bp.post("/register")
 @csrf.exempt
 @languages.in_english
@@ -58,7 +63,7 @@ def register() -> Response:
     catalogue = current_app.extensions["idp.settings"].catalogue
     try:
         token = registration.use_initial_token(_bearer())
-        meta = registration.check_metadata(_body())
+        meta = registration.check_metadata(_body(), _signing_algorithms())
         client, secret, access = registration.register(meta, token.service_keys, catalogue)
     except RegistrationError as exc:
         return _error(exc)
@@ -82,7 +87,7 @@ def manage(client_id: str) -> Response:
             db.session.commit()
             return _answer(None, 204)
         if request.method == "PUT":
-            registration.update_registration(client, _body())
+            registration.update_registration(client, _body(), _signing_algorithms())
             db.session.commit()
     except RegistrationError as exc:
         return _error(exc)
