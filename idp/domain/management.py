@@ -224,12 +224,6 @@ class Outcome:
     sub: str = ""
 
 
-def _unverified_sign_up(user: User) -> bool:
-    """A self sign-up whose address never got its code: whoever typed the address may not own
-    it, so the account is the address's, and an officer adding the address invites it anew."""
-    return user.status == UserStatus.INVITED and user.origin == UserOrigin.SELF
-
-
 def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalogue) -> Outcome:
     """What ``add`` would do with this person, without writing anything.
 
@@ -273,7 +267,9 @@ def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalo
                 " be added."
             ),
         )
-    if _unverified_sign_up(existing):
+    if passwords.unverified_sign_up(existing):
+        # Whoever typed the address may not own it: the account is the address's, and adding
+        # the address invites it anew (``_reclaim``).
         return Outcome(address, name, "invited")
     return Outcome(address, name, "linked", sub=existing.sub)
 

@@ -134,10 +134,7 @@ def choose() -> Any:
 
 def _list_query(args: MultiDict[str, str]) -> ListQuery:
     def number(name: str, default: int) -> int:
-        try:
-            return max(1, int(args.get(name, default)))
-        except ValueError:
-            return default
+        return _whole_number(args.get(name, "")) or default
 
     per_page = number("per_page", 15)
     return ListQuery(
