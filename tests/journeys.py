@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from io import BytesIO
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -62,3 +63,19 @@ def error_of(response: TestResponse) -> str:
 
 def form_fields(response: TestResponse) -> dict[str, Any]:
     return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page_text(response)))
+
+
+def notice_of(page: str) -> str:
+    """The text of the page's flashed notice, or ""."""
+    match = re.search(r'class="notice notice--\w+" role="status">([^<]+)<', page)
+    return match.group(1) if match else ""
+
+
+def upload_csv(client: FlaskClient, data: bytes, code: str = "AA101") -> TestResponse:
+    """Upload ``data`` as a CSV file on the organisation's import page."""
+    page = client.get(f"/organisation/{code}/users/import")
+    return client.post(
+        f"/organisation/{code}/users/import",
+        data={"csrf_token": csrf_token(page), "file": (BytesIO(data), "people.csv")},
+        content_type="multipart/form-data",
+    )

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
-from io import BytesIO
 
 import pytest
 
 from idp.domain import organisations
 from idp.extensions import db
 from idp.models import User
-from tests.journeys import location, page_text, sign_in, submit, temporary_password
+from tests.journeys import (
+    location,
+    notice_of,
+    page_text,
+    sign_in,
+    submit,
+    temporary_password,
+    upload_csv,
+)
 from tests.oidc_helpers import RelyingParty, csrf_token
 
 
@@ -25,11 +32,6 @@ def _sub(email: str) -> str:
         db.select(User.sub).join(User.emails).where(db.text("email_addresses.address = :a")),
         {"a": email},
     )
-
-
-def _flash(response_page: str) -> str:
-    match = re.search(r'class="notice notice--\w+" role="status">([^<]+)<', response_page)
-    return match.group(1) if match else ""
 
 
 def test_the_users_list_shows_the_organisation_and_pages(officer_browser, centre, make):
@@ -217,7 +219,9 @@ def test_a_crafted_post_cannot_grant_global_listening_or_edit_own_roles(officer_
         {"roles": ["sfa.teacher", "gl.exams_officer"]},
         page_url=f"/organisation/AA101/users/{donald}",
     )
-    assert "cannot be given from here" in _flash(page_text(officer_browser.get(location(response))))
+    assert "cannot be given from here" in notice_of(
+        page_text(officer_browser.get(location(response)))
+    )
     me = _sub("officer@example.org")
     page = page_text(officer_browser.get(f"/organisation/AA101/users/{me}"))
     assert "You cannot change your own roles." in page
@@ -227,7 +231,7 @@ def test_a_crafted_post_cannot_grant_global_listening_or_edit_own_roles(officer_
         {"roles": ["sfa.exams_officer"]},
         page_url=f"/organisation/AA101/users/{me}",
     )
-    assert "You cannot change the roles of yourself" in _flash(
+    assert "You cannot change the roles of yourself" in notice_of(
         page_text(officer_browser.get(location(response)))
     )
     db.session.expire_all()
@@ -363,20 +367,11 @@ CSV = (
 )
 
 
-def _upload(client, data: bytes):
-    page = client.get("/organisation/AA101/users/import")
-    return client.post(
-        "/organisation/AA101/users/import",
-        data={"csrf_token": csrf_token(page), "file": (BytesIO(data), "people.csv")},
-        content_type="multipart/form-data",
-    )
-
-
 def test_csv_import_previews_every_row_then_writes_the_good_ones_at_once(
     officer_browser, make, mailbox
 ):
     make.user("shared@example.org", org=make.org("ZZ999"), roles=("sfa.teacher",))
-    preview = page_text(_upload(officer_browser, CSV.encode()))
+    preview = page_text(upload_csv(officer_browser, CSV.encode()))
     assert "3 to add, 4 lines that will be skipped" in preview
     assert "Enter an email address in the correct format" in preview
     assert "Skip: already a member" in preview  # Donald
@@ -416,11 +411,11 @@ def test_csv_import_previews_every_row_then_writes_the_good_ones_at_once(
 
 
 def test_csv_import_explains_a_bad_file(officer_browser):
-    html = page_text(_upload(officer_browser, b"name,address\nA,b@example.org\n"))
+    html = page_text(upload_csv(officer_browser, b"name,address\nA,b@example.org\n"))
     assert "missing: first_name, last_name, email, roles" in html
-    html = page_text(_upload(officer_browser, b"first_name,last_name,email,roles\n"))
+    html = page_text(upload_csv(officer_browser, b"first_name,last_name,email,roles\n"))
     assert "The file has no people in it." in html
-    html = page_text(_upload(officer_browser, b"\xff\xfe\x00bad"))
+    html = page_text(upload_csv(officer_browser, b"\xff\xfe\x00bad"))
     assert "UTF-8" in html
 
 
@@ -432,7 +427,7 @@ def test_the_officer_changes_a_users_email_and_both_addresses_are_told(
     response = submit(
         officer_browser, f"{view}/email", {"email": "Donald.Duck@Example.net"}, page_url=view
     )
-    assert "is now donald.duck@example.net" in _flash(
+    assert "is now donald.duck@example.net" in notice_of(
         page_text(officer_browser.get(location(response)))
     )
     for address in ("donald@example.org", "donald.duck@example.net"):
@@ -441,7 +436,9 @@ def test_the_officer_changes_a_users_email_and_both_addresses_are_told(
     taken = submit(
         officer_browser, f"{view}/email", {"email": "officer@example.org"}, page_url=view
     )
-    assert "Another account already uses" in _flash(page_text(officer_browser.get(location(taken))))
+    assert "Another account already uses" in notice_of(
+        page_text(officer_browser.get(location(taken)))
+    )
     # An invited person gets the invitation again at the new address.
     invited = make.invited("wrong@example.org", org=centre, roles=("sfa.teacher",))
     view = f"/organisation/AA101/users/{invited.sub}"

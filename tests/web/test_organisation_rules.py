@@ -6,7 +6,6 @@ elsewhere, and odd input that must not be a 500."""
 from __future__ import annotations
 
 import re
-from io import BytesIO
 
 import pytest
 
@@ -16,10 +15,12 @@ from idp.models import User
 from tests.journeys import (
     error_of,
     location,
+    notice_of,
     page_text,
     sign_in,
     submit,
     temporary_password,
+    upload_csv,
 )
 from tests.oidc_helpers import csrf_token
 
@@ -37,20 +38,6 @@ def _user(email: str) -> User | None:
     return db.session.scalar(
         db.select(User).join(User.emails).where(db.text("email_addresses.address = :a")),
         {"a": email},
-    )
-
-
-def _flash(page: str) -> str:
-    match = re.search(r'class="notice notice--\w+" role="status">([^<]+)<', page)
-    return match.group(1) if match else ""
-
-
-def _upload(browser, data: bytes, code: str = "AA101"):
-    page = browser.get(f"/organisation/{code}/users/import")
-    return browser.post(
-        f"/organisation/{code}/users/import",
-        data={"csrf_token": csrf_token(page), "file": (BytesIO(data), "people.csv")},
-        content_type="multipart/form-data",
     )
 
 
@@ -90,7 +77,7 @@ def test_another_manager_cannot_change_the_address_of_an_office_holder(
     response = submit(
         client, f"{view}/email", {"email": "deputy.private@example.net"}, page_url=view
     )
-    assert "only they can change their email address, on Account > Personal info." in _flash(
+    assert "only they can change their email address, on Account > Personal info." in notice_of(
         page_text(client.get(location(response))).replace("&gt;", ">")
     )
     assert _user("deputy.private@example.net") is None and _user(target) is not None
@@ -148,7 +135,7 @@ def test_restore_cannot_undo_another_organisations_suspension(
     db.session.commit()
     view = f"/organisation/AA101/users/{x.sub}"
     response = submit(officer_browser, f"{view}/restore", {}, page_url=view)
-    assert "cannot be restored from here" in _flash(
+    assert "cannot be restored from here" in notice_of(
         page_text(officer_browser.get(location(response)))
     )
     assert _user("x@example.org").status == "suspended"
@@ -200,7 +187,7 @@ def test_a_csv_import_invites_the_owner_of_an_unverified_sign_up(officer_browser
     _sign_up_with_their_address(app.test_client())
     mailbox.clear()
     preview = page_text(
-        _upload(
+        upload_csv(
             officer_browser,
             b"first_name,last_name,email,roles\nTess,T,teacher@example.org,sfa.teacher\n",
         )
@@ -232,7 +219,7 @@ def test_the_csv_preview_shows_the_names_in_the_file_not_those_of_existing_accou
         roles=("sfa.teacher",),
     )
     html = page_text(
-        _upload(
+        upload_csv(
             officer_browser,
             b"first_name,last_name,email,roles\n"
             b"Ann,Probe,shared@example.org,sfa.teacher\n"
@@ -277,7 +264,7 @@ def test_an_associate_officer_cannot_add_themselves_to_an_associate_centre(assoc
 
 def test_an_associate_officer_cannot_import_themselves_to_an_associate_centre(associate_browser):
     html = page_text(
-        _upload(
+        upload_csv(
             associate_browser,
             b"first_name,last_name,email,roles\nJane,Smith,associate@example.org,User Management\n",
             code="CA201",
@@ -319,6 +306,6 @@ def test_add_users_answers_odd_row_numbers(officer_browser, form, rows):
 
 def test_a_csv_file_with_a_huge_cell_is_explained(officer_browser):
     data = b"first_name,last_name,email,roles\nA,B," + b"x" * 200_000 + b",sfa.teacher\n"
-    response = _upload(officer_browser, data)
+    response = upload_csv(officer_browser, data)
     assert response.status_code == 200
     assert "Line 2 of the file cannot be read as CSV." in page_text(response)
