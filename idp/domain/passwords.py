@@ -184,19 +184,25 @@ def user_for_reset_token(token: str, max_age: int) -> User:
 
 def unverified_sign_up(user: User) -> bool:
     """A self sign-up whose address never got its code: name and password are whatever whoever
-    signed up typed, perhaps someone squatting another person's address. A reset link sent
-    there lets the address's owner take the account (see README, Forgotten password)."""
+    signed up typed, perhaps someone squatting another person's address."""
     return user.status == UserStatus.INVITED and user.origin == UserOrigin.SELF
 
 
+def reset_activates(user: User) -> bool:
+    """An account not active yet (an invitation not taken up, or a self sign-up whose address
+    never got its code): the reset link went to its address, so whoever uses it reads that
+    mailbox, as a code or the invitation's temporary password would prove, and the account
+    becomes active with their password (see README, Forgotten password)."""
+    return user.status == UserStatus.INVITED
+
+
 def request_reset(user: User | None, *, minutes: int) -> None:
-    """Email a reset link to an active account, or to an unverified self sign-up (whoever uses
-    the link proves the address is theirs); for an unknown or unusable account (suspended, or
-    invited by an officer: its way in is the invitation) do nothing, so the caller's answer is
-    the same either way."""
+    """Email a reset link to an account that is active or not active yet (see
+    ``reset_activates``); for an unknown or suspended account do nothing, so the caller's
+    answer is the same either way."""
     if user is None or not user.email:
         return
-    if user.status != UserStatus.ACTIVE and not unverified_sign_up(user):
+    if user.status not in (UserStatus.ACTIVE, UserStatus.INVITED):
         return
     # One link a minute per account, however many addresses ask: no flooding an inbox.
     if audit.happened_to_since(

@@ -122,13 +122,12 @@ def reset() -> Any:
     if request.method == "POST":
         errors = new_password_errors(user, request.form, auth)
         if not errors:
-            recovering = passwords.unverified_sign_up(user)
+            activating = passwords.reset_activates(user)
             # (Its notice greets nobody by name: the address is not verified yet.)
             passwords.set_password(user, request.form["password"])
-            if recovering and user.email:
-                # The link went to this address, so whoever used it reads that mailbox, as a
-                # code would prove: the account is theirs now, with their password, not the one
-                # chosen at sign-up (perhaps by someone squatting the address).
+            if activating and user.email:
+                # The link proves the address: the account is active now, with this password,
+                # not the temporary one nor one chosen at sign-up by someone squatting it.
                 users.activate(user, user.email)
             passwords.sign_out_everywhere(user)
             db.session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from idp import clock
 from idp.extensions import db
 from idp.models import AuthSession, Token, User
-from tests.journeys import error_of, location, page_text, sign_in, submit
+from tests.journeys import error_of, location, page_text, sign_in, submit, temporary_password
 from tests.mailbox import html_of, links_in, text_of
 from tests.oidc_helpers import RelyingParty, csrf_token
 
@@ -194,12 +194,55 @@ def test_the_owner_of_an_address_can_recover_it_from_an_unverified_sign_up(app, 
     assert account.status == "active" and account.primary_email.verified
 
 
-def test_an_account_invited_by_an_officer_is_sent_its_invitation_not_a_reset_link(
-    client, make, mailbox
+def test_an_invited_person_who_never_entered_their_code_can_reset_the_password(
+    client, app, make, mailbox
 ):
+    make.invited("tom@example.org", org=make.org(), roles=("sfa.teacher",))
+    sign_in(client, "tom@example.org", temporary_password(mailbox, "tom@example.org"))
+    chosen = "pewter harbour quietly sings"
+    assert (
+        location(
+            submit(client, "/login/set-password", {"password": chosen, "confirm_password": chosen})
+        )
+        == "/login/verify"
+    )
+    mailbox.wait_for("tom@example.org", "verification code")  # ... and never entered
+
+    submit(app.test_client(), "/password/forgot", {"email": "tom@example.org"})
+    browser = app.test_client()
+    response = submit(
+        browser,
+        _follow(browser, _reset_link(mailbox, "tom@example.org")),
+        {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
+    assert location(response).startswith("/login?email=tom")
+    assert error_of(sign_in(app.test_client(), "tom@example.org", chosen)) == (
+        "Enter a correct email address and password."
+    )
+    assert location(sign_in(browser, "tom@example.org", NEW_PASSWORD)) == "/"
+    account = db.session.scalar(db.select(User))
+    db.session.refresh(account)
+    assert account.status == "active" and account.primary_email.verified
+
+
+def test_an_invitation_not_taken_up_gives_way_to_a_reset_link(app, make, mailbox):
     make.invited("tom@example.org")
-    mailbox.wait_for("tom@example.org", "Your My Cambridge account")
-    assert submit(client, "/password/forgot", {"email": "tom@example.org"}).status_code == 200
-    assert [str(m["Subject"]) for m in mailbox.to("tom@example.org")] == [
-        "Your My Cambridge account"
-    ]
+    temporary = temporary_password(mailbox, "tom@example.org")
+    submit(app.test_client(), "/password/forgot", {"email": "tom@example.org"})
+    browser = app.test_client()
+    submit(
+        browser,
+        _follow(browser, _reset_link(mailbox, "tom@example.org")),
+        {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
+    refused = sign_in(app.test_client(), "tom@example.org", temporary)
+    assert error_of(refused) == "Enter a correct email address and password."
+    assert location(sign_in(browser, "tom@example.org", NEW_PASSWORD)) == "/"
+
+
+def test_a_suspended_account_is_sent_no_reset_link(client, make, mailbox):
+    sue = make.user("sue@example.org")
+    sue.status = "suspended"
+    db.session.commit()
+    assert submit(client, "/password/forgot", {"email": "sue@example.org"}).status_code == 200
+    assert mailbox.to("sue@example.org") == []
