@@ -2,21 +2,38 @@
 
 In order: the ``ui_locales`` of the authorization request being served (remembered in the
 session while its sign-in lasts), then a language the person chose with the footer switch
-(``?lang=``, remembered in the session), then the browser's ``Accept-Language``, then English.
+(``?lang=``, remembered in the session), then, signed in, the person's own language, then the
+browser's ``Accept-Language``, then English.
 Choosing a language during a sign-in replaces the one the service asked for.
+
+A person's own language (``User.locale``) is the last one they chose with the footer switch,
+kept when they sign in or choose while signed in; until they choose, the one their browser
+asked for when they first signed in (a service's ``ui_locales`` is for its sign-in only,
+not a choice of theirs). Emails they
+cause themselves follow the page in front of them; emails someone else causes (an
+invitation, an officer's password reset or change of address, a notice that someone tried to
+use their address) are written in their own language (``of``), or the page's when it is not
+known yet. The ``locale`` claim (scope ``profile``) carries it to relying parties.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from flask import Flask, has_request_context, request, session, url_for
 from flask_babel import force_locale, get_locale, refresh
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp import clock
+from idp.extensions import db
+
+if TYPE_CHECKING:
+    from idp.models import User
 
 SUPPORTED = ("en", "es")
 DEFAULT = "en"
@@ -69,6 +86,20 @@ def _requested() -> str | None:
     return None
 
 
+def _own() -> str | None:
+    """The signed-in person's own language. Nobody signed in costs no query, and a database
+    that cannot be reached leaves the page (perhaps its own error page) in another language."""
+    if "_user_id" not in session:
+        return None
+    try:
+        person = current_user._get_current_object()
+    except SQLAlchemyError:
+        return None
+    if person.is_authenticated and person.locale in SUPPORTED:
+        return str(person.locale)
+    return None
+
+
 def select() -> str | None:
     """The locale of the current request (None outside a request: the default, English)."""
     if not has_request_context():
@@ -77,6 +108,7 @@ def select() -> str | None:
     return (
         _requested()
         or (chosen if chosen in SUPPORTED else None)
+        or _own()
         or request.accept_languages.best_match(SUPPORTED)
         or DEFAULT
     )
@@ -100,6 +132,32 @@ def switch_url(language: str) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args, lang=language)
 
 
+def of(person: User | None) -> AbstractContextManager[Any]:
+    """Write in ``person``'s own language (an email someone else causes), or, not known yet,
+    in the current one."""
+    if person is not None and person.locale in SUPPORTED:
+        return force_locale(person.locale)
+    return nullcontext()
+
+
+def remember(person: User, language: str) -> None:
+    """Keep ``language`` as ``person``'s own: a profile change (``updated_at``), so a relying
+    party sees the ``locale`` claim change. The caller commits."""
+    if language in SUPPORTED and person.locale != language:
+        person.locale = language
+        person.updated_at = clock.now()
+
+
+def remember_at_sign_in(person: User) -> None:
+    """A language chosen on the way in becomes the person's own; a browser's preference only
+    sets it the first time (one browser's default does not undo a choice made on another)."""
+    chosen = session.get(CHOICE_KEY)
+    if chosen in SUPPORTED:
+        remember(person, chosen)
+    elif person.locale is None:
+        remember(person, request.accept_languages.best_match(SUPPORTED) or DEFAULT)
+
+
 def in_english(view: View) -> View:
     """A JSON API view: its messages are protocol text, in English whatever the caller's
     Accept-Language says."""
@@ -119,6 +177,9 @@ def install(app: Flask) -> None:
         if language in SUPPORTED:
             session[CHOICE_KEY] = language
             session.pop(REQUESTED_KEY, None)
+            if current_user.is_authenticated and current_user.locale != language:
+                remember(current_user, language)
+                db.session.commit()
 
     @app.context_processor
     def language_switch() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from idp import clock
+from idp import clock, languages
 from idp.domain import audit, users, verification
 from idp.domain.verification import CodePolicy
 from idp.errors import Conflict, InvalidInput, NotFound
@@ -38,7 +38,8 @@ def start_adding(user: User, address: str, policy: CodePolicy) -> str:
         raise InvalidInput(
             _l("An account can have at most %(num)d email addresses.", num=MAX_ADDRESSES)
         )
-    taken = users.email_in_use(address)
+    owner = users.owner_of(address)
+    taken = owner is not None
     owner_told = verification.issued_lately("add_email", address, policy)  # asked for both
     # A taken address goes through the very bookkeeping of a free one: a code (never sent,
     # so nobody knows it) that retires the last and holds the next off for the same minute,
@@ -47,7 +48,8 @@ def start_adding(user: User, address: str, policy: CodePolicy) -> str:
     if taken:
         # Its owner hears of it at most once an interval, however many ask, or how often.
         if not owner_told:
-            outgoing.enqueue(messages.address_in_use(to=address))
+            with languages.of(owner):
+                outgoing.enqueue(messages.address_in_use(to=address))
         audit.record("user.email_add_refused", actor=user, target_type="user", target_id=user.sub)
     return address
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
-from idp import clock
+from idp import clock, languages
 from idp.domain import audit
 from idp.errors import Conflict
 from idp.mail import messages, outgoing
@@ -45,12 +45,13 @@ def invite(
         target_id=user.sub,
         organisation_id=organisation.id if organisation else None,
     )
-    outgoing.enqueue(
-        messages.invitation(
-            to=user.email,
-            name=user.name,
-            temporary_password=temporary,
-            expires_at=user.temp_password_expires_at,
-            organisation=organisation.name if organisation else None,
+    with languages.of(user):  # someone else sends it: in the person's language, if known
+        outgoing.enqueue(
+            messages.invitation(
+                to=user.email,
+                name=user.name,
+                temporary_password=temporary,
+                expires_at=user.temp_password_expires_at,
+                organisation=organisation.name if organisation else None,
+            )
         )
-    )

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from idp import clock
+from idp import clock, languages
 from idp.catalogue import Catalogue, Role
 from idp.domain import audit, invitations, organisations, passwords, tokens, users
 from idp.errors import InvalidInput, NotFound, PermissionDenied
@@ -303,11 +303,12 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
     if outcome.kind == "linked":
         assert existing is not None
         organisations.set_roles(existing, org, roles, settings.catalogue)
-        outgoing.enqueue(
-            messages.added_to_organisation(
-                to=existing.email or outcome.email, name=existing.name, organisation=org.name
+        with languages.of(existing):
+            outgoing.enqueue(
+                messages.added_to_organisation(
+                    to=existing.email or outcome.email, name=existing.name, organisation=org.name
+                )
             )
-        )
         _audit(
             "management.user_linked",
             actor,
@@ -495,7 +496,8 @@ def send_password_reset(actor: User, org: Organisation, target: User, settings: 
     member(org, target.sub)
     if target.status != UserStatus.ACTIVE:
         raise InvalidInput(_l("Only an active account can be sent a password reset link."))
-    passwords.request_reset(target, minutes=settings.password_reset_minutes)
+    with languages.of(target):
+        passwords.request_reset(target, minutes=settings.password_reset_minutes)
     _audit("management.password_reset_sent", actor, org, target)
 
 
@@ -566,10 +568,11 @@ def change_email(
         before=previous,
         after=new,
     )
-    for to in (previous, new):
-        outgoing.enqueue(
-            messages.primary_email_changed(to=to, name=target.name, old=previous, new=new)
-        )
+    with languages.of(target):
+        for to in (previous, new):
+            outgoing.enqueue(
+                messages.primary_email_changed(to=to, name=target.name, old=previous, new=new)
+            )
     if target.status == UserStatus.INVITED and target.must_change_password:
         invitations.invite(
             target, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor

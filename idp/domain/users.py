@@ -77,6 +77,11 @@ def signing_in_with(email: str) -> User | None:
     return row.User
 
 
+def owner_of(address: str) -> User | None:
+    """The account holding the (normalised) ``address``, verified or not: one query."""
+    return db.session.scalar(select(User).join(EmailAddress).where(EmailAddress.address == address))
+
+
 def email_in_use(address: str) -> bool:
     return bool(
         db.session.scalar(

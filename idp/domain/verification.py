@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from idp import clock
 from idp.errors import CodeExpired, CodeInvalid, InvalidInput, TooManyAttempts, TooSoon
@@ -150,17 +150,21 @@ def sent_to(user: User, purpose: str) -> str | None:
     return row.address if row is not None else None
 
 
+# One index search (ix_verification_codes_address_purpose_at): the window, not the history.
+_LATELY = (
+    select(VerificationCode.id)
+    .where(
+        VerificationCode.address == bindparam("address"),
+        VerificationCode.purpose == bindparam("purpose"),
+        VerificationCode.created_at > bindparam("since"),
+    )
+    .limit(1)
+)
+
+
 def issued_lately(purpose: str, address: str, policy: CodePolicy) -> bool:
     """Whether a code for ``purpose`` was made for ``address`` (sent, or a decoy never sent),
     for any account, within ``policy.resend_interval``."""
     since = clock.now() - timedelta(seconds=policy.resend_interval)
-    found = db.session.scalar(
-        select(VerificationCode.id)
-        .where(
-            VerificationCode.purpose == purpose,
-            VerificationCode.address == address,
-            VerificationCode.created_at > since,
-        )
-        .limit(1)
-    )
+    found = db.session.scalar(_LATELY, {"address": address, "purpose": purpose, "since": since})
     return found is not None

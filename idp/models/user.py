@@ -53,6 +53,10 @@ class User(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language of our pages when the person last signed in or chose one while signed in
+    # ("en", "es"): emails someone else causes (an invitation, an officer's reset) use it, and
+    # it is the ``locale`` claim. None until then.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     emails: Mapped[list[EmailAddress]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="EmailAddress.id"

@@ -15,7 +15,11 @@ class VerificationCode(db.Model):  # type: ignore[name-defined]
     """A 6-digit code emailed to ``address`` for one purpose (activation, sign-in, ...)."""
 
     __tablename__ = "verification_codes"
-    __table_args__ = (Index("ix_verification_codes_user_purpose", "user_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_verification_codes_user_purpose", "user_id", "purpose"),
+        # verification.issued_lately: was a code made for this address lately, by anyone?
+        Index("ix_verification_codes_address_purpose_at", "address", "purpose", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -3,7 +3,8 @@
 Scopes and the claims they release (README, "Claims"):
 
 * ``openid``         ``sub`` (stable and opaque, never the email address)
-* ``profile``        ``name``, ``given_name``, ``family_name``, ``updated_at``
+* ``profile``        ``name``, ``given_name``, ``family_name``, ``updated_at``, ``locale`` (the
+                     language of our pages the user last signed in with, once there is one)
 * ``email``          ``email`` (primary address), ``email_verified``
 * ``roles``          ``org`` (the organisation the user is acting for: code, name, brand) and
                      ``roles`` (the roles held there, for this client's services only)
@@ -23,7 +24,7 @@ from idp.catalogue import Catalogue
 from idp.oidc import store
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "profile": ("name", "given_name", "family_name", "updated_at"),
+    "profile": ("name", "given_name", "family_name", "updated_at", "locale"),
     "email": ("email", "email_verified"),
     "roles": ("org", "roles"),
     "organisations": ("organisations",),
@@ -53,6 +54,8 @@ class Subject(Protocol):
     def email(self) -> str | None: ...
     @property
     def email_verified(self) -> bool: ...
+    @property
+    def locale(self) -> str | None: ...
 
 
 class ClientServices(Protocol):
@@ -111,6 +114,8 @@ def user_claims(
         claims["family_name"] = user.family_name
     if "updated_at" in names:
         claims["updated_at"] = int(user.updated_at.timestamp())
+    if "locale" in names and user.locale is not None:
+        claims["locale"] = user.locale
     if names & {"email", "email_verified"} and user.email is not None:
         claims["email"] = user.email
         claims["email_verified"] = user.email_verified

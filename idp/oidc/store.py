@@ -161,6 +161,7 @@ class SubjectView:
     updated_at: datetime
     email: str | None
     email_verified: bool
+    locale: str | None
 
 
 # The user with their primary address (an outer join: every account has one, but a missing
@@ -171,6 +172,7 @@ _USER_COLUMNS = (
     users_t.c.given_name.label("user_given_name"),
     users_t.c.family_name.label("user_family_name"),
     users_t.c.updated_at.label("user_updated_at"),
+    users_t.c.locale.label("user_locale"),
     emails_t.c.address.label("user_email"),
     emails_t.c.verified_at.label("user_email_verified_at"),
 )
@@ -194,6 +196,7 @@ def subject_of(row: RowLike) -> SubjectView:
         row.user_updated_at,
         row.user_email,
         row.user_email_verified_at is not None,
+        row.user_locale,
     )
 
 

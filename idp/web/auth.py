@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
-from idp import clock
+from idp import clock, languages
 from idp.config import AuthSettings
 from idp.domain import audit, passwords, sessions, throttling, totp, users, verification
 from idp.domain.verification import CodePolicy
@@ -301,6 +301,7 @@ def signed_in(
         auth_session = sessions.start(
             user, amr, ttl, ip=request.remote_addr, user_agent=request.user_agent.string
         )
+    languages.remember_at_sign_in(user)
     mine = session.get(interactions.SESSION_KEY, [])
     session.clear()  # a sign-in starts a new browser session: new CSRF token, no fixation
     session[interactions.SESSION_KEY] = mine
