@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from idp.config import AuthSettings
-from idp.domain import passwords
+from idp.domain import passwords, users
 from idp.errors import InvalidInput
 from idp.models import User
 
@@ -36,6 +36,20 @@ def mask_email(address: str) -> str:
     if not domain:
         return address
     return local[:1] + "*" * max(len(local) - 1, 1) + "@" + domain
+
+
+NAME_LABELS = (("given_name", "first or given name"), ("family_name", "last name or surname"))
+
+
+def name_errors(form: dict[str, str]) -> list[tuple[str, str]]:
+    """Errors of a *first or given name* + *last name or surname* pair, as (field id, message)."""
+    errors = []
+    for key, label in NAME_LABELS:
+        try:
+            users.clean_name(form[key], label)
+        except InvalidInput as exc:
+            errors.append((key, exc.message))
+    return errors
 
 
 def new_password_errors(

@@ -27,7 +27,7 @@ from idp.domain import audit, passwords, users
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
 from idp.web import throttle
-from idp.web.forms import field, new_password_errors
+from idp.web.forms import NAME_LABELS, field, name_errors, new_password_errors
 
 bp = Blueprint("password", __name__, url_prefix="/password")
 
@@ -119,10 +119,18 @@ def reset() -> Any:
         session.pop(RESET_TOKEN, None)
         return _link_invalid(exc.message)
     errors: list[tuple[str, str]] = []
+    # An unverified sign-up's name is whatever whoever signed up typed (perhaps a squatter's
+    # words, meant for the address's owner to read in our emails): its owner gives their own.
+    naming = passwords.unverified_sign_up(user)
+    names = {k: field(request.form, k, 254) for k, _label in NAME_LABELS}
     if request.method == "POST":
-        errors = new_password_errors(user, request.form, auth)
+        errors = (name_errors(names) if naming else []) + new_password_errors(
+            user, request.form, auth
+        )
         if not errors:
             activating = passwords.reset_activates(user)
+            if naming:
+                users.rename(user, names["given_name"], names["family_name"])
             # (Its notice greets nobody by name: the address is not verified yet.)
             passwords.set_password(user, request.form["password"])
             if activating and user.email:
@@ -135,4 +143,10 @@ def reset() -> Any:
             flash(_("Your password has been changed. Sign in with your new password."), "success")
             return redirect(url_for("auth.login", email=user.email))
     min_length = passwords.min_length_for(user, auth)
-    return render_template("password/reset.html", errors=errors, min_length=min_length)
+    return render_template(
+        "password/reset.html",
+        errors=errors,
+        min_length=min_length,
+        naming=naming,
+        names=names,
+    )

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from idp import languages
 from idp.domain import audit, passwords, users, verification
 from idp.errors import InvalidInput, TooSoon
 from idp.mail import messages, outgoing
@@ -20,7 +21,7 @@ from idp.models import UserOrigin
 from idp.security import passwords as hasher
 from idp.web import throttle
 from idp.web.auth import ask_for_code, code_policy
-from idp.web.forms import field
+from idp.web.forms import field, name_errors
 
 bp = Blueprint("signup", __name__)
 
@@ -36,19 +37,12 @@ def signup() -> Any:
     form = {k: field(request.form, k, 254) for k in ("given_name", "family_name", "email")}
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
+        errors = name_errors(form)
         address = ""
-        for key, check in (
-            ("given_name", lambda v: users.clean_name(v, "first or given name")),
-            ("family_name", lambda v: users.clean_name(v, "last name or surname")),
-            ("email", users.normalise_email),
-        ):
-            try:
-                value = check(form[key])
-            except InvalidInput as exc:
-                errors.append((key, exc.message))
-            else:
-                if key == "email":
-                    address = value
+        try:
+            address = users.normalise_email(form["email"])
+        except InvalidInput as exc:
+            errors.append(("email", exc.message))
         password = request.form.get("password") or ""
         try:
             passwords.check_policy(
@@ -73,7 +67,8 @@ def signup() -> Any:
                     verification.issue(existing, "signup", address, code_policy(), send=False)
                 except TooSoon:
                     pass
-                outgoing.enqueue(messages.signup_exists(to=address))
+                with languages.of(existing):
+                    outgoing.enqueue(messages.signup_exists(to=address))
                 audit.record("user.signup_refused", target_type="user", target_id=existing.sub)
                 return ask_for_code(existing, "signup", None, None, decoy_for=address)
             user = users.create(

@@ -178,20 +178,33 @@ def test_the_owner_of_an_address_can_recover_it_from_an_unverified_sign_up(app, 
     assert "Mallory" not in text_of(message) and "Mallory" not in html_of(message)
 
     browser = app.test_client()
+    page = _follow(browser, _reset_link(mailbox, VICTIM))
+    # The name is the squatter's: the owner gives their own with the new password.
+    form = page_text(browser.get(page))
+    assert 'id="given_name"' in form and "Mallory" not in form
+    nameless = submit(browser, page, {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert nameless.status_code == 200 and error_of(nameless) == "Enter the first or given name."
     response = submit(
         browser,
-        _follow(browser, _reset_link(mailbox, VICTIM)),
-        {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+        page,
+        {
+            "given_name": "Tina",
+            "family_name": "Teacher",
+            "password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
     )
     assert location(response).startswith("/login?email=teacher")
     changed = mailbox.wait_for(VICTIM, "Your My Cambridge password was changed")
-    assert "Mallory" not in text_of(changed)  # the name is still the one the squatter typed
+    assert "Mallory" not in text_of(changed)
     assert error_of(sign_in(app.test_client(), VICTIM, SQUATTER_PASSWORD)) == (
         "Enter a correct email address and password."
     )
     assert location(sign_in(browser, VICTIM, NEW_PASSWORD)) == "/"
     account = db.session.scalar(db.select(User))
     assert account.status == "active" and account.primary_email.verified
+    assert account.name == "Tina Teacher"
+    assert "Welcome, Tina" in page_text(browser.get("/"))
 
 
 def test_an_invited_person_who_never_entered_their_code_can_reset_the_password(
