@@ -335,8 +335,19 @@ def decide(
         and auth_session is not None
         and auth_session.acr not in required_acr
     )
+    # ``acr_values`` (voluntary, OIDC Core 3.1.2.1): a user with an authenticator app whose
+    # session is below every level asked for signs in again with it; anyone else, or under
+    # prompt=none, gets the level reached, as with a voluntary ``acr`` claim.
+    preferred_acr = authz.params.get("acr_values", "").split()
+    acr_wanted = (
+        required_acr is None
+        and auth_session is not None
+        and "2" in preferred_acr
+        and auth_session.acr not in preferred_acr
+        and "none" not in authz.prompt
+    )
     # A sign-in made during this very interaction satisfies prompt=login, max_age (even 0),
-    # a hint naming someone else and an essential acr: asking again would loop.
+    # a hint naming someone else and a higher acr: asking again would loop.
     login_needed = auth_session is None or (
         not signed_in_here
         and (
@@ -347,7 +358,7 @@ def decide(
             )
             or (authz.hint_sub is not None and user is not None and authz.hint_sub != user.sub)
             # Stepping up: signing in again asks for the authenticator app (acr "2").
-            or (acr_unmet and user is not None and user.has_totp)
+            or ((acr_unmet or acr_wanted) and user is not None and user.has_totp)
         )
     )
     if login_needed:

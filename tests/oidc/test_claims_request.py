@@ -200,3 +200,32 @@ def _totp(client, generator: pyotp.TOTP, response):
     page = client.get(path)
     form = {"csrf_token": csrf_token(page), "code": generator.at(clock.timestamp())}
     return client.post(path, data=form)
+
+
+# -- acr_values (voluntary) ---------------------------------------------------------------
+
+
+def test_acr_values_step_up_a_one_factor_session_of_a_user_with_an_app(rp, teacher, client):
+    rp.sign_in("teacher@example.org")  # one factor
+    generator = _enrol(teacher)
+    page = rp.follow(rp.authorize(acr_values="2"))
+    assert not isinstance(page, Callback), "asked to sign in again, with the app"
+    callback = rp.follow(_totp(client, generator, rp.submit_login(page, "teacher@example.org")))
+    assert isinstance(callback, Callback) and "code" in callback.params
+    assert rp.verify_id_token(rp.exchange(callback.code).get_json()["id_token"])["acr"] == "2"
+    # Now at "2": the next request asking for it gets a code at once.
+    again = rp.follow(rp.authorize(acr_values="2"))
+    assert isinstance(again, Callback) and "code" in again.params
+
+
+def test_acr_values_are_voluntary_without_an_app_or_under_prompt_none(rp, teacher):
+    tokens = rp.tokens("teacher@example.org", acr_values="2")
+    assert rp.verify_id_token(tokens["id_token"])["acr"] == "1"
+    _enrol(teacher)
+    # prompt=none cannot ask: the level reached, not an error.
+    silent = rp.follow(rp.authorize(acr_values="2", prompt="none"))
+    assert isinstance(silent, Callback) and "code" in silent.params
+    assert rp.verify_id_token(rp.exchange(silent.code).get_json()["id_token"])["acr"] == "1"
+    # A session already at a level asked for is enough, whatever its order of preference.
+    listed = rp.follow(rp.authorize(acr_values="2 1"))
+    assert isinstance(listed, Callback) and "code" in listed.params
