@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import unicodedata
 import urllib.request
@@ -123,13 +124,16 @@ def min_length_for(user: User, auth: AuthSettings) -> int:
     return auth.password_min_length_with_totp if user.has_totp else auth.password_min_length
 
 
-def check_for(user: User, password: str, auth: AuthSettings) -> None:
-    """The whole policy for a user's new password, or InvalidInput saying what is wrong."""
+def check_for(
+    user: User, password: str, auth: AuthSettings, names: tuple[str, str] | None = None
+) -> None:
+    """The whole policy for a user's new password, or InvalidInput saying what is wrong;
+    ``names`` when the user is giving a new name with it."""
     check_policy(
         password,
         min_length_for(user, auth),
         email=user.email,
-        names=(user.given_name, user.family_name),
+        names=names or (user.given_name, user.family_name),
     )
     check_pwned(password, auth.pwned_passwords_url)
 
@@ -164,12 +168,22 @@ def fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "-").encode()).hexdigest()[:16]
 
 
+def _address_fingerprint(address: str | None) -> str:
+    return hashlib.sha256((address or "-").encode()).hexdigest()[:16]
+
+
 def reset_token(user: User) -> str:
-    return serializer(RESET_PURPOSE).dumps({"u": user.sub, "p": fingerprint(user)})
+    """The link's token: the account, its password (the link dies when the password changes)
+    and the address it is sent to (it dies when the main address changes: using it proves
+    that address, and only that one)."""
+    return serializer(RESET_PURPOSE).dumps(
+        {"u": user.sub, "p": fingerprint(user), "a": _address_fingerprint(user.email)}
+    )
 
 
 def user_for_reset_token(token: str, max_age: int) -> User:
-    """The account a reset link was made for, or LinkInvalid (expired, used, tampered)."""
+    """The account a reset link was made for, or LinkInvalid (expired, used, tampered, or its
+    account suspended or given another main address since)."""
     try:
         data = serializer(RESET_PURPOSE).loads(token, max_age=max_age)
     except (SignatureExpired, BadSignature):
@@ -177,7 +191,10 @@ def user_for_reset_token(token: str, max_age: int) -> User:
     if not isinstance(data, dict):
         raise LinkInvalid()
     user = db.session.scalar(db.select(User).where(User.sub == str(data.get("u"))))
-    if user is None or user.is_suspended or data.get("p") != fingerprint(user):
+    if user is None or user.is_suspended:
+        raise LinkInvalid()
+    made_for = f"{data.get('p')}:{data.get('a')}"
+    if not hmac.compare_digest(made_for, f"{fingerprint(user)}:{_address_fingerprint(user.email)}"):
         raise LinkInvalid()
     return user
 

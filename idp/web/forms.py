@@ -53,12 +53,16 @@ def name_errors(form: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def new_password_errors(
-    user: User, form: MultiDict[str, str], auth: AuthSettings
+    user: User,
+    form: MultiDict[str, str],
+    auth: AuthSettings,
+    names: tuple[str, str] | None = None,
 ) -> list[tuple[str, str]]:
-    """Errors of a *new password* + *confirm* pair, as (field id, message)."""
+    """Errors of a *new password* + *confirm* pair, as (field id, message); ``names`` when the
+    form gives the user a new name too."""
     new = form.get("password") or ""
     try:
-        passwords.check_for(user, new, auth)
+        passwords.check_for(user, new, auth, names)
     except InvalidInput as exc:
         return [("password", exc.message)]
     if new != (form.get("confirm_password") or ""):

@@ -124,8 +124,9 @@ def reset() -> Any:
     naming = passwords.unverified_sign_up(user)
     names = {k: field(request.form, k, 254) for k, _label in NAME_LABELS}
     if request.method == "POST":
+        given = (names["given_name"], names["family_name"]) if naming else None
         errors = (name_errors(names) if naming else []) + new_password_errors(
-            user, request.form, auth
+            user, request.form, auth, given
         )
         if not errors:
             activating = passwords.reset_activates(user)

@@ -259,3 +259,61 @@ def test_a_suspended_account_is_sent_no_reset_link(client, make, mailbox):
     db.session.commit()
     assert submit(client, "/password/forgot", {"email": "sue@example.org"}).status_code == 200
     assert mailbox.to("sue@example.org") == []
+
+
+def test_a_link_dies_when_the_main_address_changes(app, make, centre, mailbox):
+    """Invited at a mistyped address whose reader chose a password but never entered the code,
+    then asked for a link; the officer corrects the address. The link to the old address must
+    not activate the account or vouch for the new one, which nobody has proved."""
+    invited = make.invited("wrong@example.org", org=centre, roles=("sfa.teacher",))
+    browser = app.test_client()
+    sign_in(browser, "wrong@example.org", temporary_password(mailbox, "wrong@example.org"))
+    chosen = "pewter harbour quietly sings"
+    submit(browser, "/login/set-password", {"password": chosen, "confirm_password": chosen})
+    submit(app.test_client(), "/password/forgot", {"email": "wrong@example.org"})
+    stale = _reset_link(mailbox, "wrong@example.org")
+    # And an active account's link, sent before its officer changes its address.
+    submit(app.test_client(), "/password/forgot", {"email": "donald@example.org"})
+    donalds = _reset_link(mailbox, "donald@example.org")
+
+    officer = app.test_client()
+    assert location(sign_in(officer, "officer@example.org")) == "/"
+    donald = db.session.scalar(db.select(User).where(User.given_name == "Donald"))
+    for person, address in ((invited, "right@example.org"), (donald, "donald.d@example.org")):
+        view = f"/organisation/AA101/users/{person.sub}"
+        submit(officer, f"{view}/email", {"email": address}, page_url=view)
+
+    for link in (stale, donalds):
+        opened = app.test_client().get(link)
+        assert opened.status_code == 410
+        assert "This link has expired or has already been used" in page_text(opened)
+    db.session.expire_all()
+    account = db.session.get(User, invited.id)
+    assert account.status == "invited" and not account.primary_email.verified
+
+
+def test_the_new_password_is_checked_against_the_name_given_with_it(app, mailbox):
+    squat = "attacker chose this one"
+    submit(
+        app.test_client(),
+        "/signup",
+        {
+            "given_name": "Mallory",
+            "family_name": "Squatter",
+            "email": VICTIM,
+            "password": squat,
+            "confirm_password": squat,
+        },
+    )
+    submit(app.test_client(), "/password/forgot", {"email": VICTIM})
+    browser = app.test_client()
+    page = _follow(browser, _reset_link(mailbox, VICTIM))
+    named = "tabitha tregothnan lantern"
+    fields = {"given_name": "Tabitha", "family_name": "Tregothnan"}
+    response = submit(browser, page, {**fields, "password": named, "confirm_password": named})
+    assert response.status_code == 200
+    assert error_of(response) == "Password must not contain your name."
+    # The squatter's name is not the owner's: it does not stand in the way.
+    mallory = "mallory squatter lantern"
+    accepted = submit(browser, page, {**fields, "password": mallory, "confirm_password": mallory})
+    assert location(accepted).startswith("/login?email=teacher")
