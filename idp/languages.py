@@ -40,6 +40,10 @@ DEFAULT = "en"
 # Each language's name in its own language, for the switch.
 NAMES = {"en": "English", "es": "Español"}
 CHOICE_KEY = "lang"
+# Set when the choice in CHOICE_KEY was made on our own pages by someone not signed in: the
+# one choice a sign-in adopts as the person's own (not another person's who signed out on
+# this browser, nor a ``?lang=`` in a link from another site).
+CHOSEN_SIGNED_OUT_KEY = "lang_own"
 REQUESTED_KEY = "ix_lang"
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -152,10 +156,24 @@ def remember_at_sign_in(person: User) -> None:
     """A language chosen on the way in becomes the person's own; a browser's preference only
     sets it the first time (one browser's default does not undo a choice made on another)."""
     chosen = session.get(CHOICE_KEY)
-    if chosen in SUPPORTED:
+    if chosen in SUPPORTED and session.get(CHOSEN_SIGNED_OUT_KEY):
         remember(person, chosen)
     elif person.locale is None:
         remember(person, request.accept_languages.best_match(SUPPORTED) or DEFAULT)
+
+
+def keep_after_sign_out(person: User) -> None:
+    """The signed-out pages stay in ``person``'s language, which the next sign-in on this
+    browser does not adopt (it may be someone else's)."""
+    session.pop(CHOSEN_SIGNED_OUT_KEY, None)
+    if person.locale in SUPPORTED:
+        session[CHOICE_KEY] = person.locale
+
+
+def _from_our_pages() -> bool:
+    """A navigation from our own pages, or typed (``Sec-Fetch-Site``; a client that does not
+    send it is taken at its word): not a link or redirect from another site."""
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
 
 
 def in_english(view: View) -> View:
@@ -174,12 +192,23 @@ def install(app: Flask) -> None:
     @app.before_request
     def remember_choice() -> None:
         language = request.args.get(CHOICE_KEY)
-        if language in SUPPORTED:
-            session[CHOICE_KEY] = language
-            session.pop(REQUESTED_KEY, None)
-            if current_user.is_authenticated and current_user.locale != language:
+        if language not in SUPPORTED:
+            return
+        session.pop(REQUESTED_KEY, None)
+        ours = _from_our_pages()
+        if current_user.is_authenticated and ours:
+            # The person's own choice: kept on their account, not in this browser's session.
+            session.pop(CHOICE_KEY, None)
+            if current_user.locale != language:
                 remember(current_user, language)
                 db.session.commit()
+            return
+        # This browser's, for now: another site's link changes the page, never an account.
+        session[CHOICE_KEY] = language
+        if current_user.is_authenticated or not ours:
+            session.pop(CHOSEN_SIGNED_OUT_KEY, None)
+        else:
+            session[CHOSEN_SIGNED_OUT_KEY] = True
 
     @app.context_processor
     def language_switch() -> dict[str, Any]:

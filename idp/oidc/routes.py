@@ -22,7 +22,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.datastructures import MultiDict
 from wtforms import ValidationError
 
-from idp import clock
+from idp import clock, languages
 from idp.domain import sessions
 from idp.domain import tokens as token_rules
 from idp.extensions import csrf, db
@@ -270,6 +270,7 @@ def end_session() -> Any:
     if auth_session is not None:
         frames = frontchannel.frames_for(auth_session.sid)
         sessions.end(auth_session)
+        languages.keep_after_sign_out(auth_session.user)
         logout_user()
         db.session.commit()
     response = server.create_endpoint_response("end_session", validated)

@@ -8,7 +8,7 @@ import re
 from idp.extensions import db
 from idp.models import User
 from tests.journeys import location, page_text, sign_in, submit
-from tests.oidc_helpers import RelyingParty
+from tests.oidc_helpers import RelyingParty, csrf_token
 
 
 def _language_of(page: str) -> str:
@@ -124,3 +124,50 @@ def test_an_officer_adding_someone_who_has_an_account_writes_in_that_persons_lan
         },
     )
     mailbox.wait_for("sam@example.org", "Se le ha añadido a AA Dummy Centre A (CIC)")
+
+
+def test_someone_elses_choice_on_a_shared_browser_does_not_become_mine(app, make):
+    make.user("ana@example.org")
+    make.user("ben@example.org")
+    ben_elsewhere = app.test_client()
+    ben_elsewhere.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert location(sign_in(ben_elsewhere, "ben@example.org")) == "/"
+    assert _stored("ben@example.org") == "en"
+
+    shared = app.test_client()
+    assert location(sign_in(shared, "ana@example.org")) == "/"
+    shared.get("/?lang=es")  # Ana, signed in, chooses Spanish
+    assert _stored("ana@example.org") == "es"
+    page = shared.get("/logout")
+    signed_out = shared.post("/logout", data={"confirm": "yes", "csrf_token": csrf_token(page)})
+    assert _language_of(page_text(signed_out)) == "es"  # her signed-out page, in her language
+
+    assert location(sign_in(shared, "ben@example.org")) == "/"  # Ben chose nothing here
+    assert _stored("ben@example.org") == "en"
+    assert _language_of(page_text(shared.get("/"))) == "en"
+
+
+def test_another_site_cannot_set_a_persons_own_language(app, client, make):
+    make.user("tina@example.org")
+    rp = RelyingParty(client, make.client())
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    rp.tokens("tina@example.org", scope="openid profile")
+    assert _stored("tina@example.org") == "en"
+    # A service adding lang=es to its authorization request, or any site linking to
+    # ?lang=es (a top-level navigation carries the SameSite=Lax cookie), as a browser says.
+    client.environ_base["HTTP_SEC_FETCH_SITE"] = "cross-site"
+    rp.follow(rp.authorize(scope="openid profile", lang="es"))
+    assert _language_of(page_text(client.get("/?lang=es"))) == "es"  # the page, for now
+    assert _stored("tina@example.org") == "en"
+    # Signed out, such a link is not a choice a later sign-in adopts either.
+    other = app.test_client()
+    other.environ_base.update(HTTP_ACCEPT_LANGUAGE="en", HTTP_SEC_FETCH_SITE="cross-site")
+    other.get("/login?lang=es")
+    other.environ_base["HTTP_SEC_FETCH_SITE"] = "same-origin"
+    make.user("sam@example.org")
+    assert location(sign_in(other, "sam@example.org")) == "/"
+    assert _stored("sam@example.org") == "en"
+    # The person's own click on our page is a choice.
+    client.environ_base["HTTP_SEC_FETCH_SITE"] = "same-origin"
+    client.get("/?lang=es")
+    assert _stored("tina@example.org") == "es"
