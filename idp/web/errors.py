@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from idp.errors import NotFound, PermissionDenied
-from idp.extensions import db
+from idp.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,10 @@ def register(app: Flask) -> None:
             db.session.rollback()
         except OperationalError:
             pass
+        if "_login_user" not in g:
+            # Whoever it is could not be read: the page renders as for nobody signed in, rather
+            # than asking the database again (and failing inside this handler: a 500).
+            g._login_user = login_manager.anonymous_user()
         response = render_error(
             503,
             _l("The service is busy"),

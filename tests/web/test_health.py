@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 
+from sqlalchemy.exc import OperationalError
+
+from idp.domain import sessions
+from tests.journeys import location, sign_in
 from tests.mailbox import free_port
 from tests.oidc_helpers import csrf_token
 
@@ -39,3 +43,18 @@ def test_an_unreachable_database_is_a_fast_503_with_retry_after(make_app, overri
     )
     assert token.status_code == 503
     assert token.get_json()["error"] == "temporarily_unavailable"
+
+
+def test_a_signed_in_person_also_gets_the_503_page_while_the_database_is_unreachable(
+    client, make, monkeypatch
+):
+    make.user("jane@example.org")
+    assert location(sign_in(client, "jane@example.org")) == "/"
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(sessions, "load", unreachable)
+    response = client.get("/")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "cannot reach its database" in response.get_data(as_text=True)
