@@ -132,7 +132,7 @@ def choose() -> Any:
     )
 
 
-def _list_query(args: MultiDict[str, str]) -> ListQuery:
+def list_query(args: MultiDict[str, str]) -> ListQuery:
     def number(name: str, default: int) -> int:
         return _whole_number(args.get(name, "")) or default
 
@@ -151,7 +151,7 @@ def _list_query(args: MultiDict[str, str]) -> ListQuery:
 @bp.get("/<code>/users")
 def users(code: str) -> Any:
     org = managed_org(code)
-    page = member_list.list_members(org, _list_query(request.args))
+    page = member_list.list_members(org, list_query(request.args))
     catalogue = _catalogue()
     return render_template(
         "organisation/users.html",
@@ -434,6 +434,7 @@ EVENT_LABELS = {
     "management.password_reset_sent": _l("Password reset link sent by an officer"),
     "management.email_changed": _l("Email address changed"),
     "management.import_started": _l("CSV import started"),
+    "management.users_downloaded": _l("User list downloaded"),
     "organisation.created": _l("Organisation created"),
     "organisation.exams_officer_set": _l("Exams officer named"),
     "organisation.associate_of_set": _l("Associate link changed"),
