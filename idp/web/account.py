@@ -1,8 +1,9 @@
-"""The account pages: *Personal info* (name, password, email addresses), *Security*
-(authenticator app, recovery codes, sessions) and *Connected accounts*."""
+"""The account pages: *Personal info* (name, password, email addresses, a copy of one's data),
+*Security* (authenticator app, recovery codes, sessions) and *Connected accounts*."""
 
 from __future__ import annotations
 
+import json
 from math import ceil
 from typing import Any
 
@@ -23,8 +24,19 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
+from idp import clock
 from idp.config import AuthSettings
-from idp.domain import audit, consents, emails, passwords, sessions, throttling, totp, users
+from idp.domain import (
+    audit,
+    consents,
+    emails,
+    passwords,
+    personal_data,
+    sessions,
+    throttling,
+    totp,
+    users,
+)
 from idp.domain import connected as connected_accounts
 from idp.errors import DomainError, InvalidInput, TooSoon
 from idp.extensions import db
@@ -103,6 +115,25 @@ def index() -> Any:
 @bp.get("/personal")
 def personal() -> Any:
     return render_template("account/personal.html", errors=[], section="personal")
+
+
+@bp.get("/data")
+def download_data() -> Any:
+    """A copy of what the service holds about the signed-in person, as a JSON file."""
+    catalogue = current_app.extensions["idp.settings"].catalogue
+    data = personal_data.export(current_user, catalogue)
+    audit.record(
+        "user.data_downloaded", actor=current_user, target_type="user", target_id=current_user.sub
+    )
+    db.session.commit()
+    response = current_app.response_class(
+        json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="my-cambridge-data-{clock.now():%Y-%m-%d}.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/name")

@@ -37,7 +37,8 @@ def test_show_and_hide_the_password_then_sign_in(site, new_page, axe_js):
     page.evaluate(
         """() => {
              const field = document.getElementById('password');
-             field.form.addEventListener('submit', () => sessionStorage.setItem('sentAs', field.type));
+             field.form.addEventListener(
+               'submit', () => sessionStorage.setItem('sentAs', field.type));
            }"""
     )
     sign_in(page, site.mailbox, ADDRESS, PASSWORD)
