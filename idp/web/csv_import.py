@@ -42,10 +42,21 @@ from idp.web.organisation import bp, list_query, managed_org, management_setting
 
 COLUMNS = ("first_name", "last_name", "email", "roles")
 DOWNLOAD_COLUMNS = (*COLUMNS, "status", "last_sign_in_utc")
-# A cell a spreadsheet would run as a formula (OWASP, CSV injection): shown as text instead.
+# A cell a spreadsheet would run as a formula (OWASP, CSV injection): the download starts it
+# with ' (shown as text) and quotes every cell (so no separator inside one, ';' where a
+# spreadsheet splits on it, starts another); the import takes the ' off again.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS = 500
 BATCH_MAX_AGE = 3600
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _uncell(value: str) -> str:
+    """A cell as the download wrote it, back to its value."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
 
 
 def _roles(cell: str, org: Organisation, catalogue: Catalogue) -> tuple[str, ...]:
@@ -81,9 +92,9 @@ def _people(reader: Iterator[list[str]], org: Organisation, catalogue: Catalogue
         cells = [*line, *[""] * len(header)]
         people.append(
             NewUser(
-                cells[at["first_name"]].strip(),
-                cells[at["last_name"]].strip(),
-                cells[at["email"]].strip(),
+                _uncell(cells[at["first_name"]].strip()),
+                _uncell(cells[at["last_name"]].strip()),
+                _uncell(cells[at["email"]].strip()),
                 _roles(cells[at["roles"]], org, catalogue),
             )
         )
@@ -247,10 +258,6 @@ def import_progress_json(code: str, job_id: str) -> Response:
     return response
 
 
-def _cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 @bp.get("/<code>/users/download")
 def download_users(code: str) -> Any:
     """The users list as CSV: every member the search and filters match, in the list's order,
@@ -260,7 +267,7 @@ def download_users(code: str) -> Any:
     names = {r.key: r.name for r in current_app.extensions["idp.settings"].catalogue.roles}
     out = io.StringIO()
     out.write("\ufeff")  # UTF-8 with a byte-order mark: spreadsheets then read accents right
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     writer.writerow(DOWNLOAD_COLUMNS)
     count = 0
     for row in member_list.every_member(org, list_query(request.args)):

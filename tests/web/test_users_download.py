@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from idp.domain import audit
-from idp.web.csv_import import parse
+from idp.domain import audit, users
+from idp.web.csv_import import FORMULA_START, parse, preview
 from tests.journeys import location, page_text, sign_in, upload_csv
 
 
@@ -112,3 +112,29 @@ def test_only_the_organisations_own_officers_can_download(app, client, centre, m
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     downloads = list(audit.stream(audit.Filter(action="management.users_downloaded")))
     assert len(downloads) == 1  # the officer's own; the refused ones wrote nothing
+
+
+def test_no_cell_runs_as_a_formula_where_spreadsheets_split_on_semicolons(client, centre, make):
+    # A spreadsheet opens a .csv with the system's list separator, ';' in Spain and much of
+    # Europe: every cell is quoted, so a ';' inside a name starts no new cell.
+    make.user("mallory@example.org", given_name="Mallory;=1+1;", family_name="Smith",
+              org=centre, roles=("sfa.teacher",))  # fmt: skip
+    assert location(sign_in(client, "officer@example.org")) == "/"
+    text = _download(client).get_data().decode("utf-8-sig")
+    cells = [cell for row in csv.reader(io.StringIO(text), delimiter=";") for cell in row]
+    assert [cell for cell in cells if cell.startswith(FORMULA_START)] == []
+
+
+def test_an_address_starting_with_a_formula_character_imports_back_as_itself(client, centre, make):
+    make.user("-jo@example.org", given_name="=Jo", family_name="Dash", org=centre,
+              roles=("sfa.teacher",))  # fmt: skip
+    assert location(sign_in(client, "officer@example.org")) == "/"
+    data = _download(client).get_data()
+    jo = next(r for r in _rows(_download(client)) if r["last_name"] == "Dash")
+    assert jo["email"] == "'-jo@example.org" and jo["first_name"] == "'=Jo"
+    catalogue = client.application.extensions["idp.settings"].catalogue
+    people = parse(data, centre, catalogue)
+    assert any(p.email == "-jo@example.org" and p.given_name == "=Jo" for p in people)
+    officer = users.find_by_email("officer@example.org")
+    outcomes = {o.email: o.kind for o in preview(officer, centre, people, catalogue)}
+    assert outcomes["-jo@example.org"] == "already_member", outcomes
