@@ -49,10 +49,24 @@ def test_show_and_hide_the_password_then_sign_in(site, new_page, axe_js):
 def test_each_new_password_field_has_its_own_toggle_in_spanish(site, new_page, axe_js):
     page = new_page()
     page.goto(site.base + "/signup?lang=es")
-    toggles = page.get_by_role("button", name="Mostrar contraseña")
-    assert toggles.count() == 2  # the password and its confirmation
-    toggles.first.click()
+    page.get_by_role("button", name="Mostrar contraseña", exact=True).click()
     assert page.locator("#password").get_attribute("type") == "text"
     assert page.locator("#confirm_password").get_attribute("type") == "password"
-    page.get_by_role("button", name="Ocultar contraseña").wait_for()
+    page.get_by_role("button", name="Ocultar contraseña", exact=True).wait_for()
+    page.get_by_role("button", name="Mostrar confirme la contraseña", exact=True).wait_for()
     check(page, axe_js, "sign-up-password-shown")
+
+
+def test_typing_before_the_script_arrives_is_kept_and_so_is_the_focus(site, new_page):
+    page = new_page()
+    page.route("**/password-toggle.js*", lambda route: route.abort())  # not yet
+    page.goto(site.base + "/login")
+    page.locator("#password").click()
+    page.keyboard.type("abc")
+    assert page.get_by_role("button", name="Show password").count() == 0
+    page.unroute("**/password-toggle.js*")
+    page.add_script_tag(url=site.base + "/static/password-toggle.js")  # ... now it comes
+    page.get_by_role("button", name="Show password").wait_for()
+    page.keyboard.type("def")
+    assert page.evaluate("() => document.activeElement.id") == "password"
+    assert page.locator("#password").input_value() == "abcdef"
