@@ -326,6 +326,12 @@ def test_removing_the_authenticator_app_needs_the_password(client, make):
         page_url="/account/security",
     )
     assert _reload(user).has_totp
+    # Its password field and the recovery codes' one are two fields (each label its own),
+    # both sent as current_password.
+    page = page_text(client.get("/account/security"))
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert page.count('name="current_password"') == 2
     submit(
         client,
         "/account/security/authenticator/remove",
