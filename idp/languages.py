@@ -9,11 +9,11 @@ Choosing a language during a sign-in replaces the one the service asked for.
 A person's own language (``User.locale``) is the last one they chose with the footer switch,
 kept when they sign in or choose while signed in; until they choose, the one their browser
 asked for when they first signed in (a service's ``ui_locales`` is for its sign-in only,
-not a choice of theirs). Emails they
-cause themselves follow the page in front of them; emails someone else causes (an
-invitation, an officer's password reset or change of address, a notice that someone tried to
-use their address) are written in their own language (``of``), or the page's when it is not
-known yet. The ``locale`` claim (scope ``profile``) carries it to relying parties.
+not a choice of theirs). Emails they cause themselves follow the page in front of them;
+emails someone else causes (an invitation, an officer's password reset or change of
+address, a notice that someone tried to use their address) are written in their own
+language (``of``), or the page's when it is not known yet. The ``locale`` claim (scope
+``profile``) carries it to relying parties.
 """
 
 from __future__ import annotations
