@@ -165,11 +165,11 @@ def sign_out_everywhere(user: User, *, keep_sid: str | None = None) -> int:
 def fingerprint(user: User) -> str:
     """Changes whenever the password does: a reset link, or a sign-in part-way through its
     steps, made before a password change stops working after it."""
-    return hashlib.sha256((user.password_hash or "-").encode()).hexdigest()[:16]
+    return _short_digest(user.password_hash)
 
 
-def _address_fingerprint(address: str | None) -> str:
-    return hashlib.sha256((address or "-").encode()).hexdigest()[:16]
+def _short_digest(text: str | None) -> str:
+    return hashlib.sha256((text or "-").encode()).hexdigest()[:16]
 
 
 def reset_token(user: User) -> str:
@@ -177,7 +177,7 @@ def reset_token(user: User) -> str:
     and the address it is sent to (it dies when the main address changes: using it proves
     that address, and only that one)."""
     return serializer(RESET_PURPOSE).dumps(
-        {"u": user.sub, "p": fingerprint(user), "a": _address_fingerprint(user.email)}
+        {"u": user.sub, "p": fingerprint(user), "a": _short_digest(user.email)}
     )
 
 
@@ -194,7 +194,7 @@ def user_for_reset_token(token: str, max_age: int) -> User:
     if user is None or user.is_suspended:
         raise LinkInvalid()
     made_for = f"{data.get('p')}:{data.get('a')}"
-    if not hmac.compare_digest(made_for, f"{fingerprint(user)}:{_address_fingerprint(user.email)}"):
+    if not hmac.compare_digest(made_for, f"{fingerprint(user)}:{_short_digest(user.email)}"):
         raise LinkInvalid()
     return user
 
