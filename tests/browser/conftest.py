@@ -44,7 +44,10 @@ AXE_DIR = ROOT / ".cache" / "axe-core"
 AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 ACTION_TIMEOUT_MS = 10_000
 
-pytestmark = pytest.mark.slow
+
+def _browser_tests(items: list[pytest.Item]) -> list[pytest.Item]:
+    here = Path(__file__).resolve().parent
+    return [item for item in items if here in item.path.resolve().parents]
 
 
 def _missing() -> str | None:
@@ -57,17 +60,22 @@ def _missing() -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = _missing()
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    """Every browser test is slow: marked before ``-m`` deselects by marker (``pytestmark`` in
+    a conftest marks nothing). Those still selected afterwards need Chromium."""
+    for item in _browser_tests(items):
+        item.add_marker(pytest.mark.slow)
+    yield  # the other implementations, ``-m`` among them, run here
+    selected = _browser_tests(items)
+    reason = _missing() if selected else None
     if reason is None:
         return
-    here = Path(__file__).parent
     if os.environ.get("CI"):
         # In CI a missing browser is a broken build, not a skipped suite.
         raise pytest.UsageError(f"browser tests cannot run in CI: {reason}")
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.skip(reason=f"browser tests: {reason}"))
+    for item in selected:
+        item.add_marker(pytest.mark.skip(reason=f"browser tests: {reason}"))
 
 
 @pytest.fixture(scope="session")
