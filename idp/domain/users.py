@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -21,18 +21,37 @@ from idp.models import EmailAddress, User, UserOrigin, UserStatus
 from idp.security import new_subject
 from idp.security import passwords as hasher
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 NAME_MAX = 100
 
 
 def normalise_email(value: str) -> str:
-    """Trim and lower-case an address, or raise InvalidInput."""
-    address = (value or "").strip().lower()
-    if len(address) > 254 or not EMAIL_RE.match(address):
+    """The one form in which an address is stored and looked up, or InvalidInput: trimmed,
+    lower-cased, then email-validator's normalised form (an internationalised domain in
+    Unicode, ``ana@xn--bcher-kva.example`` and ``ANA@Bücher.example`` alike
+    ``ana@bücher.example``). Every address that enters passes here.
+
+    One plain mailbox only: no display name (``Tom <tom@example.org>``), list, quoted local
+    part or bracketed IP address, and at most 64 characters before the @-sign (``strict``).
+    Syntax only, never DNS. Every option is given, so the library's changeable defaults
+    cannot loosen it; ``test_environment`` lets ``*.test`` in, as ``example.org`` is."""
+    try:
+        valid = validate_email(
+            (value or "").strip().lower(),
+            check_deliverability=False,
+            allow_display_name=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_empty_local=False,
+            allow_smtputf8=True,
+            globally_deliverable=True,
+            test_environment=True,
+            strict=True,
+        )
+    except EmailNotValidError:
         raise InvalidInput(
             _l("Enter an email address in the correct format, like name@example.org.")
-        )
-    return address
+        ) from None
+    return valid.normalized
 
 
 def clean_name(value: str, label: str) -> str:

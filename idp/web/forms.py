@@ -17,6 +17,8 @@ MAX_FIELD = 1024
 
 
 def field(form: MultiDict[str, str], name: str, limit: int = MAX_FIELD) -> str:
+    """The field trimmed and cut at ``limit``. An address to be stored is read at the default
+    limit, well past an address's 254: one too long is refused, not cut into another."""
     return (form.get(name) or "").strip()[:limit]
 
 

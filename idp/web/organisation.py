@@ -182,7 +182,7 @@ def _rows(form: MultiDict[str, str]) -> list[NewUser]:
         NewUser(
             field(form, f"given_name-{i}", 100),
             field(form, f"family_name-{i}", 100),
-            field(form, f"email-{i}", 254),
+            field(form, f"email-{i}"),
             tuple(form.getlist(f"roles-{i}")),
         )
         for i in range(max(count, 1))
@@ -288,7 +288,7 @@ def _act(code: str, sub: str, action: str) -> Any:
             message = _("A new invitation has been sent to %(email)s.", email=user.email)
         elif action == "email":
             management.change_email(
-                current_user, org, user, field(request.form, "email", 254), management_settings()
+                current_user, org, user, field(request.form, "email"), management_settings()
             )
             message = _(
                 "The email address of %(name)s is now %(email)s. Both addresses have been told.",

@@ -34,7 +34,7 @@ def signup() -> Any:
         abort(404)
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
-    form = {k: field(request.form, k, 254) for k in ("given_name", "family_name", "email")}
+    form = {k: field(request.form, k) for k in ("given_name", "family_name", "email")}
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
         errors = name_errors(form)
