@@ -85,6 +85,12 @@ def throttle_storage_options(uri: str) -> dict[str, Any]:
     return options
 
 
+def throttle_strategy(uri: str) -> str:
+    """Moving windows where the storage keeps each hit (memory, Redis); in the database, the
+    sliding-window counter, which keeps two counts per limit and source instead."""
+    return "sliding-window-counter" if uri.startswith("database") else "moving-window"
+
+
 def setup_flask_config(app: Flask, settings: Settings) -> None:
     secure = not config.issuer_is_loopback_http(settings.oidc.issuer)
     app.config.update(
@@ -106,7 +112,7 @@ def setup_flask_config(app: Flask, settings: Settings) -> None:
         RATELIMIT_STORAGE_OPTIONS=throttle_storage_options(settings.rate_limits.storage_uri),
         RATELIMIT_KEY_PREFIX="idp",
         RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_STRATEGY=throttle_strategy(settings.rate_limits.storage_uri),
     )
     app.extensions["idp.settings"] = settings
 
@@ -116,7 +122,15 @@ def setup_extensions(app: Flask, settings: Settings) -> None:
     database.install_teardown(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     csrf.init_app(app)
+    import idp.throttle_storage  # noqa: F401 - registers the database:// storage
+
     limiter.init_app(app)
+    limits = settings.rate_limits
+    if limits.enabled and limits.storage_uri.startswith("memory"):
+        app.logger.warning(
+            "rate_limits.storage_uri is memory://: every worker keeps its own counts, so each"
+            " limit is multiplied by the number of workers and instances"
+        )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""

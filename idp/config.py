@@ -108,7 +108,7 @@ class MailSettings:
 @dataclass(frozen=True)
 class RateLimitSettings:
     enabled: bool = True
-    storage_uri: str = "memory://"
+    storage_uri: str = "database://"
     # Per source address (a school's pupils and staff may share one).
     sign_in: str = "30 per minute; 300 per hour"
     codes: str = "30 per minute; 300 per hour"
@@ -392,7 +392,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         except ValueError:
             problems.append(f"rate_limits.{name}: not a rate limit such as '30 per minute'")
     if not urlsplit(limits.storage_uri).scheme:
-        problems.append("rate_limits.storage_uri: must be a URI such as memory:// or redis://")
+        problems.append("rate_limits.storage_uri: must be a URI such as database:// or redis://")
     if (
         limits.account_free_failures < 1
         or not 0 < limits.account_backoff_base <= limits.account_backoff_max

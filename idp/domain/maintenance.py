@@ -1,6 +1,6 @@
 """Clean-up of what has expired: codes, tokens, sign-in sessions, parked authorization
 requests, verification codes, used client assertions, initial access tokens, and the
-summaries of CSV imports a week after they last moved.
+summaries of CSV imports a week after they last moved, and the throttles' expired counts.
 
 Every statement is a plain ``DELETE ... WHERE <expired before a cutoff>``: running it from cron
 on several instances at once is safe (the second run finds nothing), and nothing still able to
@@ -24,6 +24,7 @@ from idp.models import (
     ImportJob,
     Interaction,
     RegistrationToken,
+    ThrottleCount,
     Token,
     VerificationCode,
 )
@@ -56,6 +57,10 @@ def purge(settings: Settings) -> dict[str, int]:
         "import_jobs": delete(ImportJob).where(ImportJob.updated_at < now - KEEP_IMPORTS),
         "registration_tokens": delete(RegistrationToken).where(
             or_(RegistrationToken.expires_at < cutoff, RegistrationToken.uses_left <= 0)
+        ),
+        # The throttles' counts (rate_limits.storage_uri = "database://"), in epoch seconds.
+        "throttle_counts": delete(ThrottleCount).where(
+            ThrottleCount.expires_at < cutoff.timestamp()
         ),
     }
     counts = {}

@@ -1,6 +1,12 @@
 """The per-account back-off on wrong passwords: a few free tries, then each try must wait
 twice as long as the one before, up to a ceiling. Never a permanent lock, so nobody can shut
 an exams officer out for good; counted from the audit log, so every instance agrees.
+
+A stranger cannot keep the owner out either (OWASP's "device cookies", NIST SP 800-63B
+§5.2.2): a browser that has signed in to the account before (its device cookie, see
+``idp.web.devices``) counts only the wrong passwords typed in such a browser, so failures from
+anywhere else never hold up its right password; a new browser counts them all. A new password
+(a reset, *Set password*, a change) starts the count again, as a success does.
 """
 
 from __future__ import annotations
@@ -8,13 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
 from idp import clock
 from idp.models import AuditEvent, User
 from idp.statements import Prepared
 
 FAILED = "sign_in.failed"
+# In a failure's details: typed in a browser that has signed in to the account before.
+KNOWN_DEVICE = "known_device"
 SUCCEEDED = "sign_in.succeeded"
 WINDOW = timedelta(days=1)
 
@@ -33,7 +41,7 @@ _LAST_SUCCESS = Prepared(
     .limit(1)
 )
 _FAILURES = Prepared(
-    select(func.count().label("failures"), func.max(_events.c.at).label("last")).where(
+    select(_events.c.at, _events.c.details).where(
         _events.c.actor_user_id == bindparam("user_id"),
         _events.c.action == FAILED,
         _events.c.at > bindparam("after"),
@@ -56,15 +64,25 @@ def delay_after(failures: int, policy: Backoff) -> float:
     return float(min(policy.max_seconds, policy.base_seconds * 2**doublings))
 
 
-def wait_remaining(user: User | None, policy: Backoff) -> float:
+def wait_remaining(user: User | None, policy: Backoff, *, known_device: bool = False) -> float:
     """Seconds before ``user`` may try a password again (0: now). For no user the same
-    queries run and find nothing, so an unknown address costs what a known one does."""
+    queries run and find nothing, so an unknown address costs what a known one does.
+
+    ``known_device``: the try comes from a browser that has signed in to this account before,
+    so only the failures typed in such browsers count (see the module's docstring)."""
     user_id = user.id if user is not None else -1
     since: datetime = clock.now() - WINDOW
     success = _LAST_SUCCESS.first(user_id=user_id, since=since)
-    last_success = success.at if success is not None else None
-    failures, last_failure = _FAILURES.first(user_id=user_id, after=last_success or since)
-    delay = delay_after(int(failures or 0), policy)
-    if not delay or last_failure is None:
+    starts = [since, success.at if success is not None else None]
+    if user is not None:
+        starts.append(user.password_changed_at)
+    after = max(start for start in starts if start is not None)
+    failures = [
+        row.at
+        for row in _FAILURES.all(user_id=user_id, after=after)
+        if not known_device or (row.details or {}).get(KNOWN_DEVICE)
+    ]
+    delay = delay_after(len(failures), policy)
+    if not delay:
         return 0.0
-    return max(0.0, (last_failure + timedelta(seconds=delay) - clock.now()).total_seconds())
+    return max(0.0, (max(failures) + timedelta(seconds=delay) - clock.now()).total_seconds())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
@@ -150,7 +151,12 @@ def create(
     return user
 
 
-def authenticate(email: str, password: str, backoff: throttling.Backoff | None = None) -> User:
+def authenticate(
+    email: str,
+    password: str,
+    backoff: throttling.Backoff | None = None,
+    known_device: Callable[[User], bool] | None = None,
+) -> User:
     """The user with this email address and password, or InvalidCredentials.
 
     The user may be active, or invited and holding a temporary password: the sign-in steps
@@ -158,13 +164,20 @@ def authenticate(email: str, password: str, backoff: throttling.Backoff | None =
     password, and every failure says the same thing, so the answer never reveals whether an
     account exists. Only someone who knows a temporary password learns that it expired.
     With ``backoff``, an account that had too many wrong passwords in a row refuses even the
-    right one until its wait is over (AccountThrottled, which reads as InvalidCredentials).
+    right one until its wait is over (AccountThrottled, which reads as InvalidCredentials);
+    ``known_device`` says whether this browser has signed in to an account before, and such a
+    browser waits only for the wrong passwords typed in such browsers.
     """
     user = signing_in_with(email)
     stored = user.password_hash if user is not None else None
     ok = hasher().verify(stored, password[: passwords.MAX_PASSWORD_LENGTH])
     # After the hash, and asked for unknown addresses too: every answer costs the same.
-    waiting = throttling.wait_remaining(user, backoff) if backoff is not None else 0.0
+    trusted = user is not None and known_device is not None and known_device(user)
+    waiting = (
+        throttling.wait_remaining(user, backoff, known_device=trusted)
+        if backoff is not None
+        else 0.0
+    )
     if user is not None and waiting:
         raise AccountThrottled()
     if not ok or user is None or user.status == UserStatus.SUSPENDED:

@@ -14,6 +14,7 @@ from idp.models.oauth import (
 )
 from idp.models.organisation import Membership, Organisation, RoleRow, ServiceRow, membership_roles
 from idp.models.session import AuthSession, Interaction
+from idp.models.throttle import ThrottleCount
 from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
 from idp.models.verification import RecoveryCode, VerificationCode
 
@@ -35,6 +36,7 @@ __all__ = [
     "RoleRow",
     "ServiceRow",
     "SigningKey",
+    "ThrottleCount",
     "Token",
     "User",
     "UserOrigin",

@@ -43,7 +43,7 @@ from idp.extensions import db
 from idp.models import AuthSession
 from idp.security import fernet
 from idp.security import passwords as hasher
-from idp.web.auth import backoff_policy, code_policy
+from idp.web.auth import backoff_policy, code_policy, failed_from, known_device
 from idp.web.forms import field, mask_email, new_password_errors
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -72,7 +72,7 @@ def current_password_refused(wrong: str) -> str | None:
     committed here, before the page does anything else, so a refused action still counts.
     """
     user = current_user._get_current_object()
-    waiting = throttling.wait_remaining(user, backoff_policy())
+    waiting = throttling.wait_remaining(user, backoff_policy(), known_device=known_device(user))
     if not waiting:
         password = (request.form.get("current_password") or "")[: passwords.MAX_PASSWORD_LENGTH]
         if hasher().verify(user.password_hash, password):
@@ -83,6 +83,7 @@ def current_password_refused(wrong: str) -> str | None:
         ip=request.remote_addr,
         reason="current_password",
         page=request.endpoint,
+        **failed_from(user),
     )
     db.session.commit()
     if not waiting:
@@ -194,12 +195,10 @@ def add_email() -> Any:
             "account/personal.html",
             errors=[("current_password", refused)],
             section="personal",
-            new_email=field(request.form, "email", 254),
+            new_email=field(request.form, "email"),
         ), 400
     try:
-        address = emails.start_adding(
-            current_user, field(request.form, "email", 254), code_policy()
-        )
+        address = emails.start_adding(current_user, field(request.form, "email"), code_policy())
     except TooSoon as exc:
         db.session.rollback()
         flash(exc.message, "warning")
@@ -210,7 +209,7 @@ def add_email() -> Any:
             "account/personal.html",
             errors=[("email", exc.message)],
             section="personal",
-            new_email=field(request.form, "email", 254),
+            new_email=field(request.form, "email"),
         ), 400
     db.session.commit()
     session[EMAIL_CHANGE] = {"purpose": "add_email", "address": address}

@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
@@ -54,6 +63,18 @@ def backoff_policy() -> throttling.Backoff:
     )
 
 
+def known_device(user: User) -> bool:
+    """Whether this browser has signed in to ``user``'s account before (since its password)."""
+    return devices.known(user, _auth().device_cookie_ttl)
+
+
+def failed_from(user: User | None) -> dict[str, Any]:
+    """What a wrong password's event says of the browser it was typed in, for the back-off."""
+    if user is not None and known_device(user):
+        return {throttling.KNOWN_DEVICE: True}
+    return {}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @throttle.by_address("sign_in")
 def login() -> Any:
@@ -67,7 +88,9 @@ def login() -> Any:
         email = field(request.form, "email", 254)
         password = request.form.get("password") or ""
         try:
-            user = users.authenticate(email, password, backoff=backoff_policy())
+            user = users.authenticate(
+                email, password, backoff=backoff_policy(), known_device=known_device
+            )
         except (InvalidCredentials, TemporaryPasswordExpired) as exc:
             db.session.rollback()
             known = users.find_by_email(email)
@@ -78,6 +101,7 @@ def login() -> Any:
                 actor_label="" if known else "unknown",
                 ip=request.remote_addr,
                 reason=type(exc).__name__,
+                **failed_from(known),
             )
             db.session.commit()
             error = exc.message
@@ -227,9 +251,7 @@ def verify() -> Any:
         else:
             if step.purpose in ("activation", "signup"):
                 users.activate(user, address)
-            response = signed_in(user, interactions.get(step.ix), step.next, step.amr)
-            devices.remember(response, user, _auth().device_cookie_ttl)
-            return response
+            return signed_in(user, interactions.get(step.ix), step.next, step.amr)
     address = step.address or verification.sent_to(user, step.purpose) or user.email or ""
     return render_template(
         "auth/verify_code.html",
@@ -311,7 +333,13 @@ def signed_in(
     if interaction is not None:
         interactions.mark_signed_in(interaction, auth_session.sid)
     db.session.commit()
+    response: Any
     if interaction is not None:
         # Straight on with the authorization request, without another round trip.
-        return continue_authorization(interaction)
-    return redirect(next_url or url_for("home.index"))
+        response = make_response(continue_authorization(interaction))
+    else:
+        response = redirect(next_url or url_for("home.index"))
+    # This browser has now signed in to the account: it skips the new-device code, and a
+    # stranger's wrong passwords no longer hold up its right one (idp.domain.throttling).
+    devices.remember(response, user, _auth().device_cookie_ttl)
+    return response
