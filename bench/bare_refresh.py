@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -97,16 +98,17 @@ def seed(path: Path, chains: int) -> list[str]:
 
 _key: RSAKey | None = None
 _kid = ""
-_conn: sqlite3.Connection | None = None
+_local = threading.local()
 
 
 def _connection() -> sqlite3.Connection:
-    global _conn
-    if _conn is None:  # one per worker, opened after the fork
-        _conn = sqlite3.connect(os.environ["BENCH_BARE_DB"], isolation_level=None, timeout=10)
-        _conn.execute("PRAGMA journal_mode=WAL")
-        _conn.execute("PRAGMA synchronous=NORMAL")
-    return _conn
+    conn: sqlite3.Connection | None = getattr(_local, "conn", None)
+    if conn is None:  # one per worker thread, opened after the fork
+        conn = sqlite3.connect(os.environ["BENCH_BARE_DB"], isolation_level=None, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        _local.conn = conn
+    return conn
 
 
 def _signing_key() -> tuple[RSAKey, str]:

@@ -1,8 +1,12 @@
 """gunicorn settings used by ``idp serve``; every value can be overridden on the command line.
 
-Worker model: synchronous workers, one request at a time each, ``2 x cores`` by default (the
-provider's work is CPU-bound password hashing and signing plus short database queries, so more
-threads would only queue behind the GIL). Instances share nothing but the database, so scale
+Worker model: ``2 x cores`` workers by default, each gunicorn's threaded worker with two
+threads, whose event loop reads each request whole before a thread serves it
+(idp/gunicorn_worker.py): a client sending its request a byte at a time then holds a socket,
+not the worker, and a request that has not arrived within ``timeout`` is dropped. The
+provider's work is CPU-bound password hashing and signing plus short database queries, so
+more threads would only queue behind the GIL; the second lets one request's database or SMTP
+wait overlap another's work. Instances share nothing but the database, so scale
 out by adding instances behind a load balancer. ``preload_app`` imports the app once in the
 master, so a bad configuration stops start-up before any worker forks; the master then loads
 the signing keys and compiles the templates once, and every worker forked from it inherits
@@ -78,7 +82,8 @@ def child_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signat
 
 bind = os.environ.get("IDP_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("IDP_WORKERS", multiprocessing.cpu_count() * 2))
-worker_class = "sync"
+worker_class = "idp.gunicorn_worker.BufferingWorker"
+threads = 2
 preload_app = True
 timeout = 30
 graceful_timeout = 30

@@ -29,8 +29,9 @@ def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BENCH_BARE_KEY", str(tmp_path / "k1.pem"))
     module = importlib.reload(bare_refresh)  # a worker's fresh connection and key
     yield Client(module.app), tokens, RSAKey.import_key(pem)
-    if module._conn is not None:
-        module._conn.close()
+    conn = getattr(module._local, "conn", None)  # this thread's
+    if conn is not None:
+        conn.close()
 
 
 def _refresh(client: Client, token: str, secret: str = bare_refresh.CLIENT_SECRET):

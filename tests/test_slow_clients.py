@@ -1,0 +1,127 @@
+"""Slow clients against ``idp serve`` as operators run it (idp/gunicorn_conf.py): connections
+that send their request a byte at a time hold no worker, so everyone else is still answered at
+once; a request head that has not arrived in time is dropped. Real sockets on loopback, in
+loops bounded in time; every socket is closed when the test ends."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+
+from tests.mailbox import free_port
+from tests.servers import idp_serve, server_env
+
+pytestmark = pytest.mark.slow
+
+# A request head without the blank line that would end it: it never completes.
+HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+# A form post whose body is then dribbled (the bytes of HEAD stand in for it).
+POST = b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n"
+PAUSE = 0.2  # seconds between two bytes of one connection
+PROBES = 5
+ANSWER_WITHIN = 1.0  # seconds: what a health check, or a person, may wait
+
+
+@contextmanager
+def dribbling(port: int, count: int, first: bytes = b"") -> Iterator[list[socket.socket]]:
+    """``count`` connections to ``port``, each sending ``first`` at once and then ``HEAD`` a
+    byte every ``PAUSE`` seconds, from one thread, until the ``with`` block ends; yields the
+    sockets once each has sent a few bytes of its head."""
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(count)]
+    stop = threading.Event()
+
+    def dribble() -> None:
+        for sock in sockets:
+            if first:
+                sock.sendall(first)
+        for i in range(len(HEAD)):
+            for sock in sockets:
+                try:
+                    sock.send(HEAD[i : i + 1])
+                except OSError:  # dropped by the server: what a timeout should do
+                    pass
+            if stop.wait(PAUSE):
+                return
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    try:
+        time.sleep(5 * PAUSE)  # every connection accepted and in the middle of its head
+        yield sockets
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for sock in sockets:
+            sock.close()
+
+
+def probe(base: str) -> float | None:
+    """Seconds until ``/healthz`` answered 200 on a fresh connection, or None if it did not
+    within ``ANSWER_WITHIN``."""
+    started = time.monotonic()
+    try:
+        response = requests.get(
+            base + "/healthz", timeout=ANSWER_WITHIN, headers={"Connection": "close"}
+        )
+    except (requests.ConnectionError, requests.Timeout):
+        return None
+    elapsed = time.monotonic() - started
+    return elapsed if response.status_code == 200 and elapsed < ANSWER_WITHIN else None
+
+
+@pytest.fixture
+def serve(_schema, base_overrides, tmp_path):
+    """``idp serve`` with two workers on a free port; yields its port and base URL."""
+
+    @contextmanager
+    def start(**env: str) -> Iterator[tuple[int, str]]:
+        port = free_port()
+        environment = server_env(
+            base_overrides["DATABASE_URL"],
+            base_overrides["OIDC"]["KEYS_DIR"],
+            tmp_path,
+            IDP_OIDC__ISSUER=f"http://127.0.0.1:{port}",
+            **env,
+        )
+        with idp_serve(environment, port, tmp_path / "server.log", cwd=tmp_path, workers=2) as base:
+            yield port, base
+
+    return start
+
+
+@pytest.mark.parametrize(
+    "first",
+    [b"", REQUEST, POST],
+    ids=["new connections", "kept-alive connections", "a body sent slowly"],
+)
+def test_connections_dribbling_their_request_hold_no_worker(serve, first):
+    with serve() as (port, base), dribbling(port, 8, first):
+        answered = [probe(base) for _ in range(PROBES)]
+    assert None not in answered, f"/healthz answers while 8 connections dribble: {answered}"
+
+
+def test_a_request_that_arrives_in_pieces_is_answered(serve):
+    body = b"email=ana%40example.org&password=x"
+    pieces = [
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        b"Content-Type: application/x-www-form-urlencoded\r\n",
+        b"Content-Length: %d\r\n\r\n" % len(body),
+        body[:10],
+        body[10:],
+    ]
+    with serve() as (port, _base):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            for _request in range(2):  # on a new connection, then on the same one kept alive
+                for piece in pieces:
+                    sock.sendall(piece)
+                    time.sleep(PAUSE)
+                answer = sock.recv(65536)
+                # Refused for want of the form's token: the whole request was read.
+                assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
