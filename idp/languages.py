@@ -22,7 +22,7 @@ import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import Flask, has_request_context, request, session, url_for
 from flask_babel import force_locale, get_locale, refresh
@@ -129,11 +129,18 @@ def switch_url(language: str) -> str:
             return url_for("auth.login", ix=started[-1], lang=language)
         return url_for("home.index", lang=language)
     if rule is None or request.endpoint is None:
-        return f"{quote(request.path)}?{CHOICE_KEY}={language}"
+        return f"{_this_path()}?{CHOICE_KEY}={language}"
     if "GET" not in (rule.methods or ()):
         return url_for("home.index", lang=language)
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != CHOICE_KEY}
-    return url_for(request.endpoint, **(request.view_args or {}), **args, lang=language)
+    # Built from the address itself, not from the route: a query that repeats a path
+    # parameter's name (``/organisation/AA101/users?code=x``) is kept as it came.
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != CHOICE_KEY]
+    return f"{_this_path()}?{urlencode([*query, (CHOICE_KEY, language)])}"
+
+
+def _this_path() -> str:
+    """The request's path as a link on this site: one leading slash, never ``//host``."""
+    return request.script_root + "/" + quote(request.path.lstrip("/"))
 
 
 def of(person: User | None) -> AbstractContextManager[Any]:

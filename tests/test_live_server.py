@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
@@ -45,6 +47,63 @@ def served(request) -> str:
     return request.getfixturevalue("recycling_server")[0]
 
 
+def _authorize(browser: requests.Session, live_server: str, registered: Any) -> dict[str, str]:
+    """A code request's parameters, with fresh PKCE, state and nonce."""
+    verifier = secrets.token_urlsafe(48)
+    return {
+        "verifier": verifier,
+        "query": urlencode(
+            {
+                "response_type": "code",
+                "client_id": registered.client_id,
+                "redirect_uri": registered.redirect_uri,
+                "scope": "openid profile email roles",
+                "state": secrets.token_urlsafe(8),
+                "nonce": secrets.token_urlsafe(8),
+                "code_challenge": s256(verifier),
+                "code_challenge_method": "S256",
+            }
+        ),
+    }
+
+
+def _follow(browser: requests.Session, live_server: str, response: Any, redirect_uri: str) -> dict:
+    """Follow the provider's redirects to the relying party's: its query, parsed."""
+    while not response.headers["Location"].startswith(redirect_uri):
+        response = browser.get(
+            live_server + response.headers["Location"], allow_redirects=False, timeout=5
+        )
+    return parse_qs(urlsplit(response.headers["Location"]).query)
+
+
+def _csrf(page: requests.Response) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def _sign_in(browser, live_server, metadata, registered, mailbox, email) -> tuple[dict, str]:
+    """Sign in over HTTP during a code request: the redirect's parameters and the verifier."""
+    asked = _authorize(browser, live_server, registered)
+    login = browser.get(metadata["authorization_endpoint"] + "?" + asked["query"], timeout=5)
+    assert login.status_code == 200 and "Sign in" in login.text
+    form = {
+        "csrf_token": _csrf(login),
+        "ix": re.search(r'name="ix" value="([^"]+)"', login.text).group(1),
+        "email": email,
+        "password": "correct horse battery",
+    }
+    response = browser.post(live_server + "/login", data=form, allow_redirects=False, timeout=5)
+    assert response.headers["Location"] == "/login/verify"
+    page = browser.get(live_server + "/login/verify", timeout=5)
+    code = code_in(mailbox.wait_for(email, "verification code"))
+    response = browser.post(
+        live_server + "/login/verify",
+        data={"csrf_token": _csrf(page), "code": code},
+        allow_redirects=False,
+        timeout=5,
+    )
+    return _follow(browser, live_server, response, registered.redirect_uri), asked
+
+
 def test_relying_party_signs_in_over_real_http(served, make, mailbox):
     live_server = served
     org = make.org("LV101", name="Live Centre")
@@ -54,49 +113,9 @@ def test_relying_party_signs_in_over_real_http(served, make, mailbox):
     assert metadata["issuer"] == live_server
 
     browser = requests.Session()
-    verifier, state, nonce = (
-        secrets.token_urlsafe(48),
-        secrets.token_urlsafe(8),
-        secrets.token_urlsafe(8),
-    )
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": registered.client_id,
-            "redirect_uri": registered.redirect_uri,
-            "scope": "openid profile email roles",
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": s256(verifier),
-            "code_challenge_method": "S256",
-        }
-    )
-    login = browser.get(metadata["authorization_endpoint"] + "?" + query, timeout=5)
-    assert login.status_code == 200 and "Sign in" in login.text
-    form = {
-        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1),
-        "ix": re.search(r'name="ix" value="([^"]+)"', login.text).group(1),
-        "email": "live@example.org",
-        "password": "correct horse battery",
-    }
-    response = browser.post(live_server + "/login", data=form, allow_redirects=False, timeout=5)
-    assert response.headers["Location"] == "/login/verify"
-    page = browser.get(live_server + "/login/verify", timeout=5)
-    code = code_in(mailbox.wait_for("live@example.org", "verification code"))
-    response = browser.post(
-        live_server + "/login/verify",
-        data={
-            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1),
-            "code": code,
-        },
-        allow_redirects=False,
-        timeout=5,
-    )
-    while not response.headers["Location"].startswith(registered.redirect_uri):
-        response = browser.get(
-            live_server + response.headers["Location"], allow_redirects=False, timeout=5
-        )
-    params = parse_qs(urlsplit(response.headers["Location"]).query)
+    params, asked = _sign_in(browser, live_server, metadata, registered, mailbox, user.email)
+    sent = parse_qs(asked["query"])
+    state, nonce, verifier = sent["state"][0], sent["nonce"][0], asked["verifier"]
     assert params["state"] == [state] and params["iss"] == [live_server]
 
     token = requests.post(
@@ -150,3 +169,59 @@ def test_replaced_workers_leave_cleanly_and_the_next_one_answers(recycling_serve
     assert "exited with code" not in text
     assert "Exception during worker exit" not in text
     assert "not closed cleanly" not in text
+
+
+def test_one_code_redeemed_twice_at_once_gives_one_token(live_server, make, mailbox):
+    """Two requests with one code, sent at the same moment to two workers: exactly one is
+    answered with tokens, however the race falls, round after round."""
+    user = make.user("twice@example.org")
+    registered = make.client(redirect_uri="http://127.0.0.1:9/callback")
+    metadata = requests.get(live_server + "/.well-known/openid-configuration", timeout=5).json()
+    browser = requests.Session()
+    params, asked = _sign_in(browser, live_server, metadata, registered, mailbox, user.email)
+
+    outcomes = []
+    for _round in range(12):
+        start = threading.Barrier(2)
+        answers: list[int] = []
+
+        def redeem(
+            code: str,
+            verifier: str,
+            start: threading.Barrier = start,
+            answers: list[int] = answers,
+        ) -> None:
+            with requests.Session() as client:
+                client.get(live_server + "/healthz", timeout=5)  # connected before the start
+                start.wait(timeout=10)
+                answer = client.post(
+                    metadata["token_endpoint"],
+                    auth=(registered.client_id, registered.secret),
+                    data={
+                        "grant_type": "authorization_code",
+                        "code": code,
+                        "redirect_uri": registered.redirect_uri,
+                        "code_verifier": verifier,
+                    },
+                    timeout=10,
+                )
+                answers.append(answer.status_code)
+
+        racing = [
+            threading.Thread(target=redeem, args=(params["code"][0], asked["verifier"]))
+            for _ in range(2)
+        ]
+        for thread in racing:
+            thread.start()
+        for thread in racing:
+            thread.join(timeout=20)
+        outcomes.append(sorted(answers))
+        # The next code, for the browser still signed in.
+        asked = _authorize(browser, live_server, registered)
+        response = browser.get(
+            metadata["authorization_endpoint"] + "?" + asked["query"],
+            allow_redirects=False,
+            timeout=5,
+        )
+        params = _follow(browser, live_server, response, registered.redirect_uri)
+    assert outcomes == [[200, 400]] * 12

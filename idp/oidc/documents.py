@@ -5,7 +5,7 @@ library fetches them) and change only when the signing keys do. A WSGI wrapper i
 Flask keeps the last response Flask made for each, headers and all, and answers from it while
 it is valid: while the keyring that produced it is still fresh (JWKS publishes its keys, and
 discovery lists the algorithms it can sign with). Otherwise the request goes through to Flask,
-which builds the document again.
+which builds the document again. A response that sets a cookie is never kept.
 """
 
 from __future__ import annotations
@@ -72,6 +72,14 @@ class PublicDocuments:
             if close is not None:
                 close()
         version = version_of()
-        if version is not None and str(seen.get("status", "")).startswith("200"):
+        # A response that sets a cookie was made for one browser (``?lang=`` changes the
+        # session, a signed-in one too): answered from memory, it would hand that cookie, and
+        # a sign-in with it, to everyone who asks next.
+        sets_cookie = any(k.lower() == "set-cookie" for k, _v in seen.get("headers", ()))
+        if (
+            version is not None
+            and str(seen.get("status", "")).startswith("200")
+            and not sets_cookie
+        ):
             self.kept[path] = _Kept(version, seen["status"], list(seen["headers"]), body)
         return [body]

@@ -78,6 +78,20 @@ def test_public_documents_do_not_vary_by_cookie(client):
         assert "Cookie" not in client.get(path).headers.get("Vary", "")
 
 
+def test_public_documents_never_hand_one_browsers_cookie_to_another(app, make):
+    from tests.journeys import location, sign_in
+
+    make.user("jane@example.org")
+    jane, stranger = app.test_client(), app.test_client()
+    assert location(sign_in(jane, "jane@example.org")) == "/"
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        # A link from another site with ?lang= changes Jane's session: her cookie is sent again.
+        mine = jane.get(path + "?lang=es", headers={"Sec-Fetch-Site": "cross-site"})
+        assert mine.headers.get("Set-Cookie")
+        assert "Set-Cookie" not in stranger.get(path).headers
+    assert stranger.get("/account/personal").status_code == 302, "signed in as Jane"
+
+
 def test_discovery_lists_the_algorithms_the_keyring_signs_with(client, app):
     from sqlalchemy import delete
 

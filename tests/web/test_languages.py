@@ -122,6 +122,15 @@ def test_the_footer_switch_changes_the_language_and_it_sticks(client):
     assert language_of(page_text(client.get("/login", headers={"Accept-Language": "es"}))) == "en"
 
 
+def test_the_footer_switch_keeps_the_query_as_it_came(client, centre):
+    sign_in(client, "officer@example.org")
+    # A query repeating the path's own name, a name given twice, and a language to replace.
+    page = page_text(client.get("/organisation/AA101/users?code=x&role=a&role=b&lang=en"))
+    link = switch_link(page, "es")
+    assert link == "/organisation/AA101/users?code=x&role=a&role=b&lang=es"
+    assert language_of(page_text(client.get(link))) == "es"
+
+
 def test_the_footer_switch_during_a_services_sign_in_keeps_the_request(client, make):
     user = make.user("teacher@example.org")
     rp = RelyingParty(client, make.client())
