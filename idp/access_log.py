@@ -1,14 +1,22 @@
-"""gunicorn's access log without secrets: the token of a reset link, and the values of query
-parameters that carry codes or tokens, are replaced before the line is written; request
-headers (cookies, credentials) are never offered to the log format."""
+"""gunicorn's logs as JSON lines, like the app's (idp.logs), and its access log without
+secrets: the token of a reset link, and the values of query parameters that carry codes or
+tokens, are replaced before the line is written; request headers (cookies, credentials) are
+never offered to the log format.
+
+An access line carries the request's fields (``remote``, ``method``, ``path``, ``status``,
+``bytes``, ``ms``, ``user_agent``, ``request_id``) and, as its ``message``, the line
+``access_log_format`` makes; gunicorn's own lines (start-up, workers) are ``message`` only."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gunicorn.glogging import Logger
+
+from idp.logs import JSONFormatter
 
 REDACTED = "[redacted]"
 SECRET_PARAMETERS = frozenset(
@@ -51,7 +59,37 @@ def redact_uri(uri: str) -> str:
     )
 
 
+class AccessFormatter(JSONFormatter):
+    """An access line: the fields of its atoms (``record.args``, made by ``atoms`` below)."""
+
+    FIELDS = (
+        ("remote", "h"),
+        ("method", "m"),
+        ("path", "U"),
+        ("query", "q"),
+        ("status", "s"),
+        ("bytes", "B"),
+        ("ms", "M"),
+        ("user_agent", "a"),
+        ("request_id", "{x-request-id}o"),
+    )
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        atoms = record.args
+        if not isinstance(atoms, dict):
+            return {}
+        found = {name: atoms.get(key) for name, key in self.FIELDS}
+        return {k: v for k, v in found.items() if v not in (None, "", "-")}
+
+
 class RedactingLogger(Logger):
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JSONFormatter())
+        for handler in self.access_log.handlers:
+            handler.setFormatter(AccessFormatter())
+
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
         atoms = super().atoms(resp, req, environ, request_time)
         atoms["r"] = (

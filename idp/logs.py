@@ -28,12 +28,17 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = getattr(record, "request_id", None) or request_id.get()
+        entry.update(self.fields(record))
+        rid = entry.get("request_id") or getattr(record, "request_id", None) or request_id.get()
         if rid:
             entry["request_id"] = rid
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:  # noqa: ARG002
+        """More of the record, for a subclass to add."""
+        return {}
 
 
 class RequestIdFilter(logging.Filter):
@@ -57,6 +62,7 @@ def configure(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warning is a line like the others
 
 
 def install(app: Flask) -> None:
