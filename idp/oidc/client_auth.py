@@ -1,7 +1,10 @@
 """``private_key_jwt`` client authentication (RFC 7523 §2.2, OIDC Core §9): the client signs a
 short-lived assertion with a key whose public half it registered (``jwks``, or ``jwks_uri``
 fetched with a timeout and cached for a few minutes). Only RS256 and ES256 are accepted, the
-audience must be this provider, and each assertion's ``jti`` works once (it is remembered until
+audience must be this provider: the issuer or the token endpoint, one value (a list naming
+anyone else is refused: an assertion made for several servers could be replayed here by any
+of them, the audience-injection attack that led the OpenID Foundation to require a single
+``aud`` in 2025), and each assertion's ``jti`` works once (it is remembered until
 the assertion's ``exp`` plus the leeway Authlib allows past it)."""
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="The client assertion is not valid.") from exc
         self.verify_claims(token.claims)
+        audience = token.claims.get("aud")
+        ours = self.get_audiences()
+        named = audience if isinstance(audience, list) else [audience]
+        if not named or any(value not in ours for value in named):
+            raise InvalidClientError(description="The client assertion is not for this server.")
         return token.claims
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:

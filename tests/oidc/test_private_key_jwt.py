@@ -93,12 +93,25 @@ def test_a_signed_assertion_authenticates_the_client(rp, teacher):
 
 
 @pytest.mark.parametrize(
+    "audience", ["http://localhost", "http://localhost/token", ["http://localhost/token"]]
+)
+def test_the_issuer_or_the_token_endpoint_is_the_audience(rp, key, teacher, audience):
+    code = rp.sign_in("teacher@example.org").code
+    rp.assertion = lambda: _assertion(rp.client_id, key, aud=audience)
+    assert rp.exchange(code).status_code == 200
+
+
+@pytest.mark.parametrize(
     "forge",
     [
         lambda cid, key: _assertion(
             cid, rsa.generate_private_key(public_exponent=65537, key_size=2048)
         ),
         lambda cid, key: _assertion(cid, key, aud="https://someone-else.example.org/token"),
+        lambda cid, key: _assertion(
+            cid, key, aud=["http://localhost/token", "https://someone-else.example.org/token"]
+        ),
+        lambda cid, key: _assertion(cid, key, aud=[]),
         lambda cid, key: _assertion(cid, key, exp=int(time.time()) - 120),
         lambda cid, key: _assertion(cid, key, exp=int(time.time()) + 3600),
         lambda cid, key: _assertion(cid, key, iss="another-client"),
@@ -119,6 +132,8 @@ def test_a_signed_assertion_authenticates_the_client(rp, teacher):
     ids=[
         "other key",
         "wrong audience",
+        "an audience list naming another server too",
+        "an empty audience list",
         "expired",
         "lives too long",
         "iss is not sub",
