@@ -17,8 +17,9 @@ from idp import config, database, languages, logs
 from idp.config import Settings
 from idp.extensions import babel, csrf, db, limiter, login_manager, migrate
 from idp.resources import resource
-from idp.security import CONTENT_SECURITY_POLICY, Passwords
+from idp.security import DOCUMENT_POLICY, Passwords, content_security_policy
 from idp.web import assets
+from idp.web.page_policy import form_targets
 
 __all__ = ["create_app"]
 
@@ -279,10 +280,13 @@ def setup_response_headers(app: Flask, settings: Settings) -> None:
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            if "Content-Security-Policy" not in headers:
+                headers["Content-Security-Policy"] = content_security_policy(form_targets())
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Referrer-Policy", "same-origin")
             headers.setdefault("Cache-Control", "no-store")
+        else:
+            headers.setdefault("Content-Security-Policy", DOCUMENT_POLICY)
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

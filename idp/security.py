@@ -9,7 +9,9 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -22,12 +24,37 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from idp import clock
 from idp.config import AuthSettings
 
-# Every HTML page's policy: nothing from elsewhere, no inline script, never framed. A page that
-# frames relying parties (front-channel logout) adds their origins as frame-src.
+# Every HTML page's policy: nothing from elsewhere, no inline script, never framed, forms sent
+# only here (content_security_policy adds what a page's forms lead to).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'"
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+# Anything else (a CSV download, JSON), should a browser open it as a document: no content,
+# no script, never framed.
+DOCUMENT_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(form_targets: Iterable[str] = (), frames: Iterable[str] = ()) -> str:
+    """The page policy, its forms also allowed to lead to the origins of ``form_targets``
+    (browsers apply ``form-action`` to the redirects that follow a post too: the relying party
+    a sign-in returns to, a connected-account provider) and ``frames`` framed (front-channel
+    logout)."""
+    policy = CONTENT_SECURITY_POLICY
+    targets = sorted({origin(u) for u in form_targets if urlsplit(u).scheme in ("http", "https")})
+    if targets:
+        policy = policy.replace("form-action 'self'", f"form-action 'self' {' '.join(targets)}")
+    framed = sorted({origin(u) for u in frames})
+    if framed:
+        policy += f"; frame-src {' '.join(framed)}"
+    return policy
 
 
 def random_token(nbytes: int = 32) -> str:

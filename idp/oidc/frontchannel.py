@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models import Client, Token
-from idp.security import CONTENT_SECURITY_POLICY
 
 
 def frames_for(sid: str) -> list[str]:
@@ -30,8 +29,3 @@ def frames_for(sid: str) -> list[str]:
             separator = "&" if urlsplit(uri).query else "?"
             frames.append(f"{uri}{separator}{urlencode({'iss': issuer, 'sid': sid})}")
     return frames
-
-
-def content_security_policy(frames: list[str]) -> str:
-    origins = sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in frames})
-    return f"{CONTENT_SECURITY_POLICY}; frame-src {' '.join(origins)}"

@@ -15,9 +15,11 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import MultiDict
 
 from idp import clock, languages
+from idp.extensions import db
 from idp.models import Interaction
 from idp.security import random_token
 from idp.statements import Prepared
+from idp.web.page_policy import allow_form_target
 
 SESSION_KEY = "ix"
 MAX_PER_BROWSER = 5
@@ -71,6 +73,18 @@ def get(interaction_id: str | None) -> ParkedRequest | None:
     return ParkedRequest(row.id, row.params, row.authenticated_sid, row.consented_at)
 
 
+def redirect_uris() -> list[str]:
+    """The redirect URIs of the live requests this browser started: where a post on a sign-in
+    page may lead (one query, none without any)."""
+    ids = [i for i in session.get(SESSION_KEY, []) if isinstance(i, str)]
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(_table.c.params).where(_table.c.id.in_(ids), _table.c.expires_at > clock.now())
+    )
+    return [v for (found,) in rows for k, v in found if k == "redirect_uri"]
+
+
 def params(interaction: ParkedRequest) -> MultiDict[str, str]:
     return MultiDict([(k, v) for k, v in interaction.params])
 
@@ -99,6 +113,8 @@ def login_page(
     """The sign-in page, for ``/login`` and for an authorization request that needs a sign-in
     (rendered in place: no redirect, no extra round trip)."""
     settings = current_app.extensions["idp.settings"]
+    for upstream in settings.upstreams:  # "Sign in with ..." posts, then leaves for it
+        allow_form_target(upstream.authorize_url)
     return render_template(
         "auth/login.html",
         email=email,

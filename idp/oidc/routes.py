@@ -33,7 +33,9 @@ from idp.oidc.authorize import Authorization, AuthorizeError
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.metadata import discovery_document
 from idp.oidc.server import oauth_server
+from idp.security import content_security_policy
 from idp.web import throttle
+from idp.web.page_policy import allow_form_target
 
 bp = Blueprint("oidc", __name__)
 
@@ -261,6 +263,8 @@ def end_session() -> Any:
         auth_session is None or hint.get("sub") == auth_session.user.sub
     )
     if auth_session is not None and not confirmed and not hint_matches:
+        # Confirmed, the post is answered with a redirect to the relying party.
+        allow_form_target(request.values.get("post_logout_redirect_uri", ""))
         return render_template(
             "oidc/logout_confirm.html",
             client=validated.client,
@@ -286,7 +290,7 @@ def end_session() -> Any:
         mimetype="text/html",
     )
     if frames:
-        page.headers["Content-Security-Policy"] = frontchannel.content_security_policy(frames)
+        page.headers["Content-Security-Policy"] = content_security_policy(frames=frames)
     return _no_referrer(page)
 
 

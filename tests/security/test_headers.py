@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from idp.security import origin
 from tests.journeys import location, sign_in
 
 PUBLIC = ["/login", "/signup", "/password/forgot", "/password/reset/not-a-token", "/nowhere"]
@@ -84,3 +85,64 @@ def test_https_adds_hsts_and_host_only_secure_cookies(https_app, make):
 
 def test_plain_http_on_loopback_sends_no_hsts(client):
     assert "Strict-Transport-Security" not in client.get("/login").headers
+
+
+def _form_action(response) -> list[str]:
+    csp = response.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+    return directives["form-action"].split()
+
+
+def test_forms_lead_only_here_when_no_service_is_waiting(client, make):
+    org = make.org("AA101")
+    make.exams_officer(org)
+    make.client()  # registered, but not signing anyone in
+    for path in PUBLIC:
+        assert _form_action(client.get(path)) == ["'self'"], path
+    assert location(sign_in(client, "officer@example.org")) == "/"
+    for path in SIGNED_IN:
+        assert _form_action(client.get(path, follow_redirects=True)) == ["'self'"], path
+
+
+def test_a_services_sign_in_lets_the_forms_lead_back_to_that_service_only(client, make):
+    from tests.oidc_helpers import RelyingParty
+
+    make.user("jane@example.org")
+    asking, other = RelyingParty(client, make.client()), make.client()
+    service = origin(asking.registered.redirect_uri)
+    page = asking.authorize()
+    assert page.status_code == 200
+    # The sign-in ends with a redirect to the service: the browser applies form-action to it.
+    assert _form_action(page) == ["'self'", service]
+    assert origin(other.redirect_uri) not in page.headers["Content-Security-Policy"]
+    # A page of this browser's other tabs too, for as long as the request waits.
+    assert _form_action(client.get("/password/forgot")) == ["'self'", service]
+    # Another browser, not.
+    assert _form_action(make.app.test_client().get("/login")) == ["'self'"]
+
+
+def test_signing_out_of_a_service_lets_the_confirmation_lead_back_to_it(client, make):
+    from tests.oidc_helpers import RelyingParty
+
+    make.user("jane@example.org")
+    party = RelyingParty(client, make.client())
+    assert location(sign_in(client, "jane@example.org")) == "/"
+    page = client.get(
+        "/logout?"
+        + f"client_id={party.client_id}"
+        + f"&post_logout_redirect_uri={party.registered.post_logout_redirect_uri}"
+    )
+    assert page.status_code == 200 and 'name="confirm"' in page.get_data(as_text=True)
+    assert _form_action(page) == ["'self'", origin(party.registered.post_logout_redirect_uri)]
+
+
+def test_downloads_and_json_get_a_policy_too(client, make):
+    org = make.org("AA101")
+    make.exams_officer(org)
+    assert location(sign_in(client, "officer@example.org")) == "/"
+    for path in ("/organisation/AA101/users/download", "/.well-known/openid-configuration"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.mimetype != "text/html"
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "sandbox" in csp, path

@@ -1,0 +1,19 @@
+"""Where a page's forms may lead: the page's Content-Security-Policy names our origin in
+``form-action``, plus the origins a view notes here and those of the authorization requests
+this browser has under way (its sign-in pages end in a redirect to the relying party)."""
+
+from __future__ import annotations
+
+from flask import g
+
+
+def allow_form_target(url: str) -> None:
+    """Let this page's forms lead, through a redirect after the post, to ``url``'s origin."""
+    if url:
+        g.setdefault("idp_form_targets", set()).add(url)
+
+
+def form_targets() -> set[str]:
+    from idp.oidc import interactions
+
+    return set(g.get("idp_form_targets", ())) | set(interactions.redirect_uris())
