@@ -1,6 +1,6 @@
 """Side by side: ``python bench/compare.py [--duration S]``.
 
-Runs the same request load against our provider (gunicorn, 2 x cores sync workers, a fresh
+Runs the same request load against our provider (gunicorn, 2 x cores workers, a fresh
 SQLite database) and then against a reference provider, panva's oidc-provider (bench/peer/,
 one node process), one after the other on this machine: discovery, JWKS, userinfo, refresh-token
 rotation and client_credentials, 32 connections each. Prints both sides' figures and their
@@ -82,7 +82,7 @@ from bench.wrk import WrkPhase  # noqa: E402
 from idp.config import load as load_settings  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "compare.json"
-# Ours as production runs it: idp/gunicorn_conf.py's default of 2 x cores sync workers.
+# Ours as production runs it: idp/gunicorn_conf.py's default of 2 x cores workers.
 OUR_WORKERS = 2 * (os.cpu_count() or 1)
 PHASES = ("discovery", "jwks", "userinfo", "refresh", "client credentials")
 FLOW = "sign-in flow"
@@ -287,7 +287,7 @@ def run_ours(opts: Options, tmp: Path, sides: dict[str, Target], idle: float | N
         creds.password,
     )
     database = "PostgreSQL" if (opts.database_url or "").startswith("postgres") else "SQLite"
-    log(f"ours: starting gunicorn, {OUR_WORKERS} sync workers, on {HOST}:{port}")
+    log(f"ours: starting gunicorn, {OUR_WORKERS} workers, on {HOST}:{port}")
     with Gunicorn("idp.wsgi:app", port, env, tmp, tmp / "gunicorn-idp.log", OUR_WORKERS) as server:
         server.start("/.well-known/openid-configuration")
         sides["ours"] = target = Target(
@@ -296,7 +296,7 @@ def run_ours(opts: Options, tmp: Path, sides: dict[str, Target], idle: float | N
             rp,
             {"scope": API_SCOPE},
             Results(opts),
-            f"idp, gunicorn {OUR_WORKERS} sync workers, {database}",
+            f"idp, gunicorn {OUR_WORKERS} workers, {database}",
         )
         target.results.idle_busy_cores = idle
         try:

@@ -6,8 +6,8 @@ delimited by Content-Length, chunked encoding or the end of the connection. It u
 awaits. Most of the ~0.2 ms of client CPU per request is asyncio's connection set-up and the
 kernel's TCP work, which no client on a fresh connection per request avoids.
 
-gunicorn's sync workers answer ``Connection: close``, so most requests open a fresh connection;
-a connection the server keeps open is reused for the next request of the same ``Connection``.
+A connection the server keeps open (gunicorn's ``keepalive``) is reused for the next request of
+the same ``Connection``; one it closes is opened again.
 """
 
 from __future__ import annotations

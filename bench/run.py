@@ -1,6 +1,6 @@
 """Benchmark the identity provider under gunicorn: ``python bench/run.py [--quick]``.
 
-Starts gunicorn (2 sync workers) on a fresh SQLite database, loads discovery, JWKS, userinfo,
+Starts gunicorn (2 workers) on a fresh SQLite database, loads discovery, JWKS, userinfo,
 refresh-token rotation and full sign-in flows from a single-process asyncio load generator,
 measures the cost floors (one password hash, one RS256 signature, an empty Flask endpoint and a
 bare-WSGI refresh grant on the same gunicorn setup), prints a table and writes
@@ -437,7 +437,7 @@ def run(opts: Options, tmp: Path, results: Results) -> None:
         "BENCH_BARE_KEY": str(settings.keys_path / f"{creds.kid}.pem"),
     }
 
-    # The servers stay up for the whole run (an idle sync worker costs nothing), so each floor
+    # The servers stay up for the whole run (an idle worker costs nothing), so each floor
     # can be measured right before the figures it is compared with.
     log(f"starting gunicorn: the provider on {HOST}:{port}, the empty app and the bare refresh")
     with (
@@ -663,7 +663,7 @@ def render(results: Results, complete: bool = True) -> str:
     opts = results.options
     database = "PostgreSQL" if (opts.database_url or "").startswith("postgres") else "SQLite"
     out = [
-        f"idp benchmark: gunicorn {WORKERS} sync workers, {database}, {os.cpu_count()} cores; "
+        f"idp benchmark: gunicorn {WORKERS} workers, {database}, {os.cpu_count()} cores; "
         f"{opts.warmup:g} s warm-up + {opts.duration:g} s measured per phase"
     ]
     if not complete:

@@ -1,6 +1,6 @@
 """Starting, watching and stopping the gunicorn servers under test, and seeding their database.
 
-The servers run as the project serves them (``idp/gunicorn_conf.py``, sync workers; access log
+The servers run as the project serves them (``idp/gunicorn_conf.py``; access log
 off) with two workers on a free loopback port, against a throw-away SQLite database and keys
 directory. CPU time is read from ``/proc`` so that a phase can be charged for the work it caused.
 """
@@ -230,7 +230,7 @@ class ServerProcess(ABC):
 
 
 class Gunicorn(ServerProcess):
-    """One gunicorn master with ``workers`` sync workers; a context manager that always stops it."""
+    """One gunicorn master with ``workers`` workers; a context manager that always stops it."""
 
     def __init__(
         self,
