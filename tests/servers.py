@@ -67,6 +67,28 @@ def redis_up() -> bool:
 
 
 @contextmanager
+def serving(
+    base_overrides: dict[str, Any], directory: Path, workers: int = 2, **env: str
+) -> Iterator[tuple[int, str]]:
+    """``idp serve`` on the tests' database and keys, on a free port, with ``workers`` workers
+    and ``env`` on top; yields its port and base URL. Its output goes to
+    ``directory/server.log``."""
+    from tests.mailbox import free_port
+
+    port = free_port()
+    environment = server_env(
+        base_overrides["DATABASE_URL"],
+        base_overrides["OIDC"]["KEYS_DIR"],
+        directory,
+        IDP_OIDC__ISSUER=f"http://127.0.0.1:{port}",
+        **env,
+    )
+    log = directory / "server.log"
+    with idp_serve(environment, port, log, cwd=directory, workers=workers) as base:
+        yield port, base
+
+
+@contextmanager
 def idp_serve(env: dict[str, str], port: int, log: Path, **options: Any) -> Iterator[str]:
     """``idp serve`` with ``env`` on ``port``; yields its base URL once it answers
     (``options``: those of :func:`idp_serve_process`)."""

@@ -8,31 +8,25 @@ import json
 import pytest
 import requests
 
-from tests.mailbox import free_port
-from tests.servers import idp_serve, server_env
+from tests.servers import serving
 
 pytestmark = pytest.mark.slow
 
 
 def test_every_line_idp_serve_writes_is_json(_schema, base_overrides, tmp_path):
-    port = free_port()
-    env = server_env(
-        base_overrides["DATABASE_URL"],
-        base_overrides["OIDC"]["KEYS_DIR"],
+    with serving(
+        base_overrides,
         tmp_path,
-        IDP_OIDC__ISSUER=f"http://127.0.0.1:{port}",
         IDP_ACCESS_LOG="-",
         GUNICORN_CMD_ARGS="--max-requests 4 --max-requests-jitter 0",  # workers come and go
-    )
-    log = tmp_path / "server.log"
-    with idp_serve(env, port, log, cwd=tmp_path, workers=2) as base:
+    ) as (_port, base):
         for _ in range(3):
             requests.get(base + "/password/reset/secret-reset-token", timeout=5)
             requests.get(base + "/authorize?code=secret-code&state=secret-state", timeout=5)
             requests.post(base + "/login", data={"email": "x"}, timeout=5)  # no CSRF token
             requests.get(base + "/nowhere", timeout=5, headers={"X-Request-ID": "probe-0001"})
 
-    text = log.read_text()
+    text = (tmp_path / "server.log").read_text()
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     loggers = {line["logger"] for line in lines}

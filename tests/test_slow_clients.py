@@ -14,8 +14,7 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from tests.mailbox import free_port
-from tests.servers import idp_serve, server_env
+from tests.servers import serving
 
 pytestmark = pytest.mark.slow
 
@@ -79,21 +78,7 @@ def probe(base: str) -> float | None:
 @pytest.fixture
 def serve(_schema, base_overrides, tmp_path):
     """``idp serve`` with two workers on a free port; yields its port and base URL."""
-
-    @contextmanager
-    def start(**env: str) -> Iterator[tuple[int, str]]:
-        port = free_port()
-        environment = server_env(
-            base_overrides["DATABASE_URL"],
-            base_overrides["OIDC"]["KEYS_DIR"],
-            tmp_path,
-            IDP_OIDC__ISSUER=f"http://127.0.0.1:{port}",
-            **env,
-        )
-        with idp_serve(environment, port, tmp_path / "server.log", cwd=tmp_path, workers=2) as base:
-            yield port, base
-
-    return start
+    return lambda **env: serving(base_overrides, tmp_path, **env)
 
 
 @pytest.mark.parametrize(

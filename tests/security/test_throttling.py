@@ -21,9 +21,9 @@ from idp.extensions import db
 from idp.models import AuditEvent, User
 from tests.factories import PASSWORD
 from tests.journeys import error_of, location, page_text, sign_in, submit
-from tests.mailbox import free_port, links_in
+from tests.mailbox import links_in
 from tests.oidc_helpers import RelyingParty, csrf_token
-from tests.servers import idp_serve, redis_up, server_env
+from tests.servers import redis_up, serving
 
 WRONG = "not the password at all"
 
@@ -400,17 +400,6 @@ def test_a_limit_holds_across_workers(app, base_overrides, tmp_path, storage):
         pytest.skip("no Redis on 127.0.0.1:6379")
     if storage.startswith("redis"):
         redis.Redis.from_url(storage).flushdb()
-    port = free_port()
-    env = server_env(
-        base_overrides["DATABASE_URL"],
-        base_overrides["OIDC"]["KEYS_DIR"],
-        tmp_path,
-        IDP_OIDC__ISSUER=f"http://127.0.0.1:{port}",
-        IDP_RATE_LIMITS__ENABLED="true",
-        IDP_RATE_LIMITS__STORAGE_URI=storage,
-        # Per day: the requests cannot straddle the end of a window.
-        IDP_RATE_LIMITS__PASSWORD_RESET="10 per day",
-    )
 
     def ask(n: int) -> int:
         with requests.Session() as browser:
@@ -418,7 +407,14 @@ def test_a_limit_holds_across_workers(app, base_overrides, tmp_path, storage):
             form = {"csrf_token": csrf_token(page.text), "email": f"someone{n}@example.org"}
             return browser.post(base + "/password/forgot", data=form, timeout=30).status_code
 
-    with idp_serve(env, port, tmp_path / "serve.log", cwd=tmp_path, workers=2) as base:
+    with serving(
+        base_overrides,
+        tmp_path,
+        IDP_RATE_LIMITS__ENABLED="true",
+        IDP_RATE_LIMITS__STORAGE_URI=storage,
+        # Per day: the requests cannot straddle the end of a window.
+        IDP_RATE_LIMITS__PASSWORD_RESET="10 per day",
+    ) as (_port, base):
         with ThreadPoolExecutor(max_workers=5) as pool:
             answers = list(pool.map(ask, range(25)))
     assert set(answers) <= {200, 429}
