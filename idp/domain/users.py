@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -25,34 +25,53 @@ from idp.security import passwords as hasher
 NAME_MAX = 100
 
 
-def normalise_email(value: str) -> str:
-    """The one form in which an address is stored and looked up, or InvalidInput: trimmed,
-    lower-cased, then email-validator's normalised form (an internationalised domain in
-    Unicode, ``ana@xn--bcher-kva.example`` and ``ANA@Bücher.example`` alike
-    ``ana@bücher.example``). Every address that enters passes here.
+def _validated(value: str) -> ValidatedEmail:
+    """email-validator's reading of an address, or EmailNotValidError. One plain mailbox
+    only: no display name (``Tom <tom@example.org>``), list, quoted local part or bracketed IP
+    address, and at most 64 characters before the @-sign (``strict``). Syntax only, never DNS.
+    Every option is given, so the library's changeable defaults cannot loosen it;
+    ``test_environment`` lets ``*.test`` in, as ``example.org`` is."""
+    return validate_email(
+        (value or "").strip().lower(),
+        check_deliverability=False,
+        allow_display_name=False,
+        allow_quoted_local=False,
+        allow_domain_literal=False,
+        allow_empty_local=False,
+        allow_smtputf8=True,
+        globally_deliverable=True,
+        test_environment=True,
+        strict=True,
+    )
 
-    One plain mailbox only: no display name (``Tom <tom@example.org>``), list, quoted local
-    part or bracketed IP address, and at most 64 characters before the @-sign (``strict``).
-    Syntax only, never DNS. Every option is given, so the library's changeable defaults
-    cannot loosen it; ``test_environment`` lets ``*.test`` in, as ``example.org`` is."""
+
+def normalise_email(value: str) -> str:
+    """The one form in which an address is stored, or InvalidInput: trimmed, lower-cased,
+    validated, with an internationalised domain in its ASCII form when the part before the
+    @-sign is ASCII (``ANA@Bücher.example`` and ``ana@xn--bcher-kva.example`` alike
+    ``ana@xn--bcher-kva.example``: one account, and mail to it needs no SMTPUTF8 relay).
+    Every address that enters passes here."""
     try:
-        valid = validate_email(
-            (value or "").strip().lower(),
-            check_deliverability=False,
-            allow_display_name=False,
-            allow_quoted_local=False,
-            allow_domain_literal=False,
-            allow_empty_local=False,
-            allow_smtputf8=True,
-            globally_deliverable=True,
-            test_environment=True,
-            strict=True,
-        )
+        valid = _validated(value)
     except EmailNotValidError:
         raise InvalidInput(
             _l("Enter an email address in the correct format, like name@example.org.")
         ) from None
-    return valid.normalized
+    return valid.ascii_email or valid.normalized
+
+
+def stored_forms(value: str) -> list[str]:
+    """Every form in which an account may hold this address: the one stored now, its Unicode
+    form, and the trimmed, lower-cased text that releases before email-validator stored
+    (which accepted some addresses it refuses). Looking up by all of them keeps every earlier
+    account reachable, and an address that is taken taken."""
+    plain = (value or "").strip().lower()
+    forms = [plain] if 0 < len(plain) <= 254 else []
+    try:
+        valid = _validated(value)
+    except EmailNotValidError:
+        return forms
+    return list(dict.fromkeys([valid.ascii_email or valid.normalized, valid.normalized, *forms]))
 
 
 def clean_name(value: str, label: str) -> str:
@@ -74,23 +93,21 @@ def clean_name(value: str, label: str) -> str:
 
 
 def find_by_email(address: str) -> User | None:
-    try:
-        address = normalise_email(address)
-    except InvalidInput:
+    forms = stored_forms(address)
+    if not forms:
         return None
-    email = db.session.scalar(select(EmailAddress).where(EmailAddress.address == address))
+    email = db.session.scalar(select(EmailAddress).where(EmailAddress.address.in_(forms)).limit(1))
     return email.user if email else None
 
 
 def signing_in_with(email: str) -> User | None:
     """The account this address signs in to: the primary address always does; an added
     address only once verified."""
-    try:
-        address = normalise_email(email)
-    except InvalidInput:
+    forms = stored_forms(email)
+    if not forms:
         return None
     row = db.session.execute(
-        select(User, EmailAddress).join(EmailAddress).where(EmailAddress.address == address)
+        select(User, EmailAddress).join(EmailAddress).where(EmailAddress.address.in_(forms))
     ).first()
     if row is None or not (row.EmailAddress.is_primary or row.EmailAddress.verified):
         return None
@@ -105,7 +122,9 @@ def owner_of(address: str) -> User | None:
 def email_in_use(address: str) -> bool:
     return bool(
         db.session.scalar(
-            select(func.count()).select_from(EmailAddress).where(EmailAddress.address == address)
+            select(func.count())
+            .select_from(EmailAddress)
+            .where(EmailAddress.address.in_(stored_forms(address)))
         )
     )
 
