@@ -17,15 +17,17 @@ thread. A slow client then holds a socket, not a thread; a worker keeps up to
 ``worker_connections`` sockets, and accepts new ones only while one of its threads is free
 (as a synchronous worker accepts only when idle), so a busy worker leaves them to an idle one.
 A request that has not arrived within ``timeout`` seconds (the bound a synchronous worker
-had), or whose head passes :data:`MAX_HEAD`, is dropped. A chunked body, or one sent only
-after "100 Continue", is still read by the thread serving the request (no browser sends
-either; a proxy in front buffers them).
+had), or whose head passes :data:`MAX_HEAD`, is dropped. A body sent after "100 Continue" is
+asked for here too; a chunked body is refused (411: no browser sends one) and one larger than
+the app takes (413) too. Should a thread still wait on a client (one that does not read its
+answer), it gives up after ``timeout`` seconds (:class:`TimedSocket`).
 """
 
 from __future__ import annotations
 
 import re
 import selectors
+import socket
 import time
 from collections import deque
 from functools import partial
@@ -41,25 +43,38 @@ MAX_HEAD = 64 * 1024  # gunicorn refuses a request line over 4 KiB, and so do pr
 MAX_BODY = 1024 * 1024
 READ_SIZE = 64 * 1024
 HEAD_END = re.compile(rb"\n\r?\n")
-CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r?\n", re.IGNORECASE)
-# The client waits for "100 Continue" before it sends the body: the thread answers it.
-EXPECT = re.compile(rb"\nexpect:", re.IGNORECASE)
+CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d+)[ \t]*\r?\n", re.IGNORECASE)
+CHUNKED = re.compile(rb"\ntransfer-encoding:", re.IGNORECASE)
+EXPECT_CONTINUE = re.compile(rb"\nexpect:[ \t]*100-continue[ \t]*\r?\n", re.IGNORECASE)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def refusal(status: str) -> bytes:
+    return f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode()
+
+
+# No browser sends a chunked body, and a client that does can send its length instead.
+LENGTH_REQUIRED = refusal("411 Length Required")
+TOO_LARGE = refusal("413 Content Too Large")
+DEFAULT_TIMEOUT = 30  # when gunicorn's is 0 (none): a request still has to arrive
 
 
 class Arriving:
     """What has arrived of one connection's request, and until when the rest may take."""
 
-    __slots__ = ("data", "needed", "scanned", "read_by")
+    __slots__ = ("data", "needed", "scanned", "read_by", "answer", "continue_due")
 
     def __init__(self, data: bytes, read_by: float) -> None:
         self.data = bytearray(data)
         self.needed: int | None = None  # bytes the request takes, once its head is known
         self.scanned = 0  # where the search for the end of the head starts again
         self.read_by = read_by
+        self.answer = b""  # what to answer a request that is refused here
+        self.continue_due = False  # the client waits for "100 Continue" to send its body
 
     def complete(self) -> bool | None:
-        """True once the head, and the small body it announces, have arrived; None while
-        more is awaited; False for a head too large to be a request."""
+        """True once the head, and the body it announces, have arrived; None while more is
+        awaited; False for a request refused here (``answer`` says why, if anything)."""
         if self.needed is None:
             end = HEAD_END.search(self.data, max(0, self.scanned - 2))
             if end is None:
@@ -67,10 +82,40 @@ class Arriving:
                 return None if len(self.data) <= MAX_HEAD else False
             head = bytes(self.data[: end.end()])
             self.needed = end.end()
+            if CHUNKED.search(head):
+                self.answer = LENGTH_REQUIRED
+                return False
             length = CONTENT_LENGTH.search(head)
-            if length and int(length[1]) <= MAX_BODY and not EXPECT.search(head):
+            if length:
+                if int(length[1]) > MAX_BODY:
+                    self.answer = TOO_LARGE
+                    return False
                 self.needed += int(length[1])
-        return True if len(self.data) >= self.needed else None
+            self.continue_due = bool(EXPECT_CONTINUE.search(head))
+        if len(self.data) >= self.needed:
+            self.continue_due = False
+            return True
+        return None
+
+
+class TimedSocket(socket.socket):
+    """A connection whose blocking mode has a time limit: should a thread ever wait on the
+    client (a body it did not read here, a client that does not read its answer), it gives up
+    after ``limit`` seconds instead of waiting for ever."""
+
+    limit: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def taking_over(cls, sock: socket.socket, limit: float) -> TimedSocket:
+        timed = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        timed.limit = limit
+        return timed
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(self.limit)
+        else:
+            super().setblocking(False)
 
 
 class BufferingWorker(ThreadWorker):
@@ -81,6 +126,7 @@ class BufferingWorker(ThreadWorker):
         self.arriving: deque[Any] = deque()  # connections still sending, by deadline
         self.stopped_at: float | None = None
         self.serving = 0  # requests handed to the threads and not yet answered
+        self.read_within = self.cfg.timeout if self.cfg.timeout > 0 else DEFAULT_TIMEOUT
 
     def enqueue_req(self, conn: Any) -> None:
         """Called by ``gthread`` for a new connection, a kept-alive one that became readable
@@ -89,9 +135,10 @@ class BufferingWorker(ThreadWorker):
             self.serve(conn)
             return
         if conn.parser is None:  # a new connection: TConn.init() keeps the parser it finds
+            conn.sock = TimedSocket.taking_over(conn.sock, self.read_within)
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
         conn.arriving = Arriving(
-            conn.parser.unreader.take_buffered(), time.monotonic() + self.cfg.timeout
+            conn.parser.unreader.take_buffered(), time.monotonic() + self.read_within
         )
         conn.sock.setblocking(False)
         ready = self.receive(conn)
@@ -124,20 +171,33 @@ class BufferingWorker(ThreadWorker):
             self.drop(conn)
 
     def receive(self, conn: Any) -> bool | None:
-        """Read what the socket holds: whether the request is complete (None: not yet)."""
+        """Read what the socket holds: whether the request is complete (None: not yet; False:
+        dropped or refused)."""
         arriving: Arriving = conn.arriving
-        if arriving.complete():
-            return True
+        ready = arriving.complete()
+        if ready is None:
+            try:
+                data = conn.sock.recv(READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return None
+            except OSError:
+                data = b""
+            if not data:  # the client closed or reset the connection
+                return False
+            arriving.data += data
+            ready = arriving.complete()
+        if ready is None and arriving.continue_due:
+            arriving.continue_due = False
+            self.send_now(conn, CONTINUE)
+        return ready
+
+    @staticmethod
+    def send_now(conn: Any, answer: bytes) -> None:
+        """A few bytes to a non-blocking socket: what does not fit now is not sent."""
         try:
-            data = conn.sock.recv(READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return None
+            conn.sock.send(answer)
         except OSError:
-            data = b""
-        if not data:  # the client closed or reset the connection
-            return False
-        arriving.data += data
-        return arriving.complete()
+            pass
 
     def hand_over(self, conn: Any) -> None:
         conn.parser.unreader.unread(bytes(conn.arriving.data))
@@ -163,6 +223,8 @@ class BufferingWorker(ThreadWorker):
         super().set_accept_enabled(enabled and self.alive and self.serving < self.cfg.threads)
 
     def drop(self, conn: Any) -> None:
+        if conn.arriving is not None and conn.arriving.answer:
+            self.send_now(conn, conn.arriving.answer)
         conn.arriving = None
         self.nr_conns -= 1
         conn.close()

@@ -21,8 +21,18 @@ pytestmark = pytest.mark.slow
 # A request head without the blank line that would end it: it never completes.
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-# A form post whose body is then dribbled (the bytes of HEAD stand in for it).
-POST = b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n"
+# Form posts whose body is then dribbled (the bytes of HEAD stand in for it): plain, announced
+# with Expect (the client waits for "100 Continue"), with a length of many digits, chunked.
+# A form's type, so that the app reads the body (without one it answers at once).
+FORM = (
+    b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\n"
+)
+POST = FORM + b"Content-Length: 100000\r\n\r\n"
+EXPECTING = FORM + b"Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n"
+PADDED = FORM + b"Content-Length: 0000000100000\r\n\r\n"
+# A chunk longer than what is dribbled: the body never ends.
+CHUNKED = FORM + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % (len(HEAD) + 100)
 PAUSE = 0.2  # seconds between two bytes of one connection
 PROBES = 5
 ANSWER_WITHIN = 1.0  # seconds: what a health check, or a person, may wait
@@ -83,8 +93,15 @@ def serve(_schema, base_overrides, tmp_path):
 
 @pytest.mark.parametrize(
     "first",
-    [b"", REQUEST, POST],
-    ids=["new connections", "kept-alive connections", "a body sent slowly"],
+    [b"", REQUEST, POST, EXPECTING, PADDED, CHUNKED],
+    ids=[
+        "new connections",
+        "kept-alive connections",
+        "a body sent slowly",
+        "a body asked for with 100 Continue",
+        "a length of many digits",
+        "a chunked body",
+    ],
 )
 def test_connections_dribbling_their_request_hold_no_worker(serve, first):
     with serve() as (port, base), dribbling(port, 8, first):
@@ -110,3 +127,25 @@ def test_a_request_that_arrives_in_pieces_is_answered(serve):
                 answer = sock.recv(65536)
                 # Refused for want of the form's token: the whole request was read.
                 assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+def test_bodies_the_app_would_not_take_are_refused_at_once_and_expect_is_answered(serve):
+    with serve() as (port, _base):
+        for head, answer in (
+            (CHUNKED, b"HTTP/1.1 411 "),
+            (FORM + b"Content-Length: 2000000\r\n\r\n", b"HTTP/1.1 413 "),  # over the app's 1 MiB
+            (
+                FORM + b"Content-Length: 10\r\nExpect: 100-continue\r\n\r\n",
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+            ),
+        ):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(head)
+                assert sock.recv(65536).startswith(answer), head
+                if answer.startswith(b"HTTP/1.1 100"):
+                    sock.sendall(b"email=x&a=")  # the body, once asked for: then the answer
+                    received = b""
+                    while b"HTTP/1.1 400 " not in received:  # after a second 100 (RFC 9110 15.2)
+                        more = sock.recv(65536)
+                        assert more, received
+                        received += more
