@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,22 +38,40 @@ CONTENT_SECURITY_POLICY = (
 DOCUMENT_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
-def origin(url: str) -> str:
-    """``scheme://host[:port]`` of an absolute URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$")  # a host name as DNS has it, lower case
+
+
+def origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, rebuilt from its checked parts (a
+    host name, or an IP address), or None: nothing else of the URL reaches a header."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https"):
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not HOST.match(host):
+            return None
+    else:
+        host = f"[{address}]" if address.version == 6 else str(address)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def content_security_policy(form_targets: Iterable[str] = (), frames: Iterable[str] = ()) -> str:
     """The page policy, its forms also allowed to lead to the origins of ``form_targets``
     (browsers apply ``form-action`` to the redirects that follow a post too: the relying party
     a sign-in returns to, a connected-account provider) and ``frames`` framed (front-channel
-    logout)."""
+    logout). A URL whose origin cannot be read exactly is left out."""
     policy = CONTENT_SECURITY_POLICY
-    targets = sorted({origin(u) for u in form_targets if urlsplit(u).scheme in ("http", "https")})
+    targets = sorted({o for o in map(origin, form_targets) if o})
     if targets:
         policy = policy.replace("form-action 'self'", f"form-action 'self' {' '.join(targets)}")
-    framed = sorted({origin(u) for u in frames})
+    framed = sorted({o for o in map(origin, frames) if o})
     if framed:
         policy += f"; frame-src {' '.join(framed)}"
     return policy

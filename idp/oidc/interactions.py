@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, render_template, session
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
 from idp import clock, languages
@@ -19,7 +20,7 @@ from idp.extensions import db
 from idp.models import Interaction
 from idp.security import random_token
 from idp.statements import Prepared
-from idp.web.page_policy import allow_form_target
+from idp.web.page_policy import allow_upstream
 
 SESSION_KEY = "ix"
 MAX_PER_BROWSER = 5
@@ -79,9 +80,12 @@ def redirect_uris() -> list[str]:
     ids = [i for i in session.get(SESSION_KEY, []) if isinstance(i, str)]
     if not ids:
         return []
-    rows = db.session.execute(
-        select(_table.c.params).where(_table.c.id.in_(ids), _table.c.expires_at > clock.now())
-    )
+    try:
+        rows = db.session.execute(
+            select(_table.c.params).where(_table.c.id.in_(ids), _table.c.expires_at > clock.now())
+        ).all()
+    except SQLAlchemyError:  # an error page while the database is away: our origin only
+        return []
     return [v for (found,) in rows for k, v in found if k == "redirect_uri"]
 
 
@@ -114,7 +118,7 @@ def login_page(
     (rendered in place: no redirect, no extra round trip)."""
     settings = current_app.extensions["idp.settings"]
     for upstream in settings.upstreams:  # "Sign in with ..." posts, then leaves for it
-        allow_form_target(upstream.authorize_url)
+        allow_upstream(upstream)
     return render_template(
         "auth/login.html",
         email=email,

@@ -263,8 +263,12 @@ def end_session() -> Any:
         auth_session is None or hint.get("sub") == auth_session.user.sub
     )
     if auth_session is not None and not confirmed and not hint_matches:
-        # Confirmed, the post is answered with a redirect to the relying party.
-        allow_form_target(request.values.get("post_logout_redirect_uri", ""))
+        # Confirmed, the post is answered with a redirect to the relying party: to the URI it
+        # asked for, when it is one the client registered (otherwise there is none).
+        asked = request.values.get("post_logout_redirect_uri", "")
+        client = validated.client
+        if client is not None and asked in client.post_logout_redirect_uris:
+            allow_form_target(asked)
         return render_template(
             "oidc/logout_confirm.html",
             client=validated.client,

@@ -74,6 +74,15 @@ def _client(upstream: Upstream) -> Any:
     return current_app.extensions["idp.upstream_clients"].create_client(upstream.key)
 
 
+def known_authorization_endpoint(upstream: Upstream) -> str:
+    """Where ``start`` sends the browser, as far as this process knows without asking: the
+    configured URL, or the one an OpenID provider's discovery gave (once read, it is kept)."""
+    if upstream.authorize_url:
+        return upstream.authorize_url
+    metadata = getattr(_client(upstream), "server_metadata", None) or {}
+    return str(metadata.get("authorization_endpoint", ""))
+
+
 def _unreachable(upstream: Upstream) -> UpstreamError:
     return UpstreamError(
         _(

@@ -45,7 +45,7 @@ from idp.security import fernet
 from idp.security import passwords as hasher
 from idp.web.auth import backoff_policy, code_policy, failed_from, known_device
 from idp.web.forms import field, mask_email, new_password_errors
-from idp.web.page_policy import allow_form_target
+from idp.web.page_policy import allow_upstream
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 EMAIL_CHANGE = "email_change"
@@ -452,7 +452,7 @@ def connected() -> Any:
 
     settings = current_app.extensions["idp.settings"]
     for upstream in settings.upstreams:  # "Connect" posts, then leaves for the provider
-        allow_form_target(upstream.authorize_url)
+        allow_upstream(upstream)
     return render_template(
         "account/connected.html",
         section="connected",

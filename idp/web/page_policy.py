@@ -4,13 +4,28 @@ this browser has under way (its sign-in pages end in a redirect to the relying p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import g
+
+if TYPE_CHECKING:
+    from idp.config import Upstream
 
 
 def allow_form_target(url: str) -> None:
     """Let this page's forms lead, through a redirect after the post, to ``url``'s origin."""
     if url:
         g.setdefault("idp_form_targets", set()).add(url)
+
+
+def allow_upstream(upstream: Upstream) -> None:
+    """A connected-account provider: its authorization endpoint, configured or, for an OpenID
+    provider, found by discovery once read, and its issuer (the endpoint's origin for Google
+    and Microsoft, before this process has read their discovery)."""
+    from idp.oidc.upstream import known_authorization_endpoint
+
+    allow_form_target(known_authorization_endpoint(upstream))
+    allow_form_target(upstream.issuer)
 
 
 def form_targets() -> set[str]:

@@ -146,3 +146,26 @@ def test_downloads_and_json_get_a_policy_too(client, make):
         assert response.mimetype != "text/html"
         csp = response.headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "sandbox" in csp, path
+
+
+def test_a_sign_out_link_cannot_write_the_policy(client, make):
+    """The sign-out confirmation names the post-logout URI's origin only when the client
+    registered that URI, and only an origin rebuilt from its checked parts."""
+    from urllib.parse import quote
+
+    from tests.oidc_helpers import RelyingParty
+
+    make.user("jane@example.org")
+    party = RelyingParty(client, make.client())
+    assert location(sign_in(client, "jane@example.org")) == "/"
+    for asked in (
+        "https://evil.example; frame-ancestors *; x/",
+        "https://evil.example/signed-out",
+        party.registered.post_logout_redirect_uri + "/elsewhere",
+    ):
+        page = client.get(
+            f"/logout?client_id={party.client_id}&post_logout_redirect_uri={quote(asked)}"
+        )
+        csp = page.headers.get("Content-Security-Policy", "")
+        assert "evil" not in csp and "frame-ancestors 'none'" in csp, csp
+        assert csp.count("frame-ancestors") == 1 and _form_action(page) == ["'self'"], csp

@@ -304,3 +304,21 @@ def test_facebook_connects_and_signs_in(client, app, fb, donald):
     assert location(fresh.get(back.headers["Location"].removeprefix(OUR_ISSUER))) == "/"
     # A replayed Facebook code is refused here (the state is spent) and there.
     assert fresh.get(back.headers["Location"].removeprefix(OUR_ISSUER)).status_code == 400
+
+
+def test_the_pages_with_provider_buttons_let_their_forms_lead_to_the_providers(
+    client, google, fb, silent, donald
+):
+    """*Sign in with* and *Connect* post here and are answered with a redirect to the
+    provider, which browsers check against form-action too."""
+    from idp.security import origin
+
+    def form_action(response) -> list[str]:
+        csp = response.headers["Content-Security-Policy"]
+        return next(d.split()[1:] for d in csp.split(";") if d.split()[0] == "form-action")
+
+    providers = {origin(google.issuer), origin(fb[0]), origin(silent)}
+    assert set(form_action(client.get("/login"))) == {"'self'", *providers}
+    assert location(sign_in(client, "donald@example.org")) == "/"
+    assert set(form_action(client.get("/account/connected"))) == {"'self'", *providers}
+    assert form_action(client.get("/account/personal")) == ["'self'"]
