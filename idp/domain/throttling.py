@@ -4,8 +4,9 @@ an exams officer out for good; counted from the audit log, so every instance agr
 
 A stranger cannot keep the owner out either (OWASP's "device cookies", NIST SP 800-63B
 §5.2.2): a browser that has signed in to the account before (its device cookie, see
-``idp.web.devices``) counts only the wrong passwords typed in such a browser, so failures from
-anywhere else never hold up its right password; a new browser counts them all. A new password
+``idp.web.devices``) counts only the wrong passwords typed in that very browser, so failures
+from anywhere else, another known browser included, never hold up its right password; a new
+browser counts them all. A new password
 (a reset, *Set password*, a change) starts the count again, as a success does.
 """
 
@@ -21,7 +22,8 @@ from idp.models import AuditEvent, User
 from idp.statements import Prepared
 
 FAILED = "sign_in.failed"
-# In a failure's details: typed in a browser that has signed in to the account before.
+# In a failure's details: typed in a browser that has signed in to the account before, whose
+# device id has this digest.
 KNOWN_DEVICE = "known_device"
 SUCCEEDED = "sign_in.succeeded"
 WINDOW = timedelta(days=1)
@@ -64,12 +66,13 @@ def delay_after(failures: int, policy: Backoff) -> float:
     return float(min(policy.max_seconds, policy.base_seconds * 2**doublings))
 
 
-def wait_remaining(user: User | None, policy: Backoff, *, known_device: bool = False) -> float:
+def wait_remaining(user: User | None, policy: Backoff, *, known_device: str | None = None) -> float:
     """Seconds before ``user`` may try a password again (0: now). For no user the same
     queries run and find nothing, so an unknown address costs what a known one does.
 
     ``known_device``: the try comes from a browser that has signed in to this account before,
-    so only the failures typed in such browsers count (see the module's docstring)."""
+    with this device digest, so only the failures typed in it count (see the module's
+    docstring)."""
     user_id = user.id if user is not None else -1
     since: datetime = clock.now() - WINDOW
     success = _LAST_SUCCESS.first(user_id=user_id, since=since)
@@ -80,7 +83,7 @@ def wait_remaining(user: User | None, policy: Backoff, *, known_device: bool = F
     failures = [
         row.at
         for row in _FAILURES.all(user_id=user_id, after=after)
-        if not known_device or (row.details or {}).get(KNOWN_DEVICE)
+        if known_device is None or (row.details or {}).get(KNOWN_DEVICE) == known_device
     ]
     delay = delay_after(len(failures), policy)
     if not delay:

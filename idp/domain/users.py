@@ -174,7 +174,7 @@ def authenticate(
     email: str,
     password: str,
     backoff: throttling.Backoff | None = None,
-    known_device: Callable[[User], bool] | None = None,
+    known_device: Callable[[User], str | None] | None = None,
 ) -> User:
     """The user with this email address and password, or InvalidCredentials.
 
@@ -191,9 +191,9 @@ def authenticate(
     stored = user.password_hash if user is not None else None
     ok = hasher().verify(stored, password[: passwords.MAX_PASSWORD_LENGTH])
     # After the hash, and asked for unknown addresses too: every answer costs the same.
-    trusted = user is not None and known_device is not None and known_device(user)
+    device = known_device(user) if user is not None and known_device is not None else None
     waiting = (
-        throttling.wait_remaining(user, backoff, known_device=trusted)
+        throttling.wait_remaining(user, backoff, known_device=device)
         if backoff is not None
         else 0.0
     )

@@ -63,16 +63,16 @@ def backoff_policy() -> throttling.Backoff:
     )
 
 
-def known_device(user: User) -> bool:
-    """Whether this browser has signed in to ``user``'s account before (since its password)."""
-    return devices.known(user, _auth().device_cookie_ttl)
+def known_device(user: User) -> str | None:
+    """This browser, if it has signed in to ``user``'s account before (since its password):
+    a digest of its device id; else None."""
+    return devices.this_device(user, _auth().device_cookie_ttl)
 
 
 def failed_from(user: User | None) -> dict[str, Any]:
     """What a wrong password's event says of the browser it was typed in, for the back-off."""
-    if user is not None and known_device(user):
-        return {throttling.KNOWN_DEVICE: True}
-    return {}
+    device = known_device(user) if user is not None else None
+    return {throttling.KNOWN_DEVICE: device} if device else {}
 
 
 @bp.route("/login", methods=["GET", "POST"])
