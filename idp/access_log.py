@@ -78,8 +78,13 @@ class AccessFormatter(JSONFormatter):
         atoms = record.args
         if not isinstance(atoms, dict):
             return {}
-        found = {name: atoms.get(key) for name, key in self.FIELDS}
-        return {k: v for k, v in found.items() if v not in (None, "", "-")}
+        # gunicorn escaped the quotes for its own line format; JSON escapes its own.
+        found = {name: dict.get(atoms, key) for name, key in self.FIELDS}
+        return {
+            k: v.replace('\\"', '"') if isinstance(v, str) else v
+            for k, v in found.items()
+            if v not in (None, "", "-")
+        }
 
 
 class RedactingLogger(Logger):

@@ -1,11 +1,11 @@
 """``private_key_jwt`` client authentication (RFC 7523 §2.2, OIDC Core §9): the client signs a
 short-lived assertion with a key whose public half it registered (``jwks``, or ``jwks_uri``
-fetched with a timeout and cached for a few minutes). Only RS256 and ES256 are accepted, the
-audience must be this provider: the issuer or the token endpoint, one value (a list naming
-anyone else is refused: an assertion made for several servers could be replayed here by any
-of them, the audience-injection attack that led the OpenID Foundation to require a single
-``aud`` in 2025), and each assertion's ``jti`` works once (it is remembered until
-the assertion's ``exp`` plus the leeway Authlib allows past it)."""
+fetched with a timeout and cached for a few minutes). Only RS256 and ES256 are accepted. The
+audience must be this provider, the issuer or the token endpoint; a list is taken only when
+every value in it is one of these. A list naming any other server is refused: an assertion
+made for several could be replayed here by any of them (the audience injection that led the
+OpenID Foundation to ask for a single ``aud`` in 2025). Each assertion's ``jti`` works once (it
+is remembered until the assertion's ``exp`` plus the leeway Authlib allows past it)."""
 
 from __future__ import annotations
 
