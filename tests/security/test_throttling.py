@@ -130,16 +130,24 @@ def _sign_out(browser) -> None:
     assert browser.get("/").status_code == 302
 
 
+def _known_browsers(app, make, count: int = 1) -> list:
+    """Browsers that have each signed in to Jane's account and signed out again, with the
+    clock frozen a second later: the device cookie is all they keep of it."""
+    make.user("jane@example.org")
+    browsers = [app.test_client() for _ in range(count)]
+    for browser in browsers:
+        assert location(sign_in(browser, "jane@example.org")) == "/"
+        _sign_out(browser)
+    clock.advance(1)
+    clock.freeze()
+    return browsers
+
+
 def test_a_stranger_cannot_keep_the_owner_out(app, make):
     """The attack: five wrong passwords, then one more each time the wait ends, to keep the
     account waiting for ever. The owner's browser, which has signed in before, is never held
     up by them; a new browser still is, so the guessing stays slow."""
-    make.user("jane@example.org")
-    owner = app.test_client()
-    assert location(sign_in(owner, "jane@example.org")) == "/"
-    _sign_out(owner)
-    clock.advance(1)
-    clock.freeze()
+    (owner,) = _known_browsers(app, make)
     policy = Backoff()
     tries = policy.free_failures + 3
     for visit in range(3):  # the owner comes back three times during the campaign
@@ -163,12 +171,7 @@ def test_a_stranger_cannot_keep_the_owner_out(app, make):
 def test_the_owners_own_wrong_passwords_still_slow_their_browser(app, make):
     """A browser that has signed in before is not free to guess: its own wrong passwords
     count for it (a stolen device cookie guesses no faster than anyone)."""
-    make.user("jane@example.org")
-    owner = app.test_client()
-    assert location(sign_in(owner, "jane@example.org")) == "/"
-    _sign_out(owner)
-    clock.advance(1)
-    clock.freeze()
+    (owner,) = _known_browsers(app, make)
     for _ in range(5):
         sign_in(owner, "jane@example.org", WRONG)
     assert sign_in(owner, "jane@example.org", PASSWORD).status_code == 200  # waits
@@ -180,13 +183,7 @@ def test_the_owners_own_wrong_passwords_still_slow_their_browser(app, make):
 def test_wrong_passwords_on_a_shared_computer_do_not_hold_up_the_owners_own_browser(app, make):
     """The owner once signed in on a school's shared computer, which now knows the account
     too: whoever guesses there is counted there, not in the owner's own browser."""
-    make.user("jane@example.org")
-    own, shared = app.test_client(), app.test_client()
-    for browser in (own, shared):
-        assert location(sign_in(browser, "jane@example.org")) == "/"
-        _sign_out(browser)
-    clock.advance(1)
-    clock.freeze()
+    own, shared = _known_browsers(app, make, 2)
     for _ in range(8):
         sign_in(shared, "jane@example.org", WRONG)
     assert sign_in(shared, "jane@example.org", PASSWORD).status_code == 200  # waits
