@@ -281,7 +281,10 @@ def setup_response_headers(app: Flask, settings: Settings) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.mimetype == "text/html":
             if "Content-Security-Policy" not in headers:
-                headers["Content-Security-Policy"] = content_security_policy(form_targets())
+                # A redirect is never shown: no form targets (nor the query that finds them).
+                shown = not 300 <= response.status_code < 400
+                targets = form_targets() if shown else ()
+                headers["Content-Security-Policy"] = content_security_policy(targets)
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Referrer-Policy", "same-origin")
             headers.setdefault("Cache-Control", "no-store")
