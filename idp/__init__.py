@@ -216,6 +216,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.connected import bp as connected_bp
     from idp.web.health import bp as health_bp
     from idp.web.home import bp as home_bp
+    from idp.web.join_invitations import bp as joining_bp
     from idp.web.metrics import bp as metrics_bp
     from idp.web.metrics import install as install_metrics
     from idp.web.operator import bp as operator_bp
@@ -234,6 +235,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(password_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(joining_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(organisation_bp)
     app.register_blueprint(operator_bp)

@@ -79,6 +79,7 @@ class AuthSettings:
     argon2_parallelism: int = 1
     interaction_ttl: int = 1800
     temporary_password_ttl: int = 7 * 24 * 3600
+    join_invitation_ttl: int = 14 * 24 * 3600
     code_ttl: int = 600
     code_max_attempts: int = 5
     code_resend_interval: int = 60
@@ -371,6 +372,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         "session_ttl",
         "session_idle_ttl",
         "temporary_password_ttl",
+        "join_invitation_ttl",
         "code_ttl",
         "code_max_attempts",
         "device_cookie_ttl",

@@ -38,7 +38,6 @@ def start(actor: User, org: Organisation, people: Sequence[NewUser]) -> ImportJo
         total=len(people),
         done=0,
         invited=0,
-        linked=0,
         failed=0,
         results=[],
         started_at=now,
@@ -60,7 +59,7 @@ def _advance(job_id: str, outcome: Outcome) -> None:
     """Count one person done, in the current transaction."""
     job = db.session.get(ImportJob, job_id)
     assert job is not None
-    kind = outcome.kind if outcome.kind in ("invited", "linked") else "failed"
+    kind = "invited" if outcome.kind == "invited" else "failed"
     job.done += 1
     setattr(job, kind, getattr(job, kind) + 1)
     job.results = [
@@ -129,6 +128,5 @@ def progress(job: ImportJob) -> dict[str, Any]:
         "total": job.total,
         "done": job.done,
         "invited": job.invited,
-        "linked": job.linked,
         "failed": job.failed,
     }

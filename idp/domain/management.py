@@ -31,11 +31,12 @@ from sqlalchemy import func, select
 
 from idp import clock, languages
 from idp.catalogue import Catalogue, Role
-from idp.domain import audit, invitations, organisations, passwords, tokens, users
+from idp.domain import audit, invitations, joining, organisations, passwords, tokens, users
 from idp.errors import InvalidInput, NotFound, PermissionDenied
 from idp.extensions import db
 from idp.mail import messages, outgoing
 from idp.models import (
+    JoinInvitation,
     Membership,
     Organisation,
     User,
@@ -52,6 +53,7 @@ class Settings:
     catalogue: Catalogue
     temporary_password_ttl: int
     password_reset_minutes: int
+    join_invitation_ttl: int = 14 * 24 * 3600
 
 
 # -- which organisations ----------------------------------------------------------------------
@@ -215,20 +217,29 @@ class NewUser:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What adding one person did (or, in a preview, would do)."""
+    """What adding one person did (or, in a preview, would do).
+
+    ``invited`` covers both a new address (an account with a temporary password) and an
+    address that already has an account (an invitation to join): the officer is told the same
+    either way. ``sub`` addresses the person on the officer's pages: the new member's subject
+    identifier, or the invitation's public id, which has the same shape."""
 
     email: str
     name: str
-    kind: Literal["invited", "linked", "already_member", "error"]
+    kind: Literal["invited", "already_member", "error"]
     message: str = ""
     sub: str = ""
+
+
+ALREADY_INVITED = _l("Already invited to this organisation.")
 
 
 def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalogue) -> Outcome:
     """What ``add`` would do with this person, without writing anything.
 
-    The outcome carries the name given for the row, never the name on an account that already
-    uses the address: nothing is shown about a stranger's account before it is linked."""
+    The outcome carries the name typed for the row, and says the same whether or not the
+    address already has an account (anywhere, suspended or not): an organisation learns
+    nothing about an account before its owner accepts the invitation to join."""
     try:
         address = users.normalise_email(person.email)
         given = users.clean_name(person.given_name, "first or given name")
@@ -246,8 +257,11 @@ def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalo
     if existing is None:
         return Outcome(address, name, "invited")
     if existing.id == actor.id:
-        return Outcome(address, name, "error", NOT_SELF["change the roles of"])
-    if organisations.membership(existing, org) is not None:
+        return Outcome(address, name, "error", _l("You cannot add yourself."))
+    current = organisations.membership(existing, org)
+    if current is not None:
+        if existing.status == UserStatus.INVITED and existing.must_change_password:
+            return Outcome(address, name, "already_member", ALREADY_INVITED, existing.sub)
         return Outcome(
             address,
             name,
@@ -255,23 +269,10 @@ def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalo
             _l("Already a member of this organisation."),
             existing.sub,
         )
-    if existing.status == UserStatus.SUSPENDED and existing.memberships:
-        # Linked, they would be out of reach of the organisation that suspended them: neither
-        # could restore them (see ``restore``).
-        return Outcome(
-            address,
-            name,
-            "error",
-            _l(
-                "The account with this address is suspended by its organisation, so it cannot"
-                " be added."
-            ),
-        )
-    if passwords.unverified_sign_up(existing):
-        # Whoever typed the address may not own it: the account is the address's, and adding
-        # the address invites it anew (``_reclaim``).
-        return Outcome(address, name, "invited")
-    return Outcome(address, name, "linked", sub=existing.sub)
+    waiting = joining.open_invitation(org, existing)
+    if waiting is not None and joining.is_waiting(waiting):
+        return Outcome(address, name, "already_member", ALREADY_INVITED, waiting.public_id)
+    return Outcome(address, name, "invited")
 
 
 def _reclaim(user: User, person: NewUser) -> None:
@@ -287,36 +288,35 @@ def _reclaim(user: User, person: NewUser) -> None:
 
 
 def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> Outcome:
-    """Invite a new person, or link the existing account with this address, with ``roles``.
-
-    An unverified self sign-up with the address is invited as if new (see ``_reclaim``).
+    """Invite the person with ``roles``: a new address gets an account and a temporary
+    password; an address with an account gets an invitation to join (``joining``); an
+    unverified self sign-up with the address is invited as if new (see ``_reclaim``).
     Raises InvalidInput (or PermissionDenied) for a row that cannot be added."""
     outcome = check_new(actor, org, person, settings.catalogue)
     if outcome.kind == "error":
         raise InvalidInput(outcome.message)
     if outcome.kind == "already_member":
         raise InvalidInput(
-            _l("%(email)s is already a member of this organisation.", email=outcome.email)
+            _l(
+                "%(email)s is already a member of this organisation or invited to it.",
+                email=outcome.email,
+            )
         )
     roles = set(person.roles)
     existing = users.find_by_email(outcome.email)
-    if outcome.kind == "linked":
-        assert existing is not None
-        organisations.set_roles(existing, org, roles, settings.catalogue)
-        with languages.of(existing):
-            outgoing.enqueue(
-                messages.added_to_organisation(
-                    to=existing.email or outcome.email, name=existing.name, organisation=org.name
-                )
-            )
-        _audit(
-            "management.user_linked",
+    if existing is not None and not passwords.unverified_sign_up(existing):
+        invitation = joining.invite(
             actor,
             org,
             existing,
-            roles=sorted(roles),
+            email=outcome.email,
+            given_name=users.clean_name(person.given_name, "first or given name"),
+            family_name=users.clean_name(person.family_name, "last name or surname"),
+            role_keys=roles,
+            ttl_seconds=settings.join_invitation_ttl,
+            catalogue=settings.catalogue,
         )
-        return Outcome(outcome.email, existing.name, "linked", sub=existing.sub)
+        return Outcome(outcome.email, outcome.name, "invited", sub=invitation.public_id)
     if existing is not None:  # an unverified sign-up: the address's owner is invited
         _reclaim(existing, person)
         user = existing
@@ -331,7 +331,18 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
     invitations.invite(
         user, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
     )
-    return Outcome(outcome.email, user.name, "invited", sub=user.sub)
+    return Outcome(outcome.email, outcome.name, "invited", sub=user.sub)
+
+
+def change_offer(
+    actor: User,
+    org: Organisation,
+    invitation: JoinInvitation,
+    keys: Iterable[str],
+    catalogue: Catalogue,
+) -> None:
+    """Change the roles an invitation to join offers (checked as for a member)."""
+    joining.set_offer(actor, invitation, _checked_roles(org, keys, catalogue))
 
 
 def add_all(

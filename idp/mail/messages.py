@@ -181,11 +181,27 @@ def signup_exists(*, to: str) -> EmailMessage:
     )
 
 
-def added_to_organisation(*, to: str, name: str | None, organisation: str) -> EmailMessage:
+def join_invitation(
+    *,
+    to: str,
+    name: str | None,
+    organisation: str,
+    code: str,
+    inviter: str | None,
+    roles: list[str],
+    expires_at: datetime,
+) -> EmailMessage:
+    """An organisation invites an existing account to join it: nothing changes until the person
+    accepts on their home page."""
     return _build(
-        "added_to_organisation",
+        "join_invitation",
         to,
-        _("You have been added to %(organisation)s in My Cambridge", organisation=organisation),
+        _("%(organisation)s invites you to join it in My Cambridge", organisation=organisation),
         name=name,
         organisation=organisation,
+        code=code,
+        inviter=inviter,
+        roles=roles,
+        expires=_when(expires_at),
+        home_url=link("home.index"),
     )

@@ -3,6 +3,7 @@
 from idp.models.audit import AuditEvent
 from idp.models.connected import ConnectedAccount
 from idp.models.imports import ImportJob
+from idp.models.invitation import JoinInvitation, JoinOutcome, join_invitation_roles
 from idp.models.keys import SigningKey
 from idp.models.oauth import (
     AuthorizationCode,
@@ -29,6 +30,8 @@ __all__ = [
     "EmailAddress",
     "ImportJob",
     "Interaction",
+    "JoinInvitation",
+    "JoinOutcome",
     "Membership",
     "Organisation",
     "RecoveryCode",
@@ -42,5 +45,6 @@ __all__ = [
     "UserOrigin",
     "UserStatus",
     "VerificationCode",
+    "join_invitation_roles",
     "membership_roles",
 ]

@@ -24,7 +24,6 @@ class ImportJob(db.Model):  # type: ignore[name-defined]
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer, default=0)
     invited: Mapped[int] = mapped_column(Integer, default=0)
-    linked: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     # One entry per person done: {"email", "name", "kind", "message", "sub"}.
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

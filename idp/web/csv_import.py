@@ -174,7 +174,7 @@ def import_users(code: str) -> Any:
         good = [
             p
             for p, o in zip(people, preview(current_user, org, people, catalogue), strict=True)
-            if o.kind in ("invited", "linked")
+            if o.kind == "invited"
         ]
         if not good:
             flash(_("Nothing in that file can be imported any more."), "warning")
@@ -211,7 +211,7 @@ def import_users(code: str) -> Any:
                     batch=_pack(people),
                     counts={
                         k: sum(o.kind == k for o in outcomes)
-                        for k in ("invited", "linked", "already_member", "error")
+                        for k in ("invited", "already_member", "error")
                     },
                     role_names={r.key: r.name for r in catalogue.roles},
                 )

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from idp.domain import audit, sessions
+from idp.domain import audit, joining, sessions
 from idp.extensions import db
 from idp.models import Membership
 
@@ -52,7 +52,14 @@ def index() -> Any:
         for service in catalogue.services
         if service.url and (brand is None or service.brand == brand)
     ]
-    return render_template("home/index.html", tiles=tiles, memberships=memberships, acting=acting)
+    return render_template(
+        "home/index.html",
+        tiles=tiles,
+        memberships=memberships,
+        acting=acting,
+        invitations=joining.waiting_for(current_user),
+        role_names={r.key: r.name for r in catalogue.roles},
+    )
 
 
 @bp.post("/organisation")

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from werkzeug.datastructures import MultiDict
@@ -37,7 +38,7 @@ from idp.errors import DomainError, NotFound
 from idp.extensions import db
 from idp.models import Organisation, User
 from idp.oidc import data_holders
-from idp.web import throttle
+from idp.web import join_invitations, throttle
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
@@ -62,6 +63,7 @@ def management_settings() -> management.Settings:
         settings.catalogue,
         settings.auth.temporary_password_ttl,
         settings.auth.password_reset_ttl // 60,
+        settings.auth.join_invitation_ttl,
     )
 
 
@@ -145,6 +147,7 @@ def list_query(args: MultiDict[str, str]) -> ListQuery:
         descending=args.get("dir") == "desc",
         page=number("page", 1),
         per_page=per_page if per_page in member_list.PAGE_SIZES else 15,
+        invitations=True,
     )
 
 
@@ -234,17 +237,24 @@ def add_users(code: str) -> Any:
 
 
 def _summary(done: list[management.Outcome]) -> str:
-    """The same words whether an address was new (an invitation) or already had an account
-    (linked to this organisation): what happened is between the service and the person."""
-    added = [o.email for o in done if o.kind in ("invited", "linked")]
-    if not added:
+    """The same words whether an address was new (an account and a temporary password) or
+    already had an account (an invitation to join): which it was is the person's business."""
+    invited = [o.email for o in done if o.kind == "invited"]
+    if not invited:
         return ""
-    return _("Added %(addresses)s; each has been emailed.", addresses=", ".join(added))
+    return ngettext(
+        "Invitation sent to %(addresses)s.",
+        "Invitations sent to %(addresses)s.",
+        len(invited),
+        addresses=", ".join(invited),
+    )
 
 
 @bp.get("/<code>/users/<sub>")
 def view_user(code: str, sub: str) -> Any:
     org = managed_org(code)
+    if invitation := join_invitations.find(org, sub):
+        return join_invitations.page(org, invitation, _role_groups(org))
     user, membership = management.member(org, sub)
     catalogue = _catalogue()
     return render_template(
@@ -393,15 +403,31 @@ def transfer_data(code: str, sub: str) -> Any:
     return back
 
 
-@bp.post(
-    "/<code>/users/<sub>/<any(roles, suspend, restore, invitation, password, email, delete):action>"
-)
+ACTIONS = "roles, suspend, restore, invitation, password, email, delete, withdraw"
+
+
+@bp.post(f"/<code>/users/<sub>/<any({ACTIONS}):action>")
 @throttle.by_person(
     "invitations",
     exempt_when=lambda: (request.view_args or {}).get("action") not in ("invitation", "password"),
 )
 def act(code: str, sub: str, action: str) -> Any:
+    org = managed_org(code)
+    if invitation := join_invitations.find(org, sub):
+        return join_invitations.act(org, invitation, action, management_settings())
+    if action == "withdraw":
+        abort(404)
     return _act(code, sub, action)
+
+
+@bp.get("/<code>/users/<sub>/withdraw")
+def withdraw_invitation(code: str, sub: str) -> Any:
+    """Withdrawing an invitation asks first."""
+    org = managed_org(code)
+    invitation = join_invitations.find(org, sub)
+    if invitation is None:
+        abort(404)
+    return join_invitations.confirm_withdraw(org, invitation)
 
 
 AUDIT_ACTIONS = {
@@ -425,7 +451,11 @@ EVENT_LABELS = {
     "membership.roles_set": _l("Roles set"),
     "membership.moved": _l("Moved between organisations"),
     "management.roles_changed": _l("Roles changed"),
-    "management.user_linked": _l("Existing account added"),
+    "membership.join_invited": _l("Invitation to join sent"),
+    "membership.join_offer_changed": _l("Roles offered in an invitation changed"),
+    "membership.join_withdrawn": _l("Invitation to join withdrawn"),
+    "membership.join_declined": _l("Invitation to join declined"),
+    "membership.joined": _l("Joined by accepting an invitation"),
     "management.user_suspended": _l("Suspended"),
     "management.user_restored": _l("Restored"),
     "management.user_deleted": _l("Account deleted"),

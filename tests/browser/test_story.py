@@ -52,7 +52,7 @@ def test_centre_officer_teacher_service_and_a_role_taken_away(site, new_page, ax
     check(officer, axe_js, "organisation-add-users")
     officer.fill("#email-0", TEACHER)
     officer.locator("button[value=save]").click()
-    officer.get_by_role("heading", name="Users added").wait_for()
+    officer.get_by_role("heading", name="Invitations sent").wait_for()
     check(officer, axe_js)
 
     # The teacher activates on their own browser and opens Submit for Assessment's tile.

@@ -168,7 +168,7 @@ def test_a_person_of_another_organisation_is_removed_not_suspended(world):
     assert stranger.status == "active"
 
 
-def test_adding_an_existing_account_links_it_instead_of_duplicating(world, mailbox):
+def test_adding_an_existing_account_invites_it_to_join_instead_of_duplicating(world, mailbox):
     settings = management.Settings(world["catalogue"], 3600, 60)
     outcome = management.add(
         world["officer"],
@@ -177,16 +177,20 @@ def test_adding_an_existing_account_links_it_instead_of_duplicating(world, mailb
         settings,
     )
     db.session.commit()
-    assert outcome.kind == "linked" and outcome.sub == world["stranger"].sub
+    # The outcome addresses the invitation, not the account, and says what it says of a new
+    # address.
+    assert outcome.kind == "invited" and outcome.sub != world["stranger"].sub
+    assert outcome.sub.startswith("u_") and len(outcome.sub) == len(world["stranger"].sub)
     assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 5
-    mailbox.wait_for("stranger@example.org", "You have been added to Centre A")
+    assert organisations.membership(world["stranger"], world["aa101"]) is None
+    mailbox.wait_for("stranger@example.org", "Centre A invites you to join it")
     again = management.check_new(
         world["officer"],
         world["aa101"],
         NewUser("S", "T", "stranger@example.org", ("sfa.teacher",)),
         world["catalogue"],
     )
-    assert again.kind == "already_member"
+    assert again.kind == "already_member" and again.message == "Already invited to this organisation."
 
 
 def test_the_list_searches_sorts_filters_and_pages(world, make):
@@ -257,21 +261,21 @@ def test_restore_refuses_someone_who_belongs_to_another_organisation(world):
     assert db.session.get(User, stranger.id).status == "suspended"
 
 
-def test_a_suspended_member_of_another_organisation_cannot_be_added(world):
+def test_a_suspended_member_of_another_organisation_is_answered_like_any_address(world):
     world["stranger"].status = UserStatus.SUSPENDED
     db.session.commit()
     row = NewUser("S", "T", "stranger@example.org", ("sfa.teacher",))
     outcome = management.check_new(world["officer"], world["aa101"], row, world["catalogue"])
-    assert outcome.kind == "error" and "suspended" in outcome.message
-    with pytest.raises(InvalidInput, match="suspended"):
-        management.add(world["officer"], world["aa101"], row, _settings(world))
+    assert (outcome.kind, outcome.message) == ("invited", "")
+    management.add(world["officer"], world["aa101"], row, _settings(world))
+    assert organisations.membership(world["stranger"], world["aa101"]) is None
 
 
 def test_nobody_adds_themselves_to_an_organisation_they_manage(world):
     row = NewUser("A", "Ssociate", "associate@example.org", ("user_management",))
     outcome = management.check_new(world["associate"], world["ca201"], row, world["catalogue"])
-    assert outcome.kind == "error" and "roles of yourself" in outcome.message
-    with pytest.raises(InvalidInput, match="roles of yourself"):
+    assert outcome.kind == "error" and "cannot add yourself" in outcome.message
+    with pytest.raises(InvalidInput, match="cannot add yourself"):
         management.add(world["associate"], world["ca201"], row, _settings(world))
     db.session.rollback()
     associate = db.session.get(User, world["associate"].id)
@@ -286,7 +290,7 @@ def test_the_outcome_names_the_row_not_the_existing_account(world, make):
         NewUser("Ann", "Probe", "secret@example.org", ("sfa.teacher",)),
         world["catalogue"],
     )
-    assert (outcome.kind, outcome.name) == ("linked", "Ann Probe")
+    assert (outcome.kind, outcome.name) == ("invited", "Ann Probe")
 
 
 def test_an_unverified_sign_up_is_invited_as_the_address_owners_account(world, mailbox):

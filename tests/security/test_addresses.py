@@ -165,7 +165,7 @@ def test_add_users_refuses_what_is_not_an_address(officer_browser, mailbox):
 
     _refused_everywhere(refused)
     assert mailbox.messages == []
-    assert "Added to AA101 and emailed" in page_text(
+    assert "Invitation sent" in page_text(
         _add_user(officer_browser, "ANA@Bücher.Example")
     )
     assert "ana@xn--bcher-kva.example" in _stored()
@@ -187,7 +187,7 @@ def test_a_csv_import_skips_what_is_not_an_address(officer_browser, mailbox):
         "/organisation/AA101/users/import",
         data={"csrf_token": csrf_token(preview), "batch": batch},
     )
-    assert "1 of 1 people added." in page_text(officer_browser.get(location(started)))
+    assert "1 of 1 person invited." in page_text(officer_browser.get(location(started)))
     assert _stored() == before | {"jane@example.org"}
     assert [str(m["To"]) for m in mailbox.messages] == ["jane@example.org"]
 

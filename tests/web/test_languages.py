@@ -313,7 +313,7 @@ def test_a_csv_import_in_spanish_reports_in_spanish(spanish, english, centre, ma
     db.session.commit()
     assert location(sign_in(spanish, "officer@example.org")) == "/"
     running = page_text(spanish.get(f"/organisation/AA101/users/import/{job.id}"))
-    assert "Se han añadido 0 de 1 personas." in running
+    assert "Invitadas 0 de 1." in running
     assert _english_left(running, english) == []
 
 

@@ -93,7 +93,7 @@ def test_add_a_user_who_is_invited_and_activates(officer_browser, app, centre, m
         },
     )
     html = page_text(response)
-    assert "Users added" in html and "Added to AA101 and emailed" in html
+    assert "Invitations sent" in html and "Invitation sent" in html
     temporary = temporary_password(mailbox, "tom@example.org")
     assert "AA Dummy Centre A (CIC) has created a My Cambridge account" in str(
         mailbox.wait_for("tom@example.org").get_body(preferencelist=("plain",)).get_content()
@@ -126,7 +126,7 @@ def test_several_rows_are_all_written_or_none(officer_browser, centre, mailbox):
     assert mailbox.messages == []
     rows.update({"email-1": "bob@example.org", "roles-2": "aa.nominated_user"})
     html = page_text(submit(officer_browser, "/organisation/AA101/users/add", rows))
-    assert html.count("Added to AA101 and emailed") == 3
+    assert html.count("<td>Invitation sent</td>") == 3
     for address in ("ann@example.org", "bob@example.org", "cat@example.org"):
         mailbox.wait_for(address, "Your My Cambridge account")
 
@@ -152,12 +152,12 @@ def test_add_row_and_save_and_add_another(officer_browser, centre):
         },
     )
     assert location(response) == "/organisation/AA101/users/add"
-    assert "Added eve@example.org; each has been emailed." in page_text(
+    assert "Invitation sent to eve@example.org." in page_text(
         officer_browser.get(location(response))
     )
 
 
-def test_an_existing_account_is_linked_not_duplicated(officer_browser, make, mailbox):
+def test_an_existing_account_is_invited_to_join_not_duplicated(officer_browser, make, mailbox):
     other = make.org("ZZ999")
     make.user(
         "shared@example.org",
@@ -181,9 +181,14 @@ def test_an_existing_account_is_linked_not_duplicated(officer_browser, make, mai
         )
     )
     # The same words as for a new address: the page does not say the account existed.
-    assert "Added to AA101 and emailed" in html and "already" not in html.lower()
-    mailbox.wait_for("shared@example.org", "You have been added to AA Dummy Centre A (CIC)")
+    assert "Invitation sent" in html and "already" not in html.lower()
+    mailbox.wait_for("shared@example.org", "AA Dummy Centre A (CIC) invites you to join it")
     assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 3
+    # Not a member until they accept.
+    shared = db.session.scalar(
+        db.select(User).join(User.emails).where(db.text("address = 'shared@example.org'"))
+    )
+    assert [m.organisation.code for m in shared.memberships] == ["ZZ999"]
 
 
 def test_role_changes_show_in_the_next_token(officer_browser, app, make, centre):
@@ -388,12 +393,11 @@ def test_csv_import_previews_every_row_then_writes_the_good_ones_at_once(
     # The import runs once the browser has been answered; its page then shows the summary.
     assert started.status_code == 303
     html = page_text(officer_browser.get(location(started)))
-    assert "3 of 3 people added. Invited: 2. Existing accounts added to AA101: 1." in html
-    assert html.count("Invited and emailed") == 2
-    assert html.count("Existing account added to AA101 and emailed") == 1
+    assert "3 of 3 people invited." in html
+    assert html.count("Invitation sent") == 3
     mailbox.wait_for("ann@example.org", "Your My Cambridge account")
     mailbox.wait_for("bob@example.org", "Your My Cambridge account")
-    mailbox.wait_for("shared@example.org", "You have been added to")
+    mailbox.wait_for("shared@example.org", "invites you to join it")
     bob = db.session.scalar(
         db.select(User)
         .join(User.emails)

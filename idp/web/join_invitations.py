@@ -1,0 +1,128 @@
+"""Invitations to join, from both sides: the officer's page for one (reached from the users list
+like an invited member's page, at the same kind of address) and the person's Accept / Decline
+on their home page. The rules are ``domain.joining``'s and ``domain.management``'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from idp.domain import joining, management
+from idp.errors import DomainError
+from idp.extensions import db
+from idp.models import JoinInvitation, Organisation
+
+bp = Blueprint("joining", __name__, url_prefix="/invitations")
+
+
+def find(org: Organisation, sub: str) -> JoinInvitation | None:
+    """The organisation's open invitation ``sub``, if ``sub`` is one."""
+    try:
+        return joining.for_organisation(org, sub)
+    except DomainError:
+        return None
+
+
+def page(org: Organisation, invitation: JoinInvitation, role_groups: Any) -> Any:
+    """The officer's page for an invitation: only what the officer typed, and its state."""
+    catalogue = current_app.extensions["idp.settings"].catalogue
+    return render_template(
+        "organisation/invitation.html",
+        org=org,
+        invitation=invitation,
+        role_groups=role_groups,
+        roles=management.grantable_roles(org, catalogue),
+        role_names={r.key: r.name for r in catalogue.roles},
+        waiting=joining.is_waiting(invitation),
+    )
+
+
+def confirm_withdraw(org: Organisation, invitation: JoinInvitation) -> Any:
+    return render_template("organisation/invitation_withdraw.html", org=org, invitation=invitation)
+
+
+def act(
+    org: Organisation, invitation: JoinInvitation, action: str, settings: management.Settings
+) -> Any:
+    """An officer's action on an invitation: change the roles offered, resend, withdraw."""
+    back = redirect(url_for("organisation.view_user", code=org.code, sub=invitation.public_id))
+    try:
+        if action == "roles":
+            management.change_offer(
+                current_user, org, invitation, request.form.getlist("roles"), settings.catalogue
+            )
+            message = _("The roles offered to %(name)s have been saved.", name=invitation.name)
+        elif action == "invitation":
+            joining.resend(
+                current_user,
+                invitation,
+                ttl_seconds=settings.join_invitation_ttl,
+                catalogue=settings.catalogue,
+            )
+            message = _("A new invitation has been sent to %(email)s.", email=invitation.email)
+        elif action == "withdraw":
+            joining.withdraw(current_user, invitation)
+            db.session.commit()
+            flash(
+                _("The invitation to %(name)s has been withdrawn.", name=invitation.name),
+                "success",
+            )
+            return redirect(url_for("organisation.users", code=org.code))
+        else:
+            flash(_("That cannot be done to an invitation."), "warning")
+            return back
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return back
+
+
+# -- the person's side ----------------------------------------------------------------------------
+
+
+@bp.post("/<public_id>/accept")
+@login_required
+def accept(public_id: str) -> Any:
+    catalogue = current_app.extensions["idp.settings"].catalogue
+    try:
+        membership = joining.accept(current_user, public_id, catalogue)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "You have joined %(code)s – %(name)s.",
+                code=membership.organisation.code,
+                name=membership.organisation.name,
+            ),
+            "success",
+        )
+    return redirect(url_for("home.index"))
+
+
+@bp.post("/<public_id>/decline")
+@login_required
+def decline(public_id: str) -> Any:
+    try:
+        invitation = joining.decline(current_user, public_id)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "You have declined the invitation from %(name)s.",
+                name=invitation.organisation.name,
+            ),
+            "success",
+        )
+    return redirect(url_for("home.index"))
