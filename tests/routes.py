@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Flask
 from werkzeug.routing import AnyConverter, IntegerConverter, Rule
 
-from idp.domain import imports, passwords
+from idp.domain import imports, joining, passwords
 from idp.domain.management import NewUser
 from idp.extensions import db
 from idp.models import Organisation, User
@@ -56,6 +56,19 @@ def build_site(make: Factories) -> Site:
     operator.is_operator = True
     client = make.client()
     job = imports.start(officer, centre, [NewUser("Ana", "Uno", "ana@example.org", ())])
+    # Another centre invites the teacher to join it.
+    other = make.org("BB102", name="BB Dummy Centre B")
+    invitation = joining.invite(
+        make.exams_officer(other, "bofficer@example.org"),
+        other,
+        member,
+        email="donald@example.org",
+        given_name="Don",
+        family_name="D",
+        role_keys=("sfa.teacher",),
+        ttl_seconds=3600,
+        catalogue=make.catalogue,
+    )
     db.session.commit()
     values = {
         "code": centre.code,
@@ -65,6 +78,7 @@ def build_site(make: Factories) -> Site:
         "key": UPSTREAM["key"],
         "token": passwords.reset_token(member),
         "filename": "site.css",
+        "public_id": invitation.public_id,
     }
     return Site(centre, officer, member, operator, client, values)
 

@@ -203,6 +203,8 @@ class Walk:
             "auth.set_password": "choosing a first password",
             "auth.totp_step": "at the authenticator step",
             "auth.verify": "entering an activation code",
+            "joining.accept": "member",
+            "joining.decline": "member",
             "oidc.consent": "member",
             "oidc.end_session": "member",
             "password.reset": "with a password reset link",
