@@ -217,3 +217,23 @@ def test_discovery_lists_the_grant_and_the_api_scopes(client):
     document = client.get("/.well-known/openid-configuration").get_json()
     assert "client_credentials" in document["grant_types_supported"]
     assert {"users.read", "organisations.read"} <= set(document["scopes_supported"])
+
+
+def test_the_api_lists_no_one_who_has_not_accepted_an_invitation_to_join(
+    app, service, people, centre, make
+):
+    """An account invited to join AA101 is not AA101's until it accepts: a service learns
+    nothing of it either."""
+    bb102 = make.org("BB102")
+    olive = make.user("olive@example.org", org=bb102, roles=("sfa.teacher",))
+    management.add(
+        people["officer"],
+        centre,
+        management.NewUser("Olive", "Other", "olive@example.org", ("sfa.teacher",)),
+        management.Settings(app.extensions["idp.settings"].catalogue, 3600, 60),
+    )
+    db.session.commit()
+    token = _token(service).get_json()["access_token"]
+    body = _get(service, "/api/organisations/AA101/users", token).get_json()
+    assert "olive@example.org" not in {u["email"] for u in body["users"]}
+    assert olive.sub not in {u["sub"] for u in body["users"]} and body["total"] == 2
