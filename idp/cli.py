@@ -850,7 +850,10 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
             keyring.rotate(ctx.settings.oidc.signing_alg)
         auth = ctx.settings.auth
         result = demo_data.seed(
-            ctx.settings.catalogue, auth.password_min_length, auth.temporary_password_ttl
+            ctx.settings.catalogue,
+            auth.password_min_length,
+            auth.temporary_password_ttl,
+            auth.join_invitation_ttl,
         )
         db.session.commit()
         secrets_file = instance / "demo-clients.json"

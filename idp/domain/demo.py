@@ -1,6 +1,7 @@
 """Demo data: one Cambridge International centre, a Cambridge Associate with two associate
 centres, an OCR centre, their people (one of them invited, with a temporary password in the
-mail outbox), and one client per demo service. Safe to run twice."""
+mail outbox; one invited to join a second centre), and one client per demo service. Safe to
+run twice."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from idp.catalogue import Catalogue
-from idp.domain import clients, invitations, organisations, users
+from idp.domain import clients, invitations, joining, organisations, users
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.models import Client, User
@@ -72,9 +73,24 @@ OPERATOR = ("operator@example.org", "Oscar", "Operator")
 # Invited, not yet active: the invitation email in the outbox starts the activation journey.
 INVITED = ("aa101.eve@example.org", "Eve", "Newstarter", "AA101", ["sfa.teacher"])
 
+# An invitation to join waiting for its answer: AA101's exams officer added the address of
+# OC301's officer (under the name he typed); she sees it on her home page and accepts or
+# declines it, and until then AA101's pages show only "Olive Other", invited.
+JOIN_INVITATION = (
+    "aa101.anakin@example.org",
+    "AA101",
+    "oc301.officer@example.org",
+    "Olive",
+    "Other",
+    ["aa.nominated_user"],
+)
+
 
 def seed(
-    catalogue: Catalogue, password_min_length: int, temporary_password_ttl: int
+    catalogue: Catalogue,
+    password_min_length: int,
+    temporary_password_ttl: int,
+    join_invitation_ttl: int = 14 * 24 * 3600,
 ) -> dict[str, Any]:
     """Create whatever of the demo data is missing; returns what a person needs to sign in."""
     for code, name, brand, parent in ORGANISATIONS:
@@ -115,6 +131,27 @@ def seed(
         user = users.create(email=email, given_name=given, family_name=family)
         organisations.set_roles(user, organisation, roles, catalogue)
         invitations.invite(user, ttl_seconds=temporary_password_ttl, organisation=organisation)
+    inviter, code, address, given, family, roles = JOIN_INVITATION
+    organisation = organisations.get_by_code(code)
+    person = users.find_by_email(address)
+    inviting = users.find_by_email(inviter)
+    if (
+        person is not None
+        and inviting is not None
+        and organisations.membership(person, organisation) is None
+        and joining.open_invitation(organisation, person) is None
+    ):
+        joining.invite(
+            inviting,
+            organisation,
+            person,
+            email=address,
+            given_name=given,
+            family_name=family,
+            role_keys=roles,
+            ttl_seconds=join_invitation_ttl,
+            catalogue=catalogue,
+        )
     demo_clients = []
     for client_id, name, service, port in CLIENTS:
         redirect_uri = f"http://127.0.0.1:{port}/callback"

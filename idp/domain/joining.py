@@ -72,7 +72,9 @@ def invite(
     roles = _role_rows(role_keys)
     invitation = open_invitation(organisation, account)
     if invitation is None:
-        invitation = JoinInvitation(public_id=new_subject(), organisation=organisation, user=account)
+        invitation = JoinInvitation(
+            public_id=new_subject(), organisation=organisation, user=account
+        )
         invitation.created_at = now
         db.session.add(invitation)
     invitation.email = email

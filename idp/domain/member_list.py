@@ -120,7 +120,7 @@ def _conditions(org: Organisation, query: ListQuery) -> list[Any]:
 
 def _role_filters(query: ListQuery) -> list[tuple[str, ...]]:
     """Each a set of roles of which a listed person must hold (or be offered) one."""
-    filters = [(query.role,)] if query.role else []
+    filters: list[tuple[str, ...]] = [(query.role,)] if query.role else []
     if query.any_role is not None:
         filters.append(query.any_role)
     return filters

@@ -190,7 +190,9 @@ def test_adding_an_existing_account_invites_it_to_join_instead_of_duplicating(wo
         NewUser("S", "T", "stranger@example.org", ("sfa.teacher",)),
         world["catalogue"],
     )
-    assert again.kind == "already_member" and again.message == "Already invited to this organisation."
+    assert (
+        again.kind == "already_member" and again.message == "Already invited to this organisation."
+    )
 
 
 def test_the_list_searches_sorts_filters_and_pages(world, make):

@@ -165,9 +165,7 @@ def test_add_users_refuses_what_is_not_an_address(officer_browser, mailbox):
 
     _refused_everywhere(refused)
     assert mailbox.messages == []
-    assert "Invitation sent" in page_text(
-        _add_user(officer_browser, "ANA@Bücher.Example")
-    )
+    assert "Invitation sent" in page_text(_add_user(officer_browser, "ANA@Bücher.Example"))
     assert "ana@xn--bcher-kva.example" in _stored()
 
 

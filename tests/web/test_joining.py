@@ -203,9 +203,7 @@ def test_an_invitation_expires_and_a_resend_renews_it(officer_browser, app, teac
     submit(officer, f"{view}/invitation", {}, page_url=view)
     assert "invitation valid until" in page_text(officer.get(view))
     home = page_text(olive.get("/"))
-    olive.post(
-        f"/invitations/{invitation.public_id}/accept", data={"csrf_token": csrf_token(home)}
-    )
+    olive.post(f"/invitations/{invitation.public_id}/accept", data={"csrf_token": csrf_token(home)})
     assert _codes("olive@example.org") == ["AA101", "BB102"]
 
 
@@ -224,9 +222,7 @@ def test_withdrawing_asks_first_then_ends_it(officer_browser, app, teacher):
     olive = _person(app)
     home = page_text(olive.get("/"))
     assert "invites you to join" not in home
-    olive.post(
-        f"/invitations/{invitation.public_id}/accept", data={"csrf_token": csrf_token(home)}
-    )
+    olive.post(f"/invitations/{invitation.public_id}/accept", data={"csrf_token": csrf_token(home)})
     assert _codes("olive@example.org") == ["BB102"]
 
 
@@ -260,9 +256,7 @@ def test_the_officer_can_change_the_roles_offered_but_not_officer_only_ones(
     response = submit(
         officer_browser, f"{view}/roles", {"roles": ["gl.exams_officer"]}, page_url=view
     )
-    assert "goes with the centre" in page_text(
-        officer_browser.get(location(response))
-    )
+    assert "goes with the centre" in page_text(officer_browser.get(location(response)))
     assert _invitation().role_keys == {"sfa.teacher"}
 
 

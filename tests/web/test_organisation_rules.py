@@ -254,9 +254,7 @@ def test_an_associate_officer_cannot_add_themselves_to_an_associate_centre(assoc
         "Jane",
         "Smith",
     )
-    assert error_of(response) == (
-        "Row 1: You cannot add yourself."
-    )
+    assert error_of(response) == ("Row 1: You cannot add yourself.")
     me = _user("associate@example.org")
     assert organisations.membership(me, organisations.get_by_code("CA201")) is None
 
