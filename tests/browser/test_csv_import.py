@@ -43,6 +43,6 @@ def test_officer_imports_a_csv_and_sees_progress_then_a_summary(site, new_page, 
     page.get_by_role("heading", name="Import summary").wait_for(timeout=30_000)
     main = page.inner_text("main")
     assert "40 of 40 people invited." in main
-    assert main.count("Invited and emailed") == 40
+    assert main.count("Invitation sent") == 40
     check(page, axe_js, "organisation-import-summary")
     site.mailbox.wait_for("im101.t39@example.org", "Your My Cambridge account", timeout=10)

@@ -64,7 +64,7 @@ def test_a_running_import_shows_its_progress(officer_browser, officer, centre, a
     assert officer_browser.get(f"{address}/progress").get_json()["state"] == "finished"
     summary = page_text(officer_browser.get(address))
     assert "3 of 3 people invited." in summary
-    assert summary.count("Invited and emailed") == 3
+    assert summary.count("Invitation sent") == 3
 
 
 def test_someone_who_can_no_longer_be_added_is_reported_and_the_rest_go_on(

@@ -123,7 +123,7 @@ def test_an_officer_adding_someone_who_has_an_account_writes_in_that_persons_lan
             "action": "save",
         },
     )
-    mailbox.wait_for("sam@example.org", "Se le ha añadido a AA Dummy Centre A (CIC)")
+    mailbox.wait_for("sam@example.org", "AA Dummy Centre A (CIC) le invita a unirse")
 
 
 def test_someone_elses_choice_on_a_shared_browser_does_not_become_mine(app, make):
