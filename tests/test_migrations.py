@@ -134,6 +134,22 @@ def _counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def _open_periods(url: str) -> int:
+    """Memberships that have exactly one open period, from their creation."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT count(*) FROM memberships m JOIN membership_periods p"
+                    " ON p.user_id = m.user_id AND p.organisation_id = m.organisation_id"
+                    " AND p.ended_at IS NULL AND p.started_at = m.created_at"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def test_every_release_is_found():
     if not RELEASES:
         if os.environ.get("CI"):
@@ -171,6 +187,8 @@ def test_upgrade_from_a_populated_release(commit, revision, scratch_url, base_ov
     after = _counts(scratch_url)
     lost = {name: (n, after.get(name)) for name, n in before.items() if after.get(name, 0) < n}
     assert not lost, f"rows lost upgrading from {revision}: {lost}"
+    # Every membership has its open period (d7400bfab0ca backfills them from created_at).
+    assert _open_periods(scratch_url) == after["memberships"] > 0
 
     overrides = {
         **base_overrides,

@@ -5,6 +5,7 @@ from idp.models.connected import ConnectedAccount
 from idp.models.imports import ImportJob
 from idp.models.invitation import JoinInvitation, JoinOutcome, join_invitation_roles
 from idp.models.keys import SigningKey
+from idp.models.membership_period import MembershipPeriod
 from idp.models.oauth import (
     AuthorizationCode,
     Client,
@@ -33,6 +34,7 @@ __all__ = [
     "JoinInvitation",
     "JoinOutcome",
     "Membership",
+    "MembershipPeriod",
     "Organisation",
     "RecoveryCode",
     "RegistrationToken",

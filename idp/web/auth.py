@@ -251,7 +251,9 @@ def verify() -> Any:
         else:
             if step.purpose in ("activation", "signup"):
                 users.activate(user, address)
-            return signed_in(user, interactions.get(step.ix), step.next, step.amr)
+            return signed_in(
+                user, interactions.get(step.ix), step.next, step.amr, emailed_code=True
+            )
     address = step.address or verification.sent_to(user, step.purpose) or user.email or ""
     return render_template(
         "auth/verify_code.html",
@@ -309,9 +311,15 @@ def _second_factor_locked(user: User) -> bool:
 
 
 def signed_in(
-    user: User, interaction: ParkedRequest | None, next_url: str | None, amr: list[str]
+    user: User,
+    interaction: ParkedRequest | None,
+    next_url: str | None,
+    amr: list[str],
+    *,
+    emailed_code: bool = False,
 ) -> Any:
-    """Open (or, for the same user, refresh) the sign-in session and carry on."""
+    """Open (or, for the same user, refresh) the sign-in session and carry on. ``emailed_code``:
+    an emailed code was entered too (the audit log says so; ``amr`` does not, see README)."""
     ttl = _auth().session_ttl
     current = current_user.auth_session if current_user.is_authenticated else None
     if current is not None and current.user_id == user.id:
@@ -329,7 +337,8 @@ def signed_in(
     session[interactions.SESSION_KEY] = mine
     user.attach_session(auth_session)
     login_user(user)
-    audit.record("sign_in.succeeded", actor=user, ip=request.remote_addr, amr=amr)
+    steps: dict[str, Any] = {"emailed_code": True} if emailed_code else {}
+    audit.record("sign_in.succeeded", actor=user, ip=request.remote_addr, amr=amr, **steps)
     if interaction is not None:
         interactions.mark_signed_in(interaction, auth_session.sid)
     db.session.commit()

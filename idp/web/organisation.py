@@ -23,10 +23,8 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
@@ -36,9 +34,9 @@ from idp.domain.management import NewUser
 from idp.domain.member_list import ListQuery
 from idp.errors import DomainError, NotFound
 from idp.extensions import db
-from idp.models import Organisation, User
+from idp.models import Organisation
 from idp.oidc import data_holders
-from idp.web import join_invitations, throttle
+from idp.web import audit_sentences, join_invitations, throttle
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
@@ -430,48 +428,6 @@ def withdraw_invitation(code: str, sub: str) -> Any:
     return join_invitations.confirm_withdraw(org, invitation)
 
 
-AUDIT_ACTIONS = {
-    "": _l("All events"),
-    "sign_in.": _l("Sign-ins"),
-    "management.": _l("Changes made in My Organisation"),
-    "membership.": _l("Role changes"),
-    "user.": _l("Account changes"),
-}
-
-
-EVENT_LABELS = {
-    "sign_in.succeeded": _l("Signed in"),
-    "sign_in.failed": _l("Sign-in failed"),
-    "sign_in.second_factor_failed": _l("Wrong authenticator code"),
-    "user.created": _l("Account created"),
-    "user.invited": _l("Invitation sent"),
-    "user.activated": _l("Account activated"),
-    "user.password_changed": _l("Password changed"),
-    "user.password_reset_requested": _l("Password reset link sent"),
-    "membership.roles_set": _l("Roles set"),
-    "membership.moved": _l("Moved between organisations"),
-    "management.roles_changed": _l("Roles changed"),
-    "membership.join_invited": _l("Invitation to join sent"),
-    "membership.join_offer_changed": _l("Roles offered in an invitation changed"),
-    "membership.join_withdrawn": _l("Invitation to join withdrawn"),
-    "membership.join_declined": _l("Invitation to join declined"),
-    "membership.joined": _l("Joined by accepting an invitation"),
-    "management.user_suspended": _l("Suspended"),
-    "management.user_restored": _l("Restored"),
-    "management.user_deleted": _l("Account deleted"),
-    "management.data_transferred": _l("Data transferred"),
-    "management.user_removed": _l("Removed from the organisation"),
-    "management.password_reset_sent": _l("Password reset link sent by an officer"),
-    "management.email_changed": _l("Email address changed"),
-    "management.import_started": _l("CSV import started"),
-    "management.users_downloaded": _l("User list downloaded"),
-    "organisation.created": _l("Organisation created"),
-    "organisation.exams_officer_set": _l("Exams officer named"),
-    "organisation.associate_of_set": _l("Associate link changed"),
-    "session.organisation_changed": _l("Changed organisation"),
-}
-
-
 def _day(value: str) -> datetime | None:
     try:
         return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -481,7 +437,8 @@ def _day(value: str) -> datetime | None:
 
 @bp.get("/<code>/audit")
 def audit_log(code: str) -> Any:
-    """The organisation's audit log: its own events and its members' sign-ins."""
+    """The organisation's audit log: its own events, and its members' sign-ins while they were
+    members (``audit.events``), each told in a sentence (``audit_sentences``)."""
     org = managed_org(code)
     action = request.args.get("action", "")
     since = _day(request.args.get("from", ""))
@@ -492,22 +449,15 @@ def audit_log(code: str) -> Any:
     except OverflowError:  # to=9999-12-31: the end of time, so no upper bound
         before = None
     f = audit.Filter(
-        action=action if action in AUDIT_ACTIONS else "",
+        action=action if action in audit_sentences.KINDS else "",
         since=since,
         until=before,
     )
-    rows, total = audit.events([org.id], f, limit=50, offset=(page - 1) * 50)
+    rows, total = audit.events(org.id, f, limit=50, offset=(page - 1) * 50)
     pages = max(1, -(-total // 50))
     if page > pages:  # past the end: the last page, as the users list does
         page = pages
-        rows, total = audit.events([org.id], f, limit=50, offset=(page - 1) * 50)
-    ids = {r.actor_user_id for r in rows if r.actor_user_id}
-    subs = {r.target_id for r in rows if r.target_type == "user"}
-    people = {
-        u.sub: u.name
-        for u in db.session.scalars(select(User).where(or_(User.id.in_(ids), User.sub.in_(subs))))
-    }
-    names_by_id = {u.id: u.name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+        rows, total = audit.events(org.id, f, limit=50, offset=(page - 1) * 50)
     filters: dict[str, Any] = {
         "action": f.action or None,
         "from": since and request.args["from"] or None,
@@ -521,15 +471,13 @@ def audit_log(code: str) -> Any:
         "organisation/audit.html",
         page_url=page_url,
         org=org,
-        rows=rows,
+        lines=audit_sentences.describe(rows, _catalogue()),
         total=total,
         page=page,
         pages=pages,
-        actions=AUDIT_ACTIONS,
+        actions=audit_sentences.KINDS,
         action=f.action,
         since=request.args.get("from", "") if since else "",
         until=request.args.get("to", "") if until else "",
-        people=people,
-        names_by_id=names_by_id,
-        labels=EVENT_LABELS,
+        when_format=_("d MMMM y, HH:mm"),
     )

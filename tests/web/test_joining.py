@@ -105,6 +105,7 @@ def test_an_existing_account_is_invited_not_attached(officer_browser, app, teach
         assert "Olive Officer" not in text and "BB102" not in text
         assert teacher.sub not in text
     assert "Olive Other" in pages[0] and "Invited" in pages[1]
+    assert "Olga Officer invited Olive Other to join" in pages[2]
 
 
 def test_the_answer_is_the_same_with_or_without_an_account(officer_browser, teacher, mailbox):

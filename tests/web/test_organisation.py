@@ -350,7 +350,11 @@ def test_the_audit_log_shows_this_organisations_events_only(officer_browser, mak
     sign_in(app.test_client(), "donald@example.org", "wrong password")
     html = page_text(officer_browser.get("/organisation/AA101/audit"))
     assert "<td>Roles changed</td>" in html and "Olga Officer" in html
-    assert "<td>Roles set</td>" in html and "sfa.exams_officer" in html
+    assert "<td>Roles set</td>" in html and "sfa.exams_officer" not in html
+    assert (
+        "The roles of Donald Duck are now: Submit for Assessment: Exams Officer."
+        " Before: Submit for Assessment: Teacher." in html
+    )
     assert "<td>Sign-in failed</td>" in html  # a member's failed sign-in
     assert "<td>127.0.0.1</td>" in html  # the source address of the request
     assert stranger.sub not in html and "Stranger" not in html
