@@ -212,6 +212,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
         errors,
     )
     from idp.web.account import bp as account_bp
+    from idp.web.address import bp as address_bp
     from idp.web.auth import bp as auth_bp
     from idp.web.connected import bp as connected_bp
     from idp.web.health import bp as health_bp
@@ -237,6 +238,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(home_bp)
     app.register_blueprint(joining_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(address_bp)
     app.register_blueprint(organisation_bp)
     app.register_blueprint(operator_bp)
 

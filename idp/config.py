@@ -86,6 +86,9 @@ class AuthSettings:
     new_device_verification: str = "new_device"
     device_cookie_ttl: int = 180 * 24 * 3600
     password_reset_ttl: int = 3600
+    # An officer's change of someone's address waits for the link sent to the new address:
+    # three days spans a weekend (asked on Friday afternoon, confirmed on Monday).
+    address_change_ttl: int = 3 * 24 * 3600
     self_signup: bool = True
     pending_sign_in_ttl: int = 900
 
@@ -377,6 +380,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         "code_max_attempts",
         "device_cookie_ttl",
         "password_reset_ttl",
+        "address_change_ttl",
         "pending_sign_in_ttl",
     ):
         if getattr(auth, name) <= 0:

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.factories import PASSWORD
-from tests.mailbox import Mailbox, code_in, text_of
+from tests.mailbox import Mailbox, code_in, links_in, text_of
 from tests.oidc_helpers import csrf_token
 
 TEMP_PASSWORD_RE = re.compile(r"Temporary password: (\S+)")
@@ -50,6 +50,31 @@ def temporary_password(mailbox: Mailbox, address: str) -> str:
 def enter_code(client: FlaskClient, mailbox: Mailbox, address: str, count: int = 1) -> TestResponse:
     code = code_in(mailbox.wait_for(address, "verification code", count=count))
     return submit(client, "/login/verify", {"code": code})
+
+
+ADDRESS_CHANGE_SUBJECT = "Confirm your new My Cambridge email address"
+
+
+def address_change_link(
+    mailbox: Mailbox, address: str, count: int = 1, subject: str = ADDRESS_CHANGE_SUBJECT
+) -> str:
+    """The path of the link sent to ``address`` to confirm a change of main address."""
+    message = mailbox.wait_for(address, subject, count=count)
+    link = next(u for u in links_in(message) if "/email-change/" in u)
+    return link.removeprefix("http://localhost")
+
+
+def confirm_address_change(
+    client: FlaskClient,
+    mailbox: Mailbox,
+    address: str,
+    count: int = 1,
+    subject: str = ADDRESS_CHANGE_SUBJECT,
+) -> TestResponse:
+    """Open the link sent to ``address`` and press *Confirm the change*."""
+    opened = client.get(address_change_link(mailbox, address, count, subject))
+    assert location(opened) == "/email-change/confirm", page_text(opened)[:300]
+    return submit(client, "/email-change/confirm", {})
 
 
 def error_of(response: TestResponse) -> str:

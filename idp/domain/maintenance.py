@@ -1,6 +1,7 @@
 """Clean-up of what has expired: codes, tokens, sign-in sessions, parked authorization
-requests, verification codes, used client assertions, initial access tokens, and the
-summaries of CSV imports a week after they last moved, and the throttles' expired counts.
+requests, verification codes, changes of address never confirmed, used client assertions,
+initial access tokens, and the summaries of CSV imports a week after they last moved, and the
+throttles' expired counts.
 
 Every statement is a plain ``DELETE ... WHERE <expired before a cutoff>``: running it from cron
 on several instances at once is safe (the second run finds nothing), and nothing still able to
@@ -18,6 +19,7 @@ from idp import clock
 from idp.config import Settings
 from idp.extensions import db
 from idp.models import (
+    AddressChange,
     AuthorizationCode,
     AuthSession,
     ClientAssertion,
@@ -53,6 +55,7 @@ def purge(settings: Settings) -> dict[str, int]:
         ),
         "interactions": delete(Interaction).where(Interaction.expires_at < cutoff),
         "verification_codes": delete(VerificationCode).where(VerificationCode.expires_at < cutoff),
+        "address_changes": delete(AddressChange).where(AddressChange.expires_at < cutoff),
         "client_assertions": delete(ClientAssertion).where(ClientAssertion.expires_at < cutoff),
         "import_jobs": delete(ImportJob).where(ImportJob.updated_at < now - KEEP_IMPORTS),
         "registration_tokens": delete(RegistrationToken).where(

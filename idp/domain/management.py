@@ -31,11 +31,20 @@ from sqlalchemy import func, select
 
 from idp import clock, languages
 from idp.catalogue import Catalogue, Role
-from idp.domain import audit, invitations, joining, organisations, passwords, tokens, users
-from idp.errors import InvalidInput, NotFound, PermissionDenied
+from idp.domain import (
+    address_changes,
+    audit,
+    invitations,
+    joining,
+    organisations,
+    passwords,
+    tokens,
+    users,
+)
+from idp.errors import InvalidInput, LinkInvalid, NotFound, PermissionDenied
 from idp.extensions import db
-from idp.mail import messages, outgoing
 from idp.models import (
+    AddressChange,
     JoinInvitation,
     Membership,
     Organisation,
@@ -54,6 +63,7 @@ class Settings:
     temporary_password_ttl: int
     password_reset_minutes: int
     join_invitation_ttl: int = 14 * 24 * 3600
+    address_change_ttl: int = 3 * 24 * 3600
 
 
 # -- which organisations ----------------------------------------------------------------------
@@ -497,6 +507,15 @@ def resend_invitation(actor: User, org: Organisation, target: User, settings: Se
     member(org, target.sub)
     if target.status != UserStatus.INVITED or not target.must_change_password:
         raise InvalidInput(_l("This person has already activated their account."))
+    if address_changes.pending(target) is not None:
+        # The invitation would go to the old address, perhaps the mistyped one.
+        raise InvalidInput(
+            _l(
+                "A change of email address is waiting for confirmation: the invitation goes to"
+                " the new address once it is confirmed. Cancel the change to send it to the"
+                " old address."
+            )
+        )
     invitations.invite(
         target, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
     )
@@ -536,55 +555,48 @@ def holds_office(person: User, catalogue: Catalogue) -> bool:
     )
 
 
-def change_email(
-    actor: User, org: Organisation, target: User, address: str, settings: Settings
+def check_address_change(
+    actor: User, org: Organisation, target: User, catalogue: Catalogue
 ) -> None:
-    """Change the person's main email address; both addresses are told. An invited person gets
-    a new invitation at the new address. Refused for someone who belongs to an organisation the
-    actor does not manage, and for anyone who ``holds_office``."""
+    """PermissionDenied (or NotFound) unless ``actor`` may change or cancel a change of
+    ``target``'s address: not their own, a member of ``org``, belonging to no organisation the
+    actor does not manage, and not someone who ``holds_office``."""
     _not_self(actor, target, "change the email address of")
     member(org, target.sub)
-    if _outside(target, actor, settings.catalogue):
+    if _outside(target, actor, catalogue):
         raise PermissionDenied(
             _l(
                 "This person also belongs to an organisation you do not manage, so only they can"
                 " change their email address."
             )
         )
-    if holds_office(target, settings.catalogue):
+    if holds_office(target, catalogue):
         raise PermissionDenied(OWN_ADDRESS_ONLY)
-    new = users.normalise_email(address)
-    old = target.primary_email
-    assert old is not None
-    if new == old.address:
-        raise InvalidInput(_l("That is already their email address."))
-    own = next((e for e in target.emails if e.address == new), None)
-    if own is None and users.email_in_use(new):
-        raise InvalidInput(_l("Another account already uses that email address."))
-    previous = old.address
-    if own is not None:  # one of their own addresses becomes the main one
-        old.is_primary = False
-        db.session.flush()
-        own.is_primary = True
-    else:
-        old.address = new
-        old.verified_at = None
-    target.updated_at = clock.now()
-    db.session.flush()
-    _audit(
-        "management.email_changed",
-        actor,
-        org,
-        target,
-        before=previous,
-        after=new,
+
+
+def change_email(
+    actor: User, org: Organisation, target: User, address: str, settings: Settings
+) -> str:
+    """Ask for the person's main email address to change: it changes only when the link sent
+    to the new address is used, and the old address is told now (see
+    ``idp.domain.address_changes``). Returns the normalised address. The same whether or not
+    the address belongs to another account."""
+    check_address_change(actor, org, target, settings.catalogue)
+    return address_changes.request(
+        target, address, by=actor, organisation=org, ttl_seconds=settings.address_change_ttl
     )
-    with languages.of(target):
-        for to in (previous, new):
-            outgoing.enqueue(
-                messages.primary_email_changed(to=to, name=target.name, old=previous, new=new)
-            )
-    if target.status == UserStatus.INVITED and target.must_change_password:
-        invitations.invite(
-            target, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
-        )
+
+
+def confirm_email_change(change: AddressChange, settings: Settings) -> tuple[User, bool]:
+    """Use the link of a change of address (see ``address_changes.confirm``), unless the person
+    has come to hold office since it was asked: only they change their address now."""
+    target = db.session.get(User, change.user_id)
+    if target is None or holds_office(target, settings.catalogue):
+        raise LinkInvalid(OWN_ADDRESS_ONLY)
+    return address_changes.confirm(change, invitation_ttl=settings.temporary_password_ttl)
+
+
+def cancel_email_change(actor: User, org: Organisation, target: User, settings: Settings) -> None:
+    """Drop the change of ``target``'s address waiting for its link."""
+    check_address_change(actor, org, target, settings.catalogue)
+    address_changes.cancel(target, by=actor, organisation=org)

@@ -12,6 +12,7 @@ from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired
+from sqlalchemy import select
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
@@ -21,7 +22,7 @@ from idp.domain import audit, sessions, tokens, verification
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
 from idp.mail import messages, outgoing
-from idp.models import User, UserOrigin, UserStatus
+from idp.models import AddressChange, User, UserOrigin, UserStatus
 from idp.security import passwords as hasher
 from idp.security import serializer
 
@@ -213,6 +214,17 @@ def reset_activates(user: User) -> bool:
     return user.status == UserStatus.INVITED
 
 
+def _address_change_waits(user: User) -> bool:
+    return (
+        db.session.scalar(
+            select(AddressChange.id).where(
+                AddressChange.user_id == user.id, AddressChange.expires_at > clock.now()
+            )
+        )
+        is not None
+    )
+
+
 def request_reset(user: User | None, *, minutes: int) -> None:
     """Email a reset link to an account that is active or not active yet (see
     ``reset_activates``); for an unknown or suspended account do nothing, so the caller's
@@ -220,6 +232,10 @@ def request_reset(user: User | None, *, minutes: int) -> None:
     if user is None or not user.email:
         return
     if user.status not in (UserStatus.ACTIVE, UserStatus.INVITED):
+        return
+    if user.status == UserStatus.INVITED and _address_change_waits(user):
+        # Its address was never proved and is being corrected: the link would activate the
+        # account for whoever reads the old, perhaps mistyped, address.
         return
     # One link a minute per account, however many addresses ask: no flooding an inbox.
     if audit.happened_to_since(

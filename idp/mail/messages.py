@@ -172,6 +172,41 @@ def primary_email_changed(*, to: str, name: str | None, old: str, new: str) -> E
     )
 
 
+def address_change_requested(
+    *, to: str, name: str | None, new: str, by: str, organisation: str, hours: int
+) -> EmailMessage:
+    """To the old address: a change of it was asked, by whom, and how to stop it."""
+    return _build(
+        "address_change_requested",
+        to,
+        _("A change of your My Cambridge email address was requested"),
+        name=name,
+        old=to,
+        new=new,
+        by=by,
+        organisation=organisation,
+        hours=hours,
+        when=_when(clock.now()),
+        account_url=link("account.personal"),
+    )
+
+
+def address_change_link(
+    *, to: str, by: str, organisation: str, url: str, hours: int
+) -> EmailMessage:
+    """To the new address: the link that makes the change. No name: whoever reads this
+    address has not shown yet that the account is theirs."""
+    return _build(
+        "address_change_link",
+        to,
+        _("Confirm your new My Cambridge email address"),
+        by=by,
+        organisation=organisation,
+        url=url,
+        hours=hours,
+    )
+
+
 def signup_exists(*, to: str) -> EmailMessage:
     return _build(
         "signup_exists",

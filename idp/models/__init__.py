@@ -1,5 +1,6 @@
 """Storage only: tables, columns and constraints; the rules live in ``idp.domain``."""
 
+from idp.models.address_change import AddressChange
 from idp.models.audit import AuditEvent
 from idp.models.connected import ConnectedAccount
 from idp.models.imports import ImportJob
@@ -21,6 +22,7 @@ from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
 from idp.models.verification import RecoveryCode, VerificationCode
 
 __all__ = [
+    "AddressChange",
     "AuditEvent",
     "AuthSession",
     "AuthorizationCode",

@@ -27,6 +27,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from idp import clock
 from idp.config import AuthSettings
 from idp.domain import (
+    address_changes,
     audit,
     consents,
     emails,
@@ -104,6 +105,13 @@ def _refresh_browser_session() -> None:
     session.clear()
     user.attach_session(auth_session)
     login_user(user)
+
+
+@bp.context_processor
+def _waiting_address_change() -> dict[str, Any]:
+    """``address_change()``: an exams officer's change of the person's main address waiting
+    for its link, if any (asked for by Personal info only)."""
+    return {"address_change": lambda: address_changes.pending(current_user)}
 
 
 @bp.get("/")
@@ -243,6 +251,26 @@ def remove_email() -> Any:
     else:
         db.session.commit()
         flash(_("The email address has been removed from your account."), "success")
+    return redirect(url_for("account.personal"))
+
+
+@bp.post("/emails/change/cancel")
+def cancel_address_change() -> Any:
+    """The person stops a change of their main address that someone else asked for."""
+    try:
+        address_changes.cancel(current_user, by=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "The change has been cancelled. %(email)s stays your main email address.",
+                email=current_user.email,
+            ),
+            "success",
+        )
     return redirect(url_for("account.personal"))
 
 

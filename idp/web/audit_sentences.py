@@ -59,6 +59,9 @@ LABELS = {
     "management.user_removed": _l("Removed from the organisation"),
     "management.password_reset_sent": _l("Password reset link sent by an officer"),
     "management.email_changed": _l("Email address changed"),
+    "management.email_change_requested": _l("Change of email address asked"),
+    "management.email_change_cancelled": _l("Change of email address cancelled"),
+    "user.email_change_cancelled": _l("Change of email address cancelled by the person"),
     "management.import_started": _l("CSV import started"),
     "management.users_downloaded": _l("User list downloaded"),
     "organisation.created": _l("Organisation created"),
@@ -312,6 +315,28 @@ def _email_changed(e: Event) -> str:
     )
 
 
+def _email_change_requested(e: Event) -> str:
+    return _(
+        "%(actor)s asked to change the email address of %(person)s to %(after)s: it changes"
+        " when the link sent there is used.",
+        actor=e.actor,
+        person=e.target,
+        after=e.text("after"),
+    )
+
+
+def _email_change_cancelled(e: Event) -> str:
+    return _(
+        "%(actor)s cancelled the change of email address of %(person)s.",
+        actor=e.actor,
+        person=e.target,
+    )
+
+
+def _own_email_change_cancelled(e: Event) -> str:
+    return _("%(person)s cancelled the change of their email address.", person=e.target)
+
+
 def _import_started(e: Event) -> str:
     return ngettext(
         "%(actor)s started a CSV import of %(num)d person.",
@@ -385,6 +410,9 @@ SENTENCES: dict[str, Callable[[Event], str]] = {
     "management.data_transferred": _transferred,
     "management.password_reset_sent": _reset_sent,
     "management.email_changed": _email_changed,
+    "management.email_change_requested": _email_change_requested,
+    "management.email_change_cancelled": _email_change_cancelled,
+    "user.email_change_cancelled": _own_email_change_cancelled,
     "management.import_started": _import_started,
     "management.users_downloaded": _downloaded,
     "organisation.created": _created,

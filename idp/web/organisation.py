@@ -29,7 +29,7 @@ from werkzeug.datastructures import MultiDict
 
 from idp import clock
 from idp.catalogue import Catalogue, Role
-from idp.domain import audit, management, member_list, sessions
+from idp.domain import address_changes, audit, management, member_list, sessions
 from idp.domain.management import NewUser
 from idp.domain.member_list import ListQuery
 from idp.errors import DomainError, NotFound
@@ -62,6 +62,7 @@ def management_settings() -> management.Settings:
         settings.auth.temporary_password_ttl,
         settings.auth.password_reset_ttl // 60,
         settings.auth.join_invitation_ttl,
+        settings.auth.address_change_ttl,
     )
 
 
@@ -271,6 +272,7 @@ def view_user(code: str, sub: str) -> Any:
         now=clock.now,
         is_self=user.id == current_user.id,
         address_locked=management.holds_office(user, catalogue),
+        address_change=address_changes.pending(user),
         elsewhere=[m.organisation for m in user.memberships if m.organisation_id != org.id],
     )
 
@@ -295,13 +297,15 @@ def _act(code: str, sub: str, action: str) -> Any:
             management.resend_invitation(current_user, org, user, management_settings())
             message = _("A new invitation has been sent to %(email)s.", email=user.email)
         elif action == "email":
-            management.change_email(
+            address = management.change_email(
                 current_user, org, user, field(request.form, "email"), management_settings()
             )
             message = _(
-                "The email address of %(name)s is now %(email)s. Both addresses have been told.",
+                "We have sent a link to %(email)s to confirm the change. The address of"
+                " %(name)s changes when the link is used; %(old)s has been told.",
+                email=address,
                 name=user.name,
-                email=user.email,
+                old=user.email,
             )
         elif action == "password":
             management.send_password_reset(current_user, org, user, management_settings())
@@ -407,7 +411,9 @@ ACTIONS = "roles, suspend, restore, invitation, password, email, delete, withdra
 @bp.post(f"/<code>/users/<sub>/<any({ACTIONS}):action>")
 @throttle.by_person(
     "invitations",
-    exempt_when=lambda: (request.view_args or {}).get("action") not in ("invitation", "password"),
+    exempt_when=lambda: (
+        (request.view_args or {}).get("action") not in ("invitation", "password", "email")
+    ),
 )
 def act(code: str, sub: str, action: str) -> Any:
     org = managed_org(code)
@@ -426,6 +432,30 @@ def withdraw_invitation(code: str, sub: str) -> Any:
     if invitation is None:
         abort(404)
     return join_invitations.confirm_withdraw(org, invitation)
+
+
+@bp.post("/<code>/users/<sub>/email/cancel")
+def cancel_email_change(code: str, sub: str) -> Any:
+    """Drop the change of a member's address waiting for its link."""
+    org = managed_org(code)
+    user, _membership = management.member(org, sub)
+    try:
+        management.cancel_email_change(current_user, org, user, management_settings())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "The change of email address has been cancelled. %(name)s still signs in"
+                " with %(email)s.",
+                name=user.name,
+                email=user.email,
+            ),
+            "success",
+        )
+    return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
 
 
 def _day(value: str) -> datetime | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from idp.domain import management, member_list, organisations, users
+from idp.domain import address_changes, management, member_list, organisations, users
 from idp.domain.management import NewUser
 from idp.domain.member_list import ListQuery
 from idp.errors import InvalidInput, NotFound, PermissionDenied
 from idp.extensions import db
 from idp.models import User, UserOrigin, UserStatus
+from tests.journeys import address_change_link
 
 
 @pytest.fixture
@@ -246,6 +247,10 @@ def test_the_address_of_a_teacher_is_changed_and_both_addresses_told(world, mail
     management.change_email(
         world["officer"], world["aa101"], world["teacher"], "t2@example.org", _settings(world)
     )
+    db.session.commit()
+    link = address_change_link(mailbox, "t2@example.org")
+    change = address_changes.for_link(link.rpartition("/")[2])
+    address_changes.confirm(change, invitation_ttl=3600)
     db.session.commit()
     for address in ("teacher@example.org", "t2@example.org"):
         mailbox.wait_for(address, "Your My Cambridge email address was changed")

@@ -24,7 +24,16 @@ from idp.errors import Conflict, InvalidInput
 from idp.extensions import db
 from idp.models import EmailAddress, User
 from tests.factories import PASSWORD
-from tests.journeys import error_of, location, notice_of, page_text, sign_in, submit, upload_csv
+from tests.journeys import (
+    confirm_address_change,
+    error_of,
+    location,
+    notice_of,
+    page_text,
+    sign_in,
+    submit,
+    upload_csv,
+)
 from tests.oidc_helpers import csrf_token
 
 MESSAGE = "Enter an email address in the correct format, like name@example.org."
@@ -246,6 +255,9 @@ def test_an_officer_cannot_change_an_address_to_what_is_not_one(officer_browser,
     _refused_everywhere(refused)
     assert mailbox.messages == []
     change("Donald.Duck@Bücher.Example")
+    confirm_address_change(
+        officer_browser.application.test_client(), mailbox, "donald.duck@xn--bcher-kva.example"
+    )
     db.session.expire_all()
     assert users.find_by_email("donald@example.org") is None
     assert users.find_by_email("donald.duck@xn--bcher-kva.example").sub == donald.sub

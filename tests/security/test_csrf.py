@@ -18,12 +18,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from idp import clock
-from idp.domain import connected, totp
+from idp.domain import address_changes, connected, totp
 from idp.extensions import db
 from idp.models import AuthSession, Consent, EmailAddress, User
 from tests import routes
 from tests.factories import PASSWORD, Factories
-from tests.journeys import location, sign_in, submit, temporary_password
+from tests.journeys import address_change_link, location, sign_in, submit, temporary_password
 from tests.mailbox import Mailbox, code_in
 from tests.oidc_helpers import RelyingParty
 
@@ -134,6 +134,18 @@ class Walk:
         resetting = app.test_client()
         opened = resetting.get(f"/password/reset/{site.values['token']}")
         assert location(opened) == "/password/reset"
+        # A change of Donald's address that the officer asked for, waiting for its link.
+        address_changes.request(
+            member,
+            "donald.next@example.org",
+            by=site.officer,
+            organisation=site.centre,
+            ttl_seconds=3600,
+        )
+        db.session.commit()
+        confirming = app.test_client()
+        opened = confirming.get(address_change_link(mailbox, "donald.next@example.org"))
+        assert location(opened) == "/email-change/confirm"
 
         self.browsers = {
             "signed out": app.test_client(),
@@ -145,6 +157,7 @@ class Walk:
             "choosing a first password": choosing,
             "entering an activation code": activating,
             "with a password reset link": resetting,
+            "with an address change link": confirming,
         }
         self._keep = other_device
         both = {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
@@ -208,6 +221,7 @@ class Walk:
             "oidc.consent": "member",
             "oidc.end_session": "member",
             "password.reset": "with a password reset link",
+            "address.confirm": "with an address change link",
         }
 
     def who(self, endpoint: str, rule: str) -> str:

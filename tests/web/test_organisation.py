@@ -10,6 +10,7 @@ from idp.domain import organisations
 from idp.extensions import db
 from idp.models import User
 from tests.journeys import (
+    confirm_address_change,
     location,
     notice_of,
     page_text,
@@ -435,22 +436,24 @@ def test_the_officer_changes_a_users_email_and_both_addresses_are_told(
     response = submit(
         officer_browser, f"{view}/email", {"email": "Donald.Duck@Example.net"}, page_url=view
     )
-    assert "is now donald.duck@example.net" in notice_of(
+    assert "We have sent a link to donald.duck@example.net to confirm the change" in notice_of(
         page_text(officer_browser.get(location(response)))
     )
+    confirm_address_change(app.test_client(), mailbox, "donald.duck@example.net")
     for address in ("donald@example.org", "donald.duck@example.net"):
         mailbox.wait_for(address, "Your My Cambridge email address was changed")
     assert location(sign_in(app.test_client(), "donald.duck@example.net")) == "/"
     taken = submit(
         officer_browser, f"{view}/email", {"email": "officer@example.org"}, page_url=view
     )
-    assert "Another account already uses" in notice_of(
+    assert "We have sent a link to officer@example.org to confirm the change" in notice_of(
         page_text(officer_browser.get(location(taken)))
     )
-    # An invited person gets the invitation again at the new address.
+    # An invited person gets the invitation again at the new address, once it is proved.
     invited = make.invited("wrong@example.org", org=centre, roles=("sfa.teacher",))
     view = f"/organisation/AA101/users/{invited.sub}"
     submit(officer_browser, f"{view}/email", {"email": "right@example.org"}, page_url=view)
+    confirm_address_change(app.test_client(), mailbox, "right@example.org")
     temporary = temporary_password(mailbox, "right@example.org")
     assert location(sign_in(app.test_client(), "right@example.org", temporary)) == (
         "/login/set-password"

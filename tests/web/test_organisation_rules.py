@@ -13,6 +13,7 @@ from idp.domain import organisations
 from idp.extensions import db
 from idp.models import User
 from tests.journeys import (
+    confirm_address_change,
     error_of,
     location,
     notice_of,
@@ -93,6 +94,9 @@ def test_an_officer_changing_a_teachers_address_tells_the_old_address(
     donald = _user("donald@example.org")
     view = f"/organisation/AA101/users/{donald.sub}"
     submit(officer_browser, f"{view}/email", {"email": "donald@example.net"}, page_url=view)
+    asked = mailbox.wait_for("donald@example.org", "A change of your My Cambridge email address")
+    assert "donald@example.net" in str(asked.get_body(preferencelist=("plain",)).get_content())
+    confirm_address_change(officer_browser.application.test_client(), mailbox, "donald@example.net")
     told = mailbox.wait_for("donald@example.org", "Your My Cambridge email address was changed")
     assert "donald@example.net" in str(told.get_body(preferencelist=("plain",)).get_content())
 

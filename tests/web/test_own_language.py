@@ -7,7 +7,7 @@ import re
 
 from idp.extensions import db
 from idp.models import User
-from tests.journeys import location, page_text, sign_in, submit
+from tests.journeys import confirm_address_change, location, page_text, sign_in, submit
 from tests.oidc_helpers import RelyingParty, csrf_token
 
 
@@ -81,6 +81,11 @@ def test_an_officers_reset_and_change_of_address_reach_a_person_in_their_own_lan
     mailbox.wait_for("donald@example.org", "Restablezca su contraseña de My Cambridge")
 
     submit(client, f"{view}/email", {"email": "donald.duck@example.org"}, page_url=view)
+    mailbox.wait_for("donald@example.org", "Se ha solicitado")
+    mailbox.wait_for("donald.duck@example.org", "Confirme")
+    confirm_address_change(
+        app.test_client(), mailbox, "donald.duck@example.org", subject="Confirme su nueva"
+    )
     for address in ("donald@example.org", "donald.duck@example.org"):
         mailbox.wait_for(address, "Se ha cambiado la dirección de correo electrónico")
     # The officer's own page stays in English.

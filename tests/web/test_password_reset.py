@@ -5,7 +5,15 @@ from __future__ import annotations
 from idp import clock
 from idp.extensions import db
 from idp.models import AuthSession, Token, User
-from tests.journeys import error_of, location, page_text, sign_in, submit, temporary_password
+from tests.journeys import (
+    confirm_address_change,
+    error_of,
+    location,
+    page_text,
+    sign_in,
+    submit,
+    temporary_password,
+)
 from tests.mailbox import html_of, links_in, text_of
 from tests.oidc_helpers import RelyingParty, csrf_token
 
@@ -282,6 +290,10 @@ def test_a_link_dies_when_the_main_address_changes(app, make, centre, mailbox):
     for person, address in ((invited, "right@example.org"), (donald, "donald.d@example.org")):
         view = f"/organisation/AA101/users/{person.sub}"
         submit(officer, f"{view}/email", {"email": address}, page_url=view)
+    # Asking for the change ends the unproved account's password at once: its link dies.
+    assert app.test_client().get(stale).status_code == 410
+    for address in ("right@example.org", "donald.d@example.org"):
+        confirm_address_change(app.test_client(), mailbox, address)
 
     for link in (stale, donalds):
         opened = app.test_client().get(link)
@@ -289,7 +301,9 @@ def test_a_link_dies_when_the_main_address_changes(app, make, centre, mailbox):
         assert "This link has expired or has already been used" in page_text(opened)
     db.session.expire_all()
     account = db.session.get(User, invited.id)
-    assert account.status == "invited" and not account.primary_email.verified
+    # The link to the new address proved it; the account waits for its new invitation.
+    assert account.status == "invited" and account.email == "right@example.org"
+    assert account.password_hash is not None and account.must_change_password
 
 
 def test_the_new_password_is_checked_against_the_name_given_with_it(app, mailbox):

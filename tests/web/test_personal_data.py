@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from idp.domain import audit
-from tests.journeys import location, page_text, sign_in, submit
+from tests.journeys import confirm_address_change, location, page_text, sign_in, submit
 
 
 def _download(client) -> dict:
@@ -49,13 +49,14 @@ def test_a_person_downloads_their_account_roles_and_activity(client, centre, mak
 
 
 def test_an_officers_actions_show_without_the_officer_or_anyone_elses_data(
-    app, client, centre, make
+    app, client, centre, make, mailbox
 ):
     officer = app.test_client()
     assert location(sign_in(officer, "officer@example.org")) == "/"
     dora = make.user("dora@example.org", given_name="Dora", org=centre, roles=("sfa.teacher",))
     view = f"/organisation/AA101/users/{dora.sub}"
     submit(officer, f"{view}/email", {"email": "dora.new@example.org"}, page_url=view)
+    confirm_address_change(app.test_client(), mailbox, "dora.new@example.org")
 
     assert location(sign_in(client, "dora.new@example.org")) == "/"
     mine = _download(client)
