@@ -36,6 +36,7 @@ from idp.domain import (
     audit,
     invitations,
     joining,
+    office,
     organisations,
     passwords,
     tokens,
@@ -74,7 +75,7 @@ def manageable(actor: User, catalogue: Catalogue) -> list[Organisation]:
     held = [
         m.organisation
         for m in actor.memberships
-        if catalogue.management_role(m.organisation.brand) in m.role_keys
+        if catalogue.management_role(m.organisation.brand) in m.held_role_keys
         and actor.status == UserStatus.ACTIVE
     ]
     if not held:
@@ -150,6 +151,7 @@ def _holders_of_management(org: Organisation, catalogue: Catalogue) -> set[int]:
             .join(User, User.id == Membership.user_id)
             .where(
                 Membership.organisation_id == org.id,
+                Membership.suspended_at.is_(None),
                 membership_roles.c.role_key == key,
                 User.status == UserStatus.ACTIVE,
             )
@@ -181,13 +183,13 @@ def _audit(action: str, actor: User, org: Organisation, target: User, **details:
 
 NOT_SELF = {
     "change the roles of": _l(
-        "You cannot change the roles of yourself. Ask another person with User Management."
+        "You cannot change your own roles. Ask another person with User Management."
     ),
     "suspend": _l("You cannot suspend yourself. Ask another person with User Management."),
     "restore": _l("You cannot restore yourself. Ask another person with User Management."),
     "delete": _l("You cannot delete yourself. Ask another person with User Management."),
     "change the email address of": _l(
-        "You cannot change the email address of yourself. Ask another person with User Management."
+        "You cannot change your own email address here: do it on Account > Personal info."
     ),
 }
 
@@ -206,9 +208,10 @@ def change_roles(
     _, current = member(org, target.sub)
     kept = current.role_keys & catalogue.officer_only_roles(org.brand)
     management = catalogue.management_role(org.brand)
-    _keep_a_manager(
-        org, target, catalogue, management in current.role_keys and management not in wanted
-    )
+    losing = management in current.role_keys and management not in wanted
+    if losing:
+        office.protect_exams_officer(org, target, "take User Management from")
+    _keep_a_manager(org, target, catalogue, losing)
     result = organisations.set_roles(target, org, wanted | kept, catalogue)
     _audit("management.roles_changed", actor, org, target)
     return result
@@ -370,71 +373,19 @@ def _outside(target: User, actor: User, catalogue: Catalogue) -> list[Organisati
     return [m.organisation for m in target.memberships if m.organisation_id not in mine]
 
 
-def suspend(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> None:
-    """Block sign-in at once: sessions end and every token is revoked."""
-    _not_self(actor, target, "suspend")
-    member(org, target.sub)
-    if target.status == UserStatus.SUSPENDED:
-        raise InvalidInput(_l("This account is already suspended."))
-    if _outside(target, actor, catalogue):
-        raise PermissionDenied(
-            _l(
-                "This person also belongs to an organisation you do not manage, so their account"
-                " cannot be suspended from here. Remove them from your organisation instead."
-            )
-        )
-    _keep_a_manager(org, target, catalogue, True)
-    before = target.status
-    target.status = UserStatus.SUSPENDED
-    passwords.sign_out_everywhere(target)
-    _audit(
-        "management.user_suspended",
-        actor,
-        org,
-        target,
-        before=before,
-        after=target.status,
-    )
-
-
-def restore(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> None:
-    """Lift a suspension; like ``suspend``, only for someone who belongs to no organisation the
-    actor does not manage (another organisation's suspension is not theirs to undo)."""
-    _not_self(actor, target, "restore")
-    member(org, target.sub)
-    if target.status != UserStatus.SUSPENDED:
-        raise InvalidInput(_l("This account is not suspended."))
-    if _outside(target, actor, catalogue):
-        raise PermissionDenied(
-            _l(
-                "This person also belongs to an organisation you do not manage, so their account"
-                " cannot be restored from here."
-            )
-        )
-    # Back to active only for an account that was activated: a password of its own and an
-    # address it proved. One that never entered its emailed code (invited, or a self sign-up)
-    # goes back to waiting for it, or a restore would skip the proof of the address.
-    activated = target.password_changed_at is not None and any(e.verified for e in target.emails)
-    target.status = UserStatus.ACTIVE if activated else UserStatus.INVITED
-    _audit(
-        "management.user_restored",
-        actor,
-        org,
-        target,
-        after=target.status,
-    )
-
-
 def check_removable(
     actor: User, org: Organisation, target: User, catalogue: Catalogue
 ) -> tuple[Membership, bool]:
     """The membership to remove and whether the account goes too; PermissionDenied when the
     person cannot be taken out of ``org``. Someone who belongs only here must be suspended
-    first; the account is deleted when it was made by invitation and belongs nowhere else."""
+    first (their account, or their membership here); the account is deleted when it was made
+    by invitation and belongs nowhere else. The named exams officer is not removed from here."""
     _not_self(actor, target, "delete")
     _, membership = member(org, target.sub)
+    office.protect_exams_officer(org, target, "delete")
     others = [m for m in target.memberships if m.organisation_id != org.id]
-    if not others and target.status != UserStatus.SUSPENDED:
+    suspended = target.status == UserStatus.SUSPENDED or membership.is_suspended
+    if not others and not suspended:
         raise PermissionDenied(_l("Suspend this account before deleting it."))
     _keep_a_manager(
         org, target, catalogue, catalogue.management_role(org.brand) in membership.role_keys
@@ -470,31 +421,55 @@ def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -
     return delete_account
 
 
-def transfer_targets(org: Organisation, target: User) -> list[User]:
-    """Who may receive a leaving person's data on a service: the organisation's other active
-    members, by name."""
+def _can_receive(org: Organisation, target: User, roles: frozenset[str]) -> list[Any]:
+    """Who the holding service will accept: a member of ``org`` other than ``target``, active,
+    not suspended here, holding one of ``roles`` (the service's roles) at ``org``."""
+    return [
+        Membership.organisation_id == org.id,
+        Membership.suspended_at.is_(None),
+        User.id != target.id,
+        User.status == UserStatus.ACTIVE,
+        select(membership_roles.c.membership_id)
+        .where(
+            membership_roles.c.membership_id == Membership.id,
+            membership_roles.c.role_key.in_(sorted(roles)),
+        )
+        .exists(),
+    ]
+
+
+def transfer_targets(
+    org: Organisation, target: User, service_keys: Iterable[str], catalogue: Catalogue
+) -> list[User]:
+    """Who may receive a leaving person's data on a service with ``service_keys``: the
+    organisation's other active members holding a role for one of those services there, by
+    name."""
+    roles = catalogue.roles_for_services(frozenset(service_keys))
     return list(
         db.session.scalars(
             select(User)
             .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.organisation_id == org.id,
-                User.id != target.id,
-                User.status == UserStatus.ACTIVE,
-            )
+            .where(*_can_receive(org, target, roles))
             .order_by(User.given_name, User.family_name, User.id)
         )
     )
 
 
-def transfer_target(org: Organisation, target: User, sub: str) -> User:
-    """The member ``sub`` of ``org`` as a recipient of ``target``'s data, or InvalidInput."""
-    try:
-        to, _ = member(org, sub)
-    except NotFound:
-        raise InvalidInput(_l("Choose who should receive the data.")) from None
-    if to.id == target.id or to.status != UserStatus.ACTIVE:
-        raise InvalidInput(_l("Choose another active member of the organisation."))
+def transfer_target(
+    org: Organisation, target: User, sub: str, service_keys: Iterable[str], catalogue: Catalogue
+) -> User:
+    """The member ``sub`` of ``org`` as a recipient of ``target``'s data on a service with
+    ``service_keys`` (see ``transfer_targets``), or InvalidInput."""
+    roles = catalogue.roles_for_services(frozenset(service_keys))
+    to = db.session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.sub == sub, *_can_receive(org, target, roles))
+    )
+    if to is None:
+        raise InvalidInput(
+            _l("Choose someone at %(centre)s who has a role for this service.", centre=org.code)
+        )
     return to
 
 
@@ -521,13 +496,21 @@ def resend_invitation(actor: User, org: Organisation, target: User, settings: Se
     )
 
 
-def send_password_reset(actor: User, org: Organisation, target: User, settings: Settings) -> None:
-    """Email the person a link to choose a new password (nothing changes until they use it)."""
-    member(org, target.sub)
-    if target.status != UserStatus.ACTIVE:
+def check_password_reset(actor: User, org: Organisation, target: User) -> None:
+    """InvalidInput unless ``target`` is an active member of ``org`` (not suspended there)."""
+    _, membership = member(org, target.sub)
+    if target.status != UserStatus.ACTIVE or membership.is_suspended:
         raise InvalidInput(_l("Only an active account can be sent a password reset link."))
+
+
+def send_password_reset(actor: User, org: Organisation, target: User, settings: Settings) -> None:
+    """Email the person a link to choose a new password (nothing changes until they use it);
+    the email names ``actor`` as who asked."""
+    check_password_reset(actor, org, target)
     with languages.of(target):
-        passwords.request_reset(target, minutes=settings.password_reset_minutes)
+        passwords.request_reset(
+            target, minutes=settings.password_reset_minutes, asked_by=actor, organisation=org
+        )
     _audit("management.password_reset_sent", actor, org, target)
 
 

@@ -13,7 +13,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from idp.extensions import db
 from idp.models import (
@@ -28,6 +40,8 @@ from idp.models import (
 )
 from idp.models.base import UTCDateTime
 
+# A member suspended at this organisation shows as suspended, whatever their account's status.
+STATUS = case((Membership.suspended_at.is_not(None), "suspended"), else_=User.status)
 # The list's sort keys, by the names of the columns ``_members`` and ``_invitations`` share.
 SORTS = {
     "name": ("given_name", "family_name"),
@@ -105,7 +119,7 @@ def _conditions(org: Organisation, query: ListQuery) -> list[Any]:
             )
         )
     if query.status in STATUSES:
-        conditions.append(User.status == query.status)
+        conditions.append(STATUS == query.status)
     for wanted in _role_filters(query):
         conditions.append(
             select(membership_roles.c.membership_id)
@@ -164,7 +178,7 @@ def _members(conditions: list[Any]) -> Any:
             User.sub.label("sub"),
             User.given_name.label("given_name"),
             User.family_name.label("family_name"),
-            User.status.label("status"),
+            STATUS.label("status"),
             User.last_sign_in_at.label("last_sign_in_at"),
             Membership.id.label("membership_id"),
             cast(null(), Integer).label("invitation_id"),

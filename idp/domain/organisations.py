@@ -98,6 +98,8 @@ def set_roles(
 def set_exams_officer(organisation: Organisation, user: User, catalogue: Catalogue) -> Membership:
     """Name the centre's exams officer: they get User Management and the roles no centre can
     grant (Global Listening). Those roles move with the office: a previous officer loses them.
+    A suspension of the person at the centre ends. Only an operator names one (the CLI): My
+    Organisation cannot change the office or what it holds (``idp.domain.office``).
     """
     officer_only = catalogue.officer_only_roles(organisation.brand)
     previous = organisation.exams_officer
@@ -110,6 +112,7 @@ def set_exams_officer(organisation: Organisation, user: User, catalogue: Catalog
     keys = (current.role_keys if current else set()) | officer_only
     keys.add(catalogue.management_role(organisation.brand))
     member = set_roles(user, organisation, keys, catalogue)
+    member.suspended_at = None  # the office is held, not suspended at its own centre
     audit.record(
         "organisation.exams_officer_set",
         target_type="organisation",

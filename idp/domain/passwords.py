@@ -22,7 +22,7 @@ from idp.domain import audit, sessions, tokens, verification
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
 from idp.mail import messages, outgoing
-from idp.models import AddressChange, User, UserOrigin, UserStatus
+from idp.models import AddressChange, Organisation, User, UserOrigin, UserStatus
 from idp.security import passwords as hasher
 from idp.security import serializer
 
@@ -225,10 +225,17 @@ def _address_change_waits(user: User) -> bool:
     )
 
 
-def request_reset(user: User | None, *, minutes: int) -> None:
+def request_reset(
+    user: User | None,
+    *,
+    minutes: int,
+    asked_by: User | None = None,
+    organisation: Organisation | None = None,
+) -> None:
     """Email a reset link to an account that is active or not active yet (see
     ``reset_activates``); for an unknown or suspended account do nothing, so the caller's
-    answer is the same either way."""
+    answer is the same either way. ``asked_by`` is the officer of ``organisation`` who asked
+    for it, named in the email."""
     if user is None or not user.email:
         return
     if user.status not in (UserStatus.ACTIVE, UserStatus.INVITED):
@@ -249,6 +256,13 @@ def request_reset(user: User | None, *, minutes: int) -> None:
             name=verification.name_for(user, user.email),
             url=messages.link("password.open_reset_link", token=token),
             minutes=minutes,
+            asked_by=asked_by.name if asked_by else None,
+            centre=organisation.code if organisation else None,
+            exams_officer=(
+                organisation is not None
+                and asked_by is not None
+                and organisation.exams_officer_id == asked_by.id
+            ),
         )
     )
     audit.record("user.password_reset_requested", target_type="user", target_id=user.sub)

@@ -109,7 +109,19 @@ def verification_code(
     )
 
 
-def password_reset(*, to: str, name: str | None, url: str, minutes: int) -> EmailMessage:
+def password_reset(
+    *,
+    to: str,
+    name: str | None,
+    url: str,
+    minutes: int,
+    asked_by: str | None = None,
+    centre: str | None = None,
+    exams_officer: bool = False,
+) -> EmailMessage:
+    """A reset link; ``asked_by`` names the person who asked for it at ``centre`` (the
+    exams officer named for it, or another person with User Management there) when it was not
+    the account's owner."""
     return _build(
         "password_reset",
         to,
@@ -117,6 +129,9 @@ def password_reset(*, to: str, name: str | None, url: str, minutes: int) -> Emai
         name=name,
         url=url,
         minutes=minutes,
+        asked_by=asked_by,
+        centre=centre,
+        exams_officer=exams_officer,
     )
 
 

@@ -61,6 +61,9 @@ class Membership(db.Model):  # type: ignore[name-defined]
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Suspended at this organisation by its exams officer: the person holds no roles here
+    # (``held_role_keys``); their account and other organisations are not affected.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     organisation: Mapped[Organisation] = relationship(back_populates="memberships")
@@ -68,7 +71,17 @@ class Membership(db.Model):  # type: ignore[name-defined]
 
     @property
     def role_keys(self) -> set[str]:
+        """The roles given here, in force or not (see ``held_role_keys``)."""
         return {r.key for r in self.role_rows}
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    @property
+    def held_role_keys(self) -> set[str]:
+        """The roles the person may use here: none while the membership is suspended."""
+        return set() if self.is_suspended else self.role_keys
 
 
 class ServiceRow(db.Model):  # type: ignore[name-defined]

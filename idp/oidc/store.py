@@ -214,7 +214,12 @@ _MEMBERSHIP_ROLES = (
     select(orgs_t.c.id, orgs_t.c.code, orgs_t.c.name, orgs_t.c.brand, membership_roles.c.role_key)
     .select_from(memberships_t)
     .join(orgs_t, orgs_t.c.id == memberships_t.c.organisation_id)
-    .outerjoin(membership_roles, membership_roles.c.membership_id == memberships_t.c.id)
+    # A membership suspended at its organisation holds no roles there.
+    .outerjoin(
+        membership_roles,
+        (membership_roles.c.membership_id == memberships_t.c.id)
+        & memberships_t.c.suspended_at.is_(None),
+    )
     .where(memberships_t.c.user_id == bindparam("user_id"))
 )
 _ALL_MEMBERSHIP_ROLES = Prepared(_MEMBERSHIP_ROLES)
@@ -264,6 +269,7 @@ _MANAGED_ASSOCIATE = (
     .where(
         orgs_t.c.id == bindparam("organisation_id"),
         memberships_t.c.user_id == bindparam("user_id"),
+        memberships_t.c.suspended_at.is_(None),
         membership_roles.c.role_key.in_(bindparam("management_roles", expanding=True)),
     )
     .limit(1)

@@ -25,7 +25,7 @@ def _acting(memberships: list[Membership]) -> Membership | None:
     found = next((m for m in memberships if m.organisation_id == chosen), None)
     return (
         found
-        or next((m for m in memberships if m.role_keys), None)
+        or next((m for m in memberships if m.held_role_keys), None)
         or (memberships[0] if memberships else None)
     )
 
@@ -37,7 +37,7 @@ def index() -> Any:
     catalogue = current_app.extensions["idp.settings"].catalogue
     memberships = _memberships()
     acting = _acting(memberships)
-    held = acting.role_keys if acting else set()
+    held = acting.held_role_keys if acting else set()
     brand = acting.organisation.brand if acting else None
     tiles = [
         {

@@ -14,6 +14,7 @@ from idp.domain import joining, management
 from idp.errors import DomainError
 from idp.extensions import db
 from idp.models import JoinInvitation, Organisation
+from idp.web import confirmation
 
 bp = Blueprint("joining", __name__, url_prefix="/invitations")
 
@@ -41,7 +42,28 @@ def page(org: Organisation, invitation: JoinInvitation, role_groups: Any) -> Any
 
 
 def confirm_withdraw(org: Organisation, invitation: JoinInvitation) -> Any:
-    return render_template("organisation/invitation_withdraw.html", org=org, invitation=invitation)
+    """The question before withdrawing (``web.confirmation``)."""
+    page = url_for("organisation.view_user", code=org.code, sub=invitation.public_id)
+    return confirmation.ask(
+        confirmation.Question(
+            title=_("Withdraw the invitation to %(name)s?", name=invitation.name),
+            consequences=[
+                _(
+                    "The invitation sent to %(email)s stops working: they cannot join"
+                    " %(centre)s with it.",
+                    email=invitation.email,
+                    centre=org.code,
+                ),
+                _("You can invite them again later."),
+            ],
+            yes=_("Yes, withdraw the invitation to %(name)s", name=invitation.name),
+        ),
+        action=url_for(
+            "organisation.act", code=org.code, sub=invitation.public_id, action="withdraw"
+        ),
+        cancel=page,
+        org=org,
+    )
 
 
 def act(
@@ -64,6 +86,8 @@ def act(
             )
             message = _("A new invitation has been sent to %(email)s.", email=invitation.email)
         elif action == "withdraw":
+            if not confirmation.confirmed():
+                return confirm_withdraw(org, invitation)
             joining.withdraw(current_user, invitation)
             db.session.commit()
             flash(

@@ -29,14 +29,22 @@ from werkzeug.datastructures import MultiDict
 
 from idp import clock
 from idp.catalogue import Catalogue, Role
-from idp.domain import address_changes, audit, management, member_list, sessions
+from idp.domain import (
+    address_changes,
+    audit,
+    management,
+    member_list,
+    office,
+    sessions,
+    suspensions,
+)
 from idp.domain.management import NewUser
 from idp.domain.member_list import ListQuery
 from idp.errors import DomainError, NotFound
 from idp.extensions import db
-from idp.models import Organisation
+from idp.models import Organisation, User
 from idp.oidc import data_holders
-from idp.web import audit_sentences, join_invitations, throttle
+from idp.web import audit_sentences, confirmation, join_invitations, member_actions, throttle
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
@@ -256,8 +264,15 @@ def view_user(code: str, sub: str) -> Any:
         return join_invitations.page(org, invitation, _role_groups(org))
     user, membership = management.member(org, sub)
     catalogue = _catalogue()
+    protected = office.is_exams_officer(org, user)
+    suspended = suspensions.suspended_here(org, user)
+    reach = suspensions.scope(current_user, org, user, catalogue)
     return render_template(
         "organisation/user.html",
+        protected=protected,
+        locked_roles={catalogue.management_role(org.brand)} if protected else set(),
+        suspended=suspended,
+        suspension_effect=member_actions.suspension_effect(reach, org, user),
         org=org,
         user=user,
         membership=membership,
@@ -277,10 +292,30 @@ def view_user(code: str, sub: str) -> Any:
     )
 
 
+def _ask(org: Organisation, user: User, action: str) -> Any:
+    """The question before ``action`` (``member_actions.CONFIRMED``), or, if the action would
+    be refused, the refusal on the user's page."""
+    try:
+        question = member_actions.question(current_user, org, user, action, management_settings())
+    except DomainError as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for("organisation.view_user", code=org.code, sub=user.sub))
+    return confirmation.ask(
+        question,
+        action=url_for("organisation.act", code=org.code, sub=user.sub, action=action),
+        cancel=url_for("organisation.view_user", code=org.code, sub=user.sub),
+        org=org,
+    )
+
+
 def _act(code: str, sub: str, action: str) -> Any:
     org = managed_org(code)
     user, _membership = management.member(org, sub)
     catalogue = _catalogue()
+    if action in member_actions.CONFIRMED and not confirmation.confirmed():
+        return _ask(org, user, action)
+    if action == "delete" and not confirmation.confirmed():
+        return redirect(url_for("organisation.delete_user", code=org.code, sub=sub))
     try:
         if action == "roles":
             management.change_roles(
@@ -288,11 +323,11 @@ def _act(code: str, sub: str, action: str) -> Any:
             )
             message = _("The roles of %(name)s have been saved.", name=user.name)
         elif action == "suspend":
-            management.suspend(current_user, org, user, catalogue)
-            message = _("%(name)s has been suspended and signed out everywhere.", name=user.name)
+            reach = suspensions.suspend(current_user, org, user, catalogue)
+            message = member_actions.suspended_notice(reach, org, user)
         elif action == "restore":
-            management.restore(current_user, org, user, catalogue)
-            message = _("%(name)s has been restored.", name=user.name)
+            reach = suspensions.restore(current_user, org, user, catalogue)
+            message = member_actions.restored_notice(reach, org, user)
         elif action == "invitation":
             management.resend_invitation(current_user, org, user, management_settings())
             message = _("A new invitation has been sent to %(email)s.", email=user.email)
@@ -344,6 +379,15 @@ def _act(code: str, sub: str, action: str) -> Any:
     return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
 
 
+@bp.get("/<code>/users/<sub>/<any(suspend, restore, password):action>")
+def confirm_action(code: str, sub: str, action: str) -> Any:
+    """The question before suspending, restoring or sending a reset link: nothing changes
+    until it is answered Yes (a POST from this page, to the same address)."""
+    org = managed_org(code)
+    user, _membership = management.member(org, sub)
+    return _ask(org, user, action)
+
+
 @bp.get("/<code>/users/<sub>/delete")
 def delete_user(code: str, sub: str) -> Any:
     """Delete (or remove from this organisation): first every data-holding service is asked
@@ -358,6 +402,7 @@ def delete_user(code: str, sub: str) -> Any:
         flash(exc.message, "warning")
         return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
     holdings = data_holders.ask(user, org)
+    services = {c.client_id: c.service_keys for c in data_holders.holders()}
     return render_template(
         "organisation/delete.html",
         org=org,
@@ -365,7 +410,16 @@ def delete_user(code: str, sub: str) -> Any:
         holdings=holdings,
         blocked=any(h.blocks_deletion for h in holdings),
         deletes_account=deletes_account,
-        targets=management.transfer_targets(org, user),
+        question=member_actions.delete_question(org, user, deletes_account),
+        action=url_for("organisation.act", code=org.code, sub=sub, action="delete"),
+        cancel=url_for("organisation.view_user", code=org.code, sub=sub),
+        targets={
+            h.client_id: management.transfer_targets(
+                org, user, services.get(h.client_id, ()), _catalogue()
+            )
+            for h in holdings
+            if h.holds_data
+        },
     )
 
 
@@ -381,7 +435,9 @@ def transfer_data(code: str, sub: str) -> Any:
         abort(404)
     try:
         management.check_removable(current_user, org, user, _catalogue())
-        to = management.transfer_target(org, user, request.form.get("to", ""))
+        to = management.transfer_target(
+            org, user, request.form.get("to", ""), holder.service_keys, _catalogue()
+        )
         data_holders.transfer(holder, user, to, org)
     except DomainError as exc:
         db.session.rollback()

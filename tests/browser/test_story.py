@@ -98,10 +98,12 @@ def test_centre_officer_teacher_service_and_a_role_taken_away(site, new_page, ax
     # The officer suspends Tom, then opens the page that deletes him (and stops there).
     officer.goto(site.base + "/organisation/ST101/users")
     officer.get_by_role("link", name="View Tom Teacher").click()
+    officer.get_by_role("link", name="Suspend").click()
+    officer.get_by_role("heading", name="Suspend Tom Teacher?").wait_for()
     with officer.expect_navigation():
-        officer.get_by_role("button", name="Suspend").click()
+        officer.get_by_role("button", name="Yes, suspend Tom Teacher").click()
     officer.locator(".notice").first.wait_for()
     check(officer, axe_js)
     officer.get_by_role("link", name="Delete this user").click()
-    officer.get_by_role("heading", name="Delete Tom Teacher").wait_for()
+    officer.get_by_role("heading", name="Delete Tom Teacher", exact=True).wait_for()
     check(officer, axe_js, "organisation-delete-user")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from idp.domain import address_changes, management, member_list, organisations, users
+from idp.domain import address_changes, management, member_list, organisations, suspensions, users
 from idp.domain.management import NewUser
 from idp.domain.member_list import ListQuery
 from idp.errors import InvalidInput, NotFound, PermissionDenied
@@ -122,12 +122,12 @@ def test_the_last_user_manager_cannot_be_removed(world, make):
             world["associate"], world["ca201"], head, ["sfa.teacher"], world["catalogue"]
         )
     with pytest.raises(PermissionDenied, match="last person with User Management"):
-        management.suspend(world["associate"], world["ca201"], head, world["catalogue"])
+        suspensions.suspend(world["associate"], world["ca201"], head, world["catalogue"])
 
 
 def test_nobody_suspends_or_deletes_themselves(world):
     with pytest.raises(PermissionDenied):
-        management.suspend(world["officer"], world["aa101"], world["officer"], world["catalogue"])
+        suspensions.suspend(world["officer"], world["aa101"], world["officer"], world["catalogue"])
     with pytest.raises(PermissionDenied):
         management.remove(world["officer"], world["aa101"], world["officer"], world["catalogue"])
 
@@ -146,7 +146,7 @@ def test_a_suspended_invited_account_is_deleted_with_its_membership(world):
     )
     db.session.commit()
     tom = db.session.scalar(db.select(User).where(User.sub == person.sub))
-    management.suspend(world["officer"], world["aa101"], tom, world["catalogue"])
+    suspensions.suspend(world["officer"], world["aa101"], tom, world["catalogue"])
     db.session.commit()
     assert tom.status == "suspended"
     assert management.remove(world["officer"], world["aa101"], tom, world["catalogue"]) is True
@@ -154,12 +154,17 @@ def test_a_suspended_invited_account_is_deleted_with_its_membership(world):
     assert db.session.scalar(db.select(User).where(User.sub == person.sub)) is None
 
 
-def test_a_person_of_another_organisation_is_removed_not_suspended(world):
+def test_a_person_of_another_organisation_is_suspended_here_only_then_removed(world):
     catalogue = world["catalogue"]
     organisations.set_roles(world["stranger"], world["aa101"], ["sfa.teacher"], catalogue)
     db.session.commit()
-    with pytest.raises(PermissionDenied, match="organisation you do not manage"):
-        management.suspend(world["officer"], world["aa101"], world["stranger"], catalogue)
+    reach = suspensions.suspend(world["officer"], world["aa101"], world["stranger"], catalogue)
+    db.session.commit()
+    assert reach == "membership" and world["stranger"].status == "active"
+    here = organisations.membership(world["stranger"], world["aa101"])
+    assert here.is_suspended and here.held_role_keys == set() and here.role_keys
+    elsewhere = [m for m in world["stranger"].memberships if m.organisation.code == "ZZ999"]
+    assert not elsewhere[0].is_suspended and elsewhere[0].held_role_keys
     assert (
         management.remove(world["officer"], world["aa101"], world["stranger"], catalogue) is False
     )
@@ -263,7 +268,7 @@ def test_restore_refuses_someone_who_belongs_to_another_organisation(world):
     organisations.set_roles(stranger, world["aa101"], ["sfa.teacher"], catalogue)
     db.session.commit()
     with pytest.raises(PermissionDenied, match="cannot be restored from here"):
-        management.restore(world["officer"], world["aa101"], stranger, catalogue)
+        suspensions.restore(world["officer"], world["aa101"], stranger, catalogue)
     db.session.rollback()
     assert db.session.get(User, stranger.id).status == "suspended"
 
@@ -337,11 +342,48 @@ def test_restore_brings_back_an_account_that_never_proved_its_address_as_invited
     catalogue = world["catalogue"]
     tom = make.invited("tom@example.org", org=world["aa101"], roles=("sfa.teacher",))
     passwords.set_password(tom, "a password chosen at the first sign-in")  # no code entered yet
-    management.suspend(world["officer"], world["aa101"], tom, catalogue)
+    suspensions.suspend(world["officer"], world["aa101"], tom, catalogue)
     db.session.commit()
-    management.restore(world["officer"], world["aa101"], tom, catalogue)
+    suspensions.restore(world["officer"], world["aa101"], tom, catalogue)
     db.session.commit()
     assert db.session.get(User, tom.id).status == "invited"
-    management.suspend(world["officer"], world["aa101"], world["teacher"], catalogue)
-    management.restore(world["officer"], world["aa101"], world["teacher"], catalogue)
+    suspensions.suspend(world["officer"], world["aa101"], world["teacher"], catalogue)
+    suspensions.restore(world["officer"], world["aa101"], world["teacher"], catalogue)
     assert world["teacher"].status == "active"
+
+
+def test_a_person_suspended_here_who_now_belongs_only_here_can_be_deleted(world):
+    """Suspended at AA101 while they also taught at ZZ999; ZZ999 then let them go: the
+    membership's suspension is the suspension delete asks for."""
+    catalogue = world["catalogue"]
+    stranger = world["stranger"]
+    organisations.set_roles(stranger, world["aa101"], ["sfa.teacher"], catalogue)
+    assert suspensions.suspend(world["officer"], world["aa101"], stranger, catalogue) == (
+        "membership"
+    )
+    elsewhere = organisations.membership(stranger, world["zz999"])
+    stranger.memberships.remove(elsewhere)
+    db.session.delete(elsewhere)
+    db.session.commit()
+    assert management.remove(world["officer"], world["aa101"], stranger, catalogue) is False
+    db.session.commit()
+    assert db.session.get(User, stranger.id).memberships == []
+
+
+def test_the_officer_of_an_associate_centre_is_suspended_at_the_associate_only(world):
+    """The Associate's officer manages CA200 and CA201; a CA200 teacher named exams officer of
+    CA201 keeps their account (and office) when suspended at CA200, and cannot be suspended at
+    CA201 from My Organisation at all."""
+    catalogue = world["catalogue"]
+    head = world["centre_teacher"]
+    organisations.set_roles(head, world["ca200"], ["sfa.teacher"], catalogue)
+    organisations.set_exams_officer(world["ca201"], head, catalogue)
+    db.session.commit()
+    with pytest.raises(PermissionDenied, match="exams officer named for CA201"):
+        suspensions.suspend(world["associate"], world["ca201"], head, catalogue)
+    assert suspensions.suspend(world["associate"], world["ca200"], head, catalogue) == (
+        "membership"
+    )
+    db.session.commit()
+    assert head.status == "active"
+    assert not organisations.membership(head, world["ca201"]).is_suspended

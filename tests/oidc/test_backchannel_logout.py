@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from idp.domain import management
+from idp.domain import suspensions
 from idp.extensions import db
 from tests.oidc_helpers import RelyingParty, csrf_token
 
@@ -92,7 +92,7 @@ def test_suspension_logs_the_user_out_of_every_service(client, app, make, receiv
     rp.tokens("teacher@example.org")
     second = RelyingParty(app.test_client(), rp.registered)
     second.tokens("teacher@example.org")  # another browser, another session
-    management.suspend(officer, centre, teacher, make.catalogue)
+    suspensions.suspend(officer, centre, teacher, make.catalogue)
     db.session.commit()
     sids = {_verify(rp, token)["sid"] for token in Receiver.received}
     assert len(Receiver.received) == 2 and len(sids) == 2

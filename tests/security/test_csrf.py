@@ -190,7 +190,11 @@ class Walk:
                 "redirect_uris": "https://results.example.org/callback",
                 "services": "submit_for_assessment",
             },
-            "organisation.act": {"roles": "sfa.teacher", "email": "donald.new@example.org"},
+            "organisation.act": {
+                "roles": "sfa.teacher",
+                "email": "donald.new@example.org",
+                "confirm": "yes",
+            },
             "organisation.add_users": {
                 "rows": "1",
                 **{f"{k}-0": v for k, v in person.items()},

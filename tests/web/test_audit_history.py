@@ -9,7 +9,7 @@ import re
 import pytest
 
 from idp import clock
-from idp.domain import management, organisations, users
+from idp.domain import management, organisations, suspensions, users
 from idp.extensions import db
 from idp.models import User, UserOrigin
 from tests.factories import PASSWORD
@@ -189,7 +189,7 @@ def test_what_was_done_at_the_centre_stays_when_the_account_is_deleted(officer_b
     assert "Tom Teacher signed in with password." in _log(officer_browser)
     officer = _person("officer@example.org")
     clock.advance(60)
-    management.suspend(officer, aa101, tom, catalogue)
+    suspensions.suspend(officer, aa101, tom, catalogue)
     db.session.commit()
     clock.advance(60)
     assert "Olga Officer suspended Tom Teacher." in _log(officer_browser)

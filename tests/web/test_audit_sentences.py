@@ -13,7 +13,7 @@ import pyotp
 import pytest
 
 from idp import clock
-from idp.domain import audit, management, organisations, totp, users
+from idp.domain import audit, management, organisations, suspensions, totp, users
 from idp.extensions import db
 from idp.models import AuditEvent, User, UserOrigin
 from idp.web import audit_sentences
@@ -137,7 +137,7 @@ def test_roles_by_name_and_accounts_gone_as_a_deleted_account(officer_browser, a
         origin=UserOrigin.INVITATION,
     )
     organisations.set_roles(tom, centre, ["sfa.teacher"], catalogue)
-    management.suspend(officer, centre, tom, catalogue)
+    suspensions.suspend(officer, centre, tom, catalogue)
     db.session.commit()
     management.remove(officer, centre, tom, catalogue)
     # An event of a kind with no sentence of its own reads as its label, by and about whom.

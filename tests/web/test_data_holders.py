@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from idp.domain import clients, management
+from idp.domain import clients, management, organisations, suspensions
 from idp.extensions import db
 from idp.models import UserOrigin
 from tests.journeys import location, page_text, sign_in
@@ -85,7 +85,7 @@ def tess(make, centre, app):
     person = make.invited("tess@example.org", given_name="Tess", org=centre, roles=("sfa.teacher",))
     person.origin = UserOrigin.INVITATION  # as an officer's Add user makes it: deletable
     officer = management.member(centre, centre.exams_officer.sub)[0]
-    management.suspend(officer, centre, person, app.extensions["idp.settings"].catalogue)
+    suspensions.suspend(officer, centre, person, app.extensions["idp.settings"].catalogue)
     db.session.commit()
     return person
 
@@ -134,8 +134,8 @@ def test_delete_waits_for_the_transfer(officer, holder, tess, terry, centre):
     Holder.holdings = {tess.sub: 3}
     base = f"/organisation/AA101/users/{tess.sub}"
     page = page_text(officer.get(f"{base}/delete"))
-    assert "Delete Tess Teacher</button>" not in page and "Transfer data" in page
-    refused = _post(officer, f"{base}/delete", {}, f"{base}/delete")
+    assert "Yes, delete Tess Teacher</button>" not in page and "Transfer data" in page
+    refused = _post(officer, f"{base}/delete", {"confirm": "yes"}, f"{base}/delete")
     assert location(refused) == f"{base}/delete"
     assert officer.get(base).status_code == 200  # still there
 
@@ -152,7 +152,7 @@ def test_delete_waits_for_the_transfer(officer, holder, tess, terry, centre):
     page = page_text(officer.get(f"{base}/delete"))
     assert "has transferred the data of Tess" in page and "holds no data of Tess" in page
 
-    deleted = _post(officer, f"{base}/delete", {}, f"{base}/delete")
+    deleted = _post(officer, f"{base}/delete", {"confirm": "yes"}, f"{base}/delete")
     assert location(deleted) == "/organisation/AA101/users"
     assert officer.get(base).status_code == 404
     audit = page_text(officer.get("/organisation/AA101/audit"))
@@ -187,13 +187,13 @@ def test_a_confused_or_unreachable_service_blocks_deletion(officer, holder, tess
     Holder.answer_raw = b"[1, 2]"  # not the answer asked for
     page = page_text(officer.get(f"{base}/delete"))
     assert "could not be asked whether it holds data of Tess" in page
-    assert "Delete Tess Teacher</button>" not in page
+    assert "Yes, delete Tess Teacher</button>" not in page
 
     clients.set_user_data_uri(clients.get(holder.client_id), f"http://127.0.0.1:{free_port()}/")
     db.session.commit()
     page = page_text(officer.get(f"{base}/delete"))
     assert "could not be asked whether it holds data of Tess" in page
-    refused = _post(officer, f"{base}/delete", {}, f"{base}/delete")
+    refused = _post(officer, f"{base}/delete", {"confirm": "yes"}, f"{base}/delete")
     assert location(refused) == f"{base}/delete"
     assert officer.get(base).status_code == 200
 
@@ -207,9 +207,9 @@ def test_a_disabled_service_is_still_asked(officer, holder, tess):
     base = f"/organisation/AA101/users/{tess.sub}"
     page = page_text(officer.get(f"{base}/delete"))
     assert "Progression Tests</strong>:" in page and "(2 records)" in page
-    assert "Delete Tess Teacher</button>" not in page
+    assert "Yes, delete Tess Teacher</button>" not in page
     assert [r["action"] for r in Holder.requests] == ["query"]
-    refused = _post(officer, f"{base}/delete", {}, f"{base}/delete")
+    refused = _post(officer, f"{base}/delete", {"confirm": "yes"}, f"{base}/delete")
     assert location(refused) == f"{base}/delete"
     clients.set_user_data_uri(clients.get(holder.client_id), f"http://127.0.0.1:{free_port()}/")
     db.session.commit()
@@ -246,7 +246,7 @@ def test_an_answer_that_is_not_http_counts_as_holding_data(officer, make, tess, 
     page = officer.get(f"{base}/delete")
     assert page.status_code == 200
     assert "could not be asked whether it holds data of Tess" in page_text(page)
-    refused = _post(officer, f"{base}/delete", {}, f"{base}/delete")
+    refused = _post(officer, f"{base}/delete", {"confirm": "yes"}, f"{base}/delete")
     assert location(refused) == f"{base}/delete"
     moved = _post(
         officer, f"{base}/transfer", {"client_id": holder.client_id, "to": terry.sub}, base
@@ -263,3 +263,46 @@ def test_nobody_active_is_offered_for_deletion(officer, holder, terry):
     assert location(response) == base
     assert "Suspend this account before deleting it" in page_text(officer.get(base))
     assert Holder.requests == []
+
+
+# -- only people the holding service will accept are offered, or asked to receive ----------------
+
+
+def test_only_members_with_a_role_for_the_service_are_offered(officer, holder, tess, make, centre):
+    Holder.holdings = {tess.sub: 1}
+    base = f"/organisation/AA101/users/{tess.sub}"
+    page = page_text(officer.get(f"{base}/delete"))
+    assert "No one else at AA101 has a role for Progression Tests. Give someone a role for it" in (
+        page
+    )
+    assert "Transfer data" not in page
+    make.user("aa.only@example.org", given_name="Ann", org=centre, roles=("aa.nominated_user",))
+    make.user("terry@example.org", given_name="Terry", org=centre, roles=("sfa.teacher",))
+    page = page_text(officer.get(f"{base}/delete"))
+    assert "terry@example.org" in page and "aa.only@example.org" not in page
+    assert "officer@example.org" not in page  # User Management is no role for the service
+
+
+def test_a_crafted_transfer_to_someone_without_a_role_is_refused_before_asking(
+    officer, holder, tess, make, centre, terry
+):
+    Holder.holdings = {tess.sub: 1}
+    base = f"/organisation/AA101/users/{tess.sub}"
+    ann = make.user(
+        "aa.only@example.org", given_name="Ann", org=centre, roles=("aa.nominated_user",)
+    )
+    suspended_here = make.user(
+        "sam@example.org", given_name="Sam", org=centre, roles=("sfa.teacher",)
+    )
+    organisations.set_roles(suspended_here, make.org("ZZ901"), {"sfa.teacher"}, make.catalogue)
+    suspensions.suspend(
+        management.member(centre, centre.exams_officer.sub)[0], centre, suspended_here,
+        make.catalogue,
+    )  # fmt: skip
+    db.session.commit()
+    for to in (ann.sub, suspended_here.sub, centre.exams_officer.sub):
+        _post(officer, f"{base}/transfer", {"client_id": holder.client_id, "to": to}, base)
+        page = page_text(officer.get(f"{base}/delete"))
+        assert "Choose someone at AA101 who has a role for this service." in page
+    assert all(r["action"] == "query" for r in Holder.requests)
+    assert Holder.holdings == {tess.sub: 1}

@@ -215,8 +215,13 @@ def test_withdrawing_asks_first_then_ends_it(officer_browser, app, teacher):
     question = officer_browser.get(f"{view}/withdraw")
     assert "Yes, withdraw the invitation to Olive Other" in page_text(question)
     assert _invitation().outcome is None  # asking changes nothing
+    token = csrf_token(page_text(question))
+    # A POST that skips the question only asks it.
+    skipped = officer_browser.post(f"{view}/withdraw", data={"csrf_token": token})
+    assert "Yes, withdraw the invitation" in page_text(skipped)
+    assert _invitation().outcome is None
     response = officer_browser.post(
-        f"{view}/withdraw", data={"csrf_token": csrf_token(page_text(question))}
+        f"{view}/withdraw", data={"csrf_token": token, "confirm": "yes"}
     )
     assert location(response) == "/organisation/AA101/users"
     assert _invitation().outcome == "withdrawn"
@@ -240,7 +245,8 @@ def test_another_centres_officer_cannot_see_or_touch_the_invitation(
         assert zed.get(f"{view}/withdraw").status_code == 404
     token = csrf_token(page_text(zed.get("/organisation/ZZ900/users")))
     response = zed.post(
-        f"/organisation/ZZ900/users/{invitation.public_id}/withdraw", data={"csrf_token": token}
+        f"/organisation/ZZ900/users/{invitation.public_id}/withdraw",
+        data={"csrf_token": token, "confirm": "yes"},
     )
     assert response.status_code == 404
     assert _invitation().outcome is None

@@ -237,7 +237,7 @@ def test_a_crafted_post_cannot_grant_global_listening_or_edit_own_roles(officer_
         {"roles": ["sfa.exams_officer"]},
         page_url=f"/organisation/AA101/users/{me}",
     )
-    assert "You cannot change the roles of yourself" in notice_of(
+    assert "You cannot change your own roles" in notice_of(
         page_text(officer_browser.get(location(response)))
     )
     db.session.expire_all()
@@ -261,10 +261,10 @@ def test_suspend_blocks_sign_in_and_tokens_at_once_then_restore_and_delete(
     sign_in(donald_browser, "donald@example.org")
     view = f"/organisation/AA101/users/{donald}"
 
-    submit(officer_browser, f"{view}/delete", {}, page_url=view)
+    submit(officer_browser, f"{view}/delete", {"confirm": "yes"}, page_url=view)
     assert db.session.scalar(db.select(User).where(User.sub == donald)) is not None  # not yet
 
-    submit(officer_browser, f"{view}/suspend", {}, page_url=view)
+    submit(officer_browser, f"{view}/suspend", {"confirm": "yes"}, page_url=view)
     assert "Suspended" in page_text(officer_browser.get(view))
     assert donald_browser.get("/").status_code == 302
     assert rp.userinfo(tokens["access_token"]).status_code == 401
@@ -273,11 +273,11 @@ def test_suspend_blocks_sign_in_and_tokens_at_once_then_restore_and_delete(
         sign_in(app.test_client(), "donald@example.org")
     )
 
-    submit(officer_browser, f"{view}/restore", {}, page_url=view)
+    submit(officer_browser, f"{view}/restore", {"confirm": "yes"}, page_url=view)
     assert location(sign_in(app.test_client(), "donald@example.org")) == "/"
 
-    submit(officer_browser, f"{view}/suspend", {}, page_url=view)
-    response = submit(officer_browser, f"{view}/delete", {}, page_url=view)
+    submit(officer_browser, f"{view}/suspend", {"confirm": "yes"}, page_url=view)
+    response = submit(officer_browser, f"{view}/delete", {"confirm": "yes"}, page_url=view)
     assert location(response) == "/organisation/AA101/users"
     # Donald was created by an operator, not by invitation: the account stays, unattached.
     donald_user = db.session.scalar(db.select(User).where(User.sub == donald))
@@ -293,7 +293,7 @@ def test_resend_invitation_and_password_reset_from_the_view_page(
     mailbox.wait_for("new@example.org", "Your My Cambridge account", count=2)
     donald = _sub("donald@example.org")
     view = f"/organisation/AA101/users/{donald}"
-    submit(officer_browser, f"{view}/password", {}, page_url=view)
+    submit(officer_browser, f"{view}/password", {"confirm": "yes"}, page_url=view)
     mailbox.wait_for("donald@example.org", "Reset your My Cambridge password")
 
 

@@ -113,7 +113,7 @@ def suspended_elsewhere(app, make):
     other = app.test_client()
     sign_in(other, "o2@example.org")
     view = f"/organisation/ZZ900/users/{x.sub}"
-    submit(other, f"{view}/suspend", {}, page_url=view)
+    submit(other, f"{view}/suspend", {"confirm": "yes"}, page_url=view)
     assert _user("x@example.org").status == "suspended"
     return x
 
@@ -137,7 +137,7 @@ def test_restore_cannot_undo_another_organisations_suspension(
     organisations.set_roles(x, centre, {"sfa.teacher"}, make.catalogue)
     db.session.commit()
     view = f"/organisation/AA101/users/{x.sub}"
-    response = submit(officer_browser, f"{view}/restore", {}, page_url=view)
+    response = submit(officer_browser, f"{view}/restore", {"confirm": "yes"}, page_url=view)
     assert "cannot be restored from here" in notice_of(
         page_text(officer_browser.get(location(response)))
     )

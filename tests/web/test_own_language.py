@@ -77,7 +77,7 @@ def test_an_officers_reset_and_change_of_address_reach_a_person_in_their_own_lan
     assert _language_of(page_text(client.get("/"))) == "en"  # the officer reads English
     donald = db.session.scalar(db.select(User).where(User.given_name == "Donald")).sub
     view = f"/organisation/AA101/users/{donald}"
-    submit(client, f"{view}/password", {}, page_url=view)
+    submit(client, f"{view}/password", {"confirm": "yes"}, page_url=view)
     mailbox.wait_for("donald@example.org", "Restablezca su contraseña de My Cambridge")
 
     submit(client, f"{view}/email", {"email": "donald.duck@example.org"}, page_url=view)
