@@ -249,7 +249,18 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
 
             return current_user.is_authenticated and bool(manageable())
 
-        return {"can_manage": can_manage}
+        def acting_for() -> tuple[Any, bool]:
+            """The organisation the signed-in person acts for (None until they choose, when
+            they have several), and whether they have a choice (``idp.domain.acting``)."""
+            from idp.domain import acting
+
+            if not current_user.is_authenticated:
+                return None, False
+            options = acting.choices(current_user, settings.catalogue)
+            org = acting.current(current_user, current_user.auth_session, settings.catalogue)
+            return org, len(options) > 1
+
+        return {"can_manage": can_manage, "acting_for": acting_for}
 
     if settings.demo or settings.testing:
         from idp.web.dev import bp as dev_bp

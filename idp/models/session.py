@@ -52,3 +52,5 @@ class Interaction(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     authenticated_sid: Mapped[str | None] = mapped_column(String(64))
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the person chose, in this interaction, the organisation they act for.
+    organisation_chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

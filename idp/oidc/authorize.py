@@ -22,8 +22,8 @@ from werkzeug.datastructures import MultiDict
 
 from idp import clock
 from idp.models import AuthSession
+from idp.oidc import chooser, store
 from idp.oidc import claims as claims_module
-from idp.oidc import store
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.server import IdpAuthorizationServer, InteractionContext
 from idp.oidc.store import ClientInfo
@@ -49,6 +49,7 @@ SINGLE_VALUED = (
     "claims",
     "request",
     "request_uri",
+    "org_hint",
 )
 MAX_PARAM_LENGTH = 4096
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -304,7 +305,7 @@ def verify_own_id_token(value: str, server: IdpAuthorizationServer) -> dict[str,
 
 @dataclass
 class Decision:
-    """Either ``interaction`` ("login" / "consent") or a ready ``response``."""
+    """Either ``interaction`` ("login" / "organisation" / "consent") or a ready ``response``."""
 
     interaction: str | None = None
     response: Any = None
@@ -351,7 +352,7 @@ def decide(
     login_needed = auth_session is None or (
         not signed_in_here
         and (
-            bool(authz.prompt & {"login", "select_account"})
+            "login" in authz.prompt
             or (
                 authz.max_age is not None
                 and (clock.now() - auth_session.auth_time).total_seconds() > authz.max_age
@@ -371,6 +372,21 @@ def decide(
         if "none" in authz.prompt:
             raise AuthorizeError("login_required", "The user must sign in.")
         raise AuthorizeError("access_denied", "The requested authentication level cannot be met.")
+    organisation_id = chooser.settle(
+        auth_session,
+        authz.client,
+        wants_org=claims_module.asks_for_organisation(authz.scopes, authz.claims_request),
+        prompt=authz.prompt,
+        hint=authz.params.get("org_hint"),
+        chosen_here=interaction is not None and interaction.organisation_chosen_at is not None,
+        catalogue=server.settings.catalogue,
+    )
+    if organisation_id is chooser.NEEDED:
+        if "none" in authz.prompt:
+            raise AuthorizeError(
+                "account_selection_required", "The user must choose the organisation they act for."
+            )
+        return Decision(interaction="organisation")
     consented_here = interaction is not None and interaction.consented_at is not None
     consent_needed = ("consent" in authz.prompt and not consented_here) or (
         not authz.client.first_party
@@ -381,11 +397,15 @@ def decide(
         if "none" in authz.prompt:
             raise AuthorizeError("consent_required", "The user must consent.")
         return Decision(interaction="consent")
-    return Decision(response=issue_code(authz, server, auth_session))
+    assert not isinstance(organisation_id, chooser.Needed)
+    return Decision(response=issue_code(authz, server, auth_session, organisation_id))
 
 
 def issue_code(
-    authz: Authorization, server: IdpAuthorizationServer, auth_session: AuthSession
+    authz: Authorization,
+    server: IdpAuthorizationServer,
+    auth_session: AuthSession,
+    organisation_id: int | None,
 ) -> Any:
     """Let Authlib's grant issue the code, then add ``iss`` to the redirect (RFC 9207)."""
     assert authz.client is not None
@@ -393,9 +413,6 @@ def issue_code(
     params.setlist("scope", [" ".join(authz.scopes)])
     request = server.create_oauth2_request(params)
     user = auth_session.user
-    organisation_id = auth_session.organisation_id or claims_module.default_organisation_id(
-        user.id, authz.client, server.settings.catalogue
-    )
     request.idp_context = InteractionContext(
         sid=auth_session.sid,
         auth_time=int(auth_session.auth_time.timestamp()),

@@ -7,7 +7,8 @@ Scopes and the claims they release (README, "Claims"):
                      language of our pages the user last signed in with, once there is one)
 * ``email``          ``email`` (primary address), ``email_verified``
 * ``roles``          ``org`` (the organisation the user is acting for: code, name, brand) and
-                     ``roles`` (the roles held there, for this client's services only)
+                     ``roles`` (the roles held there, for this client's services only); which
+                     organisation that is: ``acting_for``
 * ``organisations``  ``organisations``: every membership, each with the same role filter
 
 A ``claims`` request parameter (OIDC Core 5.5) may ask for these claims by name for the ID
@@ -101,10 +102,11 @@ def user_claims(
     user: Subject,
     names: set[str],
     client: ClientServices,
-    organisation_id: int | None,
+    acting: store.MembershipView | None,
     catalogue: Catalogue,
 ) -> dict[str, Any]:
-    """The requested claims of ``user`` as ``client`` may see them."""
+    """The requested claims of ``user`` as ``client`` may see them, speaking for ``acting``
+    (``acting_for``)."""
     claims: dict[str, Any] = {"sub": user.sub}
     if "name" in names:
         claims["name"] = f"{user.given_name} {user.family_name}".strip()
@@ -123,18 +125,9 @@ def user_claims(
         return claims
     visible = catalogue.roles_for_services(frozenset(client.service_keys))
     if "organisations" in names:
-        every = store.memberships(user.id)
         claims["organisations"] = [
-            {**_org(m), "roles": sorted(m.role_keys & visible)} for m in every
+            {**_org(m), "roles": sorted(m.role_keys & visible)} for m in store.memberships(user.id)
         ]
-        acting = next((m for m in every if m.organisation_id == organisation_id), None)
-    elif organisation_id is not None:
-        acting = store.membership(user.id, organisation_id)
-    else:
-        acting = None
-    if acting is None and organisation_id is not None:
-        # A Cambridge Associate's officer acting for one of its centres (Change Organisation).
-        acting = store.managed_associate(user.id, organisation_id, catalogue.management_roles())
     if names & {"org", "roles"}:
         if acting is not None:
             claims["org"] = _org(acting)
@@ -142,16 +135,66 @@ def user_claims(
     return claims
 
 
-def default_organisation_id(
-    user_id: int, client: ClientServices, catalogue: Catalogue
-) -> int | None:
-    """The organisation a user acts for when they have not chosen one: the first (by centre
-    number) where they hold a role for this client's services, else their first membership."""
+# -- which organisation a grant speaks for ----------------------------------------------
+
+
+class ChoiceNeeded(Exception):
+    """The person holds roles for the client's services at several organisations and has not
+    chosen one (or the one chosen is no longer theirs): only they can say which."""
+
+
+def asks_for_organisation(
+    scopes: str | list[str] | set[str], claims_request: dict[str, Any] | None
+) -> bool:
+    """Whether a grant releases ``org``/``roles``: by the ``roles`` scope, or by a ``claims``
+    request naming them (already held within the scopes: ``within_scopes``)."""
+    if "roles" in (scopes.split() if isinstance(scopes, str) else scopes):
+        return True
+    return any(
+        isinstance(members, dict) and bool({"org", "roles"} & set(members))
+        for members in (claims_request or {}).values()
+    )
+
+
+def may_act_for(
+    user_id: int, organisation_id: int, catalogue: Catalogue
+) -> store.MembershipView | None:
+    """The organisation as the user acts for it, if they may: a membership, or an associate
+    centre of a Cambridge Associate where they hold User Management (no roles there)."""
+    return store.membership(user_id, organisation_id) or store.managed_associate(
+        user_id, organisation_id, catalogue.management_roles()
+    )
+
+
+def acting_for(
+    user_id: int, client: ClientServices, chosen: int | None, catalogue: Catalogue
+) -> store.MembershipView | None:
+    """The organisation a grant speaks for (README, "Claims"), never one picked by order:
+
+    * ``chosen`` (in the sign-in session, or when the grant was made) while the user may still
+      act for it;
+    * else the one organisation where they hold roles for the client's services;
+    * else, when they hold none anywhere, their only organisation, or none at all (no ``org``,
+      ``roles: []``);
+    * several holding roles: ``ChoiceNeeded``.
+    """
+    if chosen is not None:
+        found = may_act_for(user_id, chosen, catalogue)
+        if found is not None:
+            return found
     every = store.memberships(user_id)
-    if not every:
-        return None
     visible = catalogue.roles_for_services(frozenset(client.service_keys))
-    return next((m for m in every if m.role_keys & visible), every[0]).organisation_id
+    holding = [m for m in every if m.role_keys & visible]
+    if len(holding) > 1:
+        raise ChoiceNeeded()
+    if holding:
+        return holding[0]
+    managed = store.managed_associate_ids(user_id, catalogue.management_roles())
+    if len({m.organisation_id for m in every} | managed) != 1:
+        return None
+    if every:
+        return every[0]
+    return may_act_for(user_id, managed.pop(), catalogue)
 
 
 def _org(membership: store.MembershipView) -> dict[str, str]:

@@ -91,20 +91,35 @@ class ResourceProtector(FlaskResourceProtector):
 
 
 def _token_claims(server: Any, match: TokenMatch, target: str) -> dict[str, Any]:
+    """The claims a token carries now. Raises ``claims.ChoiceNeeded`` when the organisation
+    it spoke for is no longer the person's and several others would do (``acting_for``)."""
     if match.for_client:
         return {}
     row = match.row
     names = claims_module.requested_claim_names(set(row.scope.split()), row.claims_request, target)
     services = SimpleNamespace(service_keys=row.client_service_keys)
-    return claims_module.user_claims(
-        store.subject_of(row), names, services, row.organisation_id, server.settings.catalogue
-    )
+    catalogue = server.settings.catalogue
+    acting = None
+    if names & {"org", "roles"}:
+        acting = claims_module.acting_for(row.user_id, services, row.organisation_id, catalogue)
+    return claims_module.user_claims(store.subject_of(row), names, services, acting, catalogue)
 
 
 class UserInfoEndpoint(_UserInfoEndpoint):
     def __call__(self, request: OAuth2Request) -> tuple[int, Any, list[tuple[str, str]]]:
         match: TokenMatch = self.resource_protector.acquire_token("openid")
-        return 200, _token_claims(self.server, match, "userinfo"), default_json_headers
+        try:
+            found = _token_claims(self.server, match, "userinfo")
+        except claims_module.ChoiceNeeded:
+            # OIDC Core 5.3.3: an error as RFC 6750 3.1 defines them. The token spoke for an
+            # organisation that is no longer the person's and several others would do: any
+            # answer would be a guess, so the token is no longer good for this (invalid_token
+            # asks the relying party to get a new one, and refreshing asks the person).
+            raise InvalidTokenError(
+                "The organisation this token spoke for is no longer the person's.",
+                realm=self.server.settings.oidc.issuer,
+            ) from None
+        return 200, found, default_json_headers
 
 
 def check_token_param(request: OAuth2Request) -> None:
@@ -165,7 +180,10 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
         if row.sid:
             payload["sid"] = row.sid
-        payload.update(_token_claims(self.server, token, "userinfo"))
+        try:
+            payload.update(_token_claims(self.server, token, "userinfo"))
+        except claims_module.ChoiceNeeded:  # as userinfo refuses it: no longer usable
+            return {"active": False}
         return payload
 
 

@@ -21,8 +21,8 @@ from flask import g
 
 from idp import clock
 from idp.models import UserStatus
-from idp.oidc import store
-from idp.oidc.tokens import TokenMatch, store_client_token
+from idp.oidc import claims, store
+from idp.oidc.tokens import TokenMatch, grant_source, store_client_token
 from idp.security import random_token, token_hash
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
@@ -59,11 +59,34 @@ class _SignThenWrite:
             include_refresh_token=include_refresh_token,
         )
         self.request.user = user
+        self.speak_for(user, scope)
         if "openid" in scope.split():
             token["id_token"] = self.server.encode_id_token(self.request, token)
         retire()
         self.server.save_token(token, self.request)
         return 200, token, self.TOKEN_RESPONSE_HEADER
+
+    def speak_for(self, user: Any, scope: str) -> None:
+        """Settle the organisation the new token speaks for (``claims.acting_for``): the one
+        of its code or old token while the person may still act for it, else the one the rule
+        finds. When several would do, only the person can say: ``invalid_grant`` sends the
+        relying party back through authorization, where they choose."""
+        source = grant_source(self.request)
+        self.request.acting = None
+        self.request.organisation_id = source.organisation_id
+        if not claims.asks_for_organisation(scope, source.claims_request):
+            return
+        try:
+            acting = claims.acting_for(
+                user.id, self.request.client, source.organisation_id, self.server.settings.catalogue
+            )
+        except claims.ChoiceNeeded:
+            raise InvalidGrantError(
+                "The person now acts for several organisations: send them through authorization "
+                "to choose one."
+            ) from None
+        self.request.acting = acting
+        self.request.organisation_id = acting.organisation_id if acting else None
 
 
 class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):

@@ -1,4 +1,5 @@
-"""Interactions: an authorization request parked while the user signs in or consents.
+"""Interactions: an authorization request parked while the user signs in, chooses the
+organisation they act for, or consents.
 
 The request's parameters are stored server-side; the browser's session cookie lists the
 interaction ids it started, so an interaction can only be resumed by the browser that
@@ -36,6 +37,11 @@ _SIGNED_IN = Prepared(
 _CONSENTED = Prepared(
     update(_table).where(_table.c.id == bindparam("ix")).values(consented_at=bindparam("now"))
 )
+_CHOSE = Prepared(
+    update(_table)
+    .where(_table.c.id == bindparam("ix"))
+    .values(organisation_chosen_at=bindparam("now"))
+)
 _DELETE = Prepared(delete(_table).where(_table.c.id == bindparam("ix")))
 
 
@@ -47,6 +53,7 @@ class ParkedRequest:
     params: list[list[str]]
     authenticated_sid: str | None = None
     consented_at: datetime | None = None
+    organisation_chosen_at: datetime | None = None
 
 
 def start(params: MultiDict[str, str], ttl_seconds: int) -> ParkedRequest:
@@ -71,7 +78,9 @@ def get(interaction_id: str | None) -> ParkedRequest | None:
     row = _GET.first(id=interaction_id, now=clock.now())
     if row is None:
         return None
-    return ParkedRequest(row.id, row.params, row.authenticated_sid, row.consented_at)
+    return ParkedRequest(
+        row.id, row.params, row.authenticated_sid, row.consented_at, row.organisation_chosen_at
+    )
 
 
 def redirect_uris() -> list[str]:
@@ -103,6 +112,13 @@ def mark_consented(interaction: ParkedRequest) -> None:
     now = clock.now()
     _CONSENTED.execute(ix=interaction.id, now=now)
     interaction.consented_at = now
+
+
+def mark_organisation_chosen(interaction: ParkedRequest) -> None:
+    """Record that the person chose, in this interaction, the organisation they act for."""
+    now = clock.now()
+    _CHOSE.execute(ix=interaction.id, now=now)
+    interaction.organisation_chosen_at = now
 
 
 def finish(interaction: ParkedRequest) -> None:

@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     g,
     redirect,
@@ -23,12 +24,13 @@ from werkzeug.datastructures import MultiDict
 from wtforms import ValidationError
 
 from idp import clock, languages
-from idp.domain import sessions
+from idp.domain import acting, sessions
 from idp.domain import tokens as token_rules
+from idp.errors import NotFound
 from idp.extensions import csrf, db
 from idp.models import AuthSession, Consent
 from idp.oidc import authorize as authz_module
-from idp.oidc import frontchannel, interactions
+from idp.oidc import chooser, frontchannel, interactions
 from idp.oidc.authorize import Authorization, AuthorizeError
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.metadata import discovery_document
@@ -132,12 +134,78 @@ def _authorize(params: MultiDict[str, str], interaction: ParkedRequest | None) -
         db.session.commit()
         if decision.interaction == "login" and request.endpoint == "oidc.authorize":
             return interactions.login_page(interaction, interactions.login_hint(interaction), None)
-        endpoint = "auth.login" if decision.interaction == "login" else "oidc.consent"
-        return redirect(url_for(endpoint, ix=interaction.id))
+        return redirect(url_for(INTERACTION_PAGES[decision.interaction], ix=interaction.id))
     if interaction is not None:
         interactions.finish(interaction)
     db.session.commit()
     return _no_referrer(decision.response)
+
+
+INTERACTION_PAGES = {
+    "login": "auth.login",
+    "organisation": "oidc.choose_organisation",
+    "consent": "oidc.consent",
+}
+
+
+@bp.route("/authorize/organisation", methods=["GET", "POST"])
+def choose_organisation() -> Any:
+    """The organisation chooser: the person holds roles for the client's services at several
+    organisations (or asked with ``prompt=select_account``). The choice is the session's, as
+    with *Change Organisation*; then the request carries on."""
+    interaction = interactions.get(request.values.get("ix"))
+    auth_session = current_auth_session()
+    if interaction is None or auth_session is None:
+        return _error_page(
+            _("This sign-in request has expired"),
+            _("Go back to the service you were using and start again."),
+            410,
+        )
+    server = oauth_server()
+    authz = Authorization(interactions.params(interaction))
+    try:
+        authz_module.validate(authz, server)
+    except AuthorizeError:
+        return redirect(url_for("oidc.resume", ix=interaction.id))
+    assert authz.client is not None
+    user = auth_session.user
+    catalogue = server.settings.catalogue
+    error = None
+    if request.method == "POST":
+        if request.form.get("decision") == "cancel":
+            denied = AuthorizeError("access_denied", "The user did not choose an organisation.")
+            interactions.finish(interaction)
+            db.session.commit()
+            return _no_referrer(redirect(authz_module.error_location(authz, denied, server)))
+        code = request.form.get("organisation", "")
+        if not code:
+            error = _("Select an organisation.")
+        else:
+            try:
+                acting.choose(user, auth_session, code, catalogue)
+            except NotFound:
+                db.session.rollback()
+                abort(404)
+            interactions.mark_organisation_chosen(interaction)
+            db.session.commit()
+            return redirect(url_for("oidc.resume", ix=interaction.id))
+    visible = catalogue.roles_for_services(authz.client.service_keys)
+    options = acting.choices(user, catalogue)
+    held = {m.organisation_id: m.role_keys & visible for m in user.memberships}
+    return render_template(
+        "oidc/choose_organisation.html",
+        client=authz.client,
+        interaction=interaction,
+        options=options,
+        hints={
+            o.id: ", ".join(r.name for r in catalogue.roles if r.key in held.get(o.id, set()))
+            or _("No role in %(service)s", service=authz.client.name)
+            for o in options
+        },
+        selected=auth_session.organisation_id
+        or chooser.org_hint(authz.params.get("org_hint"), user.id, catalogue),
+        error=error,
+    )
 
 
 @bp.route("/consent", methods=["GET", "POST"])

@@ -70,6 +70,9 @@ class _Request(OAuth2Request):
         self.client = self.auth_method = self.user = None
         self.authorization_code = self.refresh_token = self.credential = None
         self._scope = None
+        # The organisation a new token speaks for, settled by the grant (``speak_for``).
+        self.acting: store.MembershipView | None = None
+        self.organisation_id: int | None = None
         self.payload = payload
         self._form, self._args = form, args
 
@@ -251,7 +254,7 @@ class IdpAuthorizationServer(AuthorizationServer):
         payload["at_hash"] = create_half_hash(token["access_token"], alg).decode()
         payload.update(
             claims_module.user_claims(
-                request.user, names, client, source.organisation_id, self.settings.catalogue
+                request.user, names, client, request.acting, self.settings.catalogue
             )
         )
         header = {"alg": alg, "kid": signing.kid, "typ": "JWT"}

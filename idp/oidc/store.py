@@ -267,12 +267,10 @@ _MANAGED_ASSOCIATE = (
     .join(memberships_t, memberships_t.c.organisation_id == _parent.c.id)
     .join(membership_roles, membership_roles.c.membership_id == memberships_t.c.id)
     .where(
-        orgs_t.c.id == bindparam("organisation_id"),
         memberships_t.c.user_id == bindparam("user_id"),
         memberships_t.c.suspended_at.is_(None),
         membership_roles.c.role_key.in_(bindparam("management_roles", expanding=True)),
     )
-    .limit(1)
 )
 
 
@@ -282,7 +280,7 @@ def managed_associate(
     """An associate centre the user acts for without belonging to it: allowed while they hold
     User Management at its Cambridge Associate. They hold no roles there."""
     row = db.session.execute(
-        _MANAGED_ASSOCIATE,
+        _MANAGED_ASSOCIATE.where(orgs_t.c.id == bindparam("organisation_id")).limit(1),
         {
             "organisation_id": organisation_id,
             "user_id": user_id,
@@ -292,6 +290,23 @@ def managed_associate(
     if row is None:
         return None
     return MembershipView(row.id, row.code, row.name, row.brand, frozenset())
+
+
+_ORGANISATION_ID = Prepared(select(orgs_t.c.id).where(orgs_t.c.code == bindparam("code")))
+
+
+def organisation_id(code: str) -> int | None:
+    """The id of the organisation with this centre number."""
+    row = _ORGANISATION_ID.first(code=code)
+    return row.id if row is not None else None
+
+
+def managed_associate_ids(user_id: int, management_roles: list[str]) -> set[int]:
+    """The associate centres the user acts for without belonging to them (see above)."""
+    rows = db.session.execute(
+        _MANAGED_ASSOCIATE, {"user_id": user_id, "management_roles": management_roles}
+    )
+    return {row.id for row in rows}
 
 
 # -- consents -------------------------------------------------------------------------

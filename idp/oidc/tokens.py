@@ -38,7 +38,8 @@ def store_token(token: dict[str, Any], request: OAuth2Request, settings: Setting
             "client_id": request.client.client_id,
             "user_id": request.user.id,
             "sid": source.sid,
-            "organisation_id": source.organisation_id,
+            # Settled by the grant (``speak_for``): the source's, or the one the rule found.
+            "organisation_id": request.organisation_id,
             "scope": token.get("scope", ""),
             "access_token_hash": token_hash(token["access_token"]),
             "refresh_token_hash": token_hash(refresh) if refresh else None,

@@ -1,5 +1,6 @@
 """The home page: a tile per service, usable where the user holds a role for it in the
-organisation they are acting for, and the switcher when they belong to several."""
+organisation they act for, and *Change Organisation*, where they choose that organisation
+(``idp.domain.acting``)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,57 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from idp.domain import audit, joining, sessions
+from idp.catalogue import Catalogue, Service
+from idp.domain import acting, joining
+from idp.errors import NotFound
 from idp.extensions import db
-from idp.models import Membership
+from idp.models import Organisation, User
 
 bp = Blueprint("home", __name__)
 
 
-def _memberships() -> list[Membership]:
-    return sorted(current_user.memberships, key=lambda m: m.organisation.code)
+def _catalogue() -> Catalogue:
+    return current_app.extensions["idp.settings"].catalogue
 
 
-def _acting(memberships: list[Membership]) -> Membership | None:
-    chosen = current_user.auth_session.organisation_id
-    found = next((m for m in memberships if m.organisation_id == chosen), None)
-    return (
-        found
-        or next((m for m in memberships if m.held_role_keys), None)
-        or (memberships[0] if memberships else None)
+def locked_reason(
+    service: Service, user: User, org: Organisation | None, catalogue: Catalogue
+) -> str:
+    """Why a tile does not work, and who to ask: never "ask your exams officer" to the exams
+    officer herself, nor for a service no one at a centre can grant."""
+    officer_only = all(
+        not r.grantable_by_centre for r in catalogue.roles if r.service == service.key
+    )
+    if org is None:
+        return _("You do not have a role for this service. Ask your exams officer.")
+    board = next((b.name for b in catalogue.brands if b.key == org.brand), "")
+    is_officer = org.exams_officer_id == user.id
+    if officer_only:
+        if is_officer:
+            return _(
+                "This service is not given to %(centre)s. If your centre needs it, contact"
+                " %(board)s.",
+                centre=org.code,
+                board=board,
+            )
+        return _("Only the exams officer of %(centre)s can have this service.", centre=org.code)
+    if is_officer:
+        return _(
+            "You do not have a role for this service at %(centre)s, and no one can give"
+            " themselves roles. Ask another user manager at your centre, or contact %(board)s.",
+            centre=org.code,
+            board=board,
+        )
+    if org.exams_officer is not None:
+        return _(
+            "You do not have a role for this service at %(centre)s. Ask your exams officer,"
+            " %(name)s.",
+            centre=org.code,
+            name=org.exams_officer.name,
+        )
+    return _(
+        "You do not have a role for this service at %(centre)s. Ask your exams officer.",
+        centre=org.code,
     )
 
 
@@ -34,55 +68,59 @@ def _acting(memberships: list[Membership]) -> Membership | None:
 def index() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    catalogue = current_app.extensions["idp.settings"].catalogue
-    memberships = _memberships()
-    acting = _acting(memberships)
-    held = acting.held_role_keys if acting else set()
-    brand = acting.organisation.brand if acting else None
+    catalogue = _catalogue()
+    options = acting.choices(current_user, catalogue)
+    org = acting.current(current_user, current_user.auth_session, catalogue)
+    must_choose = org is None and len(options) > 1
+    membership = acting.membership(current_user, org)
+    held = membership.held_role_keys if membership else set()
     tiles = [
         {
             "service": service,
             "allowed": any(r.service == service.key for r in catalogue.roles if r.key in held),
-            # Global Listening: no one at a centre can grant it, so "ask your exams officer"
-            # would send people on a fool's errand.
-            "officer_only": all(
-                not r.grantable_by_centre for r in catalogue.roles if r.service == service.key
-            ),
+            "reason": locked_reason(service, current_user, org, catalogue),
         }
         for service in catalogue.services
-        if service.url and (brand is None or service.brand == brand)
+        if service.url and (org is None or service.brand == org.brand)
     ]
     return render_template(
         "home/index.html",
-        tiles=tiles,
-        memberships=memberships,
-        acting=acting,
+        tiles=[] if must_choose else tiles,
+        options=options,
+        acting=org,
+        must_choose=must_choose,
+        error=None,
         invitations=joining.waiting_for(current_user),
         role_names={r.key: r.name for r in catalogue.roles},
     )
 
 
-@bp.post("/organisation")
+@bp.route("/change-organisation", methods=["GET", "POST"])
 @login_required
-def switch_organisation() -> Any:
-    """*Change Organisation*: the services' next tokens speak for the chosen one."""
-    code = (request.form.get("organisation") or "").strip().upper()
-    membership = next((m for m in current_user.memberships if m.organisation.code == code), None)
-    if membership is None:
-        abort(404)
-    sessions.set_organisation(current_user.auth_session, membership.organisation_id)
-    audit.record(
-        "session.organisation_changed",
-        actor=current_user,
-        organisation_id=membership.organisation_id,
+def change_organisation() -> Any:
+    """*Change Organisation*: the home page, My Organisation and the services' next tokens act
+    for the chosen one. An organisation the person may not act for is a 404."""
+    catalogue = _catalogue()
+    error = None
+    if request.method == "POST":
+        code = request.form.get("organisation", "")
+        if not code:
+            error = _("Select an organisation.")
+        else:
+            try:
+                org = acting.choose(current_user, current_user.auth_session, code, catalogue)
+            except NotFound:
+                db.session.rollback()
+                abort(404)
+            db.session.commit()
+            flash(
+                _("You are now acting for %(code)s – %(name)s.", code=org.code, name=org.name),
+                "success",
+            )
+            return redirect(url_for("home.index"))
+    return render_template(
+        "home/change_organisation.html",
+        options=acting.choices(current_user, catalogue),
+        acting=acting.current(current_user, current_user.auth_session, catalogue),
+        error=error,
     )
-    db.session.commit()
-    flash(
-        _(
-            "You are now acting for %(code)s – %(name)s.",
-            code=membership.organisation.code,
-            name=membership.organisation.name,
-        ),
-        "success",
-    )
-    return redirect(url_for("home.index"))

@@ -19,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -30,12 +29,12 @@ from werkzeug.datastructures import MultiDict
 from idp import clock
 from idp.catalogue import Catalogue, Role
 from idp.domain import (
+    acting,
     address_changes,
     audit,
     management,
     member_list,
     office,
-    sessions,
     suspensions,
 )
 from idp.domain.management import NewUser
@@ -48,7 +47,6 @@ from idp.web import audit_sentences, confirmation, join_invitations, member_acti
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
-CHOSEN = "manage_org"
 MAX_ROWS = 20
 MAX_AUDIT_PAGE = 100_000  # 5 million events back; a bigger number would overflow the database
 
@@ -100,45 +98,15 @@ def managed_org(code: str) -> Organisation:
 
 @bp.get("/")
 def index() -> Any:
+    """My Organisation manages the organisation acted for (*Change Organisation* on the home
+    page chooses it); when the person does not manage that one, the page says so."""
     orgs = manageable()
     if not orgs:
         abort(403)
-    chosen = session.get(CHOSEN)
-    acting = current_user.auth_session.organisation_id
-    org = (
-        next((o for o in orgs if o.code == chosen), None)
-        or next((o for o in orgs if o.id == acting), None)
-        or orgs[0]
-    )
-    return redirect(url_for("organisation.users", code=org.code))
-
-
-@bp.route("/choose", methods=["GET", "POST"])
-def choose() -> Any:
-    """*Change Organisation*: which organisation to manage and to act for in the services."""
-    orgs = manageable()
-    if not orgs:
-        abort(403)
-    error = None
-    if request.method == "POST":
-        code = field(request.form, "organisation", 20)
-        org = next((o for o in orgs if o.code == code), None)
-        if org is None:
-            error = _("Select an organisation.")
-        else:
-            session[CHOSEN] = org.code
-            # The services' next tokens say so too (an associate centre's `org`, with the
-            # roles held there: none, unless the officer is also a member).
-            sessions.set_organisation(current_user.auth_session, org.id)
-            db.session.commit()
-            flash(
-                _("You are now managing %(code)s – %(name)s.", code=org.code, name=org.name),
-                "success",
-            )
-            return redirect(url_for("organisation.users", code=org.code))
-    return render_template(
-        "organisation/choose.html", orgs=orgs, chosen=session.get(CHOSEN), error=error
-    )
+    current = acting.current(current_user, current_user.auth_session, _catalogue())
+    if current is not None and current in orgs:
+        return redirect(url_for("organisation.users", code=current.code))
+    return render_template("organisation/not_managed.html", org=current), 200
 
 
 def list_query(args: MultiDict[str, str]) -> ListQuery:
@@ -171,7 +139,7 @@ def users(code: str) -> Any:
         role_names={r.key: r.name for r in catalogue.roles},
         statuses=member_list.STATUSES,
         page_sizes=member_list.PAGE_SIZES,
-        can_choose=len(manageable()) > 1,
+        can_choose=len(acting.choices(current_user, catalogue)) > 1,
     )
 
 

@@ -180,7 +180,8 @@ class Walk:
             "auth.verify": {"code": activation_code},
             "connected.connect": {"current_password": PASSWORD},
             "connected.sign_in_with": {"next": "/account/personal"},
-            "home.switch_organisation": {"organisation": routes.CENTRE},
+            "home.change_organisation": {"organisation": routes.CENTRE},
+            "oidc.choose_organisation": {"ix": ix.group(1), "organisation": routes.CENTRE},
             "oidc.consent": {"ix": ix.group(1), "decision": "allow"},
             "oidc.end_session": {"confirm": "yes"},
             "operator.api_access": {"api_scopes": "users.read"},
@@ -201,7 +202,6 @@ class Walk:
                 "roles-0": "sfa.teacher",
                 "action": "save",
             },
-            "organisation.choose": {"organisation": routes.CENTRE},
             "organisation.import_users": {
                 "file": (
                     BytesIO(b"Given name,Family name,Email\nAna,Uno,ana@example.org\n"),
@@ -220,8 +220,10 @@ class Walk:
             "auth.set_password": "choosing a first password",
             "auth.totp_step": "at the authenticator step",
             "auth.verify": "entering an activation code",
+            "home.change_organisation": "member",
             "joining.accept": "member",
             "joining.decline": "member",
+            "oidc.choose_organisation": "member",
             "oidc.consent": "member",
             "oidc.end_session": "member",
             "password.reset": "with a password reset link",

@@ -311,21 +311,22 @@ def test_an_associate_changes_organisation_and_manages_its_centre(client, make):
         roles=("sfa.teacher",),
     )
     sign_in(client, "associate@example.org")
-    assert location(client.get("/organisation/")) == "/organisation/CA200/users"
-    page = page_text(client.get("/organisation/choose"))
+    # Two organisations to act for, none chosen yet: My Organisation asks her to choose.
+    assert "Choose the organisation you are acting for" in page_text(client.get("/organisation/"))
+    page = page_text(client.get("/change-organisation"))
     assert "CA201 – Associate centre one" in page and "associate centre of CA200" in page
-    response = submit(client, "/organisation/choose", {"organisation": "CA201"})
-    assert location(response) == "/organisation/CA201/users"
-    html = page_text(client.get("/organisation/CA201/users"))
-    assert "You are now managing CA201 – Associate centre one." in html and "Cora Centre" in html
+    response = submit(client, "/change-organisation", {"organisation": "CA201"})
+    assert location(response) == "/"
     assert location(client.get("/organisation/")) == "/organisation/CA201/users"
+    html = page_text(client.get("/organisation/CA201/users"))
+    assert "Acting for CA201 – Associate centre one" in html and "Cora Centre" in html
     # The services hear it in the next token: acting for CA201, with no roles held there.
     rp = RelyingParty(client, make.client(services=("submit_for_assessment",)))
     claims = rp.verify_id_token(
         rp.exchange(rp.sign_in("associate@example.org").code).get_json()["id_token"]
     )
     assert claims["org"]["code"] == "CA201" and claims["roles"] == []
-    # Once they no longer hold User Management at the Associate, the claim is gone.
+    # Once they no longer hold User Management at the Associate, CA201 is no longer hers.
     associate = db.session.scalar(
         db.select(User)
         .join(User.emails)
@@ -338,7 +339,8 @@ def test_an_associate_changes_organisation_and_manages_its_centre(client, make):
     claims = rp.verify_id_token(
         rp.exchange(rp.sign_in("associate@example.org").code).get_json()["id_token"]
     )
-    assert "org" not in claims and claims["roles"] == []
+    # Her only organisation now: CA200, where she holds a Submit for Assessment role.
+    assert claims["org"]["code"] == "CA200" and claims["roles"] == ["sfa.teacher"]
 
 
 def test_the_audit_log_shows_this_organisations_events_only(officer_browser, make, app):

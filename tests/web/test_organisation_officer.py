@@ -133,7 +133,7 @@ def test_a_deputy_cannot_name_a_new_exams_officer(app, world):
 
 def test_a_member_of_two_centres_is_suspended_at_one_only(app, make, world):
     rp = RelyingParty(app.test_client(), make.client())
-    tokens = rp.tokens("tom@example.org", scope="openid offline_access")  # acting for AA101
+    tokens = rp.tokens("tom@example.org", scope="openid roles offline_access", org_hint="AA101")
     tom_browser = _browser(app, "tom@example.org")
     officer = _browser(app, "officer@example.org")
     view = _view("AA101", "tom@example.org")
@@ -183,9 +183,14 @@ def test_a_suspended_membership_gives_no_tiles_and_no_my_organisation(app, make,
     view = _view("AA101", "tom@example.org")
     submit(officer, f"{view}/suspend", {"confirm": "yes"}, page_url=view)
     assert tom_browser.get("/organisation/AA101/users").status_code == 404
-    submit(tom_browser, "/organisation", {"organisation": "AA101"}, page_url="/")
+    submit(
+        tom_browser,
+        "/change-organisation",
+        {"organisation": "AA101"},
+        page_url="/change-organisation",
+    )
     home = page_text(tom_browser.get("/"))
-    assert "selected>AA101" in home and '<a class="tile__link"' not in home
+    assert "Acting for AA101" in home and '<a class="tile__link"' not in home
 
 
 def test_another_centres_officer_cannot_lift_a_suspension_that_is_not_theirs(app, world):
