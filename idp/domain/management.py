@@ -478,6 +478,44 @@ def record_transfer(actor: User, org: Organisation, target: User, to: User, serv
     _audit("management.data_transferred", actor, org, target, service=service, to=to.sub)
 
 
+def awaiting_activation(target: User) -> bool:
+    """Invited and never activated: the account exists only because an officer typed its
+    address, and nothing has been done with it yet."""
+    return (
+        target.status == UserStatus.INVITED
+        and target.must_change_password
+        and target.password_changed_at is None
+    )
+
+
+def withdraw_invitation(actor: User, org: Organisation, target: User) -> None:
+    """Take back the invitation of someone who never activated: they leave ``org``, and the
+    account goes when it was made by invitation and belongs nowhere else (its temporary
+    password stops working either way)."""
+    _not_self(actor, target, "delete")
+    _, membership = member(org, target.sub)
+    if not awaiting_activation(target):
+        raise InvalidInput(_l("This person has already activated their account."))
+    office.protect_exams_officer(org, target, "delete")
+    others = [m for m in target.memberships if m.organisation_id != org.id]
+    audit.record(
+        "management.invitation_withdrawn",
+        actor=actor,
+        target_type="user",
+        target_id=target.sub,
+        organisation_id=org.id,
+        name=target.name,
+    )
+    if not others and target.origin == UserOrigin.INVITATION:
+        db.session.delete(target)
+    else:
+        target.memberships.remove(membership)
+        db.session.delete(membership)
+        target.password_hash = None
+        target.temp_password_expires_at = None
+    db.session.flush()
+
+
 def resend_invitation(actor: User, org: Organisation, target: User, settings: Settings) -> None:
     member(org, target.sub)
     if target.status != UserStatus.INVITED or not target.must_change_password:

@@ -50,6 +50,7 @@ LABELS = {
     "membership.join_invited": _l("Invitation to join sent"),
     "membership.join_offer_changed": _l("Roles offered in an invitation changed"),
     "membership.join_withdrawn": _l("Invitation to join withdrawn"),
+    "management.invitation_withdrawn": _l("Invitation withdrawn"),
     "membership.join_declined": _l("Invitation to join declined"),
     "membership.joined": _l("Joined by accepting an invitation"),
     "management.user_suspended": _l("Suspended"),
@@ -247,6 +248,14 @@ def _join_withdrawn(e: Event) -> str:
     return _("%(actor)s withdrew the invitation to %(person)s.", actor=e.actor, person=e.target)
 
 
+def _invitation_withdrawn(e: Event) -> str:
+    return _(
+        "%(actor)s withdrew the invitation to %(person)s.",
+        actor=e.actor,
+        person=e.text("name") or e.target,
+    )
+
+
 def _join_declined(e: Event) -> str:
     return _("%(person)s declined the invitation to join.", person=e.target)
 
@@ -401,6 +410,7 @@ SENTENCES: dict[str, Callable[[Event], str]] = {
     "membership.join_invited": _join_invited,
     "membership.join_offer_changed": _join_offer_changed,
     "membership.join_withdrawn": _join_withdrawn,
+    "management.invitation_withdrawn": _invitation_withdrawn,
     "membership.join_declined": _join_declined,
     "membership.joined": _joined,
     "management.user_suspended": _suspended,

@@ -4,19 +4,54 @@ on their home page. The rules are ``domain.joining``'s and ``domain.management``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from idp import clock
 from idp.domain import joining, management
 from idp.errors import DomainError
 from idp.extensions import db
-from idp.models import JoinInvitation, Organisation
+from idp.models import JoinInvitation, Membership, Organisation, User
 from idp.web import confirmation
 
 bp = Blueprint("joining", __name__, url_prefix="/invitations")
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What the officer's invitation pages show, the same for an invitation to join and for a
+    member who never activated: what the officer typed, the roles, the invitation's expiry."""
+
+    public_id: str
+    name: str
+    email: str
+    role_keys: set[str]
+    expires_at: datetime
+
+    @classmethod
+    def of_member(cls, user: User, membership: Membership) -> Invited:
+        return cls(
+            user.sub,
+            user.name,
+            user.email or "",
+            membership.role_keys,
+            user.temp_password_expires_at or clock.now(),
+        )
+
+    @classmethod
+    def of_invitation(cls, invitation: JoinInvitation) -> Invited:
+        return cls(
+            invitation.public_id,
+            invitation.name,
+            invitation.email,
+            invitation.role_keys,
+            invitation.expires_at,
+        )
 
 
 def find(org: Organisation, sub: str) -> JoinInvitation | None:
@@ -27,8 +62,10 @@ def find(org: Organisation, sub: str) -> JoinInvitation | None:
         return None
 
 
-def page(org: Organisation, invitation: JoinInvitation, role_groups: Any) -> Any:
+def page(org: Organisation, invitation: JoinInvitation | Invited, role_groups: Any) -> Any:
     """The officer's page for an invitation: only what the officer typed, and its state."""
+    if isinstance(invitation, JoinInvitation):
+        invitation = Invited.of_invitation(invitation)
     catalogue = current_app.extensions["idp.settings"].catalogue
     return render_template(
         "organisation/invitation.html",
@@ -37,11 +74,11 @@ def page(org: Organisation, invitation: JoinInvitation, role_groups: Any) -> Any
         role_groups=role_groups,
         roles=management.grantable_roles(org, catalogue),
         role_names={r.key: r.name for r in catalogue.roles},
-        waiting=joining.is_waiting(invitation),
+        waiting=invitation.expires_at > clock.now(),
     )
 
 
-def confirm_withdraw(org: Organisation, invitation: JoinInvitation) -> Any:
+def confirm_withdraw(org: Organisation, invitation: JoinInvitation | Invited) -> Any:
     """The question before withdrawing (``web.confirmation``)."""
     page = url_for("organisation.view_user", code=org.code, sub=invitation.public_id)
     return confirmation.ask(
@@ -76,7 +113,7 @@ def act(
             management.change_offer(
                 current_user, org, invitation, request.form.getlist("roles"), settings.catalogue
             )
-            message = _("The roles offered to %(name)s have been saved.", name=invitation.name)
+            message = _("The roles of %(name)s have been saved.", name=invitation.name)
         elif action == "invitation":
             joining.resend(
                 current_user,

@@ -233,6 +233,17 @@ def view_user(code: str, sub: str) -> Any:
     user, membership = management.member(org, sub)
     catalogue = _catalogue()
     protected = office.is_exams_officer(org, user)
+    if (
+        management.awaiting_activation(user)
+        and not protected
+        and user.id != current_user.id
+        and address_changes.pending(user) is None
+    ):
+        # Never activated: the same page as an invitation to join, so that nothing tells the
+        # officer which of the two an address had.
+        return join_invitations.page(
+            org, join_invitations.Invited.of_member(user, membership), _role_groups(org)
+        )
     suspended = suspensions.suspended_here(org, user)
     reach = suspensions.scope(current_user, org, user, catalogue)
     return render_template(
@@ -444,8 +455,29 @@ def act(code: str, sub: str, action: str) -> Any:
     if invitation := join_invitations.find(org, sub):
         return join_invitations.act(org, invitation, action, management_settings())
     if action == "withdraw":
-        abort(404)
+        return _withdraw(org, sub)
     return _act(code, sub, action)
+
+
+def _withdraw(org: Organisation, sub: str) -> Any:
+    """Withdraw the invitation of a member who never activated, after the question."""
+    user, membership = management.member(org, sub)
+    if not management.awaiting_activation(user):
+        abort(404)
+    if not confirmation.confirmed():
+        return join_invitations.confirm_withdraw(
+            org, join_invitations.Invited.of_member(user, membership)
+        )
+    name = user.name
+    try:
+        management.withdraw_invitation(current_user, org, user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return redirect(url_for("organisation.view_user", code=org.code, sub=sub))
+    db.session.commit()
+    flash(_("The invitation to %(name)s has been withdrawn.", name=name), "success")
+    return redirect(url_for("organisation.users", code=org.code))
 
 
 @bp.get("/<code>/users/<sub>/withdraw")
@@ -453,9 +485,14 @@ def withdraw_invitation(code: str, sub: str) -> Any:
     """Withdrawing an invitation asks first."""
     org = managed_org(code)
     invitation = join_invitations.find(org, sub)
-    if invitation is None:
+    if invitation is not None:
+        return join_invitations.confirm_withdraw(org, invitation)
+    user, membership = management.member(org, sub)
+    if not management.awaiting_activation(user):
         abort(404)
-    return join_invitations.confirm_withdraw(org, invitation)
+    return join_invitations.confirm_withdraw(
+        org, join_invitations.Invited.of_member(user, membership)
+    )
 
 
 @bp.post("/<code>/users/<sub>/email/cancel")

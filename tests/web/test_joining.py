@@ -81,6 +81,9 @@ def _masked(html: str, *words: str) -> str:
     for word in words:
         html = html.replace(word, "•")
     html = re.sub(r"u_[A-Za-z0-9_-]{22}", "u_•", html)
+    # The expiry dates differ by design (a temporary password lasts auth.temporary_password_ttl,
+    # an invitation to join auth.join_invitation_ttl).
+    html = re.sub(r"\d{1,2} \w{3} \d{4}", "date", html)
     html = re.sub(r'name="csrf_token" value="[^"]+"', "csrf", html)
     return re.sub(r'nonce="[^"]+"', "nonce", html)
 
@@ -116,12 +119,53 @@ def test_the_answer_is_the_same_with_or_without_an_account(officer_browser, teac
     rows = re.findall(r"<tr>.*?</tr>", list_page, re.S)[1:]
     assert len(rows) == 2
     assert _masked(rows[0], "olive", "nobody") == _masked(rows[1], "olive", "nobody")
-    # The invitation's page and an invited member's page are reached alike.
-    pages = [
-        _masked(page_text(officer_browser.get(href)), "olive", "nobody")
-        for href in re.findall(r'href="(/organisation/AA101/users/u_[^"]+)"', list_page)
-    ]
-    assert len(pages) == 2
+    # The invitation's page and an invited member's page are the same page, and so are the
+    # questions before withdrawing them.
+    hrefs = re.findall(r'href="(/organisation/AA101/users/u_[^"]+)"', list_page)
+    assert len(hrefs) == 2
+    for suffix in ("", "/withdraw"):
+        pages = [
+            _masked(page_text(officer_browser.get(href + suffix)), "olive", "nobody")
+            for href in hrefs
+        ]
+        assert pages[0] == pages[1]
+
+
+def test_withdrawing_a_new_persons_invitation_deletes_the_unused_account(
+    officer_browser, app, mailbox
+):
+    _add(officer_browser, "nobody@example.org", given="No", family="Body")
+    sub = db.session.scalar(
+        db.select(User.sub).join(User.emails).where(db.text("address = 'nobody@example.org'"))
+    )
+    view = f"/organisation/AA101/users/{sub}"
+    question = officer_browser.get(f"{view}/withdraw")
+    assert "Yes, withdraw the invitation to No Body" in page_text(question)
+    token = csrf_token(page_text(question))
+    officer_browser.post(f"{view}/withdraw", data={"csrf_token": token})
+    assert db.session.scalar(db.select(User.id).where(User.sub == sub)) is not None
+    response = officer_browser.post(
+        f"{view}/withdraw", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert location(response) == "/organisation/AA101/users"
+    db.session.expire_all()
+    assert db.session.scalar(db.select(User.id).where(User.sub == sub)) is None
+    audit = page_text(officer_browser.get("/organisation/AA101/audit"))
+    assert "Olga Officer withdrew the invitation to No Body" in audit
+
+
+def test_an_active_member_has_no_invitation_to_withdraw(officer_browser, centre):
+    sub = db.session.scalar(
+        db.select(User.sub).join(User.emails).where(db.text("address = 'donald@example.org'"))
+    )
+    view = f"/organisation/AA101/users/{sub}"
+    assert officer_browser.get(f"{view}/withdraw").status_code == 404
+    token = csrf_token(page_text(officer_browser.get(view)))
+    response = officer_browser.post(
+        f"{view}/withdraw", data={"csrf_token": token, "confirm": "yes"}
+    )
+    assert response.status_code == 404
+    assert db.session.scalar(db.select(User.id).where(User.sub == sub)) is not None
 
 
 def test_accepting_makes_a_member_with_the_roles_offered(officer_browser, app, teacher, mailbox):
