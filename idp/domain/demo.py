@@ -50,6 +50,10 @@ PEOPLE = [
     ("oc301.officer@example.org", "Olive", "Officer", "OC301", ["ocr.interchange"], True),
 ]
 
+# A teacher at two centres: Submit for Assessment asks which one he acts for (the organisation
+# chooser), and AA101's officer can suspend him at AA101 only.
+SECOND_MEMBERSHIPS = [("aa101.donald@example.org", "CA201", ["sfa.teacher"])]
+
 CLIENTS = [
     ("submit-for-assessment", "Submit for Assessment", "submit_for_assessment", 5101),
     # Submit for Assessment also reads its centres' teachers from the API and keeps
@@ -115,6 +119,11 @@ def seed(
             organisations.set_roles(user, organisation, roles, catalogue)
             if officer:
                 organisations.set_exams_officer(organisation, user, catalogue)
+    for email, code, roles in SECOND_MEMBERSHIPS:
+        user = users.find_by_email(email)
+        organisation = organisations.get_by_code(code)
+        if user is not None and organisations.membership(user, organisation) is None:
+            organisations.set_roles(user, organisation, roles, catalogue)
     if users.find_by_email(OPERATOR[0]) is None:
         operator = users.create(
             email=OPERATOR[0],
