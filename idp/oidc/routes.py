@@ -148,11 +148,10 @@ INTERACTION_PAGES = {
 }
 
 
-@bp.route("/authorize/organisation", methods=["GET", "POST"])
-def choose_organisation() -> Any:
-    """The organisation chooser: the person holds roles for the client's services at several
-    organisations (or asked with ``prompt=select_account``). The choice is the session's, as
-    with *Change Organisation*; then the request carries on."""
+def _interaction_step() -> Any:
+    """The interaction of a page of an authorization request (``?ix=``), its sign-in session
+    and its request, checked again; or the page to answer with instead (expired, or no longer
+    valid: back to the request)."""
     interaction = interactions.get(request.values.get("ix"))
     auth_session = current_auth_session()
     if interaction is None or auth_session is None:
@@ -161,12 +160,24 @@ def choose_organisation() -> Any:
             _("Go back to the service you were using and start again."),
             410,
         )
-    server = oauth_server()
     authz = Authorization(interactions.params(interaction))
     try:
-        authz_module.validate(authz, server)
+        authz_module.validate(authz, oauth_server())
     except AuthorizeError:
         return redirect(url_for("oidc.resume", ix=interaction.id))
+    return interaction, auth_session, authz
+
+
+@bp.route("/authorize/organisation", methods=["GET", "POST"])
+def choose_organisation() -> Any:
+    """The organisation chooser: the person holds roles for the client's services at several
+    organisations (or asked with ``prompt=select_account``). The choice is the session's, as
+    with *Change Organisation*; then the request carries on."""
+    found = _interaction_step()
+    if not isinstance(found, tuple):
+        return found
+    interaction, auth_session, authz = found
+    server = oauth_server()
     assert authz.client is not None
     user = auth_session.user
     catalogue = server.settings.catalogue
@@ -191,7 +202,7 @@ def choose_organisation() -> Any:
             return redirect(url_for("oidc.resume", ix=interaction.id))
     visible = catalogue.roles_for_services(authz.client.service_keys)
     options = acting.choices(user, catalogue)
-    held = {m.organisation_id: m.role_keys & visible for m in user.memberships}
+    held = {m.organisation_id: m.held_role_keys & visible for m in user.memberships}
     return render_template(
         "oidc/choose_organisation.html",
         client=authz.client,
@@ -210,20 +221,11 @@ def choose_organisation() -> Any:
 
 @bp.route("/consent", methods=["GET", "POST"])
 def consent() -> Any:
-    interaction = interactions.get(request.values.get("ix"))
-    auth_session = current_auth_session()
-    if interaction is None or auth_session is None:
-        return _error_page(
-            _("This sign-in request has expired"),
-            _("Go back to the service you were using and start again."),
-            410,
-        )
+    found = _interaction_step()
+    if not isinstance(found, tuple):
+        return found
+    interaction, auth_session, authz = found
     server = oauth_server()
-    authz = Authorization(interactions.params(interaction))
-    try:
-        authz_module.validate(authz, server)
-    except AuthorizeError:
-        return redirect(url_for("oidc.resume", ix=interaction.id))
     assert authz.client is not None
     if request.method == "POST":
         if request.form.get("decision") != "allow":
