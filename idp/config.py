@@ -78,7 +78,9 @@ class AuthSettings:
     argon2_memory_cost: int = 19456
     argon2_parallelism: int = 1
     interaction_ttl: int = 1800
-    temporary_password_ttl: int = 7 * 24 * 3600
+    # An invitation with a temporary password and an invitation to join last as long by
+    # default: an officer's pages show when each expires, and must not tell them apart.
+    temporary_password_ttl: int = 14 * 24 * 3600
     join_invitation_ttl: int = 14 * 24 * 3600
     code_ttl: int = 600
     code_max_attempts: int = 5

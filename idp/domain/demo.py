@@ -46,6 +46,8 @@ PEOPLE = [
         False,
     ),
     ("aa101.donald@example.org", "Donald", "Duck", "AA101", ["sfa.teacher"], False),
+    # AA101 only: her officer can change her address (it waits for the link sent there).
+    ("aa101.daisy@example.org", "Daisy", "Duck", "AA101", ["aa.nominated_user"], False),
     ("ca200.officer@example.org", "Cora", "Associate", "CA200", ["sfa.exams_officer"], True),
     ("oc301.officer@example.org", "Olive", "Officer", "OC301", ["ocr.interchange"], True),
 ]

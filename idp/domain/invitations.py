@@ -7,6 +7,7 @@ Resending replaces it.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -27,6 +28,7 @@ def invite(
     ttl_seconds: int,
     organisation: Organisation | None = None,
     invited_by: User | None = None,
+    roles: list[str] | None = None,
 ) -> None:
     """Give an invited account a new temporary password and email it (replacing any earlier)."""
     if user.status != UserStatus.INVITED:
@@ -38,12 +40,14 @@ def invite(
     user.password_hash = hasher().hash(temporary)
     user.must_change_password = True
     user.temp_password_expires_at = now + timedelta(seconds=ttl_seconds)
+    details: dict[str, Any] = {"roles": roles} if roles is not None else {}
     audit.record(
         "user.invited",
         actor=invited_by,
         target_type="user",
         target_id=user.sub,
         organisation_id=organisation.id if organisation else None,
+        **details,
     )
     with languages.of(user):  # someone else sends it: in the person's language, if known
         outgoing.enqueue(

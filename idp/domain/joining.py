@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -86,7 +87,7 @@ def invite(
     invitation.expires_at = now + timedelta(seconds=ttl_seconds)
     db.session.flush()
     audit.record(
-        "membership.join_invited",
+        "user.invited",
         actor=actor,
         target_type="invitation",
         target_id=invitation.public_id,
@@ -134,6 +135,25 @@ def for_organisation(organisation: Organisation, public_id: str) -> JoinInvitati
     return invitation
 
 
+def joined_as(organisation: Organisation, public_id: str) -> str | None:
+    """The subject identifier of the member who accepted the organisation's invitation
+    ``public_id``, while they are a member (an officer's old link to the invitation)."""
+    return db.session.scalar(
+        select(User.sub)
+        .join(JoinInvitation, JoinInvitation.user_id == User.id)
+        .join(
+            Membership,
+            (Membership.user_id == User.id)
+            & (Membership.organisation_id == JoinInvitation.organisation_id),
+        )
+        .where(
+            JoinInvitation.public_id == public_id,
+            JoinInvitation.organisation_id == organisation.id,
+            JoinInvitation.outcome == JoinOutcome.ACCEPTED,
+        )
+    )
+
+
 def resend(
     actor: User, invitation: JoinInvitation, *, ttl_seconds: int, catalogue: Catalogue
 ) -> None:
@@ -143,7 +163,7 @@ def resend(
     invitation.expires_at = now + timedelta(seconds=ttl_seconds)
     invitation.invited_by = actor
     audit.record(
-        "membership.join_invited",
+        "user.invited",
         actor=actor,
         target_type="invitation",
         target_id=invitation.public_id,
@@ -159,15 +179,20 @@ def set_offer(actor: User, invitation: JoinInvitation, role_keys: Iterable[str])
     before = sorted(invitation.role_keys)
     invitation.role_rows = _role_rows(role_keys)
     db.session.flush()
-    audit.record(
-        "membership.join_offer_changed",
-        actor=actor,
-        target_type="invitation",
-        target_id=invitation.public_id,
-        organisation_id=invitation.organisation_id,
-        before=before,
-        after=sorted(invitation.role_keys),
-    )
+    # The events a member's role change records (``management.change_roles``).
+    changes: list[tuple[str, dict[str, Any]]] = [
+        ("membership.roles_set", {"before": before, "after": sorted(invitation.role_keys)}),
+        ("management.roles_changed", {}),
+    ]
+    for action, details in changes:
+        audit.record(
+            action,
+            actor=actor,
+            target_type="invitation",
+            target_id=invitation.public_id,
+            organisation_id=invitation.organisation_id,
+            **details,
+        )
 
 
 def withdraw(actor: User, invitation: JoinInvitation) -> None:
@@ -175,11 +200,12 @@ def withdraw(actor: User, invitation: JoinInvitation) -> None:
     invitation.outcome = JoinOutcome.WITHDRAWN
     invitation.answered_at = clock.now()
     audit.record(
-        "membership.join_withdrawn",
+        "management.invitation_withdrawn",
         actor=actor,
         target_type="invitation",
         target_id=invitation.public_id,
         organisation_id=invitation.organisation_id,
+        name=invitation.name,
     )
 
 

@@ -340,9 +340,15 @@ def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> 
             family_name=person.family_name,
             origin=UserOrigin.INVITATION,
         )
-    organisations.set_roles(user, org, roles, settings.catalogue)
+    # One event, as for an invitation to join (``joining.invite``): the organisation's log
+    # says the same whichever it was.
+    organisations.set_roles(user, org, roles, settings.catalogue, recorded=False)
     invitations.invite(
-        user, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
+        user,
+        ttl_seconds=settings.temporary_password_ttl,
+        organisation=org,
+        invited_by=actor,
+        roles=sorted(roles),
     )
     return Outcome(outcome.email, outcome.name, "invited", sub=user.sub)
 
@@ -371,6 +377,11 @@ def add_all(
 def _outside(target: User, actor: User, catalogue: Catalogue) -> list[Organisation]:
     mine = {o.id for o in manageable(actor, catalogue)}
     return [m.organisation for m in target.memberships if m.organisation_id not in mine]
+
+
+def belongs_elsewhere(target: User, actor: User, catalogue: Catalogue) -> bool:
+    """Whether ``target`` also belongs to an organisation ``actor`` does not manage."""
+    return bool(_outside(target, actor, catalogue))
 
 
 def check_removable(
@@ -529,8 +540,13 @@ def resend_invitation(actor: User, org: Organisation, target: User, settings: Se
                 " old address."
             )
         )
+    _, membership = member(org, target.sub)
     invitations.invite(
-        target, ttl_seconds=settings.temporary_password_ttl, organisation=org, invited_by=actor
+        target,
+        ttl_seconds=settings.temporary_password_ttl,
+        organisation=org,
+        invited_by=actor,
+        roles=sorted(membership.role_keys),
     )
 
 

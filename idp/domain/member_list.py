@@ -42,6 +42,10 @@ from idp.models.base import UTCDateTime
 
 # A member suspended at this organisation shows as suspended, whatever their account's status.
 STATUS = case((Membership.suspended_at.is_not(None), "suspended"), else_=User.status)
+# A member's sign-ins are the organisation's to see from when they joined it.
+LAST_SIGN_IN = case(
+    (User.last_sign_in_at >= Membership.created_at, User.last_sign_in_at), else_=None
+)
 # The list's sort keys, by the names of the columns ``_members`` and ``_invitations`` share.
 SORTS = {
     "name": ("given_name", "family_name"),
@@ -179,7 +183,7 @@ def _members(conditions: list[Any]) -> Any:
             User.given_name.label("given_name"),
             User.family_name.label("family_name"),
             STATUS.label("status"),
-            User.last_sign_in_at.label("last_sign_in_at"),
+            LAST_SIGN_IN.label("last_sign_in_at"),
             Membership.id.label("membership_id"),
             cast(null(), Integer).label("invitation_id"),
             EmailAddress.address.label("address"),

@@ -64,9 +64,15 @@ def membership(user: User, organisation: Organisation) -> Membership | None:
 
 
 def set_roles(
-    user: User, organisation: Organisation, role_keys: Iterable[str], catalogue: Catalogue
+    user: User,
+    organisation: Organisation,
+    role_keys: Iterable[str],
+    catalogue: Catalogue,
+    *,
+    recorded: bool = True,
 ) -> Membership:
-    """Make ``role_keys`` the user's roles at the organisation, joining it if need be."""
+    """Make ``role_keys`` the user's roles at the organisation, joining it if need be.
+    ``recorded=False`` leaves the audit event to the caller (an invitation records its own)."""
     keys = set(role_keys)
     unknown = sorted(k for k in keys if catalogue.roles_by_key.get(k) is None)
     if unknown:
@@ -84,6 +90,8 @@ def set_roles(
     before = sorted(member.role_keys)
     member.role_rows = list(db.session.scalars(select(RoleRow).where(RoleRow.key.in_(keys))))
     db.session.flush()
+    if not recorded:
+        return member
     audit.record(
         "membership.roles_set",
         target_type="user",

@@ -47,9 +47,6 @@ LABELS = {
     "membership.moved": _l("Moved between organisations"),
     "management.roles_changed": _l("Roles changed"),
     "management.user_linked": _l("Existing account added"),
-    "membership.join_invited": _l("Invitation to join sent"),
-    "membership.join_offer_changed": _l("Roles offered in an invitation changed"),
-    "membership.join_withdrawn": _l("Invitation to join withdrawn"),
     "management.invitation_withdrawn": _l("Invitation withdrawn"),
     "membership.join_declined": _l("Invitation to join declined"),
     "membership.joined": _l("Joined by accepting an invitation"),
@@ -184,6 +181,15 @@ def _second_factor_failed(e: Event) -> str:
 
 
 def _invited(e: Event) -> str:
+    """An invitation from My Organisation, to a new address or to an account that has one:
+    the same words either way (``management.add``)."""
+    if "roles" in e.details and not e.by_operator:
+        return _(
+            "%(actor)s invited %(person)s, with the roles: %(roles)s.",
+            actor=e.actor,
+            person=e.target,
+            roles=e.roles("roles"),
+        )
     if e.by_operator:
         return _("%(person)s was sent an invitation with a temporary password.", person=e.target)
     return _(
@@ -223,29 +229,6 @@ def _linked(e: Event) -> str:
         person=e.target,
         roles=e.roles("roles"),
     )
-
-
-def _join_invited(e: Event) -> str:
-    return _(
-        "%(actor)s invited %(person)s to join, with the roles: %(roles)s.",
-        actor=e.actor,
-        person=e.target,
-        roles=e.roles("roles"),
-    )
-
-
-def _join_offer_changed(e: Event) -> str:
-    return _(
-        "%(actor)s changed the roles offered to %(person)s to: %(after)s. Before: %(before)s.",
-        actor=e.actor,
-        person=e.target,
-        after=e.roles("after"),
-        before=e.roles("before"),
-    )
-
-
-def _join_withdrawn(e: Event) -> str:
-    return _("%(actor)s withdrew the invitation to %(person)s.", actor=e.actor, person=e.target)
 
 
 def _invitation_withdrawn(e: Event) -> str:
@@ -407,9 +390,6 @@ SENTENCES: dict[str, Callable[[Event], str]] = {
     "membership.moved": _moved,
     "management.roles_changed": _roles_changed,
     "management.user_linked": _linked,
-    "membership.join_invited": _join_invited,
-    "membership.join_offer_changed": _join_offer_changed,
-    "membership.join_withdrawn": _join_withdrawn,
     "management.invitation_withdrawn": _invitation_withdrawn,
     "membership.join_declined": _join_declined,
     "membership.joined": _joined,

@@ -32,6 +32,7 @@ from idp.domain import (
     acting,
     address_changes,
     audit,
+    joining,
     management,
     member_list,
     office,
@@ -230,6 +231,8 @@ def view_user(code: str, sub: str) -> Any:
     org = managed_org(code)
     if invitation := join_invitations.find(org, sub):
         return join_invitations.page(org, invitation, _role_groups(org))
+    if joined := joining.joined_as(org, sub):  # the invitation was accepted
+        return redirect(url_for("organisation.view_user", code=org.code, sub=joined))
     user, membership = management.member(org, sub)
     catalogue = _catalogue()
     protected = office.is_exams_officer(org, user)
@@ -264,8 +267,13 @@ def view_user(code: str, sub: str) -> Any:
         ],
         role_names={r.key: r.name for r in catalogue.roles},
         now=clock.now,
+        # The organisation sees the person's sign-ins from when they joined it, not before.
+        last_sign_in=user.last_sign_in_at
+        if user.last_sign_in_at and user.last_sign_in_at >= membership.created_at
+        else None,
         is_self=user.id == current_user.id,
         address_locked=management.holds_office(user, catalogue),
+        address_theirs=management.belongs_elsewhere(user, current_user, catalogue),
         address_change=address_changes.pending(user),
         elsewhere=[m.organisation for m in user.memberships if m.organisation_id != org.id],
     )

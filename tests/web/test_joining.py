@@ -81,9 +81,6 @@ def _masked(html: str, *words: str) -> str:
     for word in words:
         html = html.replace(word, "•")
     html = re.sub(r"u_[A-Za-z0-9_-]{22}", "u_•", html)
-    # The expiry dates differ by design (a temporary password lasts auth.temporary_password_ttl,
-    # an invitation to join auth.join_invitation_ttl).
-    html = re.sub(r"\d{1,2} \w{3} \d{4}", "date", html)
     html = re.sub(r'name="csrf_token" value="[^"]+"', "csrf", html)
     return re.sub(r'nonce="[^"]+"', "nonce", html)
 
@@ -108,10 +105,11 @@ def test_an_existing_account_is_invited_not_attached(officer_browser, app, teach
         assert "Olive Officer" not in text and "BB102" not in text
         assert teacher.sub not in text
     assert "Olive Other" in pages[0] and "Invited" in pages[1]
-    assert "Olga Officer invited Olive Other to join" in pages[2]
+    assert "Olga Officer invited Olive Other, with the roles" in pages[2]
 
 
 def test_the_answer_is_the_same_with_or_without_an_account(officer_browser, teacher, mailbox):
+    clock.freeze()  # the two invitations' expiry dates, shown to the day, are the same day
     existing = _masked(page_text(_add(officer_browser, "olive@example.org")), "olive")
     new = _masked(page_text(_add(officer_browser, "nobody@example.org")), "nobody")
     assert existing == new
@@ -129,6 +127,13 @@ def test_the_answer_is_the_same_with_or_without_an_account(officer_browser, teac
             for href in hrefs
         ]
         assert pages[0] == pages[1]
+    # The audit log tells the same story of each.
+    audit = page_text(officer_browser.get("/organisation/AA101/audit"))
+    rows = re.findall(r"<tr>.*?</tr>", audit, re.S)[1:3]
+    assert len(rows) == 2 and "invited" in rows[0]
+    assert _masked(rows[0], "Olive", "Other", "Jane", "Smith") == _masked(
+        rows[1], "Olive", "Other", "Jane", "Smith"
+    )
 
 
 def test_withdrawing_a_new_persons_invitation_deletes_the_unused_account(
@@ -185,8 +190,18 @@ def test_accepting_makes_a_member_with_the_roles_offered(officer_browser, app, t
         m for m in db.session.get(User, teacher.id).memberships if m.organisation.code == "AA101"
     )
     assert membership.role_keys == {"aa.nominated_user", "sfa.teacher"}
-    # From now on AA101 sees the account as it is.
+    # From now on AA101 sees the account as it is, but not its other centres, nor its sign-ins
+    # from before it joined; the officer's old link to the invitation leads to the member.
     assert "Olive Officer" in page_text(officer_browser.get("/organisation/AA101/users"))
+    old_link = officer_browser.get(f"/organisation/AA101/users/{invitation.public_id}")
+    assert location(old_link) == f"/organisation/AA101/users/{teacher.sub}"
+    member_page = page_text(officer_browser.get(location(old_link)))
+    assert "BB102" not in member_page
+    assert re.search(r"Last sign-in</dt><dd>Never</dd>", member_page)
+    olive.post("/logout", data={"csrf_token": csrf_token(page_text(olive.get("/")))})
+    _person(app)
+    member_page = page_text(officer_browser.get(location(old_link)))
+    assert not re.search(r"Last sign-in</dt><dd>Never</dd>", member_page)
     # The invitation is spent.
     again = olive.post(
         f"/invitations/{invitation.public_id}/accept", data={"csrf_token": csrf_token(home)}
