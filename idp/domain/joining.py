@@ -93,6 +93,7 @@ def invite(
         target_id=invitation.public_id,
         organisation_id=organisation.id,
         roles=sorted(invitation.role_keys),
+        name=invitation.name,
     )
     _send(invitation, catalogue)
     return invitation
@@ -169,6 +170,7 @@ def resend(
         target_id=invitation.public_id,
         organisation_id=invitation.organisation_id,
         roles=sorted(invitation.role_keys),
+        name=invitation.name,
     )
     _send(invitation, catalogue)
 
@@ -191,6 +193,7 @@ def set_offer(actor: User, invitation: JoinInvitation, role_keys: Iterable[str])
             target_type="invitation",
             target_id=invitation.public_id,
             organisation_id=invitation.organisation_id,
+            name=invitation.name,
             **details,
         )
 
@@ -281,5 +284,6 @@ def decline(user: User, public_id: str) -> JoinInvitation:
         target_type="invitation",
         target_id=invitation.public_id,
         organisation_id=invitation.organisation_id,
+        name=invitation.name,
     )
     return invitation

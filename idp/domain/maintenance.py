@@ -1,7 +1,7 @@
 """Clean-up of what has expired: codes, tokens, sign-in sessions, parked authorization
 requests, verification codes, changes of address never confirmed, used client assertions,
-initial access tokens, and the summaries of CSV imports a week after they last moved, and the
-throttles' expired counts.
+initial access tokens, the summaries of CSV imports a week after they last moved, invitations to
+join a month after they were answered, and the throttles' expired counts.
 
 Every statement is a plain ``DELETE ... WHERE <expired before a cutoff>``: running it from cron
 on several instances at once is safe (the second run finds nothing), and nothing still able to
@@ -25,6 +25,7 @@ from idp.models import (
     ClientAssertion,
     ImportJob,
     Interaction,
+    JoinInvitation,
     RegistrationToken,
     ThrottleCount,
     Token,
@@ -34,6 +35,9 @@ from idp.models import (
 GRACE = timedelta(days=1)
 # An import's summary names the people it added; the audit log keeps the record after this.
 KEEP_IMPORTS = timedelta(days=7)
+# An invitation to join, once accepted, declined or withdrawn (its events carry its typed name).
+# One never answered stays, shown as expired, as long as an invited member who never activated.
+KEEP_ANSWERED_INVITATIONS = timedelta(days=30)
 
 
 def purge(settings: Settings) -> dict[str, int]:
@@ -58,6 +62,9 @@ def purge(settings: Settings) -> dict[str, int]:
         "address_changes": delete(AddressChange).where(AddressChange.expires_at < cutoff),
         "client_assertions": delete(ClientAssertion).where(ClientAssertion.expires_at < cutoff),
         "import_jobs": delete(ImportJob).where(ImportJob.updated_at < now - KEEP_IMPORTS),
+        "join_invitations": delete(JoinInvitation).where(
+            JoinInvitation.answered_at < now - KEEP_ANSWERED_INVITATIONS
+        ),
         "registration_tokens": delete(RegistrationToken).where(
             or_(RegistrationToken.expires_at < cutoff, RegistrationToken.uses_left <= 0)
         ),

@@ -461,7 +461,7 @@ def describe(rows: Iterable[Any], catalogue: Catalogue) -> list[Line]:
         event = Event(
             row=r,
             actor=_actor(r, by_id),
-            target=_target(r, by_sub, typed),
+            target=_target(r, by_sub, typed, r.details if isinstance(r.details, dict) else {}),
             details=r.details if isinstance(r.details, dict) else {},
             people=by_sub,
             role_names=role_names,
@@ -473,11 +473,19 @@ def describe(rows: Iterable[Any], catalogue: Catalogue) -> list[Line]:
     return lines
 
 
-def _target(row: Any, by_sub: dict[str, str], typed: dict[str, str]) -> str:
+def _target(
+    row: Any, by_sub: dict[str, str], typed: dict[str, str], details: dict[str, Any]
+) -> str:
     if row.target_type == "user":
         return by_sub.get(row.target_id) or _("a deleted account")
     if row.target_type == "invitation":
-        return typed.get(row.target_id) or _("someone invited")
+        # The typed name, from the invitation or, once it is purged, from the event.
+        name = details.get("name")
+        return (
+            typed.get(row.target_id)
+            or (name if isinstance(name, str) and name else "")
+            or _("someone invited")
+        )
     return ""
 
 

@@ -359,3 +359,26 @@ def test_the_invitation_is_emailed_in_the_persons_language(officer_browser, teac
     _add(officer_browser, "olive@example.org")
     message = mailbox.wait_for("olive@example.org")
     assert "le invita a unirse" in message["Subject"]
+
+
+def test_an_answered_invitation_is_purged_after_a_month_and_the_log_still_names_it(
+    officer_browser, app, teacher
+):
+    from idp.domain import maintenance
+
+    _add(officer_browser, "olive@example.org")
+    invitation = _invitation()
+    view = f"/organisation/AA101/users/{invitation.public_id}"
+    token = csrf_token(page_text(officer_browser.get(view)))
+    officer_browser.post(f"{view}/withdraw", data={"csrf_token": token, "confirm": "yes"})
+    settings = app.extensions["idp.settings"]
+    assert maintenance.purge(settings)["join_invitations"] == 0  # kept a while
+    clock.advance(31 * DAY)
+    assert maintenance.purge(settings)["join_invitations"] == 1
+    db.session.commit()
+    assert _invitation() is None
+    officer = app.test_client()
+    sign_in(officer, "officer@example.org")
+    audit = page_text(officer.get("/organisation/AA101/audit"))
+    assert "Olga Officer invited Olive Other" in audit
+    assert "Olga Officer withdrew the invitation to Olive Other" in audit
