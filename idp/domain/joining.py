@@ -122,18 +122,19 @@ def _send(invitation: JoinInvitation, catalogue: Catalogue) -> None:
 # -- the organisation's side ---------------------------------------------------------------------
 
 
-def for_organisation(organisation: Organisation, public_id: str) -> JoinInvitation:
-    """The organisation's unanswered invitation ``public_id``, else NotFound."""
-    invitation = db.session.scalar(
+def _unanswered(public_id: str, whose: Any) -> JoinInvitation | None:
+    """The unanswered invitation ``public_id`` that meets ``whose`` (its organisation, or its
+    person)."""
+    return db.session.scalar(
         select(JoinInvitation).where(
-            JoinInvitation.public_id == public_id,
-            JoinInvitation.organisation_id == organisation.id,
-            JoinInvitation.outcome.is_(None),
+            JoinInvitation.public_id == public_id, whose, JoinInvitation.outcome.is_(None)
         )
     )
-    if invitation is None:
-        raise NotFound(_l("There is no such user in this organisation."))
-    return invitation
+
+
+def unanswered(organisation: Organisation, public_id: str) -> JoinInvitation | None:
+    """The organisation's unanswered invitation ``public_id``, if ``public_id`` is one."""
+    return _unanswered(public_id, JoinInvitation.organisation_id == organisation.id)
 
 
 def joined_as(organisation: Organisation, public_id: str) -> str | None:
@@ -231,13 +232,7 @@ def waiting_for(user: User) -> list[JoinInvitation]:
 
 
 def _own(user: User, public_id: str) -> JoinInvitation:
-    invitation = db.session.scalar(
-        select(JoinInvitation).where(
-            JoinInvitation.public_id == public_id,
-            JoinInvitation.user_id == user.id,
-            JoinInvitation.outcome.is_(None),
-        )
-    )
+    invitation = _unanswered(public_id, JoinInvitation.user_id == user.id)
     if invitation is None:
         raise NotFound(_l("This invitation has been answered or withdrawn."))
     if invitation.expires_at <= clock.now():

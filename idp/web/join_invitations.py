@@ -54,14 +54,6 @@ class Invited:
         )
 
 
-def find(org: Organisation, sub: str) -> JoinInvitation | None:
-    """The organisation's open invitation ``sub``, if ``sub`` is one."""
-    try:
-        return joining.for_organisation(org, sub)
-    except DomainError:
-        return None
-
-
 def page(org: Organisation, invitation: JoinInvitation | Invited, role_groups: Any) -> Any:
     """The officer's page for an invitation: only what the officer typed, and its state."""
     if isinstance(invitation, JoinInvitation):

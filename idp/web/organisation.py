@@ -229,11 +229,14 @@ def _summary(done: list[management.Outcome]) -> str:
 @bp.get("/<code>/users/<sub>")
 def view_user(code: str, sub: str) -> Any:
     org = managed_org(code)
-    if invitation := join_invitations.find(org, sub):
-        return join_invitations.page(org, invitation, _role_groups(org))
-    if joined := joining.joined_as(org, sub):  # the invitation was accepted
-        return redirect(url_for("organisation.view_user", code=org.code, sub=joined))
-    user, membership = management.member(org, sub)
+    try:
+        user, membership = management.member(org, sub)
+    except NotFound:  # an invitation to join's page, or its link once accepted
+        if invitation := joining.unanswered(org, sub):
+            return join_invitations.page(org, invitation, _role_groups(org))
+        if joined := joining.joined_as(org, sub):
+            return redirect(url_for("organisation.view_user", code=org.code, sub=joined))
+        raise
     catalogue = _catalogue()
     protected = office.is_exams_officer(org, user)
     if (
@@ -460,7 +463,7 @@ ACTIONS = "roles, suspend, restore, invitation, password, email, delete, withdra
 )
 def act(code: str, sub: str, action: str) -> Any:
     org = managed_org(code)
-    if invitation := join_invitations.find(org, sub):
+    if invitation := joining.unanswered(org, sub):
         return join_invitations.act(org, invitation, action, management_settings())
     if action == "withdraw":
         return _withdraw(org, sub)
@@ -492,7 +495,7 @@ def _withdraw(org: Organisation, sub: str) -> Any:
 def withdraw_invitation(code: str, sub: str) -> Any:
     """Withdrawing an invitation asks first."""
     org = managed_org(code)
-    invitation = join_invitations.find(org, sub)
+    invitation = joining.unanswered(org, sub)
     if invitation is not None:
         return join_invitations.confirm_withdraw(org, invitation)
     user, membership = management.member(org, sub)
