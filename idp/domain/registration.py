@@ -4,6 +4,8 @@ A service registers itself with an initial access token that an operator issued
 (``idp clients token``); the operator's choice of services bounds which roles its tokens can
 carry, and a registered client is always third-party (people are asked for consent). Every
 metadata field is checked; an error names the field, with the error codes of RFC 7591 §3.2.2.
+Flows asked for that the server does not offer (implicit, hybrid) are left out of what is
+registered, and the response says what was (RFC 7591 §2, §3.2.1).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from idp.models import Client, RegistrationToken
 from idp.security import constant_time_equals, random_token, token_hash
 
 GRANT_TYPES = {"authorization_code", "refresh_token"}
+RESPONSE_TYPES = {"code"}
 AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none", "private_key_jwt"}
 ALGORITHMS = {"RS256", "ES256"}
 SCOPES = {"openid", "profile", "email", "roles", "organisations", "offline_access"}
@@ -115,6 +118,23 @@ def _string(body: dict[str, Any], name: str, default: str, allowed: set[str] | N
     return value
 
 
+def supported_subset(value: Any, name: str, allowed: set[str]) -> list[str]:
+    """The requested values this server supports, in the order asked.
+
+    RFC 7591 §2 lets the server replace requested ``grant_types`` and ``response_types`` with
+    values it supports, provided the response names what was registered. Relying parties such as
+    Apache's mod_auth_openidc ask for the implicit and hybrid flows alongside the code flow, so
+    those are dropped rather than refused; only a request with nothing supported left fails."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RegistrationError("invalid_client_metadata", f"{name} must be a list of strings.")
+    kept = [v for v in dict.fromkeys(value) if v in allowed]
+    if not kept:
+        raise RegistrationError(
+            "invalid_client_metadata", f"{name} must hold one of {', '.join(sorted(allowed))}."
+        )
+    return kept
+
+
 def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
     """The request's metadata, checked and normalised (unknown fields are ignored, §2).
 
@@ -140,14 +160,9 @@ def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
         raise RegistrationError("invalid_client_metadata", "client_name is required.")
     for name, allowed, default in (
         ("grant_types", GRANT_TYPES, ["authorization_code", "refresh_token"]),
-        ("response_types", {"code"}, ["code"]),
+        ("response_types", RESPONSE_TYPES, ["code"]),
     ):
-        value = body.get(name, default)
-        if not isinstance(value, list) or not value or not set(value) <= allowed:
-            raise RegistrationError(
-                "invalid_client_metadata", f"{name} may only hold {', '.join(sorted(allowed))}."
-            )
-        meta[name] = list(dict.fromkeys(value))
+        meta[name] = supported_subset(body.get(name, default), name, allowed)
     if "authorization_code" not in meta["grant_types"]:
         raise RegistrationError(
             "invalid_client_metadata", "grant_types must include authorization_code."

@@ -93,4 +93,7 @@ def manage(client_id: str) -> Response:
         return _error(exc)
     except InvalidInput as exc:
         return _error(RegistrationError("invalid_client_metadata", exc.message))
-    return _answer(registration.describe(client, client_uri=_client_uri(client.client_id)), 200)
+    # RFC 7592 §3: the response carries the registration access token. The one presented stays
+    # valid (no rotation), so a client that lost this response has lost nothing.
+    body = registration.describe(client, access=_bearer(), client_uri=_client_uri(client.client_id))
+    return _answer(body, 200)

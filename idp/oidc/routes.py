@@ -360,12 +360,29 @@ def end_session() -> Any:
             client=validated.client,
             frames=frames,
             continue_url=response.headers["Location"] if response is not None else None,
+            not_sent_back=None if response is not None else _why_not_sent_back(validated),
         ),
         mimetype="text/html",
     )
     if frames:
         page.headers["Content-Security-Policy"] = content_security_policy(frames=frames)
     return _no_referrer(page)
+
+
+def _why_not_sent_back(validated: Any) -> str | None:
+    """Why a sign-out that asked to return to the service did not: ``"unknown_service"`` (no
+    client named by ``client_id`` or the ID token hint), ``"unregistered"`` (the address is not
+    one the client registered, exactly: a missing trailing slash is enough), or
+    ``"unconfirmed"``; None when no return was asked for. The signed-out page says so in words
+    and never shows the address, which whoever made the link chose."""
+    if not request.values.get("post_logout_redirect_uri"):
+        return None
+    client = validated.client
+    if client is None:
+        return "unknown_service"
+    if request.values["post_logout_redirect_uri"] not in client.post_logout_redirect_uris:
+        return "unregistered"
+    return "unconfirmed"
 
 
 # -- helpers --------------------------------------------------------------------------

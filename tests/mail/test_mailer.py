@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
+import re
 import ssl
 
 from cryptography import x509
@@ -106,6 +107,56 @@ def test_the_outbox_keeps_messages_and_the_demo_page_shows_them(app, make_app, o
         assert "Your verification code is: 123456" in page
         assert http.get("/dev/outbox/..%2Fsecret.eml").status_code == 404
         db.session.remove()
+
+
+def test_the_outbox_shows_the_html_part_sandboxed_beside_the_text(make_app, overrides, tmp_path):
+    """The HTML part is framed from a route of its own whose policy is a sandbox: what the
+    message holds cannot run script, nor act as the provider's origin; its links open a tab."""
+    from email.message import EmailMessage
+
+    overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
+    demo = make_app(overrides)
+    sent = EmailMessage()
+    sent["Subject"], sent["To"] = "You are invited", "jane@example.org"
+    sent.set_content("Sign in: http://localhost/login\n")
+    sent.add_alternative(
+        "<!doctype html><html><head><title>x</title></head><body>"
+        '<a href="http://localhost/login">Sign in</a><script>parent.document.title="owned"</script>'
+        "</body></html>",
+        subtype="html",
+    )
+    box = demo.extensions["idp.mailer"].transport
+    box.send(sent)
+    [name] = box.names()
+    http = demo.test_client()
+
+    page = http.get(f"/dev/outbox/{name}")
+    html = page.get_data(as_text=True)
+    assert "Sign in: " in html  # the text part, as before
+    frame = re.search(r"<iframe[^>]*>", html).group(0)
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in frame
+    assert "allow-scripts" not in frame and "allow-same-origin" not in frame
+    assert f'src="/dev/outbox/{name}/html"' in frame
+    assert "<script>parent" not in html  # never inlined into our page
+    assert "frame-src" not in page.headers["Content-Security-Policy"]  # default-src 'self'
+
+    part = http.get(f"/dev/outbox/{name}/html")
+    policy = part.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox allow-popups allow-popups-to-escape-sandbox;")
+    assert "allow-scripts" not in policy and "allow-same-origin" not in policy
+    assert "default-src 'none'" in policy and "frame-ancestors 'self'" in policy
+    body = part.get_data(as_text=True)
+    assert '<head><base target="_blank"><title>' in body
+    assert '<a href="http://localhost/login">Sign in</a>' in body
+
+    text_only = EmailMessage()
+    text_only["Subject"], text_only["To"] = "Plain", "jane@example.org"
+    text_only.set_content("Only text.\n")
+    box.send(text_only)
+    plain = next(n for n in box.names() if n != name)
+    assert "<iframe" not in http.get(f"/dev/outbox/{plain}").get_data(as_text=True)
+    assert http.get(f"/dev/outbox/{plain}/html").status_code == 404
+    assert http.get("/dev/outbox/..%2Fsecret.eml/html").status_code == 404
 
 
 def test_the_outbox_page_does_not_exist_outside_demo_and_test_mode(make_app, overrides, tmp_path):

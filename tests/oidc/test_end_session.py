@@ -49,7 +49,65 @@ def test_unregistered_post_logout_redirect_uri_is_not_followed(rp, teacher):
         },
     )
     assert response.status_code == 200
-    assert "You have signed out" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "You have signed out" in html
+    assert "https://attacker.example.net" not in html  # neither linked nor shown
+
+
+def test_an_unregistered_return_address_is_explained_on_the_signed_out_page(rp, teacher):
+    """A relying party whose address differs from the registered one by a trailing slash is
+    signed out and told why nothing redirected, without the page showing the address."""
+    tokens = rp.tokens("teacher@example.org")
+    asked = rp.registered.post_logout_redirect_uri + "/"
+    response = rp.http.get(
+        "/logout",
+        query_string={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": asked},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert "has not registered with My Cambridge" in html
+    assert "including any “/” at the end" in html
+    assert asked not in html
+    assert error_params(rp.authorize(prompt="none"))["error"] == "login_required"
+
+
+def test_a_return_address_without_a_named_service_is_explained(client, rp, teacher):
+    rp.sign_in("teacher@example.org")
+    page = client.get("/logout", query_string={"post_logout_redirect_uri": "https://x.example/"})
+    signed_out = client.post(
+        "/logout",
+        data={
+            "confirm": "yes",
+            "csrf_token": csrf_token(page),
+            "post_logout_redirect_uri": "https://x.example/",
+        },
+    )
+    html = signed_out.get_data(as_text=True)
+    assert "did not say which service it came from" in html
+    assert "https://x.example" not in html
+
+
+def test_a_return_without_proof_it_came_from_the_service_is_explained(client, rp):
+    """Nobody signed in and no ID token hint: a registered address is still not followed (a
+    link anyone can make), and the page says why."""
+    response = client.get(
+        "/logout",
+        query_string={
+            "client_id": rp.client_id,
+            "post_logout_redirect_uri": rp.registered.post_logout_redirect_uri,
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert "did not show that it came from" in html
+
+
+def test_no_explanation_when_no_return_was_asked_for(rp, teacher):
+    tokens = rp.tokens("teacher@example.org")
+    html = rp.http.get("/logout", query_string={"id_token_hint": tokens["id_token"]}).get_data(
+        as_text=True
+    )
+    assert "You have signed out" in html and "sent back" not in html
 
 
 def test_logout_without_hint_asks_for_confirmation(rp, teacher):

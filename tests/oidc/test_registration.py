@@ -88,6 +88,9 @@ def test_a_registered_client_signs_people_in_after_their_consent(client, initial
         ({"grant_types": ["implicit"]}, "invalid_client_metadata", "grant_types"),
         ({"grant_types": ["refresh_token"]}, "invalid_client_metadata", "authorization_code"),
         ({"response_types": ["token"]}, "invalid_client_metadata", "response_types"),
+        ({"response_types": ["id_token token"]}, "invalid_client_metadata", "response_types"),
+        ({"response_types": "code"}, "invalid_client_metadata", "response_types"),
+        ({"grant_types": ["authorization_code", 7]}, "invalid_client_metadata", "grant_types"),
         (
             {"token_endpoint_auth_method": "client_secret_jwt"},
             "invalid_client_metadata",
@@ -110,6 +113,46 @@ def test_bad_metadata_is_refused_with_the_field_named(client, initial_token, cha
     assert response.status_code == 400, response.get_json()
     body = response.get_json()
     assert body["error"] == error and words in body["error_description"]
+
+
+# What Apache's mod_auth_openidc sends: every flow, the implicit and hybrid ones too.
+EVERY_FLOW = {
+    "grant_types": ["authorization_code", "implicit", "refresh_token"],
+    "response_types": [
+        "code",
+        "id_token",
+        "id_token token",
+        "code id_token",
+        "code token",
+        "code id_token token",
+    ],
+}
+
+
+def test_unsupported_flows_are_left_out_and_the_response_names_what_was_registered(
+    client, initial_token
+):
+    response = _register(client, initial_token, {**GOOD, **EVERY_FLOW})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["grant_types"] == ["authorization_code", "refresh_token"]
+    assert body["response_types"] == ["code"]
+    model = db.session.scalar(db.select(Client).where(Client.client_id == body["client_id"]))
+    assert model.grant_types == ["authorization_code", "refresh_token"]
+    assert model.response_types == ["code"]
+
+    uri = body["registration_client_uri"].removeprefix("http://localhost")
+    auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    changed = client.put(
+        uri,
+        headers=auth,
+        json={**GOOD, **EVERY_FLOW, "client_id": body["client_id"], "grant_types": ["implicit"]},
+    )
+    assert changed.status_code == 400 and "grant_types" in changed.get_json()["error_description"]
+    changed = client.put(
+        uri, headers=auth, json={**GOOD, **EVERY_FLOW, "client_id": body["client_id"]}
+    )
+    assert changed.status_code == 200 and changed.get_json()["response_types"] == ["code"]
 
 
 def test_the_initial_access_token_is_required_counted_and_expires(client, make, initial_token):
@@ -138,6 +181,9 @@ def test_read_update_and_delete_with_the_registration_access_token(client, initi
 
     read = client.get(uri, headers=auth).get_json()
     assert read["client_id"] == body["client_id"] and "client_secret" not in read
+    # RFC 7592 §3: REQUIRED in every client information response (the token is not rotated).
+    assert read["registration_access_token"] == body["registration_access_token"]
+    assert read["registration_client_uri"] == body["registration_client_uri"]
     assert client.get(uri, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/register/someone-else", headers=auth).status_code == 401
 
@@ -152,6 +198,8 @@ def test_read_update_and_delete_with_the_registration_access_token(client, initi
     )
     assert changed.status_code == 200
     assert changed.get_json()["redirect_uris"] == ["https://new.example.org/cb"]
+    assert changed.get_json()["registration_access_token"] == body["registration_access_token"]
+    assert changed.get_json()["registration_client_uri"] == body["registration_client_uri"]
     public = client.put(
         uri,
         headers=auth,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pyotp
+import pytest
 
 from idp import clock
 from idp.extensions import db
 from idp.models import AuthSession, User
+from idp.web.device_names import device_name
 from tests.factories import PASSWORD
 from tests.journeys import error_of, location, page_text, sign_in, submit
 from tests.mailbox import code_in, text_of
@@ -345,12 +347,13 @@ def test_sessions_are_listed_and_can_be_ended_one_by_one_or_everywhere(client, a
     make.org()
     _signed_in(client, make)
     phone = app.test_client()
-    phone.environ_base["HTTP_USER_AGENT"] = "Phone browser 1.0"
+    phone.environ_base["HTTP_USER_AGENT"] = IPHONE
     sign_in(phone, "jane@example.org")
     rp = RelyingParty(app.test_client(), make.client())
     tokens = rp.tokens("jane@example.org")
     page = page_text(client.get("/account/security"))
-    assert "Phone browser 1.0" in page and "(this device)" in page
+    assert "Safari on iPhone" in page and "(this device)" in page
+    assert "Mozilla" not in page  # names, not the raw strings
     session_ids = re.findall(r'name="session" value="(\d+)"', page)
     assert len(session_ids) == 2  # the two other devices, not this one
 
@@ -370,6 +373,53 @@ def test_sessions_are_listed_and_can_be_ended_one_by_one_or_everywhere(client, a
     assert location(response) == "/login"
     assert client.get("/").status_code == 302
     assert rp.userinfo(tokens["access_token"]).status_code == 401
+
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "name"),
+    [
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.0.0 Safari/537.36",
+            "Chrome on Linux",
+        ),
+        (IPHONE, "Safari on iPhone"),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+            "Firefox on Windows",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+            "Safari on macOS",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        ("Mozilla/5.0 (X11; Linux x86_64)", "A device running Linux"),
+        ("Phone browser 1.0 <script>", "Unknown device"),
+        ("", "Unknown device"),
+        (None, "Unknown device"),
+    ],
+)
+def test_devices_are_named_by_browser_and_system(app, user_agent, name):
+    with app.test_request_context():
+        assert device_name(user_agent) == name
+
+
+def test_device_names_are_translated(app):
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("es"):
+        assert device_name(IPHONE) == "Safari en iPhone"
 
 
 def test_a_session_of_another_user_cannot_be_ended(client, app, make):
