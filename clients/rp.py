@@ -1,4 +1,4 @@
-"""One factory for the three demo services: sign-in with Authlib's OpenID Connect client
+"""One factory for every demo service: sign-in with Authlib's OpenID Connect client
 (authorization code, PKCE S256, state and nonce; the ID token checked against the provider's
 JWKS), authorisation by the roles in the token, sign-out through the provider, the provider's
 API called with a client_credentials token, and, for a service that keeps people's data, the
@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -80,12 +80,25 @@ class ProviderApi:
 
 
 class Records:
-    """What a service keeps of each person at each centre (here, Submit for Assessment's
-    submissions): the data the provider asks about before someone is deleted."""
+    """What a service keeps of each person at each centre (Submit for Assessment's
+    submissions, the Primary support site's Progression Test groups): the data the provider
+    asks about before someone is deleted."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.items: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.met: set[tuple[str, str]] = set()
+
+    def keep_once(
+        self, org: str, sub: str, make: Callable[[], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """What ``sub`` keeps at ``org``, made by ``make`` the first time they are met (never
+        again: what was transferred away stays away)."""
+        with self.lock:
+            if (org, sub) not in self.met:
+                self.met.add((org, sub))
+                self.items.setdefault((org, sub), []).extend(make())
+            return list(self.items.get((org, sub), []))
 
     def of(self, org: str, sub: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -94,10 +107,6 @@ class Records:
     def of_org(self, org: str) -> list[dict[str, Any]]:
         with self.lock:
             return [item for (o, _), items in self.items.items() if o == org for item in items]
-
-    def keep(self, org: str, sub: str, items: list[dict[str, Any]]) -> None:
-        with self.lock:
-            self.items.setdefault((org, sub), []).extend(items)
 
     def move(self, org: str, sub: str, to: str, to_name: str) -> int:
         with self.lock:
@@ -128,16 +137,22 @@ class View:
 
 @dataclass(frozen=True)
 class Service:
+    """One demo service: its catalogue key, name, client id, colour and port, what each of its
+    roles means (shown to the person with the claims received), and which page a signed-in
+    person sees (``view``)."""
+
     key: str
     name: str
     client_id: str
     colour: str
     view: Callable[[dict[str, Any], Backend], View]
+    port: int = 0
+    roles: Mapping[str, str] = field(default_factory=dict)
     scope: str = "openid profile email roles"
     # A service that keeps people's data answers the provider's user-data requests: what it
-    # holds of a person (a summary, empty for nothing), and moving it to another person (None,
-    # or why not).
-    holds: Callable[[Backend, str, str], str] | None = None
+    # holds of a person (a summary, empty for nothing, None when it cannot tell just now), and
+    # moving it to another person (None, or why not).
+    holds: Callable[[Backend, str, str], str | None] | None = None
     transfer: Callable[[Backend, str, str, str], str | None] | None = None
 
 
@@ -191,7 +206,8 @@ def create_rp_app(
 
     @app.context_processor
     def brand() -> dict[str, Any]:
-        return {"service": service, "user": session.get("user")}
+        # The provider's home page: where a refusal sends the person back to.
+        return {"service": service, "user": session.get("user"), "home_url": f"{issuer}/"}
 
     @app.get("/")
     def home() -> Any:
@@ -288,6 +304,8 @@ def create_rp_app(
         org, sub = claims["org"], claims["sub"]
         if claims["action"] == "query":
             summary = service.holds(backend, org, sub)
+            if summary is None:  # the provider counts this as holding data
+                return answer({"error": "temporarily_unavailable"}, 503)
             return answer({"holds_data": bool(summary), "summary": summary})
         problem = service.transfer(backend, org, sub, str(claims.get("transfer_to", "")))
         if problem:

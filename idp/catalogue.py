@@ -178,6 +178,7 @@ DEFAULT_CATALOGUE: dict[str, Any] = {
             "key": "primary_support",
             "name": "Cambridge Primary support site",
             "brand": CIE,
+            "url": "http://127.0.0.1:5104/",
             "description": "Support for Cambridge Primary teachers.",
         },
         {
@@ -196,6 +197,7 @@ DEFAULT_CATALOGUE: dict[str, Any] = {
             "key": "ocr_interchange",
             "name": "OCR Interchange",
             "brand": OCR,
+            "url": "http://127.0.0.1:5105/",
             "description": "Make entries and view results for OCR qualifications.",
         },
     ],

@@ -873,9 +873,17 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         "password": result["password"],
         "users": result["users"],
         "invited": result["invited"],
+        "accounts": [
+            {"email": a.email, "name": a.name, "centres": a.centres, "try": a.try_this}
+            for a in result["accounts"]
+        ],
         "outbox": f"{issuer}/dev/outbox",
         "clients": [
             {"client_id": c.client_id, "redirect_uri": c.redirect_uri} for c in result["clients"]
+        ],
+        "services": [
+            {"name": c.name, "client_id": c.client_id, "url": c.url, "port": c.port}
+            for c in result["clients"]
         ],
         "client_secrets_file": str(secrets_file),
     }
@@ -883,24 +891,14 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         f"My Cambridge demo is ready at {issuer}",
         "",
         f"Sign in as any of these (password: {result['password']}):",
-        *(f"  {user}" for user in result["users"]),
+        "",
+        *demo_accounts_table(result["accounts"]),
         "",
         "Demo mode sends no email: invitations and verification codes (asked for on a new",
         f"browser) are in the mail outbox at {issuer}/dev/outbox",
-        f"  {result['invited']} is invited: its temporary password is in the outbox.",
-        "",
-        "Several centres:",
-        "  oc301.officer@example.org has an invitation to join AA101 waiting on her home page",
-        "    (AA101's pages show only the name its officer typed, Olive Other, until she accepts);",
-        "  aa101.donald@example.org teaches at AA101 and CA201: Submit for Assessment asks which",
-        "    he acts for, and Change organisation on the home page switches;",
-        "  aa101.buzz@example.org holds User Management at AA101 but cannot suspend or demote",
-        "    aa101.anakin@example.org, its named exams officer;",
-        "  aa101.daisy@example.org belongs to AA101 only: a change of her address by its officer",
-        "    waits for the link sent to the new address.",
         "",
         "Demo services (each signs in through the provider; the home page's tiles lead there):",
-        *(f"  {c.name:<32} {c.redirect_uri.removesuffix('callback')}" for c in result["clients"]),
+        *(f"  {c.name:<32} {c.url:<24} port {c.port}" for c in result["clients"]),
         f"  (client secrets in {secrets_file})",
         "",
         f"Discovery: {issuer}/.well-known/openid-configuration",
@@ -910,11 +908,28 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         serve_demo(
             bind,
             issuer,
-            [
-                (c.client_id, int(c.redirect_uri.split(":")[2].split("/")[0]), known[c.client_id])
-                for c in result["clients"]
-            ],
+            [(c.client_id, c.port, known[c.client_id]) for c in result["clients"]],
         )
+
+
+def demo_accounts_table(accounts: list[Any]) -> list[str]:
+    """The demo's accounts as a short table: account, centre, roles (by name), then what to
+    try with it."""
+    import textwrap
+
+    width = max((len(a.email) for a in accounts), default=0)
+    lines = [f"  {'Account':<{width}}  {'Centre':<6}  Roles", f"  {'-' * (width + 48)}"]
+    for account in accounts:
+        rows = [(c["code"], ", ".join(c["roles"]) or "none") for c in account.centres]
+        for n, (code, roles) in enumerate(rows or [("–", "none (no centre)")]):
+            wrapped = textwrap.wrap(roles, 100 - width) or [""]
+            first = account.email if n == 0 else ""
+            lines.append(f"  {first:<{width}}  {code:<6}  {wrapped[0]}")
+            lines += [f"  {'':<{width}}  {'':<6}  {more}" for more in wrapped[1:]]
+        lines += textwrap.wrap(
+            account.try_this, 100, initial_indent="      → ", subsequent_indent="        "
+        )
+    return lines
 
 
 def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:

@@ -1,7 +1,7 @@
 """Demo data: one Cambridge International centre, a Cambridge Associate with two associate
 centres, an OCR centre, their people (one of them invited, with a temporary password in the
-mail outbox; one invited to join a second centre), and one client per demo service. Safe to
-run twice."""
+mail outbox; one invited to join a second centre; one signed up on their own, with no centre),
+and one client per demo service. Safe to run twice. ``accounts`` says who is who."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from idp.catalogue import Catalogue
 from idp.domain import clients, invitations, joining, organisations, users
 from idp.errors import NotFound
 from idp.extensions import db
-from idp.models import Client, User
+from idp.models import Client, User, UserOrigin
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -48,6 +48,17 @@ PEOPLE = [
     ("aa101.donald@example.org", "Donald", "Duck", "AA101", ["sfa.teacher"], False),
     # AA101 only: her officer can change her address (it waits for the link sent there).
     ("aa101.daisy@example.org", "Daisy", "Duck", "AA101", ["aa.nominated_user"], False),
+    # The Primary support site's teacher (Progression Test groups to transfer before she is
+    # deleted) and its administrator (who sees the centre's groups and can receive them).
+    ("aa101.minnie@example.org", "Minnie", "Mouse", "AA101", ["primary.teacher"], False),
+    (
+        "aa101.mickey@example.org",
+        "Mickey",
+        "Mouse",
+        "AA101",
+        ["primary.admin", "primary.teacher"],
+        False,
+    ),
     ("ca200.officer@example.org", "Cora", "Associate", "CA200", ["sfa.exams_officer"], True),
     ("oc301.officer@example.org", "Olive", "Officer", "OC301", ["ocr.interchange"], True),
 ]
@@ -62,7 +73,13 @@ CLIENTS = [
     # submissions, so it is asked before anyone is deleted.
     ("access-arrangements", "Apply for Access Arrangements", "access_arrangements", 5102),
     ("global-listening", "Global Listening", "global_listening", 5103),
+    # The Primary support site keeps Progression Test groups: asked before anyone is deleted.
+    ("primary-support", "Cambridge Primary support site", "primary_support", 5104),
+    ("ocr-interchange", "OCR Interchange", "ocr_interchange", 5105),
 ]
+# The services that keep people's data: they read the centre's people from the API and
+# answer the provider's user-data requests.
+DATA_HOLDERS = {"submit_for_assessment", "primary_support"}
 
 
 @dataclass
@@ -72,12 +89,24 @@ class DemoClient:
     secret: str | None
     redirect_uri: str
 
+    @property
+    def port(self) -> int:
+        return int(self.redirect_uri.split(":")[2].split("/")[0])
+
+    @property
+    def url(self) -> str:
+        return self.redirect_uri.removesuffix("callback")
+
 
 # Runs the service: the operators' pages (clients).
 OPERATOR = ("operator@example.org", "Oscar", "Operator")
 
 # Invited, not yet active: the invitation email in the outbox starts the activation journey.
 INVITED = ("aa101.eve@example.org", "Eve", "Newstarter", "AA101", ["sfa.teacher"])
+
+# Signed up on their own ("Create account"): an account with no centre and no roles until an
+# organisation adds them.
+SELF_SIGNED_UP = ("sam.signup@example.org", "Sam", "Signup")
 
 # An invitation to join waiting for its answer: AA101's exams officer added the address of
 # OC301's officer (under the name he typed); she sees it on her home page and accepts or
@@ -136,6 +165,16 @@ def seed(
             email_verified=True,
         )
         operator.is_operator = True
+    if users.find_by_email(SELF_SIGNED_UP[0]) is None:
+        users.create(
+            email=SELF_SIGNED_UP[0],
+            given_name=SELF_SIGNED_UP[1],
+            family_name=SELF_SIGNED_UP[2],
+            password=DEMO_PASSWORD,
+            password_min_length=password_min_length,
+            origin=UserOrigin.SELF,
+            email_verified=True,
+        )
     email, given, family, code, roles = INVITED
     if users.find_by_email(email) is None:
         organisation = organisations.get_by_code(code)
@@ -166,7 +205,7 @@ def seed(
     demo_clients = []
     for client_id, name, service, port in CLIENTS:
         redirect_uri = f"http://127.0.0.1:{port}/callback"
-        holds_data = service == "submit_for_assessment"
+        holds_data = service in DATA_HOLDERS
         api_scopes = ["users.read"] if holds_data else []
         user_data_uri = f"http://127.0.0.1:{port}/user-data" if holds_data else None
         existing = db.session.scalar(select(Client).where(Client.client_id == client_id))
@@ -195,8 +234,70 @@ def seed(
     db.session.flush()
     return {
         "password": DEMO_PASSWORD,
-        "users": [p[0] for p in PEOPLE] + [OPERATOR[0]],
+        "users": [p[0] for p in PEOPLE] + [OPERATOR[0], SELF_SIGNED_UP[0]],
         "invited": INVITED[0],
+        "accounts": accounts(catalogue),
         "clients": demo_clients,
         "user_count": db.session.scalar(select(db.func.count()).select_from(User)),
     }
+
+
+# What to try with each demo account, in the order the demo prints them.
+TRY = {
+    "aa101.anakin@example.org": "The exams officer: add, suspend and delete AA101's people (a "
+    "teacher's Progression Test groups must be transferred first), all of its services.",
+    "aa101.buzz@example.org": "A deputy with User Management: manages AA101's people but "
+    "cannot suspend or demote its exams officer.",
+    "aa101.captain@example.org": "A deputy who also teaches: User Management and Submit for "
+    "Assessment as a teacher.",
+    "aa101.donald@example.org": "A teacher at two centres: Submit for Assessment asks which "
+    "one he acts for; Change organisation switches.",
+    "aa101.daisy@example.org": "AA101 only: a change of her address by its officer waits for "
+    "the link sent to the new address.",
+    "aa101.minnie@example.org": "A Primary support site teacher with Progression Test groups: "
+    "deleting her waits until they are transferred.",
+    "aa101.mickey@example.org": "The Primary support site's administrator: sees every group of "
+    "AA101 and can receive a leaving teacher's groups.",
+    "ca200.officer@example.org": "A Cambridge Associate's exams officer: Change organisation to "
+    "its associate centres CA201 and CA202 and manage their people.",
+    "oc301.officer@example.org": "The OCR centre's officer: OCR Interchange, and an invitation to "
+    "join AA101 waiting on her home page.",
+    INVITED[0]: "Invited, not yet active: the temporary password is in the mail outbox; then a "
+    "new password and an emailed code.",
+    SELF_SIGNED_UP[0]: "Signed up on their own: no centre and no services until an "
+    "organisation adds them.",
+    OPERATOR[0]: "The operator: the clients pages (register, edit, rotate a secret, disable).",
+}
+
+
+@dataclass(frozen=True)
+class Account:
+    """One demo account as the demo describes it."""
+
+    email: str
+    name: str
+    centres: list[dict[str, Any]]  # {"code", "roles": [role names]} per membership
+    try_this: str
+
+
+def accounts(catalogue: Catalogue) -> list[Account]:
+    """Who is who in the demo: each account's centres, its roles there (by name) and what to
+    try with it."""
+    found = []
+    for email, try_this in TRY.items():
+        user = users.find_by_email(email)
+        if user is None:
+            continue
+        centres = [
+            {
+                "code": m.organisation.code,
+                "roles": sorted(
+                    catalogue.roles_by_key[k].name
+                    for k in m.role_keys
+                    if k in catalogue.roles_by_key
+                ),
+            }
+            for m in sorted(user.memberships, key=lambda m: m.organisation.code)
+        ]
+        found.append(Account(email, user.name, centres, try_this))
+    return found

@@ -15,7 +15,8 @@ from werkzeug.serving import make_server
 
 from clients.rp import create_rp_app
 from clients.services import SERVICES
-from idp.domain import users
+from idp.domain import management, suspensions, users
+from idp.extensions import db
 from idp.oidc import backchannel
 from tests.factories import PASSWORD
 from tests.mailbox import code_in, free_port
@@ -273,3 +274,222 @@ def test_deleting_a_teacher_waits_for_their_submissions_to_be_transferred(
     assert "<td>Tess Teacher</td>" not in officer_view
     audit = browser.get(f"{live_server}/organisation/AA101/audit", timeout=10).text
     assert "Data transferred" in audit and "Removed from the organisation" in audit
+
+
+# -- the services for every family: the Primary support site and OCR Interchange -----------
+
+
+@pytest.fixture
+def primary(centre, make):
+    """AA101's Primary support site: Minnie teaches (Progression Test groups), Mickey
+    administers; Tom teaches there too but has never visited; Carl teaches at another centre
+    and Sid uses only Submit for Assessment."""
+    ca201 = make.org("CA201", name="Associate Centre One")
+    people = {
+        "minnie": make.user(
+            "minnie@example.org",
+            given_name="Minnie",
+            family_name="Mouse",
+            org=centre,
+            roles=("primary.teacher",),
+        ),
+        "mickey": make.user(
+            "mickey@example.org",
+            given_name="Mickey",
+            family_name="Mouse",
+            org=centre,
+            roles=("primary.admin",),
+        ),
+        "tom": make.user(
+            "tom@example.org",
+            given_name="Tom",
+            family_name="Thumb",
+            org=centre,
+            roles=("primary.teacher",),
+        ),
+        "carl": make.user(
+            "carl@example.org",
+            given_name="Carl",
+            family_name="Elsewhere",
+            org=ca201,
+            roles=("primary.teacher", "primary.admin"),
+        ),
+        "sid": make.user(
+            "sid@example.org",
+            given_name="Sid",
+            family_name="Submitter",
+            org=centre,
+            roles=("sfa.teacher",),
+        ),
+        "sue": make.user(
+            "sue@example.org",
+            given_name="Sue",
+            family_name="Suspended",
+            org=centre,
+            roles=("primary.admin",),
+        ),
+    }
+    officer = management.member(centre, centre.exams_officer.sub)[0]
+    suspensions.suspend(officer, centre, people["sue"], make.catalogue)
+    db.session.commit()
+    return people
+
+
+def test_the_primary_support_site_shows_a_teacher_her_groups_and_the_admin_the_centres(
+    services, primary, live_server, mailbox
+):
+    rp = services["primary-support"]
+    page, _ = sign_in(rp, live_server, mailbox, "minnie@example.org")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Your Progression Test groups" in html
+    assert html.count("<tr>") == 4  # a header and three groups of her own
+    assert 'Teacher: your own Progression Test groups <span class="key">(primary.teacher)' in html
+    assert "AA101 – AA Dummy Centre A (CIC)" in html
+    rp.post("/logout")
+
+    # Carl is administrator at CA201: AA101's groups are not his to see.
+    carl = rp.application.test_client()
+    html = sign_in(carl, live_server, mailbox, "carl@example.org")[0].get_data(as_text=True)
+    assert "Progression Test groups at CA201" in html
+    assert "Minnie Mouse" not in html and "Tom Thumb" not in html
+
+    admin = rp.application.test_client()
+    page, _ = sign_in(admin, live_server, mailbox, "mickey@example.org")
+    html = page.get_data(as_text=True)
+    assert "Progression Test groups at AA101 – AA Dummy Centre A (CIC)" in html
+    # Minnie's groups and Tom's (he has them from before he first visits), no one else's.
+    assert html.count("<td>Minnie Mouse</td>") == 3 and html.count("<td>Tom Thumb</td>") == 3
+    assert html.count("<tr>") == 7 and "Carl Elsewhere" not in html
+    assert "Administrator: every Progression Test group of the centre" in html
+    assert "(primary.admin)" in html and "(primary.teacher)" not in html
+
+
+def _ask(make_app, overrides, live_server, client_id: str, **claims) -> str:
+    """A user-data request as the running provider signs it."""
+    from idp.oidc import data_holders
+
+    overrides["OIDC"]["ISSUER"] = live_server
+    with make_app(overrides).app_context():
+        return data_holders.signed_request(client_id, claims)
+
+
+def test_the_support_site_transfers_groups_only_to_a_colleague_at_the_same_centre(
+    services, primary, live_server, make_app, overrides
+):
+    """Asked by the provider, the site says what a teacher holds and gives it only to someone
+    who uses the site at the same centre: a forged or mistaken recipient is refused."""
+    rp = services["primary-support"]
+
+    def ask(org="AA101", **claims):
+        token = _ask(make_app, overrides, live_server, "primary-support", org=org, **claims)
+        return rp.post("/user-data", data={"request": token})
+
+    minnie, mickey = primary["minnie"].sub, primary["mickey"].sub
+    held = ask(sub=minnie, action="query")
+    assert held.get_json() == {"holds_data": True, "summary": "3 Progression Test groups"}
+    assert ask(sub=mickey, action="query").get_json()["holds_data"] is False
+
+    # No role here; another centre; suspended here; herself.
+    for outsider in ("sid", "carl", "sue", "minnie"):
+        refused = ask(sub=minnie, action="transfer", transfer_to=primary[outsider].sub)
+        assert refused.status_code == 409, outsider
+        assert refused.get_json()["error"] == "transfer_refused"
+        assert (
+            "does not use the Cambridge Primary support site"
+            in refused.get_json()["error_description"]
+        )
+    assert ask(sub=minnie, action="query").get_json()["summary"] == "3 Progression Test groups"
+
+    moved = ask(sub=minnie, action="transfer", transfer_to=mickey)
+    assert moved.status_code == 200 and moved.get_json() == {"transferred": True}
+    assert ask(sub=minnie, action="query").get_json() == {"holds_data": False, "summary": ""}
+    assert ask(sub=mickey, action="query").get_json()["summary"] == "3 Progression Test groups"
+
+    # A centre the API will not describe: the site cannot say, and does not say "nothing".
+    unknown = ask(org="ZZ999", sub=minnie, action="query")
+    assert unknown.status_code == 503 and "holds_data" not in unknown.get_json()
+
+
+def test_deleting_a_primary_teacher_waits_for_her_groups_to_be_transferred(
+    services, primary, live_server, mailbox
+):
+    """The guide's rule, on the service it comes from: a teacher's Progression Test groups go
+    to another teacher before she is deleted (she need never have opened the site)."""
+    officer_rp = services["primary-support"]
+    _, browser = sign_in(services["global-listening"], live_server, mailbox, "officer@example.org")
+    minnie = primary["minnie"].sub
+    person = f"{live_server}/organisation/AA101/users/{minnie}"
+    assert _form(browser, f"{person}/suspend", {"confirm": "yes"}, person).status_code == 302
+    delete_page = browser.get(f"{person}/delete", timeout=10).text
+    assert "Cambridge Primary support site</strong>:" in delete_page
+    assert "holds data of Minnie (3 Progression Test groups)" in delete_page
+
+    refused = _form(browser, f"{person}/delete", {"confirm": "yes"}, f"{person}/delete")
+    assert refused.headers["Location"].endswith(f"/users/{minnie}/delete")
+    assert browser.get(person, timeout=10).status_code == 200
+
+    _form(
+        browser,
+        f"{person}/transfer",
+        {"client_id": "primary-support", "to": primary["mickey"].sub},
+        f"{person}/delete",
+    )
+    page = browser.get(f"{person}/delete", timeout=10).text
+    assert "has transferred the data of Minnie Mouse to Mickey Mouse" in page
+    deleted = _form(browser, f"{person}/delete", {"confirm": "yes"}, f"{person}/delete")
+    assert deleted.headers["Location"].endswith("/organisation/AA101/users")
+
+    # The administrator now sees Minnie's three groups under his own name.
+    page, _ = sign_in(officer_rp, live_server, mailbox, "mickey@example.org")
+    html = page.get_data(as_text=True)
+    assert html.count("<td>Mickey Mouse</td>") == 3 and "Minnie Mouse" not in html
+
+
+def test_ocr_interchange_refuses_a_cambridge_teacher_with_a_reason_and_a_way_home(
+    services, centre, live_server, mailbox, make
+):
+    rp = services["ocr-interchange"]
+    page, _ = sign_in(rp, live_server, mailbox, "teacher@example.org")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 403
+    assert "OCR Interchange is for OCR centres" in html
+    assert "AA101 – AA Dummy Centre A (CIC) gave you none" in html
+    assert f'<a href="{live_server}/">Back to My Cambridge</a>' in html
+    assert "Roles for this service</dt>\n    <dd>none</dd>" in html
+    rp.post("/logout")
+
+    oc301 = make.org("OC301", name="OCR Dummy Centre", brand="ocr")
+    make.exams_officer(oc301, "olive@example.org", roles=("ocr.interchange",))
+    olive = rp.application.test_client()
+    page, _ = sign_in(olive, live_server, mailbox, "olive@example.org")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "OCR Interchange for OC301 – OCR Dummy Centre" in html
+    assert "OCR Interchange: entries and results for the centre" in html
+    assert "(ocr.interchange)" in html and "user_management" not in html
+
+
+def test_every_service_shows_the_roles_it_received(services, centre, live_server, mailbox):
+    browser = None
+    expected = {
+        "submit-for-assessment": ("Exams Officer: every submission of the centre", 200),
+        "access-arrangements": ("Nominated User: access arrangement applications", 200),
+        "global-listening": ("Exams Officer: confidential listening audio", 200),
+        "primary-support": ("none", 403),
+    }
+    for name, (role_words, status) in expected.items():
+        page, browser = sign_in(
+            services[name], live_server, mailbox, "officer@example.org", browser
+        )
+        html = page.get_data(as_text=True)
+        assert page.status_code == status, name
+        assert "What My Cambridge told this service" in html
+        assert "Olga Officer (officer@example.org)" in html
+        assert "AA101 – AA Dummy Centre A (CIC)" in html
+        assert role_words in html, name
+        # Only this service's roles: the provider filters them, and the page shows them all.
+        others = {"sfa.exams_officer", "aa.nominated_user", "gl.exams_officer"}
+        shown = set(re.findall(r'class="key">\(([^)]+)\)', html))
+        assert shown == (others & SERVICES[name].roles.keys()), name
+        if status == 403:
+            assert f'<a href="{live_server}/">Back to My Cambridge</a>' in html
+            assert "Roles for this service</dt>\n    <dd>none</dd>" in html
