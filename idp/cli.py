@@ -11,7 +11,8 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -868,6 +869,7 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(known, fh, indent=2)
         issuer = ctx.settings.oidc.issuer
+        stand_in = demo_upstream(ctx.settings, instance, issuer, os.environ)
     summary = {
         "issuer": issuer,
         "password": result["password"],
@@ -886,6 +888,9 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
             for c in result["clients"]
         ],
         "client_secrets_file": str(secrets_file),
+        "connected_accounts": (
+            {"name": DEMO_UPSTREAM_NAME, "issuer": stand_in.issuer} if stand_in else None
+        ),
     }
     lines = [
         f"My Cambridge demo is ready at {issuer}",
@@ -903,12 +908,14 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         "",
         f"Discovery: {issuer}/.well-known/openid-configuration",
     ]
+    lines += demo_upstream_lines(stand_in)
     emit(as_json, summary, "\n".join(lines))
     if serve_after:
         serve_demo(
             bind,
             issuer,
             [(c.client_id, c.port, known[c.client_id]) for c in result["clients"]],
+            stand_in,
         )
 
 
@@ -930,6 +937,87 @@ def demo_accounts_table(accounts: list[Any]) -> list[str]:
             account.try_this, 100, initial_indent="      → ", subsequent_indent="        "
         )
     return lines
+
+
+DEMO_UPSTREAM_KEY = "google"
+DEMO_UPSTREAM_NAME = "Google (demo stand-in)"
+DEMO_UPSTREAM_PORT = 5110
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """The demo's stand-in for Google (``clients/upstream.py``) and its one client, the
+    provider."""
+
+    port: int
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """What ``python -m clients.upstream`` reads."""
+        return {
+            "UPSTREAM_CLIENT_ID": self.client_id,
+            "UPSTREAM_CLIENT_SECRET": self.client_secret,
+            "UPSTREAM_REDIRECT_URI": self.redirect_uri,
+            "UPSTREAM_PORT": str(self.port),
+        }
+
+
+def demo_upstream(
+    settings: Settings,
+    instance: Path,
+    issuer: str,
+    environ: MutableMapping[str, str],
+    port: int = DEMO_UPSTREAM_PORT,
+) -> StandIn | None:
+    """Point the provider at the demo's stand-in for Google (through ``IDP_UPSTREAM`` in
+    ``environ``, which the provider's gunicorn inherits), unless the operator configured
+    connected-account providers themselves: in the config file, or in ``IDP_UPSTREAM``, even
+    as an empty list. The stand-in's client id and secret are kept in
+    ``instance/demo-upstream.json``."""
+    if settings.upstreams or "IDP_UPSTREAM" in environ:
+        return None
+    path = instance / "demo-upstream.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if not known.get("client_id") or not known.get("client_secret"):
+        known = {"client_id": "my-cambridge-demo", "client_secret": secrets.token_urlsafe(32)}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(known, fh, indent=2)
+    stand_in = StandIn(
+        port=port,
+        client_id=known["client_id"],
+        client_secret=known["client_secret"],
+        redirect_uri=f"{issuer}/login/with/{DEMO_UPSTREAM_KEY}/callback",
+    )
+    upstream = {
+        "key": DEMO_UPSTREAM_KEY,
+        "name": DEMO_UPSTREAM_NAME,
+        "kind": "oidc",
+        "issuer": stand_in.issuer,
+        "client_id": stand_in.client_id,
+        "client_secret": stand_in.client_secret,
+    }
+    environ["IDP_UPSTREAM"] = json.dumps([upstream])
+    return stand_in
+
+
+def demo_upstream_lines(stand_in: StandIn | None) -> list[str]:
+    """What the demo's summary says about connected accounts."""
+    if stand_in is None:
+        return ["", "Connected accounts: as configured ([[upstream]]); no stand-in is started."]
+    return [
+        "",
+        f"Connected accounts: {DEMO_UPSTREAM_NAME} at {stand_in.issuer} is a local stand-in,",
+        "  not Google; it asks for no password, you type who you are there.",
+        "  Sign in, open Account > Connected accounts and Connect it; then sign out and choose",
+        f"  'Sign in with {DEMO_UPSTREAM_NAME}' on the sign-in page.",
+    ]
 
 
 def gunicorn_argv(bind: str | None, workers: int | None) -> list[str]:
@@ -954,9 +1042,15 @@ def exec_gunicorn(bind: str | None, workers: int | None) -> None:
     os.execv(sys.executable, gunicorn_argv(bind, workers))  # nosec B606
 
 
-def serve_demo(bind: str, issuer: str, services: list[tuple[str, int, str]]) -> None:
-    """Run the provider under gunicorn and each demo service (``python -m clients.run``) on
-    its own port, until interrupted; then stop them all."""
+def serve_demo(
+    bind: str,
+    issuer: str,
+    services: list[tuple[str, int, str]],
+    stand_in: StandIn | None = None,
+) -> None:
+    """Run the provider under gunicorn, each demo service (``python -m clients.run``) on
+    its own port and the stand-in for Google (``python -m clients.upstream``), until
+    interrupted; then stop them all."""
     import signal
 
     # Starts our own gunicorn and demo services with fixed argument lists, no shell.
@@ -972,6 +1066,11 @@ def serve_demo(bind: str, issuer: str, services: list[tuple[str, int, str]]) -> 
         }
         children.append(
             subprocess.Popen([sys.executable, "-m", "clients.run", client_id], env=env)  # nosec B603
+        )
+    if stand_in is not None:
+        env = {**os.environ, **stand_in.environment()}
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "clients.upstream"], env=env)  # nosec B603
         )
     provider = subprocess.Popen(gunicorn_argv(bind, 2))  # nosec B603
     signal.signal(signal.SIGTERM, lambda *_: provider.terminate())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -165,3 +166,22 @@ def test_cli_reports_a_bad_setting_in_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0
     assert "oidc.issuer: must use https" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _upstream_at(issuer: str) -> dict[str, str]:
+    upstream = {"key": "google", "name": "Google", "kind": "oidc", "issuer": issuer}
+    return {
+        "IDP_SECRET_KEY": SECRET,
+        "IDP_UPSTREAM": json.dumps([{**upstream, "client_id": "a", "client_secret": "b"}]),
+    }
+
+
+def test_an_upstream_over_plain_http_must_be_on_this_machine():
+    """The demo's stand-in for Google runs on loopback; anywhere else is https only."""
+    with pytest.raises(config.ConfigError) as raised:
+        load(environ=_upstream_at("http://accounts.google.example"))
+    assert "upstream[0].issuer: must use https (http is allowed on loopback only)" in str(
+        raised.value
+    )
+    (upstream,) = load(environ=_upstream_at("http://127.0.0.1:5110")).upstreams
+    assert upstream.issuer == "http://127.0.0.1:5110"

@@ -1,6 +1,7 @@
 """Upstream providers for the connected-accounts tests: a second instance of this provider
-(``idp serve`` on its own database and keys) standing in for Google, a small stand-in for
-Facebook's OAuth 2.0 dialog, token endpoint and Graph API, and a server that never answers."""
+(``idp serve`` on its own database and keys) standing in for Google, the demo's own stand-in
+for Google (``python -m clients.upstream``), a small stand-in for Facebook's OAuth 2.0 dialog,
+token endpoint and Graph API, and a server that never answers."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
@@ -27,6 +29,9 @@ import requests
 from tests.factories import PASSWORD
 from tests.mailbox import free_port
 from tests.servers import idp_serve
+
+if TYPE_CHECKING:
+    from idp.cli import StandIn
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 IX = re.compile(r'name="ix" value="([^"]+)"')
@@ -244,3 +249,37 @@ def silent_server() -> Iterator[str]:
         for conn in held:
             conn.close()
         listener.close()
+
+
+@contextmanager
+def demo_stand_in(stand_in: StandIn, log: Path) -> Iterator[str]:
+    """The demo's stand-in for Google as ``idp demo`` starts it (``python -m clients.upstream``
+    under gunicorn, configured from ``stand_in``); yields its issuer once it answers."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "UPSTREAM_"))}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "clients.upstream"],
+            env={**environment, **stand_in.environment()},
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                url = stand_in.issuer + "/.well-known/openid-configuration"
+                if requests.get(url, timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("the stand-in did not start:\n" + log.read_text())
+            time.sleep(0.2)
+        yield stand_in.issuer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -12,8 +12,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def run_demo(cwd, *args):
-    return run_idp(cwd, "demo", "--no-serve", *args)
+def run_demo(cwd, *args, env=None):
+    return run_idp(cwd, "demo", "--no-serve", *args, **(env or {}))
 
 
 def run_idp(cwd, *args, **env_vars):
@@ -121,3 +121,26 @@ def test_demo_says_who_is_who_and_what_to_try(tmp_path):
     assert client["user_data_uri"] == "http://127.0.0.1:5104/user-data"
     assert client["api_scopes"] == ["users.read"]
     assert client["services"] == ["primary_support"]
+
+
+def test_demo_points_connected_accounts_at_its_stand_in_unless_upstreams_are_configured(
+    tmp_path,
+):
+    first = run_demo(tmp_path, "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["connected_accounts"] == {
+        "name": "Google (demo stand-in)",
+        "issuer": "http://127.0.0.1:5110",
+    }
+    kept = tmp_path / "instance" / "demo-upstream.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert json.loads(kept.read_text())["client_secret"]
+
+    text = run_demo(tmp_path)
+    assert "Google (demo stand-in) at http://127.0.0.1:5110 is a local stand-in" in text.stdout
+
+    mine = [{"key": "fb", "name": "Facebook", "kind": "facebook", "client_id": "a",
+             "client_secret": "b"}]  # fmt: skip
+    configured = run_demo(tmp_path, "--json", env={"IDP_UPSTREAM": json.dumps(mine)})
+    assert configured.returncode == 0, configured.stderr
+    assert json.loads(configured.stdout)["connected_accounts"] is None
