@@ -214,6 +214,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.account import bp as account_bp
     from idp.web.address import bp as address_bp
     from idp.web.auth import bp as auth_bp
+    from idp.web.branding import bp as branding_bp
+    from idp.web.branding import install as install_looks
     from idp.web.connected import bp as connected_bp
     from idp.web.health import bp as health_bp
     from idp.web.home import bp as home_bp
@@ -229,6 +231,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(branding_bp)
+    install_looks(app)
     app.register_blueprint(connected_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)

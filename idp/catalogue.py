@@ -8,11 +8,18 @@ Education and Cambridge OCR roles of the service's user guides.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
 USER_MANAGEMENT = "user_management"
+
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+BRAND_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MARK = re.compile(r"^[A-Za-z0-9]{1,3}$")
+MARK_SHAPES = ("circle", "square")
+MINIMUM_CONTRAST = 4.5  # WCAG 2 AA for text: white on the brand's colours, them on white
 
 
 class CatalogueError(ValueError):
@@ -21,8 +28,76 @@ class CatalogueError(ValueError):
 
 @dataclass(frozen=True)
 class Brand:
+    """An awarding body and its look: the pages of a person acting for one of its
+    organisations, and the emails about such an organisation, wear its name, colours and mark.
+
+    ``colour`` fills the header and colours links and headings; ``accent`` the stripe under
+    the header and the buttons. White text sits on both and both sit on white, so each must
+    contrast with white at least 4.5 to 1. ``mark`` is one to three letters drawn in a
+    ``mark_shape`` (our own simple mark, never another body's logo); without it, the
+    initials of the name."""
+
     key: str
     name: str
+    colour: str = "#1d3f6e"
+    accent: str = "#00703c"
+    mark: str = ""
+    mark_shape: str = "circle"
+
+    @property
+    def mark_text(self) -> str:
+        initials = "".join(w[0] for w in self.name.split() if w[:1].isalnum())
+        return self.mark or initials[:3].upper()
+
+    @property
+    def colour_dark(self) -> str:
+        return _darker(self.colour)
+
+    @property
+    def accent_dark(self) -> str:
+        return _darker(self.accent)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the brand's look, in words for whoever edits the config."""
+        found = []
+        if not BRAND_KEY.match(self.key):
+            found.append(f"brand key {self.key!r}: use lower-case letters, digits and hyphens")
+        for name in ("colour", "accent"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not HEX_COLOUR.match(value):
+                found.append(f'brand {self.key!r}: {name} must be a colour like "#1d3f6e"')
+            elif contrast(value, "#ffffff") < MINIMUM_CONTRAST:
+                found.append(
+                    f"brand {self.key!r}: {name} {value} is too light to read against white"
+                )
+        if self.mark and not (isinstance(self.mark, str) and MARK.match(self.mark)):
+            found.append(f"brand {self.key!r}: mark must be one to three letters or digits")
+        if self.mark_shape not in MARK_SHAPES:
+            found.append(f"brand {self.key!r}: mark_shape must be one of {', '.join(MARK_SHAPES)}")
+        return found
+
+
+def _channels(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _darker(colour: str) -> str:
+    """The colour a quarter darker: hover and pressed states."""
+    return "#" + "".join(f"{round(c * 0.75):02x}" for c in _channels(colour))
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+
+    def luminance(colour: str) -> float:
+        linear = [
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (v / 255 for v in _channels(colour))
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
 
 
 @dataclass(frozen=True)
@@ -63,6 +138,9 @@ class Catalogue:
 
     def _check(self) -> None:
         brand_keys = {b.key for b in self.brands}
+        looks = [problem for brand in self.brands for problem in brand.problems()]
+        if looks:
+            raise CatalogueError("; ".join(looks))
         service_keys = {s.key for s in self.services}
         for kind, keys in (
             ("brand", [b.key for b in self.brands]),
@@ -80,6 +158,11 @@ class Catalogue:
         for role in self.roles:
             if role.service not in service_keys:
                 raise CatalogueError(f"role {role.key!r} names unknown service {role.service!r}")
+
+    def look(self, brand: str | None) -> Brand:
+        """The brand whose look a page or an email wears: ``brand``'s own, or the first
+        brand's (the default look) for none or an unknown one."""
+        return next((b for b in self.brands if b.key == brand), self.brands[0])
 
     @cached_property
     def roles_by_key(self) -> dict[str, Role]:
@@ -137,8 +220,22 @@ OCR = "ocr"
 
 DEFAULT_CATALOGUE: dict[str, Any] = {
     "brands": [
-        {"key": CIE, "name": "Cambridge International Education"},
-        {"key": OCR, "name": "Cambridge OCR"},
+        {
+            "key": CIE,
+            "name": "Cambridge International Education",
+            "colour": "#1d3f6e",
+            "accent": "#00703c",
+            "mark": "MC",
+            "mark_shape": "circle",
+        },
+        {
+            "key": OCR,
+            "name": "Cambridge OCR",
+            "colour": "#4a2371",
+            "accent": "#b5005b",
+            "mark": "OCR",
+            "mark_shape": "square",
+        },
     ],
     "services": [
         {

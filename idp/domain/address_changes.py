@@ -106,6 +106,7 @@ def request(
                 by=by.name,
                 organisation=organisation.name,
                 hours=hours,
+                brand=organisation.brand,
             )
         )
         if not taken:
@@ -116,6 +117,7 @@ def request(
                     organisation=organisation.name,
                     url=messages.link("address.open_link", token=token),
                     hours=hours,
+                    brand=organisation.brand,
                 )
             )
     if taken:

@@ -57,5 +57,6 @@ def invite(
                 temporary_password=temporary,
                 expires_at=user.temp_password_expires_at,
                 organisation=organisation.name if organisation else None,
+                brand=organisation.brand if organisation else None,
             )
         )

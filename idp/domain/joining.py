@@ -115,6 +115,7 @@ def _send(invitation: JoinInvitation, catalogue: Catalogue) -> None:
                     if k in catalogue.roles_by_key
                 ],
                 expires_at=invitation.expires_at,
+                brand=invitation.organisation.brand,
             )
         )
 

@@ -149,7 +149,11 @@ def set_password(user: User, password: str, *, notify: bool = True) -> None:
     audit.record("user.password_changed", actor=user, target_type="user", target_id=user.sub)
     if notify and user.email:
         outgoing.enqueue(
-            messages.password_changed(to=user.email, name=verification.name_for(user, user.email))
+            messages.password_changed(
+                to=user.email,
+                name=verification.name_for(user, user.email),
+                brand=verification.brand_for(user),
+            )
         )
 
 
@@ -263,6 +267,7 @@ def request_reset(
                 and asked_by is not None
                 and organisation.exams_officer_id == asked_by.id
             ),
+            brand=organisation.brand if organisation else verification.brand_for(user),
         )
     )
     audit.record("user.password_reset_requested", target_type="user", target_id=user.sub)

@@ -55,6 +55,14 @@ def name_for(user: User, address: str) -> str | None:
     return user.name if verified else None
 
 
+def brand_for(user: User) -> str | None:
+    """The brand whose look mail to ``user`` wears when it is about no organisation: that of
+    every organisation they belong to, when all are of one brand (a teacher at an OCR centre
+    gets OCR's look from the invitation on); None (the default look) otherwise."""
+    brands = {m.organisation.brand for m in user.memberships}
+    return brands.pop() if len(brands) == 1 else None
+
+
 def issue(user: User, purpose: str, address: str, policy: CodePolicy, *, send: bool = True) -> None:
     """Email a new code to ``address``, retiring any earlier one for this purpose.
     ``send=False`` does all the same work but sends nothing (a decoy's equal effort).
@@ -96,6 +104,7 @@ def issue(user: User, purpose: str, address: str, policy: CodePolicy, *, send: b
         code=code,
         purpose=purpose,
         minutes=policy.ttl // 60,
+        brand=brand_for(user),
     )
     if send:
         outgoing.enqueue(message)

@@ -8,6 +8,11 @@ A message with a ``name`` opens "Dear <name>,"; with ``None`` it opens "Hello,".
 text typed by whoever made the account, so mail to an address its reader has not yet proved
 to be theirs is sent with ``None`` (see ``verification.name_for``): a stranger's "name" must
 not put words, or a link, into our own email to someone else.
+
+An email about an organisation (an invitation from it, a change asked by its officer) wears the
+look of that organisation's brand: pass ``brand``, its key. So do a person's codes, reset links
+and password notices when all their organisations are of one brand
+(``verification.brand_for``). Every other email wears the default look (``Catalogue.look``).
 """
 
 from __future__ import annotations
@@ -39,10 +44,13 @@ def link(endpoint: str, **values: Any) -> str:
     return adapter.build(endpoint, values, url_scheme=parts.scheme, force_external=True)
 
 
-def _build(template: str, to: str, subject: str, **context: Any) -> EmailMessage:
+def _build(
+    template: str, to: str, subject: str, brand: str | None = None, **context: Any
+) -> EmailMessage:
+    settings = _settings()
     context.setdefault("service_name", "My Cambridge")
     context.setdefault("sign_in_url", link("auth.login"))
-    settings = _settings()
+    context["look"] = settings.catalogue.look(brand)
     message = EmailMessage()
     message["From"] = settings.mail.sender
     message["To"] = to
@@ -72,11 +80,13 @@ def invitation(
     temporary_password: str,
     expires_at: datetime,
     organisation: str | None,
+    brand: str | None = None,
 ) -> EmailMessage:
     return _build(
         "invitation",
         to,
         _("Your My Cambridge account"),
+        brand,
         name=name,
         email=to,
         temporary_password=temporary_password,
@@ -96,12 +106,19 @@ PURPOSE_TEXT = {
 
 
 def verification_code(
-    *, to: str, name: str | None, code: str, purpose: str, minutes: int
+    *,
+    to: str,
+    name: str | None,
+    code: str,
+    purpose: str,
+    minutes: int,
+    brand: str | None = None,
 ) -> EmailMessage:
     return _build(
         "verification_code",
         to,
         _("%(code)s is your My Cambridge verification code", code=code),
+        brand,
         name=name,
         code=code,
         instruction=str(PURPOSE_TEXT[purpose]),
@@ -118,6 +135,7 @@ def password_reset(
     asked_by: str | None = None,
     centre: str | None = None,
     exams_officer: bool = False,
+    brand: str | None = None,
 ) -> EmailMessage:
     """A reset link; ``asked_by`` names the person who asked for it at ``centre`` (the
     exams officer named for it, or another person with User Management there) when it was not
@@ -126,6 +144,7 @@ def password_reset(
         "password_reset",
         to,
         _("Reset your My Cambridge password"),
+        brand,
         name=name,
         url=url,
         minutes=minutes,
@@ -135,11 +154,12 @@ def password_reset(
     )
 
 
-def password_changed(*, to: str, name: str | None) -> EmailMessage:
+def password_changed(*, to: str, name: str | None, brand: str | None = None) -> EmailMessage:
     return _build(
         "password_changed",
         to,
         _("Your My Cambridge password was changed"),
+        brand,
         name=name,
         forgot_url=link("password.forgot"),
         when=_when(clock.now()),
@@ -188,13 +208,21 @@ def primary_email_changed(*, to: str, name: str | None, old: str, new: str) -> E
 
 
 def address_change_requested(
-    *, to: str, name: str | None, new: str, by: str, organisation: str, hours: int
+    *,
+    to: str,
+    name: str | None,
+    new: str,
+    by: str,
+    organisation: str,
+    hours: int,
+    brand: str | None = None,
 ) -> EmailMessage:
     """To the old address: a change of it was asked, by whom, and how to stop it."""
     return _build(
         "address_change_requested",
         to,
         _("A change of your My Cambridge email address was requested"),
+        brand,
         name=name,
         old=to,
         new=new,
@@ -207,7 +235,7 @@ def address_change_requested(
 
 
 def address_change_link(
-    *, to: str, by: str, organisation: str, url: str, hours: int
+    *, to: str, by: str, organisation: str, url: str, hours: int, brand: str | None = None
 ) -> EmailMessage:
     """To the new address: the link that makes the change. No name: whoever reads this
     address has not shown yet that the account is theirs."""
@@ -215,6 +243,7 @@ def address_change_link(
         "address_change_link",
         to,
         _("Confirm your new My Cambridge email address"),
+        brand,
         by=by,
         organisation=organisation,
         url=url,
@@ -240,6 +269,7 @@ def join_invitation(
     inviter: str | None,
     roles: list[str],
     expires_at: datetime,
+    brand: str | None = None,
 ) -> EmailMessage:
     """An organisation invites an existing account to join it: nothing changes until the person
     accepts on their home page."""
@@ -247,6 +277,7 @@ def join_invitation(
         "join_invitation",
         to,
         _("%(organisation)s invites you to join it in My Cambridge", organisation=organisation),
+        brand,
         name=name,
         organisation=organisation,
         code=code,

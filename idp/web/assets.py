@@ -1,7 +1,8 @@
 """Static files addressed by their content: ``url_for('static', ...)`` adds ``?v=<digest>``,
 and a request carrying the current digest may be cached for a year (``immutable``). Any other
 static request is cached for five minutes and revalidated by ETag, so an edited file reaches
-browsers with the next page even where an old page is still open."""
+browsers with the next page even where an old page is still open. ``/favicon.ico``, which
+browsers ask for whatever a page links, answers with the same icon the pages link."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from werkzeug.security import safe_join
 
 LONG = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
+FAVICON = "favicon.svg"
 
 
 def install(app: Flask) -> None:
@@ -41,6 +43,13 @@ def install(app: Flask) -> None:
             version = digest(values["filename"])
             if version:
                 values["v"] = version
+
+    def favicon() -> Response:
+        response = app.send_static_file(FAVICON)
+        response.headers["Cache-Control"] = SHORT
+        return response
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
 
     @app.after_request
     def cache_static(response: Response) -> Response:

@@ -1,6 +1,10 @@
-"""The home page: a tile per service, usable where the user holds a role for it in the
-organisation they act for, and *Change Organisation*, where they choose that organisation
-(``idp.domain.acting``)."""
+"""The home page: a tile per service of the organisation's brand, under the brand's name,
+usable where the user holds a role for it in the organisation they act for, and *Change
+Organisation*, where they choose that organisation (``idp.domain.acting``).
+
+A usable tile names the roles held there in words (an administrator sees "Administrator"); a
+service with no address configured yet says so instead of leading nowhere; a service without a
+role held says why and who to ask."""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from idp.catalogue import Catalogue, Service
-from idp.domain import acting, joining
+from idp.catalogue import Brand, Catalogue, Service
+from idp.domain import acting, joining, management
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.models import Organisation, User
@@ -64,6 +68,52 @@ def locked_reason(
     )
 
 
+def _href(service: Service, catalogue: Catalogue) -> str | None:
+    """Where a usable tile leads: this provider's My Organisation for the service of a brand's
+    User Management, the service's address otherwise; None while it has no address."""
+    if any(catalogue.roles_by_key[k].service == service.key for k in catalogue.management_roles()):
+        return url_for("organisation.index")
+    return service.url or None
+
+
+def _role_words(role_name: str) -> str:
+    """A role's name without its service's ("School Support Hub: Administrator" is shown on
+    the School Support Hub's tile as "Administrator")."""
+    return role_name.rsplit(": ", 1)[-1]
+
+
+def brand_groups(
+    user: User, org: Organisation | None, held: set[str], catalogue: Catalogue
+) -> list[tuple[Brand, list[dict[str, Any]]]]:
+    """The tiles, by brand in catalogue order, the usable ones first: the services of the brand
+    of ``org``, or of every brand when the person acts for no organisation (none of them
+    usable then)."""
+    groups = []
+    for brand in catalogue.brands:
+        if org is not None and brand.key != org.brand:
+            continue
+        tiles = []
+        for service in catalogue.services:
+            if service.brand != brand.key:
+                continue
+            roles = [r for r in catalogue.roles if r.service == service.key and r.key in held]
+            href = _href(service, catalogue) if roles else None
+            tiles.append(
+                {
+                    "service": service,
+                    "allowed": bool(roles),
+                    "href": href,
+                    "available": bool(_href(service, catalogue)),
+                    "roles": [_role_words(r.name) for r in roles],
+                    "reason": locked_reason(service, user, org, catalogue),
+                }
+            )
+        if tiles:
+            tiles.sort(key=lambda t: not t["allowed"])  # what works first, catalogue order kept
+            groups.append((brand, tiles))
+    return groups
+
+
 @bp.get("/")
 def index() -> Any:
     if not current_user.is_authenticated:
@@ -73,19 +123,14 @@ def index() -> Any:
     org = acting.current(current_user, current_user.auth_session, catalogue)
     must_choose = org is None and len(options) > 1
     membership = acting.membership(current_user, org)
-    held = membership.held_role_keys if membership else set()
-    tiles = [
-        {
-            "service": service,
-            "allowed": any(r.service == service.key for r in catalogue.roles if r.key in held),
-            "reason": locked_reason(service, current_user, org, catalogue),
-        }
-        for service in catalogue.services
-        if service.url and (org is None or service.brand == org.brand)
-    ]
+    held = set(membership.held_role_keys) if membership else set()
+    if org is not None and org in management.manageable(current_user, catalogue):
+        # A Cambridge Associate's officer manages its centres without a membership there.
+        held.add(catalogue.management_role(org.brand))
+    groups = [] if must_choose else brand_groups(current_user, org, held, catalogue)
     return render_template(
         "home/index.html",
-        tiles=[] if must_choose else tiles,
+        groups=groups,
         options=options,
         acting=org,
         must_choose=must_choose,

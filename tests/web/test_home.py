@@ -124,8 +124,10 @@ def test_an_associate_chooses_its_centres_and_no_other(client, make):
     assert db.session.scalar(db.select(AuthSession.organisation_id)) is None
     submit(client, "/change-organisation", {"organisation": "CA201"})
     home = page_text(client.get("/"))
-    # Acting for CA201, where she holds no roles: its tiles, none of them usable.
-    assert "Acting for CA201 – Associate centre one" in home and _usable_tiles(home) == []
+    # Acting for CA201, where she holds no roles: no service of its is usable, but the
+    # centre's users are hers to manage, one click away.
+    assert "Acting for CA201 – Associate centre one" in home
+    assert _usable_tiles(home) == ["/organisation/"]
     assert location(client.get("/organisation/")) == "/organisation/CA201/users"
 
 
