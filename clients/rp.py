@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
@@ -220,7 +220,28 @@ def create_rp_app(
     @app.get("/login")
     def login() -> Any:
         session.pop("user", None)
+        session.pop("landing", None)
         return client.authorize_redirect(callback, nonce=secrets.token_urlsafe(16))
+
+    @app.route("/initiate-login", methods=["GET", "POST"])
+    def initiate_login() -> Any:
+        """OpenID Connect Core 1.0 §4: the provider (a tile on its home page) asks this service
+        to start a sign-in. Only our own provider may (``iss``); its ``login_hint`` goes on to
+        the authorization request; ``target_link_uri`` is where to land afterwards, on this
+        service's own origin only (anything else lands on the home page: no open redirect)."""
+        if request.values.get("iss") != issuer:
+            return render_template(
+                "problem.html",
+                title="This sign-in was not started by our identity provider",
+                message="The link that brought you here names another provider, or none. "
+                "Sign in from this service's own page instead.",
+            ), 400
+        session.pop("user", None)
+        session["landing"] = own_path(request.values.get("target_link_uri", ""), base_url)
+        extra = (
+            {"login_hint": request.values["login_hint"]} if "login_hint" in request.values else {}
+        )
+        return client.authorize_redirect(callback, nonce=secrets.token_urlsafe(16), **extra)
 
     @app.get("/callback")
     def callback_view() -> Any:
@@ -242,7 +263,8 @@ def create_rp_app(
             for key in ("sub", "name", "given_name", "email", "org", "roles", "sid", "amr")
         }
         session["id_token"] = token.get("id_token")
-        return redirect(url_for("home"))
+        landing = session.pop("landing", "/")
+        return redirect(url_for("home") if landing == "/" else base_url.rstrip("/") + landing)
 
     @app.post("/logout")
     def logout() -> Any:
@@ -313,6 +335,28 @@ def create_rp_app(
         return answer({"transferred": True})
 
     return app
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def own_path(url: str, base_url: str) -> str:
+    """The path (and query) of ``url`` when it is on the origin of ``base_url``; "/" for
+    anything else. It is joined back to ``base_url``, never sent alone, and starts with one
+    slash, so a path such as ``//elsewhere`` cannot lead off the service."""
+    if not url or _origin(url) is None or _origin(url) != _origin(base_url):
+        return "/"
+    parts = urlsplit(url)
+    path = "/" + parts.path.lstrip("/")
+    return path + ("?" + parts.query if parts.query else "")
 
 
 def _validate(

@@ -220,6 +220,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.health import bp as health_bp
     from idp.web.home import bp as home_bp
     from idp.web.join_invitations import bp as joining_bp
+    from idp.web.launch import bp as launch_bp
     from idp.web.metrics import bp as metrics_bp
     from idp.web.metrics import install as install_metrics
     from idp.web.operator import bp as operator_bp
@@ -240,6 +241,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(password_bp)
     app.register_blueprint(signup_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(launch_bp)
     app.register_blueprint(joining_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(address_bp)

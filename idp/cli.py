@@ -552,6 +552,10 @@ def clients_group() -> None:
 @click.option(
     "--user-data-uri", help="Where to ask whether it holds a person's data before a deletion."
 )
+@click.option(
+    "--initiate-login-uri",
+    help="Where a home page tile starts signing in at the service (on a redirect URI's origin).",
+)
 @json_option
 @with_app
 def clients_create(
@@ -568,6 +572,7 @@ def clients_create(
     backchannel_logout_uri: str | None,
     api_scopes: tuple[str, ...],
     user_data_uri: str | None,
+    initiate_login_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. The secret is printed once and stored only as a hash."""
@@ -587,6 +592,7 @@ def clients_create(
         backchannel_logout_uri=backchannel_logout_uri,
         api_scopes=api_scopes,
         user_data_uri=user_data_uri,
+        initiate_login_uri=initiate_login_uri,
     )
     db.session.commit()
     data = {**clients.describe(client), "client_secret": secret}
@@ -726,6 +732,26 @@ def clients_data_holder(ctx: Context, client_id: str, uri: str | None, as_json: 
         as_json,
         {"client_id": client_id, "user_data_uri": client.user_data_uri},
         f"{client.name}: user data URI {client.user_data_uri or 'none'}.",
+    )
+
+
+@clients_group.command("initiate-login")
+@click.argument("client_id")
+@click.option("--uri", help="The service's initiate login URI; omit to remove it.")
+@json_option
+@with_app
+def clients_initiate_login(ctx: Context, client_id: str, uri: str | None, as_json: bool) -> None:
+    """Set where a home page tile starts signing in at the service (OpenID Connect third-party
+    initiated login); without one, the tile opens the service's page."""
+    from idp.domain import clients
+
+    client = clients.get(client_id)
+    clients.set_initiate_login_uri(client, uri)
+    db.session.commit()
+    emit(
+        as_json,
+        {"client_id": client_id, "initiate_login_uri": client.initiate_login_uri},
+        f"{client.name}: initiate login URI {client.initiate_login_uri or 'none'}.",
     )
 
 

@@ -130,6 +130,7 @@ class Factories:
             backchannel_logout_uri=kwargs.pop("backchannel_logout_uri", None),
             api_scopes=kwargs.pop("api_scopes", ()),
             user_data_uri=kwargs.pop("user_data_uri", None),
+            initiate_login_uri=kwargs.pop("initiate_login_uri", None),
             redirect_uris=[redirect_uri],
             post_logout_redirect_uris=[post_logout],
             public=public,

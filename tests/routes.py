@@ -79,6 +79,7 @@ def build_site(make: Factories) -> Site:
         "token": passwords.reset_token(member),
         "filename": "site.css",
         "public_id": invitation.public_id,
+        "service": "submit_for_assessment",
     }
     return Site(centre, officer, member, operator, client, values)
 

@@ -55,6 +55,7 @@ URI_FIELDS = {
     "post-logout redirect URI": "post_logout_redirect_uris",
     "back-channel logout URI": "backchannel_logout_uri",
     "user data URI": "user_data_uri",
+    "initiate login URI": "initiate_login_uri",
 }
 
 
@@ -87,6 +88,72 @@ def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
     )
 
 
+def origin(uri: str) -> str | None:
+    """``scheme://host:port`` of an absolute http(s) URI, lower-cased with the port spelled out,
+    so two spellings of one origin compare equal; None for anything else."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    port = port or (443 if parts.scheme == "https" else 80)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def check_initiate_login_uri(uri: str, redirect_uris: Iterable[str]) -> str:
+    """Where the provider starts a sign-in at the client (OpenID Connect Core 1.0 §4): checked as
+    a redirect URI is, and on the origin of one of the client's redirect URIs. The provider
+    sends the person's email address there, and a tile's ``target_link_uri`` may only lead to
+    the client's own origins: an origin the client already receives codes on is one it has
+    shown to be its own, so a registration cannot point people, or their addresses, elsewhere."""
+    checked = check_redirect_uri(uri, "initiate login URI")
+    if origin(checked) not in {origin(r) for r in redirect_uris}:
+        raise InvalidInput(
+            _l(
+                "The initiate login URI %(uri)s must be on the same origin (scheme, host and"
+                " port) as one of the redirect URIs.",
+                uri=repr(uri),
+            ),
+            "initiate_login_uri",
+        )
+    return checked
+
+
+def registered_origins(client: Client) -> set[str]:
+    """The origins the client has registered: its redirect URIs' and its initiate login URI's."""
+    uris = [*client.redirect_uris, client.initiate_login_uri or ""]
+    return {o for o in (origin(u) for u in uris if u) if o is not None}
+
+
+def launcher(service_key: str, service_url: str) -> Client | None:
+    """The client a home page tile for a service starts signing in at (OpenID Connect Core 1.0
+    §4): an active one serving the service, with an initiate login URI, whose registered
+    origins include the origin of the service's page as the catalogue names it. The catalogue
+    is the operator's word on where a service lives, so a client registered for the service on
+    another origin (dynamically, say) never receives the tile's people or their addresses, and
+    the tile's ``target_link_uri`` is always on the client's own origins. First-party clients
+    first, then the oldest; None when there is none (the tile opens the service's page)."""
+    target = origin(service_url)
+    if target is None:
+        return None
+    candidates = db.session.scalars(
+        select(Client)
+        .where(Client.initiate_login_uri.is_not(None), Client.disabled_at.is_(None))
+        .order_by(Client.first_party.desc(), Client.created_at, Client.id)
+    )
+    return next(
+        (
+            c
+            for c in candidates
+            if service_key in c.service_keys and target in registered_origins(c)
+        ),
+        None,
+    )
+
+
 def get(client_id: str) -> Client:
     client = db.session.scalar(select(Client).where(Client.client_id == client_id))
     if client is None:
@@ -113,11 +180,13 @@ def create(
     backchannel_logout_uri: str | None = None,
     api_scopes: Iterable[str] = (),
     user_data_uri: str | None = None,
+    initiate_login_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """Register a client. Returns it with its secret, shown once and stored only as a hash.
 
     ``api_scopes`` lets it call the provider's API as itself (client_credentials);
-    ``user_data_uri`` makes it a data holder asked before anyone is deleted."""
+    ``user_data_uri`` makes it a data holder asked before anyone is deleted;
+    ``initiate_login_uri`` lets a tile sign people straight in to it."""
     name = " ".join((name or "").split())
     if not name:
         raise InvalidInput(_l("Enter the client's name."), "name")
@@ -133,6 +202,9 @@ def create(
         else None
     )
     data_uri = check_redirect_uri(user_data_uri, "user data URI") if user_data_uri else None
+    initiate = (
+        check_initiate_login_uri(initiate_login_uri, redirects) if initiate_login_uri else None
+    )
     services = list(dict.fromkeys(service_keys))
     unknown = [key for key in services if key not in catalogue.services_by_key]
     if unknown:
@@ -171,6 +243,7 @@ def create(
         can_introspect=can_introspect,
         backchannel_logout_uri=backchannel,
         user_data_uri=data_uri,
+        initiate_login_uri=initiate,
         created_at=clock.now(),
     )
     if api:
@@ -193,23 +266,50 @@ def rotate_secret(client: Client) -> str:
 
 
 def update_uris(
-    client: Client, redirect_uris: Iterable[str], post_logout_redirect_uris: Iterable[str]
+    client: Client,
+    redirect_uris: Iterable[str],
+    post_logout_redirect_uris: Iterable[str],
+    *,
+    initiate_login_uri: str | None,
 ) -> None:
-    """Replace the client's redirect and post-logout URIs (each checked)."""
+    """Replace the client's redirect, post-logout and initiate login URIs (each checked; none
+    for the last: tiles open the service's page instead)."""
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
         raise InvalidInput(_l("Register at least one redirect URI."), "redirect_uris")
-    before = {"redirect_uris": client.redirect_uris, "post": client.post_logout_redirect_uris}
-    client.redirect_uris = redirects
-    client.post_logout_redirect_uris = [
+    post_logout = [
         check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
     ]
+    initiate = (
+        check_initiate_login_uri(initiate_login_uri, redirects) if initiate_login_uri else None
+    )
+    before = {
+        "redirect_uris": client.redirect_uris,
+        "post": client.post_logout_redirect_uris,
+        "initiate_login_uri": client.initiate_login_uri,
+    }
+    client.redirect_uris = redirects
+    client.post_logout_redirect_uris = post_logout
+    client.initiate_login_uri = initiate
     audit.record(
         "client.uris_changed",
         target_type="client",
         target_id=client.client_id,
         before=before,
-        after={"redirect_uris": redirects, "post": client.post_logout_redirect_uris},
+        after={"redirect_uris": redirects, "post": post_logout, "initiate_login_uri": initiate},
+    )
+
+
+def set_initiate_login_uri(client: Client, uri: str | None) -> None:
+    """Where a tile starts a sign-in at the service (none: the tile opens the service's page)."""
+    before = client.initiate_login_uri
+    client.initiate_login_uri = check_initiate_login_uri(uri, client.redirect_uris) if uri else None
+    audit.record(
+        "client.initiate_login_uri_changed",
+        target_type="client",
+        target_id=client.client_id,
+        before=before,
+        after=client.initiate_login_uri,
     )
 
 
@@ -278,6 +378,7 @@ def describe(client: Client) -> dict[str, object]:
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "api_scopes": api_scopes_of(client.scope),
         "user_data_uri": client.user_data_uri,
+        "initiate_login_uri": client.initiate_login_uri,
         "disabled": client.is_disabled,
         "created_at": client.created_at.isoformat(),
     }

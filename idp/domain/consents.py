@@ -22,6 +22,14 @@ def for_user(user: User) -> list[tuple[Consent, Client]]:
     return [(row.Consent, row.Client) for row in rows]
 
 
+def allows(user: User, client_id: str, scope: str) -> bool:
+    """Whether the user consented to a third-party service receiving ``scope``."""
+    granted = db.session.scalar(
+        select(Consent.scope).where(Consent.user_id == user.id, Consent.client_id == client_id)
+    )
+    return granted is not None and scope in granted.split()
+
+
 def revoke(user: User, client_id: str) -> None:
     """Forget the consent and revoke every token the service holds for the user: it must ask
     again before it learns anything more."""

@@ -220,6 +220,7 @@ def seed(
                 backchannel_logout_uri=f"http://127.0.0.1:{port}/backchannel-logout",
                 api_scopes=api_scopes,
                 user_data_uri=user_data_uri,
+                initiate_login_uri=f"http://127.0.0.1:{port}/initiate-login",
             )
         else:
             secret = None
@@ -230,6 +231,8 @@ def seed(
                 clients.set_api_access(existing, api_scopes)
             if user_data_uri and existing.user_data_uri is None:
                 existing.user_data_uri = user_data_uri
+            if existing.initiate_login_uri is None:
+                existing.initiate_login_uri = f"http://127.0.0.1:{port}/initiate-login"
         demo_clients.append(DemoClient(client_id, name, secret, redirect_uri))
     db.session.flush()
     return {

@@ -191,6 +191,16 @@ def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
             required=True,
             error="invalid_client_metadata",
         )[0]
+    initiate = body.get("initiate_login_uri")
+    if initiate is not None:
+        if not isinstance(initiate, str):
+            raise RegistrationError("invalid_client_metadata", "initiate_login_uri must be a URI.")
+        try:
+            meta["initiate_login_uri"] = clients.check_initiate_login_uri(
+                initiate, meta["redirect_uris"]
+            )
+        except InvalidInput as exc:
+            raise RegistrationError("invalid_client_metadata", exc.message) from None
     return meta
 
 
@@ -249,6 +259,7 @@ def register(
         else meta["token_endpoint_auth_method"],
         first_party=False,
         backchannel_logout_uri=meta.get("backchannel_logout_uri"),
+        initiate_login_uri=meta.get("initiate_login_uri"),
     )
     _apply(client, meta)
     access = random_token(32)
@@ -301,6 +312,7 @@ def update_registration(client: Client, body: Any, algorithms: Collection[str]) 
     client.post_logout_redirect_uris = meta["post_logout_redirect_uris"]
     client.token_endpoint_auth_method = meta["token_endpoint_auth_method"]
     client.backchannel_logout_uri = meta.get("backchannel_logout_uri")
+    client.initiate_login_uri = meta.get("initiate_login_uri")
     _apply(client, meta)
     audit.record("client.registration_updated", target_type="client", target_id=client.client_id)
     return client
@@ -327,6 +339,8 @@ def describe(
     }
     if client.backchannel_logout_uri:
         body["backchannel_logout_uri"] = client.backchannel_logout_uri
+    if client.initiate_login_uri:
+        body["initiate_login_uri"] = client.initiate_login_uri
     for key in ("jwks", "jwks_uri", "frontchannel_logout_uri"):
         if key in (client.extra_metadata or {}):
             body[key] = client.extra_metadata[key]

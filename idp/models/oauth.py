@@ -41,6 +41,9 @@ class Client(db.Model):  # type: ignore[name-defined]
     # Where the provider asks whether the service holds a person's data, and has it transferred,
     # before the person is deleted (``idp.domain.data_holders``).
     user_data_uri: Mapped[str | None] = mapped_column(String(500))
+    # Where a tile on the provider's home page sends the browser to start signing in at the
+    # service (OpenID Connect Core 1.0 §4, third-party initiated login).
+    initiate_login_uri: Mapped[str | None] = mapped_column(String(500))
     # Dynamic registration (RFC 7592): the digest of the token that reads, updates and deletes
     # this registration; empty for clients an operator registered.
     registration_token_hash: Mapped[str | None] = mapped_column(String(64))

@@ -60,6 +60,7 @@ def new_client() -> Any:
                 backchannel_logout_uri=request.form.get("backchannel_logout_uri") or None,
                 api_scopes=request.form.getlist("api_scopes"),
                 user_data_uri=request.form.get("user_data_uri", "").strip() or None,
+                initiate_login_uri=request.form.get("initiate_login_uri", "").strip() or None,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -84,7 +85,10 @@ def client_view(client_id: str) -> Any:
     if request.method == "POST":
         try:
             clients.update_uris(
-                client, _lines("redirect_uris"), _lines("post_logout_redirect_uris")
+                client,
+                _lines("redirect_uris"),
+                _lines("post_logout_redirect_uris"),
+                initiate_login_uri=request.form.get("initiate_login_uri", "").strip() or None,
             )
         except DomainError as exc:
             db.session.rollback()
