@@ -70,10 +70,11 @@ def locked_reason(
 
 def _href(service: Service, catalogue: Catalogue) -> str | None:
     """Where a usable tile leads: this provider's My Organisation for the service of a brand's
-    User Management, the service's address otherwise; None while it has no address."""
+    User Management; for any other service, ``/launch/<service>``, which signs the person
+    straight in to it (``idp.web.launch``); None while it has no address."""
     if any(catalogue.roles_by_key[k].service == service.key for k in catalogue.management_roles()):
         return url_for("organisation.index")
-    return service.url or None
+    return url_for("launch.open", service=service.key) if service.url else None
 
 
 def _role_words(role_name: str) -> str:

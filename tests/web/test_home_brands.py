@@ -61,7 +61,7 @@ def test_the_ocr_officer_sees_ocr_services_under_ocr_in_ocr_look(client, ocr_cen
     assert _headings(home) == ["Cambridge OCR"]
     assert _links(home) == {
         "My Cambridge (OCR)": "/organisation/",  # User Management: My Organisation, one click
-        "OCR Interchange": "http://127.0.0.1:5105/",
+        "OCR Interchange": "/launch/ocr_interchange",
     }
     assert "Your role: OCR Interchange" in _tiles(home)["OCR Interchange"]
     assert "Submit for Assessment" not in home  # another brand's services are not hers
@@ -126,7 +126,7 @@ def test_a_teacher_does_not_get_my_organisation(client, make):
     make.user("t@example.org", org=make.org("AA101"), roles=("sfa.teacher",))
     sign_in(client, "t@example.org")
     home = page_text(client.get("/"))
-    assert _links(home) == {"Submit for Assessment": "http://127.0.0.1:5101/"}
+    assert _links(home) == {"Submit for Assessment": "/launch/submit_for_assessment"}
     assert "You do not have a role for this service" in _tiles(home)["My Cambridge"]
 
 
