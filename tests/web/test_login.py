@@ -42,7 +42,7 @@ def test_sign_in_goes_home_and_home_shows_the_services(client, make):
     assert response.status_code == 302 and response.headers["Location"] == "/"
     home = client.get("/").get_data(as_text=True)
     assert "Welcome, Jane" in home
-    assert 'href="http://127.0.0.1:5101/"' in home  # the Submit for Assessment tile works
+    assert 'href="/launch/submit_for_assessment"' in home  # the Submit for Assessment tile works
     assert "You do not have a role for this service" in home  # the others do not
 
 
