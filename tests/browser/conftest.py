@@ -1,12 +1,13 @@
 """The provider as people meet it: ``idp serve`` and the Submit for Assessment demo service as
-real processes on loopback ports, their mail going to the tests' SMTP server, driven by
-Playwright in Debian's headless Chromium. Every page a journey reaches is checked with
-axe-core and at phone width (``tests/browser/pages.py``).
+real processes on loopback ports (the other demo services too, for the tests that ask for
+``services``), their mail going to the tests' SMTP server, driven by Playwright in Debian's
+headless Chromium. Every page a journey reaches is checked with axe-core and at phone width
+(``tests/browser/pages.py``).
 
 The server has a database of its own: a SQLite file in a temporary directory, or, when
 ``IDP_TEST_DATABASE_URL`` names PostgreSQL, a schema of its own in that database (so the rest
 of the suite, which empties the public schema's tables after each test, never sees it). The
-operator's part (centres, the exams officer, the demo client) goes through the ``idp`` CLI.
+operator's part (centres, the exams officer, the demo clients) goes through the ``idp`` CLI.
 
 Locally the tests are skipped, with the reason, when the playwright package or
 /usr/bin/chromium is missing; in CI (``CI`` set) they fail instead.
@@ -31,8 +32,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from clients.services import SERVICES
 from idp.catalogue import DEFAULT_CATALOGUE
 from idp.cli import Context, cli
+from idp.domain.demo import DATA_HOLDERS
 from idp.extensions import db
 from tests.mailbox import Mailbox, free_port
 from tests.servers import idp_serve
@@ -96,12 +99,17 @@ def axe_js() -> Path:
 
 @dataclass
 class Site:
-    """The running provider and demo service, and how to act as their operator."""
+    """The running provider and demo service, and how to act as their operator. ``urls`` is
+    where the catalogue sends each demo service's tile (``clients.services`` name → base URL):
+    Submit for Assessment's runs with the site, the others once a test asks for
+    ``services``."""
 
     base: str
     sfa: str
     mailbox: Mailbox
     env: dict[str, str]
+    urls: dict[str, str]
+    tmp: Path
     cli: Context = field(default_factory=Context)
 
     def idp(self, *args: str) -> dict[str, Any]:
@@ -147,14 +155,17 @@ def site(
     smtp_server: tuple[str, int, Mailbox], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("browser")
-    port, sfa_port = free_port(), free_port()
-    base, sfa = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sfa_port}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    urls = {name: f"http://127.0.0.1:{free_port()}" for name in SERVICES}
+    sfa = urls["submit-for-assessment"]
     database_url, drop_database = _own_database(tmp)
-    # The built-in catalogue, with the Submit for Assessment tile leading to this run's port.
+    # The built-in catalogue, with each demo service's tile leading to this run's port for it.
     catalogue = copy.deepcopy(DEFAULT_CATALOGUE)
+    by_key = {service.key: name for name, service in SERVICES.items()}
     for service in catalogue["services"]:
-        if service["key"] == "submit_for_assessment":
-            service["url"] = f"{sfa}/"
+        if service["key"] in by_key:
+            service["url"] = urls[by_key[service["key"]]] + "/"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
         "IDP_SECRET_KEY": secrets.token_urlsafe(40),
@@ -174,47 +185,89 @@ def site(
         "IDP_MAIL__PORT": str(smtp_server[1]),
     }
     (tmp / "instance").mkdir()
-    site = Site(base, sfa, smtp_server[2], env)
+    site = Site(base, sfa, smtp_server[2], env, urls, tmp)
     rp = None
     try:
         site.idp("db", "upgrade")
         site.idp("keys", "rotate")
-        registered = site.idp(
-            "clients", "create",
-            "--name", "Submit for Assessment",
-            "--client-id", "submit-for-assessment",
-            "--redirect-uri", f"{sfa}/callback",
-            "--post-logout-redirect-uri", f"{sfa}/",
-            "--backchannel-logout-uri", f"{sfa}/backchannel-logout",
-            "--service", "submit_for_assessment",
-        )  # fmt: skip
+        secret = register_service(site, "submit-for-assessment")
         with idp_serve(env, port, tmp / "idp.log", cwd=tmp, workers=2) as served:
             assert served == base
-            rp_env = {
-                **env,
-                "RP_ISSUER": base,
-                "RP_CLIENT_SECRET": registered["client_secret"],
-                "RP_PORT": str(sfa_port),
-            }
-            with open(tmp / "sfa.log", "wb") as log:
-                rp = subprocess.Popen(  # noqa: S603
-                    [sys.executable, "-m", "clients.run", "submit-for-assessment"],
-                    env=rp_env,
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            _wait_for(sfa + "/", rp, tmp / "sfa.log")
+            rp = start_service(site, "submit-for-assessment", secret)
+            _wait_for(sfa + "/", rp, tmp / "submit-for-assessment.log")
             yield site
     finally:
         site.close()
         if rp is not None:
-            rp.terminate()
-            try:
-                rp.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                rp.kill()
+            _stop(rp)
         drop_database()
+
+
+def register_service(site: Site, name: str) -> str:
+    """Register demo service ``name`` as the operator would (``idp clients create``), as
+    ``idp demo`` does: its tile signs people straight in (initiate login URI) and, for a
+    service that keeps people's data, it reads the centre's people from the API and is asked
+    before anyone is deleted. Returns its secret."""
+    url = site.urls[name]
+    options = [
+        "--name", SERVICES[name].name,
+        "--client-id", SERVICES[name].client_id,
+        "--redirect-uri", f"{url}/callback",
+        "--post-logout-redirect-uri", f"{url}/",
+        "--backchannel-logout-uri", f"{url}/backchannel-logout",
+        "--initiate-login-uri", f"{url}/initiate-login",
+        "--service", SERVICES[name].key,
+    ]  # fmt: skip
+    if SERVICES[name].key in DATA_HOLDERS:
+        options += ["--api-scope", "users.read", "--user-data-uri", f"{url}/user-data"]
+    return str(site.idp("clients", "create", *options)["client_secret"])
+
+
+def start_service(site: Site, name: str, secret: str) -> subprocess.Popen[bytes]:
+    """``python -m clients.run <name>`` on its port, speaking to the site's provider; its
+    output goes to a log in the site's temporary directory."""
+    rp_env = {
+        **site.env,
+        "RP_ISSUER": site.base,
+        "RP_CLIENT_SECRET": secret,
+        "RP_PORT": site.urls[name].rsplit(":", 1)[1],
+    }
+    with open(site.tmp / f"{name}.log", "wb") as log:
+        return subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "clients.run", name],
+            env=rp_env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="package")
+def services(site: Site) -> Iterator[dict[str, str]]:
+    """Every other demo service (Apply for Access Arrangements, Global Listening, the
+    Cambridge Primary support site, OCR Interchange) registered and running on the port its
+    tile leads to; yields each one's base URL by name (Submit for Assessment's among them)."""
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in SERVICES:
+            if name == "submit-for-assessment":  # runs with the site
+                continue
+            secret = register_service(site, name)
+            started[name] = start_service(site, name, secret)
+        for name, process in started.items():
+            _wait_for(site.urls[name] + "/", process, site.tmp / f"{name}.log")
+        yield site.urls
+    finally:
+        for process in started.values():
+            _stop(process)
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -223,8 +276,8 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or listening while its worker still starts
         if process.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"{url} did not start:\n{log.read_text()}")
         time.sleep(0.2)
