@@ -131,7 +131,7 @@ class Factories:
             api_scopes=kwargs.pop("api_scopes", ()),
             user_data_uri=kwargs.pop("user_data_uri", None),
             initiate_login_uri=kwargs.pop("initiate_login_uri", None),
-            redirect_uris=[redirect_uri],
+            redirect_uris=kwargs.pop("redirect_uris", [redirect_uri]),
             post_logout_redirect_uris=[post_logout],
             public=public,
             service_keys=services,

@@ -130,12 +130,13 @@ def registered_origins(client: Client) -> set[str]:
 
 def launcher(service_key: str, service_url: str) -> Client | None:
     """The client a home page tile for a service starts signing in at (OpenID Connect Core 1.0
-    §4): an active one serving the service, with an initiate login URI, whose registered
-    origins include the origin of the service's page as the catalogue names it. The catalogue
-    is the operator's word on where a service lives, so a client registered for the service on
-    another origin (dynamically, say) never receives the tile's people or their addresses, and
-    the tile's ``target_link_uri`` is always on the client's own origins. First-party clients
-    first, then the oldest; None when there is none (the tile opens the service's page)."""
+    §4): an active one serving the service whose initiate login URI is on the origin of the
+    service's page as the catalogue names it. The catalogue is the operator's word on where a
+    service lives, so a client registered for the service with an initiate login URI elsewhere
+    (dynamically, say, beside a redirect URI on the service's origin that it cannot prove is
+    its own) never receives the tile's people or their addresses, and the tile's
+    ``target_link_uri`` is on the origin the browser is sent to. First-party clients first,
+    then the oldest; None when there is none (the tile opens the service's page)."""
     target = origin(service_url)
     if target is None:
         return None
@@ -148,7 +149,9 @@ def launcher(service_key: str, service_url: str) -> Client | None:
         (
             c
             for c in candidates
-            if service_key in c.service_keys and target in registered_origins(c)
+            if service_key in c.service_keys
+            and origin(c.initiate_login_uri or "") == target
+            and target in registered_origins(c)
         ),
         None,
     )

@@ -62,6 +62,8 @@ def open_service(service: str) -> Any:
             _("Choose an organisation first"),
             _("Choose the organisation you are acting for on the home page, then try again."),
         )
+    if org is not None and wanted.brand != org.brand:
+        abort(404)  # another board's service: no one at this centre can be given it
     membership = acting.membership(current_user, org)
     held = membership.held_role_keys if membership else set()
     if not any(r.service == wanted.key for r in catalogue.roles if r.key in held):

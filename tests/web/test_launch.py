@@ -120,6 +120,31 @@ def test_a_client_on_another_origin_never_gets_the_tile(client, make, teacher):
     assert location(client.get("/launch/submit_for_assessment")) == SFA
 
 
+def test_a_client_with_one_redirect_uri_on_the_services_origin_does_not_take_the_tile(
+    client, make, teacher
+):
+    """Someone registers, for the service, a redirect URI on the service's origin beside their
+    own and an initiate login URI on their own origin (nothing proves the first is theirs):
+    with the service's own client registered without one, the tile still never sends people,
+    nor their addresses, to the stranger's origin."""
+    make.client(
+        services=("submit_for_assessment",),
+        first_party=False,
+        redirect_uri="http://127.0.0.1:5101/callback",
+        redirect_uris=["http://127.0.0.1:5101/callback", "http://localhost:6666/cb"],
+        initiate_login_uri="http://localhost:6666/go",
+    )
+    sign_in(client, "tess+tiles@example.org")
+    assert location(client.get("/launch/submit_for_assessment")) == SFA
+
+
+def test_another_brands_service_is_not_found_here(client, teacher, sfa):
+    """OCR Interchange is no service of AA101's board: no page tells an AA101 teacher to ask
+    her exams officer for it."""
+    sign_in(client, "tess+tiles@example.org")
+    assert client.get("/launch/ocr_interchange").status_code == 404
+
+
 def test_a_disabled_client_is_passed_over(client, teacher, sfa):
     clients.set_disabled(sfa.model, True)
     db.session.commit()
