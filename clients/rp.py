@@ -349,14 +349,24 @@ def _origin(url: str) -> tuple[str, str, int] | None:
 
 
 def own_path(url: str, base_url: str) -> str:
-    """The path (and query) of ``url`` when it is on the origin of ``base_url``; "/" for
-    anything else. It is joined back to ``base_url``, never sent alone, and starts with one
-    slash, so a path such as ``//elsewhere`` cannot lead off the service."""
+    """The path (and query) of ``url`` when it is a page on the origin of ``base_url``; "/"
+    for anything else. It is joined back to ``base_url``, never sent alone, and starts with one
+    slash, so a path such as ``//elsewhere`` cannot lead off the service. The sign-in's own
+    endpoints are no landing: a crafted ``/callback?error_description=…`` would put a
+    stranger's words on the service's page right after a genuine sign-in."""
     if not url or _origin(url) is None or _origin(url) != _origin(base_url):
         return "/"
     parts = urlsplit(url)
     path = "/" + parts.path.lstrip("/")
+    if path.rstrip("/") in PROTOCOL_PATHS:
+        return "/"
     return path + ("?" + parts.query if parts.query else "")
+
+
+# Where the provider and the browser talk to the service about signing in, not pages to land on.
+PROTOCOL_PATHS = frozenset(
+    {"/login", "/callback", "/initiate-login", "/logout", "/backchannel-logout", "/user-data"}
+)
 
 
 def _validate(

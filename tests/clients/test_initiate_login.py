@@ -169,6 +169,11 @@ def test_a_target_link_off_the_service_is_ignored(provider, service, target):
         ("http://127.0.0.1:5101@evil.example.net/", "/"),
         ("/results", "/"),
         ("", "/"),
+        # The sign-in's own endpoints: no stranger's error_description after a real sign-in.
+        ("http://127.0.0.1:5101/callback?error=x&error_description=Call+0800", "/"),
+        ("http://127.0.0.1:5101//callback/?error=x", "/"),
+        ("http://127.0.0.1:5101/initiate-login?iss=x", "/"),
+        ("http://127.0.0.1:5101/logout", "/"),
     ],
 )
 def test_only_the_services_own_origin_is_a_landing(target, landing):
