@@ -428,8 +428,21 @@ def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -
         tokens.revoke_for_organisation(target.id, org.id)
         if not others:
             passwords.sign_out_everywhere(target)
+            if target.status == UserStatus.SUSPENDED:
+                # Only a centre suspends an account, and this was its last: kept with no centre
+                # and still suspended, it could neither sign in nor be restored by anyone. It
+                # leaves as an account of its own, as it would after a restore.
+                target.status = _status_after_suspension(target)
     db.session.flush()
     return delete_account
+
+
+def _status_after_suspension(target: User) -> UserStatus:
+    """Active for an account that was activated (a password of its own and an address it
+    proved); waiting for its emailed code otherwise, so nothing skips the proof of the
+    address."""
+    activated = target.password_changed_at is not None and any(e.verified for e in target.emails)
+    return UserStatus.ACTIVE if activated else UserStatus.INVITED
 
 
 def _can_receive(org: Organisation, target: User, roles: frozenset[str]) -> list[Any]:

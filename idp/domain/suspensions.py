@@ -22,7 +22,14 @@ from sqlalchemy import func, select
 from idp import clock
 from idp.catalogue import Catalogue
 from idp.domain import passwords, tokens
-from idp.domain.management import _audit, _keep_a_manager, _not_self, _outside, member
+from idp.domain.management import (
+    _audit,
+    _keep_a_manager,
+    _not_self,
+    _outside,
+    _status_after_suspension,
+    member,
+)
 from idp.domain.office import protect_exams_officer
 from idp.errors import InvalidInput, PermissionDenied
 from idp.extensions import db
@@ -122,10 +129,8 @@ def restore(actor: User, org: Organisation, target: User, catalogue: Catalogue) 
         _audit("management.user_restored", actor, org, target, scope="membership")
         db.session.flush()
         return found
-    # Back to active only for an account that was activated: a password of its own and an
-    # address it proved. One that never entered its emailed code (invited, or a self sign-up)
-    # goes back to waiting for it, or a restore would skip the proof of the address.
-    activated = target.password_changed_at is not None and any(e.verified for e in target.emails)
-    target.status = UserStatus.ACTIVE if activated else UserStatus.INVITED
+    # Back to active only for an account that was activated; one that never entered its emailed
+    # code (invited, or a self sign-up) goes back to waiting for it.
+    target.status = _status_after_suspension(target)
     _audit("management.user_restored", actor, org, target, after=target.status)
     return found

@@ -7,9 +7,10 @@ import pytest
 from idp.domain import address_changes, management, member_list, organisations, suspensions, users
 from idp.domain.management import NewUser
 from idp.domain.member_list import ListQuery
-from idp.errors import InvalidInput, NotFound, PermissionDenied
+from idp.errors import InvalidCredentials, InvalidInput, NotFound, PermissionDenied
 from idp.extensions import db
 from idp.models import User, UserOrigin, UserStatus
+from tests.factories import PASSWORD
 from tests.journeys import address_change_link
 
 
@@ -152,6 +153,23 @@ def test_a_suspended_invited_account_is_deleted_with_its_membership(world):
     assert management.remove(world["officer"], world["aa101"], tom, world["catalogue"]) is True
     db.session.commit()
     assert db.session.scalar(db.select(User).where(User.sub == person.sub)) is None
+
+
+def test_an_account_of_its_own_removed_from_its_last_centre_is_not_left_suspended(world):
+    """The teacher's account is not one the centre made (she had it before): suspended, then
+    removed, she keeps it, and it must be usable, not suspended with no centre left to restore
+    it. She signs in to an account with no centre, as a new sign-up would."""
+    teacher, catalogue = world["teacher"], world["catalogue"]
+    assert teacher.origin != UserOrigin.INVITATION
+    assert suspensions.suspend(world["officer"], world["aa101"], teacher, catalogue) == "account"
+    db.session.commit()
+    with pytest.raises(InvalidCredentials):
+        users.authenticate("teacher@example.org", PASSWORD)
+    assert management.remove(world["officer"], world["aa101"], teacher, catalogue) is False
+    db.session.commit()
+    kept = db.session.get(User, teacher.id)
+    assert kept.memberships == [] and kept.status == UserStatus.ACTIVE
+    assert users.authenticate("teacher@example.org", PASSWORD).id == teacher.id
 
 
 def test_a_person_of_another_organisation_is_suspended_here_only_then_removed(world):
