@@ -22,6 +22,7 @@ from flask import Flask, jsonify, redirect, render_template, request, session, u
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from markupsafe import escape
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 USER_DATA_TYPE = "user-data+jwt"
@@ -216,6 +217,21 @@ def create_rp_app(
             return render_template("signed_out.html")
         shown = service.view(user, backend)
         return render_template(shown.template, **shown.context), shown.status
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        """The service's initials on its colour: each demo service tells itself apart in a
+        browser's tabs (and browsers stop asking for a favicon that is not there)."""
+        initials = escape("".join(w[0] for w in service.name.split() if w[0].isupper())[:3])
+        svg = (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+            f'<rect width="32" height="32" rx="6" fill="{escape(service.colour)}"/>'
+            '<text x="16" y="21" font-family="Arial,sans-serif" font-size="12" font-weight="700"'
+            f' fill="#fff" text-anchor="middle">{initials}</text></svg>'
+        )
+        response = app.response_class(svg, mimetype="image/svg+xml")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
     @app.get("/login")
     def login() -> Any:

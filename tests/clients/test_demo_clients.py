@@ -493,3 +493,17 @@ def test_every_service_shows_the_roles_it_received(services, centre, live_server
         if status == 403:
             assert f'<a href="{live_server}/">Back to My Cambridge</a>' in html
             assert "Roles for this service</dt>\n    <dd>none</dd>" in html
+
+
+def test_each_service_has_a_favicon_of_its_own_and_a_title_that_says_where_you_are(services):
+    icons = {}
+    for name, rp in services.items():
+        icon = rp.get("/favicon.ico")
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+        icons[name] = icon.get_data(as_text=True)
+        page = rp.get("/").get_data(as_text=True)
+        assert 'rel="icon" href="/favicon.ico"' in page
+        title = page.split("<title>")[1].split("</title>")[0]
+        service_name = title.rsplit(" – ", 1)[1].removesuffix(" (demo)")
+        assert title.count(service_name) == 1, title  # "Sign in – Global Listening (demo)"
+    assert len(set(icons.values())) == len(services)  # colour and initials tell them apart
