@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from markupsafe import escape
 
 from idp.catalogue import Brand, Catalogue
 from idp.models import Organisation
@@ -43,6 +44,34 @@ def brands_css() -> Response:
     return response
 
 
+def icon(brand: Brand) -> str:
+    """The brand's mark as a favicon: its letters, white, on its colour, in its shape."""
+    shape = (
+        f'<circle cx="16" cy="16" r="16" fill="{brand.colour}"/>'
+        if brand.mark_shape == "circle"
+        else f'<rect width="32" height="32" fill="{brand.colour}"/>'
+    )
+    size = {1: 18, 2: 14}.get(len(brand.mark_text), 11)
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+        f'{shape}<text x="16" y="{16 + size * 0.36:.0f}" font-family="Arial,sans-serif"'
+        f' font-size="{size}" font-weight="700" fill="#fff" text-anchor="middle">'
+        f"{escape(brand.mark_text)}</text></svg>"
+    )
+
+
+@bp.get("/brands/<key>/icon.svg")
+def brand_icon(key: str) -> Response:
+    """A brand's favicon: the tab of a page in OCR's look shows OCR's mark."""
+    brand = next((b for b in _catalogue().brands if b.key == key), None)
+    if brand is None:
+        abort(404)
+    svg = icon(brand)
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = LONG if request.args.get("v") == _digest(svg) else SHORT
+    return response
+
+
 def install(app: Flask) -> None:
     @app.context_processor
     def looks() -> dict[str, Any]:
@@ -53,4 +82,11 @@ def install(app: Flask) -> None:
         def brands_css_version() -> str:
             return _digest(stylesheet(_catalogue()))
 
-        return {"look_of": look_of, "brands_css_version": brands_css_version}
+        def brand_icon_version(brand: Brand) -> str:
+            return _digest(icon(brand))
+
+        return {
+            "look_of": look_of,
+            "brands_css_version": brands_css_version,
+            "brand_icon_version": brand_icon_version,
+        }

@@ -205,16 +205,19 @@ def test_an_invitation_from_an_ocr_centre_looks_ocr_and_one_from_elsewhere_does_
 # -- the favicon --------------------------------------------------------------------------------
 
 
-def test_pages_link_a_favicon_and_favicon_ico_is_answered(client):
-    page = page_text(client.get("/login"))
-    href = re.search(r'<link rel="icon" href="(/static/favicon\.svg\?v=[0-9a-f]+)"', page)
+def _icon(page: str) -> str:
+    href = re.search(r'<link rel="icon" href="(/brands/[a-z-]+/icon\.svg\?v=[0-9a-f]+)"', page)
     assert href, "no icon linked"
-    linked = client.get(href.group(1))
+    return href.group(1)
+
+
+def test_pages_link_a_favicon_and_favicon_ico_is_answered(client):
+    linked = client.get(_icon(page_text(client.get("/login"))))
     assert linked.status_code == 200 and linked.mimetype == "image/svg+xml"
     assert linked.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert ">MC</text>" in linked.get_data(as_text=True)  # the default look's mark
     asked = client.get("/favicon.ico")
     assert asked.status_code == 200 and asked.mimetype == "image/svg+xml"
-    assert asked.get_data() == linked.get_data()
     assert asked.headers["Cache-Control"] == "public, max-age=300"
     assert (
         client.get("/favicon.ico", headers={"If-None-Match": asked.headers["ETag"]}).status_code
@@ -255,3 +258,10 @@ def test_mail_about_no_organisation_wears_the_brand_all_their_centres_share(
     mixed = html_of(mailbox.wait_for("both@example.org", "Reset your My Cambridge password"))
     assert OCR_COLOUR in ocr_only and "Cambridge OCR" in ocr_only
     assert OCR_COLOUR not in mixed and "Cambridge International Education" in mixed
+
+
+def test_the_ocr_look_has_ocrs_mark_in_the_tab(client, ocr_centre):
+    sign_in(client, "olive@example.org")
+    icon = client.get(_icon(page_text(client.get("/"))))
+    assert icon.status_code == 200 and ">OCR</text>" in icon.get_data(as_text=True)
+    assert client.get("/brands/no-such-brand/icon.svg").status_code == 404
