@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from idp import clock, create_app
+from idp.cli import Context, cli
 from idp.extensions import db
 from tests.factories import Factories
+from tests.journeys import location, sign_in
 from tests.mailbox import Mailbox, free_port, start_server
 from tests.servers import idp_serve, live_server_environment
 
@@ -190,3 +193,29 @@ def live_server(_schema, base_overrides, smtp_server, tmp_path_factory) -> Itera
 @pytest.fixture
 def make(app: Flask) -> Factories:
     return Factories(app)
+
+
+@pytest.fixture
+def run(app: Flask, overrides: dict[str, Any]) -> Any:
+    """Run an ``idp`` command as the operator would, against the test database: its result."""
+
+    def invoke(*args: str, input: str | None = None) -> Any:
+        ctx = Context()
+        ctx.overrides = overrides
+        result = CliRunner().invoke(cli, list(args), obj=ctx, input=input)
+        if ctx._app is not None:
+            with ctx._app.app_context():
+                db.engine.dispose()
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def operator(client: FlaskClient, make: Factories) -> FlaskClient:
+    """A browser signed in as an operator."""
+    user = make.user("ops@example.org")
+    user.is_operator = True
+    db.session.commit()
+    assert location(sign_in(client, "ops@example.org")) == "/"
+    return client

@@ -5,26 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from idp.cli import Context, cli
 from idp.domain import organisations
 from idp.extensions import db
 from tests.oidc_helpers import RelyingParty
-
-
-@pytest.fixture
-def run(app, overrides):
-    def invoke(*args: str, input: str | None = None):
-        ctx = Context()
-        ctx.overrides = overrides
-        result = CliRunner().invoke(cli, list(args), obj=ctx, input=input)
-        if ctx._app is not None:
-            with ctx._app.app_context():
-                db.engine.dispose()
-        return result
-
-    return invoke
 
 
 def test_help_lists_every_command(run):

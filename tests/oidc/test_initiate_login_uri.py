@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from idp.cli import Context, cli
 from idp.domain import registration
 from idp.extensions import db
 from idp.models import Client
-from tests.journeys import location, page_text, sign_in, submit
+from tests.journeys import location, page_text, submit
 
 REDIRECT = "https://planner.example.org/callback"
 BODY = {
@@ -110,20 +108,6 @@ def test_a_non_string_is_refused(client, initial_token):
 # -- the CLI --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def run(app, overrides):
-    def invoke(*args: str):
-        ctx = Context()
-        ctx.overrides = overrides
-        result = CliRunner().invoke(cli, list(args), obj=ctx)
-        if ctx._app is not None:
-            with ctx._app.app_context():
-                db.engine.dispose()
-        return result
-
-    return invoke
-
-
 def test_the_cli_registers_sets_and_clears_it(run):
     result = run(
         "clients", "create", "--name", "Planner", "--redirect-uri", REDIRECT,
@@ -151,15 +135,6 @@ def test_the_cli_registers_sets_and_clears_it(run):
 
 
 # -- the operators' pages -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def operator(client, make):
-    user = make.user("ops@example.org")
-    user.is_operator = True
-    db.session.commit()
-    assert location(sign_in(client, "ops@example.org")) == "/"
-    return client
 
 
 def test_an_operator_registers_and_changes_it(operator, make):

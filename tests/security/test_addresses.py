@@ -16,9 +16,7 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
 
-from idp.cli import Context, cli
 from idp.domain import users
 from idp.errors import Conflict, InvalidInput
 from idp.extensions import db
@@ -261,20 +259,6 @@ def test_an_officer_cannot_change_an_address_to_what_is_not_one(officer_browser,
     db.session.expire_all()
     assert users.find_by_email("donald@example.org") is None
     assert users.find_by_email("donald.duck@xn--bcher-kva.example").sub == donald.sub
-
-
-@pytest.fixture
-def run(app, overrides):
-    def invoke(*args: str):
-        ctx = Context()
-        ctx.overrides = overrides
-        result = CliRunner().invoke(cli, list(args), obj=ctx)
-        if ctx._app is not None:
-            with ctx._app.app_context():
-                db.engine.dispose()
-        return result
-
-    return invoke
 
 
 def test_the_cli_refuses_what_is_not_an_address(run):

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from idp.extensions import db
 from tests.journeys import location, page_text, sign_in, submit
 from tests.oidc_helpers import RelyingParty
-
-
-@pytest.fixture
-def operator(client, make):
-    user = make.user("ops@example.org")
-    user.is_operator = True
-    db.session.commit()
-    assert location(sign_in(client, "ops@example.org")) == "/"
-    return client
 
 
 def test_the_pages_do_not_exist_for_other_people(client, make):
