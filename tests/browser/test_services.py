@@ -159,9 +159,10 @@ def test_ocr_officer_sees_ocr_look_and_only_ocr_services(site, services, new_pag
     page.get_by_role("heading", name="OCR Interchange for OC501 – OCR Services Centre").wait_for()
     check(page, axe_js)
 
-    # A Cambridge International service is not hers: its tile's address is refused.
-    page.goto(site.base + "/launch/submit_for_assessment")
-    page.get_by_role("heading", name="You cannot use Submit for Assessment").wait_for()
+    # A Cambridge International service is no service of her board: its tile's address is
+    # not found (no page tells her to ask her exams officer for it).
+    assert page.goto(site.base + "/launch/submit_for_assessment").status == 404
+    page.get_by_role("heading", name="Page not found").wait_for()
     assert page.locator("body").get_attribute("class") == "look-ocr"
     check(page, axe_js)
 
