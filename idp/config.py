@@ -64,6 +64,9 @@ class OIDCSettings:
     refresh_token_ttl: int = 30 * 24 * 3600
     keyring_refresh: int = 30
     key_retention_margin: int = 3600
+    # Whether a dynamically registered client may name loopback or private addresses for the
+    # URLs the provider itself requests (development only; see idp/outbound.py).
+    registration_allows_private_addresses: bool = False
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ URI_FIELDS = {
     "back-channel logout URI": "backchannel_logout_uri",
     "user data URI": "user_data_uri",
     "initiate login URI": "initiate_login_uri",
+    "front-channel logout URI": "frontchannel_logout_uri",
 }
 
 
@@ -120,6 +121,31 @@ def check_initiate_login_uri(uri: str, redirect_uris: Iterable[str]) -> str:
             "initiate_login_uri",
         )
     return checked
+
+
+def check_frontchannel_logout_uri(
+    uri: str, redirect_uris: Iterable[str], field: str = "frontchannel_logout_uri"
+) -> str:
+    """Where the signed-out page frames the client, sending the issuer and the session id
+    (OpenID Connect Front-Channel Logout 1.0 §2): checked as a redirect URI is, and on the
+    origin of one of the client's redirect URIs, as the specification requires, so a
+    registration cannot have the provider's page frame, and hand the session id to, a site
+    the client has not shown to be its own."""
+    checked = check_redirect_uri(uri, "front-channel logout URI")
+    if origin(checked) not in {origin(r) for r in redirect_uris}:
+        raise InvalidInput(
+            _l(
+                "The front-channel logout URI %(uri)s must be on the same origin (scheme, host"
+                " and port) as one of the redirect URIs.",
+                uri=repr(uri),
+            ),
+            field,
+        )
+    return checked
+
+
+def frontchannel_logout_uri(client: Client) -> str | None:
+    return (client.extra_metadata or {}).get("frontchannel_logout_uri")
 
 
 def registered_origins(client: Client) -> set[str]:
@@ -286,6 +312,10 @@ def update_uris(
     initiate = (
         check_initiate_login_uri(initiate_login_uri, redirects) if initiate_login_uri else None
     )
+    frontchannel = frontchannel_logout_uri(client)
+    if frontchannel:
+        # Redirect URIs may not move away from the origin the client frames people on.
+        check_frontchannel_logout_uri(frontchannel, redirects, "redirect_uris")
     before = {
         "redirect_uris": client.redirect_uris,
         "post": client.post_logout_redirect_uris,

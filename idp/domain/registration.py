@@ -10,6 +10,7 @@ registered, and the response says what was (RFC 7591 §2, §3.2.1).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Iterable
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
-from idp import clock
+from idp import clock, outbound
 from idp.catalogue import Catalogue
 from idp.domain import audit, clients
 from idp.errors import DomainError, InvalidInput
@@ -32,6 +33,8 @@ AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none", "private_ke
 ALGORITHMS = {"RS256", "ES256"}
 SCOPES = {"openid", "profile", "email", "roles", "organisations", "offline_access"}
 MAX_URIS = 10
+# The account's own name, which no registered service may take on the consent page.
+ACCOUNT_NAME = "My Cambridge"
 
 
 class RegistrationError(DomainError):
@@ -110,6 +113,68 @@ def _uris(body: dict[str, Any], name: str, *, required: bool, error: str) -> lis
         raise RegistrationError(error, exc.message) from None
 
 
+def _one_uri(body: dict[str, Any], name: str) -> str | None:
+    """An optional single-URI field, checked as a redirect URI is (None when absent)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    return _uris(
+        {name: [value]} if isinstance(value, str) else {},
+        name,
+        required=True,
+        error="invalid_client_metadata",
+    )[0]
+
+
+def _fetched_uri(body: dict[str, Any], name: str, allow_private: bool) -> str | None:
+    """An optional URI the provider itself requests: unless ``allow_private``, https and not
+    naming an internal address (``idp.outbound``; checked again, resolved, at each request)."""
+    uri = _one_uri(body, name)
+    if uri is not None and not allow_private:
+        try:
+            outbound.check_public_url(uri)
+        except ValueError as exc:
+            raise RegistrationError("invalid_client_metadata", f"{name} {exc}.") from None
+    return uri
+
+
+def _fold(name: str) -> str:
+    """A name as a person would read it: compatibility forms, case, spaces and punctuation
+    set aside, so "MY  cambridge" and "My-Cambridge" are both "mycambridge"."""
+    return "".join(c for c in unicodedata.normalize("NFKC", name).casefold() if c.isalnum())
+
+
+def _client_name(body: dict[str, Any], catalogue: Catalogue) -> str:
+    """The name people see on the consent page. Control and format characters are refused
+    (bidirectional overrides and isolates, zero-width characters, and the like), since they
+    make the page read other than it says; so are the names of the catalogue's services and
+    brands and of the account itself, so that a registered service cannot ask for consent as
+    one of the exam board's own."""
+    raw = _string(body, "client_name", "")
+    if any(unicodedata.category(c).startswith("C") for c in raw):
+        raise RegistrationError(
+            "invalid_client_metadata",
+            "client_name must not contain control or format characters.",
+        )
+    name = " ".join(raw.split())[:200]
+    if not name:
+        raise RegistrationError("invalid_client_metadata", "client_name is required.")
+    taken = {
+        _fold(n)
+        for n in (
+            ACCOUNT_NAME,
+            *(s.name for s in catalogue.services),
+            *(b.name for b in catalogue.brands),
+        )
+    }
+    if _fold(name) in taken:
+        raise RegistrationError(
+            "invalid_client_metadata",
+            "client_name must not be the name of one of the exam board's own services.",
+        )
+    return name
+
+
 def _string(body: dict[str, Any], name: str, default: str, allowed: set[str] | None = None) -> str:
     value = body.get(name, default)
     if not isinstance(value, str) or (allowed is not None and value not in allowed):
@@ -135,12 +200,17 @@ def supported_subset(value: Any, name: str, allowed: set[str]) -> list[str]:
     return kept
 
 
-def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
+def check_metadata(
+    body: Any, algorithms: Collection[str], catalogue: Catalogue, *, allow_private: bool = False
+) -> dict[str, Any]:
     """The request's metadata, checked and normalised (unknown fields are ignored, §2).
 
     ``id_token_signed_response_alg`` must be one of ``algorithms``, those the signing keyring
     holds a private key for now: a client registered for another would get a 500 at the token
-    endpoint on every sign-in."""
+    endpoint on every sign-in. The URIs the provider itself requests (``jwks_uri``,
+    ``backchannel_logout_uri``) must be https and public unless ``allow_private``; the
+    ``frontchannel_logout_uri`` must be on a redirect URI's origin; ``client_name`` must not
+    pass for one of the exam board's services."""
     if not isinstance(body, dict):
         raise RegistrationError("invalid_client_metadata", "The body must be a JSON object.")
     meta: dict[str, Any] = {
@@ -148,7 +218,7 @@ def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
         "post_logout_redirect_uris": _uris(
             body, "post_logout_redirect_uris", required=False, error="invalid_client_metadata"
         ),
-        "client_name": " ".join(_string(body, "client_name", "").split())[:200],
+        "client_name": _client_name(body, catalogue),
         "token_endpoint_auth_method": _string(
             body, "token_endpoint_auth_method", "client_secret_basic", AUTH_METHODS
         ),
@@ -156,8 +226,6 @@ def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
             body, "id_token_signed_response_alg", "RS256", ALGORITHMS & set(algorithms)
         ),
     }
-    if not meta["client_name"]:
-        raise RegistrationError("invalid_client_metadata", "client_name is required.")
     for name, allowed, default in (
         ("grant_types", GRANT_TYPES, ["authorization_code", "refresh_token"]),
         ("response_types", RESPONSE_TYPES, ["code"]),
@@ -174,23 +242,18 @@ def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
             f"scope must include openid and only {', '.join(sorted(SCOPES))}.",
         )
     meta["scope"] = " ".join(dict.fromkeys(scope.split()))
-    meta.update(_keys(body, meta["token_endpoint_auth_method"]))
-    frontchannel = body.get("frontchannel_logout_uri")
+    meta.update(_keys(body, meta["token_endpoint_auth_method"], allow_private))
+    frontchannel = _one_uri(body, "frontchannel_logout_uri")
     if frontchannel is not None:
-        meta["frontchannel_logout_uri"] = _uris(
-            {"frontchannel_logout_uri": [frontchannel]} if isinstance(frontchannel, str) else {},
-            "frontchannel_logout_uri",
-            required=True,
-            error="invalid_client_metadata",
-        )[0]
-    backchannel = body.get("backchannel_logout_uri")
+        try:
+            meta["frontchannel_logout_uri"] = clients.check_frontchannel_logout_uri(
+                frontchannel, meta["redirect_uris"]
+            )
+        except InvalidInput as exc:
+            raise RegistrationError("invalid_client_metadata", exc.message) from None
+    backchannel = _fetched_uri(body, "backchannel_logout_uri", allow_private)
     if backchannel is not None:
-        meta["backchannel_logout_uri"] = _uris(
-            {"backchannel_logout_uri": [backchannel]} if isinstance(backchannel, str) else {},
-            "backchannel_logout_uri",
-            required=True,
-            error="invalid_client_metadata",
-        )[0]
+        meta["backchannel_logout_uri"] = backchannel
     initiate = body.get("initiate_login_uri")
     if initiate is not None:
         if not isinstance(initiate, str):
@@ -204,7 +267,7 @@ def check_metadata(body: Any, algorithms: Collection[str]) -> dict[str, Any]:
     return meta
 
 
-def _keys(body: dict[str, Any], method: str) -> dict[str, Any]:
+def _keys(body: dict[str, Any], method: str, allow_private: bool) -> dict[str, Any]:
     """The client's public keys for ``private_key_jwt``: ``jwks`` by value or ``jwks_uri``."""
     jwks, jwks_uri = body.get("jwks"), body.get("jwks_uri")
     if jwks is not None and jwks_uri is not None:
@@ -229,14 +292,7 @@ def _keys(body: dict[str, Any], method: str) -> dict[str, Any]:
             ) from None
         return {"jwks": jwks}
     if jwks_uri is not None:
-        return {
-            "jwks_uri": _uris(
-                {"jwks_uri": [jwks_uri]} if isinstance(jwks_uri, str) else {},
-                "jwks_uri",
-                required=True,
-                error="invalid_client_metadata",
-            )[0]
-        }
+        return {"jwks_uri": _fetched_uri(body, "jwks_uri", allow_private)}
     return {}
 
 
@@ -297,11 +353,19 @@ def registered_client(client_id: str, access_token: str) -> Client:
     return client
 
 
-def update_registration(client: Client, body: Any, algorithms: Collection[str]) -> Client:
-    """RFC 7592 §2.2: replace the metadata (the client id and kind cannot change)."""
+def update_registration(
+    client: Client,
+    body: Any,
+    algorithms: Collection[str],
+    catalogue: Catalogue,
+    *,
+    allow_private: bool = False,
+) -> Client:
+    """RFC 7592 §2.2: replace the metadata (the client id and kind cannot change), checked as
+    at registration."""
     if not isinstance(body, dict) or body.get("client_id") != client.client_id:
         raise RegistrationError("invalid_client_metadata", "client_id must be this client's.")
-    meta = check_metadata(body, algorithms)
+    meta = check_metadata(body, algorithms, catalogue, allow_private=allow_private)
     kind = "none" if client.is_public else client.token_endpoint_auth_method
     if (meta["token_endpoint_auth_method"] == "none") != (kind == "none"):
         raise RegistrationError(

@@ -18,10 +18,11 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
+from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from idp import deferred
+from idp import deferred, outbound
 from idp.domain.sessions import ENDED
 from idp.models import Client, Token, User
 from idp.oidc.keys import sign_for_client
@@ -40,8 +41,16 @@ def logout_token(client_id: str, sid: str, sub: str) -> str:
     return sign_for_client(client_id, claims, "logout+jwt", TOKEN_TTL)
 
 
-def deliver(uri: str, token: str, attempts: int = ATTEMPTS, timeout: float = TIMEOUT) -> bool:
-    """POST the token; a 2xx answer is success. Retried, then logged."""
+def deliver(
+    uri: str,
+    token: str,
+    *,
+    allow_private: bool,
+    attempts: int = ATTEMPTS,
+    timeout: float = TIMEOUT,
+) -> bool:
+    """POST the token; a 2xx answer is success. Retried, then logged. Guarded by
+    ``idp.outbound`` unless ``allow_private``; an address it refuses is not retried."""
     body = urlencode({"logout_token": token}).encode()
     for attempt in range(1, attempts + 1):
         request = urllib.request.Request(
@@ -51,11 +60,15 @@ def deliver(uri: str, token: str, attempts: int = ATTEMPTS, timeout: float = TIM
             method="POST",
         )
         try:
-            # Registration admits only https (http on loopback) logout URIs.
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+            with outbound.urlopen(
+                request, timeout=timeout, allow_private=allow_private
+            ) as response:
                 if 200 <= response.status < 300:
                     return True
         except (urllib.error.URLError, OSError) as exc:
+            if isinstance(getattr(exc, "reason", exc), outbound.RefusedAddress):
+                log.error("back-channel logout to %s refused: %s", uri, exc)
+                return False
             log.warning("back-channel logout to %s, attempt %d: %s", uri, attempt, exc)
         if attempt < attempts:
             time.sleep(0.2 * attempt)
@@ -68,21 +81,33 @@ def _before_commit(session: Session) -> None:
     if not sids:
         return
     rows = session.execute(
-        select(Token.sid, User.sub, Client.client_id, Client.backchannel_logout_uri)
+        select(
+            Token.sid,
+            User.sub,
+            Client.client_id,
+            Client.backchannel_logout_uri,
+            Client.registration_token_hash,
+        )
         .join(Client, Client.client_id == Token.client_id)
         .join(User, User.id == Token.user_id)
         .where(Token.sid.in_(set(sids)), Client.backchannel_logout_uri.is_not(None))
         .distinct()
     ).all()
-    pending: list[tuple[str, str]] = session.info.setdefault(PENDING, [])
-    for sid, sub, client_id, uri in rows:
+    pending: list[tuple[str, str, bool]] = session.info.setdefault(PENDING, [])
+    deployment_allows = current_app.extensions[
+        "idp.settings"
+    ].oidc.registration_allows_private_addresses
+    for sid, sub, client_id, uri, registration_token in rows:
         if sid and uri:
-            pending.append((uri, logout_token(client_id, sid, sub)))
+            allow = outbound.allows_private(
+                registration_token is not None, deployment_allows=deployment_allows
+            )
+            pending.append((uri, logout_token(client_id, sid, sub), allow))
 
 
 def _after_commit(session: Session) -> None:
-    for uri, token in session.info.pop(PENDING, []):
-        deferred.after_response(functools.partial(deliver, uri, token))
+    for uri, token, allow in session.info.pop(PENDING, []):
+        deferred.after_response(functools.partial(deliver, uri, token, allow_private=allow))
 
 
 def _after_rollback(session: Session) -> None:

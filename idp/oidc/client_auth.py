@@ -1,6 +1,7 @@
 """``private_key_jwt`` client authentication (RFC 7523 §2.2, OIDC Core §9): the client signs a
 short-lived assertion with a key whose public half it registered (``jwks``, or ``jwks_uri``
-fetched with a timeout and cached for a few minutes). Only RS256 and ES256 are accepted. The
+fetched with a timeout, through ``idp.outbound`` for a self-registered client, and cached for
+a few minutes). Only RS256 and ES256 are accepted. The
 audience must be this provider, the issuer or the token endpoint; a list is taken only when
 every value in it is one of these. A list naming any other server is refused: an assertion
 made for several could be replayed here by any of them (the audience injection that led the
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,12 +22,12 @@ from flask import current_app, url_for
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from idp import clock
+from idp import clock, outbound
 from idp.extensions import db
-from idp.models import ClientAssertion
+from idp.models import Client, ClientAssertion
 from idp.oidc.store import ClientInfo
 from idp.security import token_hash
 
@@ -35,18 +35,23 @@ log = logging.getLogger(__name__)
 ALGORITHMS = ["RS256", "ES256"]
 JWKS_CACHE_SECONDS = 300
 MAX_LIFETIME = timedelta(minutes=10)
-_jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_jwks_cache: dict[tuple[str, bool], tuple[float, dict[str, Any]]] = {}
 
 
-def fetch_jwks(uri: str, timeout: float = 5.0) -> dict[str, Any]:
-    cached = _jwks_cache.get(uri)
+def fetch_jwks(uri: str, *, allow_private: bool, timeout: float = 5.0) -> dict[str, Any]:
+    """The key set at ``uri``, guarded by ``idp.outbound`` unless ``allow_private``."""
+    cached = _jwks_cache.get((uri, allow_private))
     if cached and cached[0] > time.monotonic():
         return cached[1]
-    # Registration admits only https (http on loopback) jwks_uri values.
-    with urllib.request.urlopen(uri, timeout=timeout) as response:  # noqa: S310  # nosec B310
+    with outbound.urlopen(uri, timeout=timeout, allow_private=allow_private) as response:
         keys = json.loads(response.read(200_000))
-    _jwks_cache[uri] = (time.monotonic() + JWKS_CACHE_SECONDS, keys)
+    _jwks_cache[(uri, allow_private)] = (time.monotonic() + JWKS_CACHE_SECONDS, keys)
     return keys
+
+
+def _self_registered(client_id: str) -> bool:
+    registered = select(Client.registration_token_hash).where(Client.client_id == client_id)
+    return db.session.scalar(registered) is not None
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -69,7 +74,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             if metadata.get("jwks"):
                 return KeySet.import_key_set(metadata["jwks"])
             if metadata.get("jwks_uri"):
-                return KeySet.import_key_set(fetch_jwks(metadata["jwks_uri"]))  # type: ignore[arg-type]
+                allow = outbound.allows_private(
+                    _self_registered(client.client_id),
+                    deployment_allows=current_app.extensions[
+                        "idp.settings"
+                    ].oidc.registration_allows_private_addresses,
+                )
+                keys = fetch_jwks(metadata["jwks_uri"], allow_private=allow)
+                return KeySet.import_key_set(keys)  # type: ignore[arg-type]
         except (OSError, ValueError, JoseError) as exc:
             log.warning("private_key_jwt: no usable keys for %s: %s", client.client_id, exc)
         raise InvalidClientError(description="The client has no usable registered keys.")

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from idp import outbound
 from idp.extensions import db
 from idp.models import Client, Organisation, User
 from idp.oidc.keys import sign_for_client
@@ -68,8 +70,17 @@ def signed_request(client_id: str, claims: dict[str, Any]) -> str:
     return sign_for_client(client_id, claims, TOKEN_TYPE, TOKEN_TTL)
 
 
-def _post(uri: str, token: str, timeout: float) -> tuple[int, dict[str, Any]]:
-    """POST the signed request; the status and the JSON object answered."""
+def _post(client: Client, token: str, timeout: float) -> tuple[int, dict[str, Any]]:
+    """POST the signed request to the client's user data URI (guarded by ``idp.outbound`` for
+    a self-registered client); the status and the JSON object answered."""
+    uri = client.user_data_uri
+    assert uri
+    allow = outbound.allows_private(
+        client.registration_token_hash is not None,
+        deployment_allows=current_app.extensions[
+            "idp.settings"
+        ].oidc.registration_allows_private_addresses,
+    )
     request = urllib.request.Request(
         uri,
         data=urlencode({"request": token}).encode(),
@@ -77,8 +88,7 @@ def _post(uri: str, token: str, timeout: float) -> tuple[int, dict[str, Any]]:
         method="POST",
     )
     try:
-        # Operators admit only https (http on loopback) user data URIs.
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+        with outbound.urlopen(request, timeout=timeout, allow_private=allow) as response:
             status, raw = response.status, response.read(MAX_ANSWER + 1)
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read(MAX_ANSWER + 1)
@@ -109,7 +119,7 @@ def ask(person: User, org: Organisation, timeout: float = TIMEOUT) -> list[Holdi
             client.client_id, {"sub": person.sub, "org": org.code, "action": "query"}
         )
         try:
-            status, body = _post(client.user_data_uri, token, timeout)
+            status, body = _post(client, token, timeout)
             if status != 200 or not isinstance(body.get("holds_data"), bool):
                 raise ValueError(f"unexpected answer (HTTP {status})")
         except (OSError, ValueError, http.client.HTTPException) as exc:
@@ -135,7 +145,7 @@ def transfer(
         {"sub": person.sub, "org": org.code, "action": "transfer", "transfer_to": to.sub},
     )
     try:
-        status, body = _post(client.user_data_uri, token, timeout)
+        status, body = _post(client, token, timeout)
     except (OSError, ValueError, http.client.HTTPException) as exc:
         log.warning("user data transfer at %s failed: %s", client.user_data_uri, exc)
         raise TransferRefused(

@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 from sqlalchemy import select
 
+from idp.domain.clients import origin
 from idp.extensions import db
 from idp.models import Client, Token
 
@@ -20,12 +21,14 @@ def frames_for(sid: str) -> list[str]:
     # No DISTINCT over the JSON column: PostgreSQL has no equality for json.
     used = select(Token.client_id).where(Token.sid == sid)
     rows = db.session.execute(
-        select(Client.client_id, Client.extra_metadata).where(Client.client_id.in_(used))
+        select(Client.redirect_uris, Client.extra_metadata).where(Client.client_id.in_(used))
     ).all()
     frames = []
-    for _, metadata in rows:
+    for redirect_uris, metadata in rows:
         uri = (metadata or {}).get("frontchannel_logout_uri")
-        if uri:
+        # Only on a redirect URI's origin (Front-Channel Logout 1.0 §2), as registration
+        # requires: a URI stored before that rule, or left behind, is not framed.
+        if uri and origin(uri) in {origin(r) for r in redirect_uris}:
             separator = "&" if urlsplit(uri).query else "?"
             frames.append(f"{uri}{separator}{urlencode({'iss': issuer, 'sid': sid})}")
     return frames

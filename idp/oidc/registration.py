@@ -56,6 +56,12 @@ def _signing_algorithms() -> list[str]:
     return current_app.extensions["idp.keyring"].signing_algorithms()
 
 
+def _allows_private() -> bool:
+    """Whether registered clients may name internal addresses for the URLs the provider
+    requests (a development deployment's choice; see ``idp.outbound``)."""
+    return bool(current_app.extensions["idp.settings"].oidc.registration_allows_private_addresses)
+
+
 @bp.post("/register")
 @csrf.exempt
 @languages.in_english
@@ -63,7 +69,9 @@ def register() -> Response:
     catalogue = current_app.extensions["idp.settings"].catalogue
     try:
         token = registration.use_initial_token(_bearer())
-        meta = registration.check_metadata(_body(), _signing_algorithms())
+        meta = registration.check_metadata(
+            _body(), _signing_algorithms(), catalogue, allow_private=_allows_private()
+        )
         client, secret, access = registration.register(meta, token.service_keys, catalogue)
     except RegistrationError as exc:
         return _error(exc)
@@ -87,7 +95,13 @@ def manage(client_id: str) -> Response:
             db.session.commit()
             return _answer(None, 204)
         if request.method == "PUT":
-            registration.update_registration(client, _body(), _signing_algorithms())
+            registration.update_registration(
+                client,
+                _body(),
+                _signing_algorithms(),
+                current_app.extensions["idp.settings"].catalogue,
+                allow_private=_allows_private(),
+            )
             db.session.commit()
     except RegistrationError as exc:
         return _error(exc)

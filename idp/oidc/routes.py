@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import (
@@ -238,7 +239,12 @@ def consent() -> Any:
         db.session.commit()
         return redirect(url_for("oidc.resume", ix=interaction.id))
     return render_template(
-        "oidc/consent.html", client=authz.client, scopes=authz.scopes, interaction=interaction
+        "oidc/consent.html",
+        client=authz.client,
+        scopes=authz.scopes,
+        interaction=interaction,
+        # Where the person goes next, which a service cannot dress up as its name can be.
+        destination=urlsplit(authz.redirect_uri or "").hostname or "",
     )
 
 
