@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         "4",
         "--log-level",
         "warning",
+        # The control socket's default path is one per user: every demo gunicorn would share it.
+        "--no-control-socket",
         f"clients.run:app({name!r})",
     ]
     # Our own interpreter and a fixed argument list: no shell.

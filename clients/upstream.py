@@ -388,6 +388,8 @@ def main() -> int:
         "4",
         "--log-level",
         "warning",
+        # The control socket's default path is one per user: every demo gunicorn would share it.
+        "--no-control-socket",
         "clients.upstream:app()",
     ]
     # Our own interpreter and a fixed argument list: no shell.

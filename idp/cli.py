@@ -857,7 +857,8 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
     instance = Path(os.environ.get("IDP_INSTANCE_DIR", "instance")).resolve()
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # database, secret key, outbox
     secret_file = instance / "secret_key"
-    if not os.environ.get("IDP_SECRET_KEY"):
+    key_from_file = not os.environ.get("IDP_SECRET_KEY")
+    if key_from_file:
         if not secret_file.exists():
             fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
@@ -917,6 +918,7 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         "connected_accounts": (
             {"name": DEMO_UPSTREAM_NAME, "issuer": stand_in.issuer} if stand_in else None
         ),
+        "cli": demo_cli_line(secret_file if key_from_file else None, issuer),
     }
     lines = [
         f"My Cambridge demo is ready at {issuer}",
@@ -935,6 +937,8 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
         f"Discovery: {issuer}/.well-known/openid-configuration",
     ]
     lines += demo_upstream_lines(stand_in)
+    lines += ["", "The idp command against this demo (here, in another terminal):"]
+    lines.append("  " + summary["cli"])
     emit(as_json, summary, "\n".join(lines))
     if serve_after:
         serve_demo(
@@ -1031,6 +1035,24 @@ def demo_upstream(
     }
     environ["IDP_UPSTREAM"] = json.dumps([upstream])
     return stand_in
+
+
+def demo_cli_line(secret_file: Path | None, issuer: str) -> str:
+    """A shell line that runs ``idp`` with the demo's settings (its secret key, read from
+    ``secret_file`` unless the environment gave it, and its issuer), from the current
+    directory."""
+    import shlex
+
+    def here(path: Path) -> str:
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+    idp = Path(sys.executable).with_name("idp")
+    parts = []
+    if secret_file is not None:
+        parts.append(f"IDP_SECRET_KEY=$(cat {shlex.quote(here(secret_file))})")
+    parts.append(f"IDP_OIDC__ISSUER={shlex.quote(issuer)}")
+    parts.append(shlex.quote(here(idp)) if idp.exists() else "idp")
+    return " ".join([*parts, "clients list"])
 
 
 def demo_upstream_lines(stand_in: StandIn | None) -> list[str]:

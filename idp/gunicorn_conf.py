@@ -12,6 +12,10 @@ master, so a bad configuration stops start-up before any worker forks; the maste
 the signing keys and compiles the templates once, and every worker forked from it inherits
 them (``pre_fork``). A worker leaving after ``max_requests`` skips the interpreter's teardown
 (``worker_exit``), so the master replaces it at once. Why, with figures: idp/preload.py.
+
+gunicorn's control socket (``gunicornc``) is off: its default path is one per user
+(``~/.gunicorn/gunicorn.ctl``), so every gunicorn a user starts (instances side by side, the
+demo's services) would fight over it, and the first to stop would remove it for all.
 """
 
 import multiprocessing
@@ -95,4 +99,5 @@ accesslog = os.environ.get("IDP_ACCESS_LOG", "-") or None  # empty: no access lo
 logger_class = "idp.access_log.RedactingLogger"
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
 errorlog = "-"
+control_socket_disable = True
 loglevel = os.environ.get("IDP_LOG_LEVEL", "info")

@@ -401,7 +401,15 @@ def check_removable(
     _keep_a_manager(
         org, target, catalogue, catalogue.management_role(org.brand) in membership.role_keys
     )
-    return membership, not others and target.origin == UserOrigin.INVITATION
+    return membership, removal_deletes_account(org, target)
+
+
+def removal_deletes_account(org: Organisation, target: User) -> bool:
+    """Whether taking ``target`` out of ``org`` deletes their account too: one made by
+    invitation that belongs to no other organisation. Any other is kept, with its other
+    centres or none (so a page says *Remove*, not *Delete*)."""
+    others = [m for m in target.memberships if m.organisation_id != org.id]
+    return not others and target.origin == UserOrigin.INVITATION
 
 
 def remove(actor: User, org: Organisation, target: User, catalogue: Catalogue) -> bool:

@@ -8,7 +8,7 @@ of the address it was sent to; it is not an authentication factor.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
@@ -151,6 +151,15 @@ def check(user: User, purpose: str, code: str, policy: CodePolicy) -> str:
     if used.rowcount != 1:  # type: ignore[attr-defined]
         raise CodeExpired()
     return row.address
+
+
+def sent_at(user: User, purpose: str, policy: CodePolicy) -> datetime | None:
+    """When the live code for this purpose was sent, while it can still be used (not expired,
+    attempts left); else None."""
+    row = _live(user, purpose)
+    if row is None or row.expires_at <= clock.now() or row.attempts >= policy.max_attempts:
+        return None
+    return row.created_at
 
 
 def sent_to(user: User, purpose: str) -> str | None:

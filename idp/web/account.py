@@ -45,7 +45,7 @@ from idp.models import AuthSession
 from idp.security import fernet
 from idp.security import passwords as hasher
 from idp.web.auth import backoff_policy, code_policy, failed_from, known_device
-from idp.web.device_names import device_name
+from idp.web.device_names import signed_in_devices
 from idp.web.forms import field, mask_email, new_password_errors
 from idp.web.page_policy import allow_upstream
 
@@ -330,8 +330,7 @@ def verify_email() -> Any:
 def security() -> Any:
     return render_template(
         "account/security.html",
-        live=[(s, device_name(s.user_agent)) for s in sessions.live_for(current_user)],
-        current_sid=current_user.auth_session.sid,
+        devices=signed_in_devices(sessions.live_for(current_user), current_user.auth_session.sid),
         recovery_left=totp.remaining_recovery_codes(current_user) if current_user.has_totp else 0,
         section="security",
     )

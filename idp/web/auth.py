@@ -21,6 +21,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
@@ -171,7 +172,10 @@ def ask_for_code(
         try:
             verification.issue(user, purpose, user.email or "", code_policy())
         except TooSoon:
-            pass  # the code sent a moment ago is still good; the page offers another
+            # The code sent a moment ago still works; the page says when it was sent rather
+            # than that one was sent now, and offers another once allowed.
+            step.earlier_code = True
+            pending.save(step)
     db.session.commit()
     return redirect(url_for("auth.verify"))
 
@@ -230,6 +234,8 @@ def verify() -> Any:
             address = (step.address if step.decoy else user.email) or ""
             verification.issue(user, step.purpose, address, code_policy(), send=not step.decoy)
             notice = _("We have sent you a new code. Codes sent earlier no longer work.")
+            step.earlier_code = False
+            pending.save(step)
         except TooSoon as exc:
             error = exc.message
         db.session.commit()
@@ -255,10 +261,18 @@ def verify() -> Any:
                 user, interactions.get(step.ix), step.next, step.amr, emailed_code=True
             )
     address = step.address or verification.sent_to(user, step.purpose) or user.email or ""
+    # Only after the account's password (a decoy never has an earlier code): a stranger
+    # learns nothing from when a code was sent.
+    earlier = (
+        verification.sent_at(user, step.purpose, code_policy())
+        if step.earlier_code and not step.decoy
+        else None
+    )
     return render_template(
         "auth/verify_code.html",
         error=error,
         notice=notice,
+        sent_ago=format_timedelta(earlier - clock.now(), add_direction=True) if earlier else None,
         address=mask_email(address),
         purpose=step.purpose,
         minutes=_auth().code_ttl // 60,

@@ -9,7 +9,9 @@ mail client would open them."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, url_for
@@ -51,11 +53,21 @@ def _part(message: EmailMessage, kind: str) -> str | None:
     return content if isinstance(content, str) else None
 
 
+def sent_at(message: EmailMessage) -> datetime | None:
+    """When the message was sent (its Date header), for the page to show in its language."""
+    try:
+        return parsedate_to_datetime(str(message["Date"]))
+    except (TypeError, ValueError):
+        return None
+
+
 @bp.get("/outbox")
 def outbox() -> Any:
     box = _outbox()
     messages = [(name, box.read(name)) for name in box.names()]
-    return render_template("dev/outbox.html", messages=[(n, m) for n, m in messages if m])
+    return render_template(
+        "dev/outbox.html", messages=[(n, m, sent_at(m)) for n, m in messages if m]
+    )
 
 
 @bp.get("/outbox/<name>")
@@ -65,6 +77,7 @@ def message(name: str) -> Any:
     return render_template(
         "dev/message.html",
         message=found,
+        sent=sent_at(found),
         text=_part(found, "plain") or "",
         html_url=url_for("dev.message_html", name=name) if has_html else None,
     )

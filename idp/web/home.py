@@ -3,8 +3,8 @@ usable where the user holds a role for it in the organisation they act for, and 
 Organisation*, where they choose that organisation (``idp.domain.acting``).
 
 A usable tile names the roles held there in words (an administrator sees "Administrator"); a
-service with no address configured yet says so instead of leading nowhere; a service without a
-role held says why and who to ask."""
+service with no address configured yet says so instead of leading nowhere (and nothing about
+asking for a role); any other service without a role held says why and who to ask."""
 
 from __future__ import annotations
 
@@ -31,10 +31,13 @@ def locked_reason(
     service: Service, user: User, org: Organisation | None, catalogue: Catalogue
 ) -> str:
     """Why a tile does not work, and who to ask: never "ask your exams officer" to the exams
-    officer herself, nor for a service no one at a centre can grant."""
+    officer herself, nor for a service no one at a centre can grant, nor to an operator, who
+    belongs to no centre to run the service itself."""
     officer_only = all(
         not r.grantable_by_centre for r in catalogue.roles if r.service == service.key
     )
+    if org is None and user.is_operator:
+        return _("You do not have a role for this service.")
     if org is None:
         return _("You do not have a role for this service. Ask your exams officer.")
     board = next((b.name for b in catalogue.brands if b.key == org.brand), "")
@@ -99,14 +102,20 @@ def brand_groups(
                 continue
             roles = [r for r in catalogue.roles if r.service == service.key and r.key in held]
             href = _href(service, catalogue) if roles else None
+            available = bool(_href(service, catalogue))
             tiles.append(
                 {
                     "service": service,
                     "allowed": bool(roles),
                     "href": href,
-                    "available": bool(_href(service, catalogue)),
+                    "available": available,
                     "roles": [_role_words(r.name) for r in roles],
-                    "reason": locked_reason(service, user, org, catalogue),
+                    # Asking for a role is no use while the service is not there to use.
+                    "reason": (
+                        locked_reason(service, user, org, catalogue)
+                        if available and not roles
+                        else None
+                    ),
                 }
             )
         if tiles:

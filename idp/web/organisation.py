@@ -279,6 +279,7 @@ def view_user(code: str, sub: str) -> Any:
         address_theirs=management.belongs_elsewhere(user, current_user, catalogue),
         address_change=address_changes.pending(user),
         elsewhere=[m.organisation for m in user.memberships if m.organisation_id != org.id],
+        deletes_account=management.removal_deletes_account(org, user),
     )
 
 

@@ -46,6 +46,9 @@ class Pending:
     # owner is told by email, and no code can succeed.
     decoy: bool = False
     address: str | None = None
+    # No code was sent for this sign-in: the one sent a moment ago (for an earlier, abandoned
+    # one) still works and another was not yet allowed; the page says so, and when it was sent.
+    earlier_code: bool = False
     credential: str = ""  # passwords.fingerprint of the account when the sign-in began
 
 

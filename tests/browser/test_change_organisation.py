@@ -38,12 +38,12 @@ def test_associate_officer_changes_organisation(site, new_page, axe_js):
     page.get_by_role("heading", name="Choose the organisation you are acting for").wait_for()
     assert page.locator("a.tile__link").count() == 0
     check(page, axe_js, "home-choose-organisation")
-    # Confirm with nothing chosen: the error is announced and points at the choices.
-    submit(page, "Confirm")
+    # Continue with nothing chosen: the error is announced and points at the choices.
+    submit(page, "Continue")
     assert page.locator(".error-summary").is_visible()
     check(page, axe_js)
     page.get_by_label("CA301 – Associate Centre North").check()
-    submit(page, "Confirm")
+    submit(page, "Continue")
     page.get_by_text("You are now acting for CA301 – Associate Centre North.").wait_for()
     assert "Acting for CA301 – Associate Centre North" in page.locator("header").inner_text()
     check(page, axe_js)
@@ -57,7 +57,7 @@ def test_associate_officer_changes_organisation(site, new_page, axe_js):
     page.get_by_role("heading", name="Change organisation").wait_for()
     check(page, axe_js, "organisation-choose")
     page.get_by_label("CA300 – Browser Associate (CA)").check()
-    submit(page, "Confirm")
+    submit(page, "Continue")
     page.get_by_role("link", name="My Organisation").click()
     page.get_by_role("heading", name="CA300 – Browser Associate (CA)").wait_for()
 

@@ -105,6 +105,17 @@ def test_demo_says_who_is_who_and_what_to_try(tmp_path):
         "ocr-interchange": 5105,
     }
 
+    # The line it prints for the idp command works as printed, from the same directory.
+    line = lines[lines.index("The idp command against this demo (here, in another terminal):") + 1]
+    assert line.strip() == summary["cli"]
+    assert "IDP_SECRET_KEY=$(cat instance/secret_key)" in line
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    listed = subprocess.run(
+        ["bash", "-c", line.strip() + " --json"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert {c["client_id"] for c in json.loads(listed.stdout)} == set(ports)
+
     # The support site keeps Progression Test groups: the provider asks it before a deletion,
     # and it reads the centre's people from the API.
     secret_key = (tmp_path / "instance" / "secret_key").read_text().strip()

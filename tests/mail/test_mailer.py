@@ -228,3 +228,33 @@ def test_implicit_tls_delivery(app, tmp_path):
         transport = SMTPTransport("127.0.0.1", port, "tls", timeout=5, ca_file=str(cert_file))
         assert Mailer(transport, "x@example.org", 1, 0).deliver(_message()) is True
         assert len(box.messages) == 1
+
+
+def test_the_outbox_speaks_the_pages_language(make_app, overrides, tmp_path):
+    """In Spanish an email's header lines read as a Spanish mail client's ("De:", "Para:", not
+    "Desde"/"Hasta", which are a range's ends) and its date is written in Spanish."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
+    overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
+    demo = make_app(overrides)
+    sent = EmailMessage()
+    sent["From"], sent["To"] = "no-reply@example.org", "jane@example.org"
+    sent["Subject"] = "Hola"
+    sent["Date"] = format_datetime(datetime.datetime(2026, 12, 7, 17, 27, 57, tzinfo=datetime.UTC))
+    sent.set_content("Hola.\n")
+    box = demo.extensions["idp.mailer"].transport
+    box.send(sent)
+    [name] = box.names()
+    http = demo.test_client()
+    spanish = {"Accept-Language": "es"}
+
+    listing = http.get("/dev/outbox", headers=spanish).get_data(as_text=True)
+    assert "<td>7 dic 2026 17:27:57</td>" in listing
+    assert ">Destinatario<" in listing and "Hasta" not in listing
+    page = http.get(f"/dev/outbox/{name}", headers=spanish).get_data(as_text=True)
+    assert "<dt>De:</dt>" in page and "<dt>Para:</dt>" in page
+    assert "7 diciembre 2026 17:27:57 UTC" in page
+    assert "Desde" not in page and "Hasta" not in page and "Dec" not in page
+    english = http.get(f"/dev/outbox/{name}").get_data(as_text=True)
+    assert "<dt>From:</dt>" in english and "7 December 2026 17:27:57 UTC" in english

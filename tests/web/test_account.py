@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -352,7 +353,7 @@ def test_sessions_are_listed_and_can_be_ended_one_by_one_or_everywhere(client, a
     rp = RelyingParty(app.test_client(), make.client())
     tokens = rp.tokens("jane@example.org")
     page = page_text(client.get("/account/security"))
-    assert "Safari on iPhone" in page and "(this device)" in page
+    assert "Safari on iPhone" in page and "This device" in page
     assert "Mozilla" not in page  # names, not the raw strings
     session_ids = re.findall(r'name="session" value="(\d+)"', page)
     assert len(session_ids) == 2  # the two other devices, not this one
@@ -379,6 +380,56 @@ IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
 )
+LINUX_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+DEVICE = re.compile(r'<li class="device[^"]*">(.*?)</li>', re.S)
+SIGN_OUT = re.compile(r"<button[^>]*>(Sign out.*?)</button>", re.S)
+
+
+def _plain(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_each_device_says_what_tells_it_apart_and_its_button_names_it(client, app, make):
+    """This device first and marked; every other with its name, when it signed in and when it
+    was last active; each sign-out button names its own device, none alike, and none says
+    "this device"."""
+    make.org()
+    clock.freeze()
+    start = clock.now()
+    later = start + timedelta(minutes=35)
+    client.environ_base["HTTP_USER_AGENT"] = LINUX_CHROME
+    _signed_in(client, make)
+    phones = []
+    for _ in range(2):  # two alike, signed in the same minute
+        phone = app.test_client()
+        phone.environ_base["HTTP_USER_AGENT"] = IPHONE
+        sign_in(phone, "jane@example.org")
+        phones.append(phone)
+    clock.advance((later - start).total_seconds())
+    phones[1].get("/")  # in use again; the other phone is not
+    client.get("/")
+
+    rows = DEVICE.findall(page_text(client.get("/account/security")))
+    assert len(rows) == 3
+    this, recent, idle = (_plain(r) for r in rows)
+    assert this.startswith("Chrome on Linux This device") and "Last active Now" in this
+    assert "Sign out" not in this
+    assert recent.startswith("Safari on iPhone") and "Last active" in recent
+    assert f"Signed in {start:%-d %b %Y %H:%M} UTC" in recent
+    assert f"Last active {later:%-d %b %Y %H:%M} UTC" in recent
+    assert idle.startswith("Safari on iPhone") and f"Last active {start:%-d %b %Y %H:%M}" in idle
+
+    # What a screen reader announces: the button's text, the hidden part included.
+    names = [
+        " ".join(re.sub(r"<[^>]+>", "", SIGN_OUT.search(r).group(1)).split()) for r in rows[1:]
+    ]
+    assert names[0].startswith("Sign out Safari on iPhone, signed in ")
+    assert names[1].startswith("Sign out Safari on iPhone, signed in ")
+    assert len(set(names)) == 2, names  # alike devices, still told apart
+    assert not any("this device" in n.lower() for n in names)
 
 
 @pytest.mark.parametrize(

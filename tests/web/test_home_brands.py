@@ -107,10 +107,13 @@ def test_a_service_without_an_address_is_not_available_yet_and_admin_rights_show
     assert "Not available yet" in hub and "Your roles: Teacher, Administrator" in hub
     assert "ssh." not in home  # role keys are never shown
     assert "School Support Hub" not in _links(home)  # a tile that leads nowhere is no link
-    # A service she lacks that has no address yet is both locked and not available yet.
+    # A service she lacks that has no address yet is not available yet, and that is all it
+    # says: asking for a role would be no use. One with an address says whom to ask.
     lower = tiles["Cambridge Lower Secondary support site"]
-    assert "You do not have a role for this service" in lower and "Not available yet" in lower
+    assert "Not available yet" in lower and "Support for Cambridge Lower Secondary" in lower
+    assert "role" not in lower.lower() and "Ask" not in lower
     assert "Not available yet" not in tiles["Submit for Assessment"]
+    assert "You do not have a role for this service" in tiles["Submit for Assessment"]
 
 
 def test_without_a_centre_every_brand_is_shown_by_name_none_usable(client, make):
@@ -120,6 +123,27 @@ def test_without_a_centre_every_brand_is_shown_by_name_none_usable(client, make)
     assert _headings(home) == ["Cambridge International Education", "Cambridge OCR"]
     assert _links(home) == {}
     assert {"OCR Interchange", "School Support Hub", "Global Listening"} <= set(_tiles(home))
+
+
+def test_an_operator_without_a_centre_is_sent_to_the_operator_pages_not_to_an_officer(
+    client, make, app
+):
+    operator = make.user("operator@example.org")
+    operator.is_operator = True
+    db.session.commit()
+    sign_in(client, "operator@example.org")
+    home = page_text(client.get("/"))
+    assert "exams officer" not in home.lower()
+    assert "not part of a centre yet" not in home
+    assert 'href="/operator/clients">Clients</a> pages' in home
+    assert "You do not have a role for this service." in _tiles(home)["Submit for Assessment"]
+
+    # Anyone else without a centre is still told whom to ask.
+    make.user("alone@example.org")
+    someone = app.test_client()
+    sign_in(someone, "alone@example.org")
+    other = page_text(someone.get("/"))
+    assert "Ask your centre's exams officer" in other and "/operator/clients" not in other
 
 
 def test_a_teacher_does_not_get_my_organisation(client, make):

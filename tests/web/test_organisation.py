@@ -8,7 +8,7 @@ import pytest
 
 from idp.domain import organisations
 from idp.extensions import db
-from idp.models import User
+from idp.models import User, UserOrigin
 from tests.journeys import (
     confirm_address_change,
     location,
@@ -460,3 +460,31 @@ def test_the_officer_changes_a_users_email_and_both_addresses_are_told(
     assert location(sign_in(app.test_client(), "right@example.org", temporary)) == (
         "/login/set-password"
     )
+
+
+def test_the_view_page_says_remove_or_delete_as_the_action_will(officer_browser, make, centre):
+    """*Delete* only where the account goes too (made by invitation, at no other centre);
+    otherwise the person is removed from the centre and keeps the account, and the page says
+    *Remove*, as the page it leads to does."""
+    kept = make.user("kept@example.org", given_name="Kim", org=centre, roles=("sfa.teacher",))
+    invited = make.user("new@example.org", given_name="Ivy", org=centre, roles=("sfa.teacher",))
+    invited.origin = UserOrigin.INVITATION  # and since activated
+    db.session.commit()
+    for person, verb, button in (
+        (kept, "Remove", "Remove from AA101"),
+        (invited, "Delete", "Delete this user"),
+    ):
+        view = f"/organisation/AA101/users/{person.sub}"
+        before = page_text(officer_browser.get(view))
+        other = "Delete this user" if verb == "Remove" else "Remove from AA101"
+        hint = (
+            "To remove this user from AA101, suspend them first."
+            if verb == "Remove"
+            else "To delete this user, suspend them first."
+        )
+        assert hint in before
+        submit(officer_browser, f"{view}/suspend", {"confirm": "yes"}, page_url=view)
+        page = page_text(officer_browser.get(view))
+        assert f">{button}</a>" in page and other not in page
+        leads_to = page_text(officer_browser.get(f"{view}/delete"))
+        assert f"<h2>{verb} {person.name}</h2>" in leads_to

@@ -229,3 +229,46 @@ def test_a_password_reset_ends_a_sign_in_waiting_at_the_authenticator_step(clien
     data = {"csrf_token": form, "code": codes.at(clock.timestamp())}
     assert location(client.post("/login/authenticator", data=data)).startswith("/login?")
     assert location(client.get("/")).startswith("/login")
+
+
+def test_signing_in_again_at_once_says_the_earlier_code_still_works_not_that_one_was_sent(
+    client, make, mailbox
+):
+    """A sign-in abandoned at the code, then begun again within the minute before another
+    code may be sent: none is sent, and the page says when the one that still works was."""
+    make.user("jane@example.org")
+    first = page_text(client.get(location(sign_in(client, "jane@example.org"))))
+    assert "We have sent a 6-digit verification code to" in first
+    code = code_in(mailbox.wait_for("jane@example.org", "verification code"))
+
+    clock.advance(40)
+    again = page_text(client.get(location(sign_in(client, "jane@example.org"))))
+    assert "We have sent" not in again
+    assert "We sent a 6-digit verification code to" in again
+    assert "40 seconds ago. It still works, so we have not sent another yet." in again
+    assert len(mailbox.to("jane@example.org")) == 1  # nothing new was sent
+    assert location(submit(client, "/login/verify", {"code": code})) == "/"  # and it works
+
+
+def test_after_the_earlier_code_a_new_one_is_sent_once_allowed(client, make, mailbox):
+    make.user("jane@example.org")
+    sign_in(client, "jane@example.org")
+    clock.advance(40)
+    sign_in(client, "jane@example.org")
+    clock.advance(21)
+    response = submit(client, "/login/verify", {"action": "resend"})
+    assert "We have sent you a new code" in page_text(response)
+    assert "We have sent a 6-digit verification code to" in page_text(response)
+    assert "still works" not in page_text(client.get("/login/verify"))
+    fresh = code_in(mailbox.wait_for("jane@example.org", "verification code", count=2))
+    assert location(submit(client, "/login/verify", {"code": fresh})) == "/"
+
+
+def test_a_new_sign_in_after_the_minute_sends_a_new_code(client, make, mailbox):
+    make.user("jane@example.org")
+    sign_in(client, "jane@example.org")
+    mailbox.wait_for("jane@example.org", "verification code")
+    clock.advance(61)
+    again = page_text(client.get(location(sign_in(client, "jane@example.org"))))
+    assert "We have sent a 6-digit verification code to" in again
+    mailbox.wait_for("jane@example.org", "verification code", count=2)
