@@ -37,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         print("clients.run: RP_CLIENT_SECRET is not set", file=sys.stderr)
         return 2
     port = int(os.environ.get("RP_PORT", PORTS[name]))
+    serve(f"clients.run:app({name!r})", port)
+    return 0  # not reached: serve replaces this process
+
+
+def serve(app: str, port: int) -> None:
+    """Replace this process with gunicorn serving the WSGI ``app`` (a gunicorn app spec) on
+    loopback ``port``: one worker, whose threads share what the demo keeps in memory (a
+    service's records, the stand-in's codes and tokens)."""
     argv = [
         sys.executable,
         "-m",
@@ -51,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "warning",
         # The control socket's default path is one per user: every demo gunicorn would share it.
         "--no-control-socket",
-        f"clients.run:app({name!r})",
+        app,
     ]
     # Our own interpreter and a fixed argument list: no shell.
     os.execv(sys.executable, argv)  # nosec B606

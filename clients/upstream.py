@@ -34,6 +34,8 @@ from flask import Flask, jsonify, redirect, render_template, request, session, u
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from clients.run import serve
+
 PORT = 5110
 CODE_TTL = 60
 TOKEN_TTL = 600
@@ -375,25 +377,8 @@ def main() -> int:
         print(f"clients.upstream: {', '.join(missing)} not set", file=sys.stderr)
         return 2
     port = int(os.environ.get("UPSTREAM_PORT", PORT))
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        # Codes and tokens live in this one process.
-        "--workers",
-        "1",
-        "--threads",
-        "4",
-        "--log-level",
-        "warning",
-        # The control socket's default path is one per user: every demo gunicorn would share it.
-        "--no-control-socket",
-        "clients.upstream:app()",
-    ]
-    # Our own interpreter and a fixed argument list: no shell.
-    os.execv(sys.executable, argv)  # nosec B606
+    serve("clients.upstream:app()", port)
+    return 0  # not reached: serve replaces this process
 
 
 if __name__ == "__main__":
