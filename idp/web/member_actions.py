@@ -118,6 +118,26 @@ def delete_question(org: Organisation, user: User, deletes_account: bool) -> Que
     )
 
 
+def transfer_question(service: str, client_id: str, user: User, to: User) -> Question:
+    """The question before a service moves what it holds of ``user`` to ``to``."""
+    return Question(
+        _("Transfer the data of %(name)s to %(to)s?", name=user.name, to=to.name),
+        [
+            _(
+                "%(service)s will move everything it holds of %(name)s to %(to)s, who will own"
+                " it from then on.",
+                service=service,
+                name=user.name,
+                to=to.name,
+            ),
+            _("This cannot be undone from My Cambridge."),
+        ],
+        _("Yes, transfer to %(to)s", to=to.name),
+        warning=False,
+        hidden={"client_id": client_id, "to": to.sub},
+    )
+
+
 def suspended_notice(reach: suspensions.Scope, org: Organisation, user: User) -> str:
     if reach == "account":
         return _(

@@ -429,6 +429,14 @@ def transfer_data(code: str, sub: str) -> Any:
         to = management.transfer_target(
             org, user, request.form.get("to", ""), holder.service_keys, _catalogue()
         )
+        if not confirmation.confirmed():
+            # Moving someone's work to another person is not undone from here: asked first.
+            return confirmation.ask(
+                member_actions.transfer_question(holder.name, holder.client_id, user, to),
+                action=url_for("organisation.transfer_data", code=org.code, sub=sub),
+                cancel=url_for("organisation.delete_user", code=org.code, sub=sub),
+                org=org,
+            )
         data_holders.transfer(holder, user, to, org)
     except DomainError as exc:
         db.session.rollback()

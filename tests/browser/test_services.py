@@ -232,6 +232,13 @@ def test_teacher_with_groups_is_deleted_only_after_they_are_transferred(
     page.get_by_label("Transfer to").select_option(label=f"Ravi Receiver ({colleague})")
     with page.expect_navigation():
         page.get_by_role("button", name="Transfer data").click()
+    # Asked first: the groups are Ravi's from then on.
+    page.get_by_role(
+        "heading", name="Transfer the data of Petra Groups to Ravi Receiver?"
+    ).wait_for()
+    check(page, axe_js)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Yes, transfer to Ravi Receiver").click()
     page.get_by_text(
         "Cambridge Primary support site has transferred the data of Petra Groups to Ravi Receiver."
     ).wait_for()

@@ -249,7 +249,7 @@ def test_deleting_a_teacher_waits_for_their_submissions_to_be_transferred(
     _form(
         browser,
         f"{person}/transfer",
-        {"client_id": "submit-for-assessment", "to": outsider.sub},
+        {"confirm": "yes", "client_id": "submit-for-assessment", "to": outsider.sub},
         f"{person}/delete",
     )
     page = browser.get(f"{person}/delete", timeout=10).text
@@ -258,7 +258,7 @@ def test_deleting_a_teacher_waits_for_their_submissions_to_be_transferred(
     _form(
         browser,
         f"{person}/transfer",
-        {"client_id": "submit-for-assessment", "to": terry.sub},
+        {"confirm": "yes", "client_id": "submit-for-assessment", "to": terry.sub},
         f"{person}/delete",
     )
     page = browser.get(f"{person}/delete", timeout=10).text
@@ -431,7 +431,7 @@ def test_deleting_a_primary_teacher_waits_for_her_groups_to_be_transferred(
     _form(
         browser,
         f"{person}/transfer",
-        {"client_id": "primary-support", "to": primary["mickey"].sub},
+        {"confirm": "yes", "client_id": "primary-support", "to": primary["mickey"].sub},
         f"{person}/delete",
     )
     page = browser.get(f"{person}/delete", timeout=10).text

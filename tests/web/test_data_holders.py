@@ -117,7 +117,10 @@ def officer(client, centre):
 
 
 def _post(browser, url: str, data: dict[str, str], page: str):
-    return browser.post(url, data={"csrf_token": csrf_token(browser.get(page)), **data})
+    """Post the form as the question's Yes does (a transfer is asked about first)."""
+    return browser.post(
+        url, data={"csrf_token": csrf_token(browser.get(page)), "confirm": "yes", **data}
+    )
 
 
 def test_the_request_is_signed_for_the_service_alone(officer, holder, tess):
@@ -138,6 +141,21 @@ def test_delete_waits_for_the_transfer(officer, holder, tess, terry, centre):
     refused = _post(officer, f"{base}/delete", {"confirm": "yes"}, f"{base}/delete")
     assert location(refused) == f"{base}/delete"
     assert officer.get(base).status_code == 200  # still there
+
+    # The transfer is asked about first: the first post moves nothing and names both people.
+    asked = officer.post(
+        f"{base}/transfer",
+        data={
+            "csrf_token": csrf_token(officer.get(f"{base}/delete")),
+            "client_id": holder.client_id,
+            "to": terry.sub,
+        },
+    )
+    question = page_text(asked)
+    assert asked.status_code == 200 and "Transfer the data of Tess Teacher to Terry" in question
+    assert 'name="confirm" value="yes"' in question and f'value="{terry.sub}"' in question
+    assert Holder.holdings == {tess.sub: 3}
+    assert all(r["action"] == "query" for r in Holder.requests)
 
     moved = _post(
         officer,
