@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import ua_parser
 from flask import Flask
 from sqlalchemy import event
 
@@ -21,8 +22,10 @@ def test_warming_loads_the_keys_compiles_the_templates_and_keeps_no_connection(o
     keyring = app.extensions["idp.keyring"]
     assert keyring.version() is None  # nothing loaded yet
 
+    vars(ua_parser).pop("parser", None)  # as in a master that has named no device yet
     preload.warm(app)
     assert keyring.version() is not None
+    assert "parser" in vars(ua_parser)  # its rules built once, for every fork
     assert keyring._private_cache  # the private key imported once, for every fork
     assert len(app.jinja_env.cache) >= len(app.jinja_env.list_templates(extensions=["html"]))
     # Every connection the master opened is closed: a forked worker shares none of them.
