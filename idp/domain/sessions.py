@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -193,19 +193,21 @@ def end_all(user: User, *, keep_sid: str | None = None) -> int:
     return len(sids)
 
 
-def live_for(user: User) -> list[AuthSession]:
-    """The user's sessions that have not ended or expired, newest first."""
-    return list(
-        db.session.scalars(
-            select(AuthSession)
-            .where(
-                AuthSession.user_id == user.id,
-                AuthSession.ended_at.is_(None),
-                AuthSession.expires_at > clock.now(),
-            )
-            .order_by(AuthSession.auth_time.desc())
-        )
+def live_for(user: User, idle_ttl: int | None = None) -> list[AuthSession]:
+    """The user's sessions that have not ended or expired, newest first; with ``idle_ttl``,
+    not those idle that long either (``load`` would refuse them: they are signed out)."""
+    now = clock.now()
+    query = select(AuthSession).where(
+        AuthSession.user_id == user.id,
+        AuthSession.ended_at.is_(None),
+        AuthSession.expires_at > now,
     )
+    if idle_ttl is not None:
+        query = query.where(
+            func.coalesce(AuthSession.last_seen_at, AuthSession.auth_time)
+            > now - timedelta(seconds=idle_ttl)
+        )
+    return list(db.session.scalars(query.order_by(AuthSession.auth_time.desc())))
 
 
 def set_organisation(auth_session: AuthSession, organisation_id: int) -> None:

@@ -330,7 +330,10 @@ def verify_email() -> Any:
 def security() -> Any:
     return render_template(
         "account/security.html",
-        devices=signed_in_devices(sessions.live_for(current_user), current_user.auth_session.sid),
+        devices=signed_in_devices(
+            sessions.live_for(current_user, _auth().session_idle_ttl),
+            current_user.auth_session.sid,
+        ),
         recovery_left=totp.remaining_recovery_codes(current_user) if current_user.has_totp else 0,
         section="security",
     )

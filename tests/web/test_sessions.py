@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from idp import clock
 from idp.extensions import db
 from idp.models import User
 from tests.factories import PASSWORD
-from tests.journeys import location, sign_in
+from tests.journeys import location, page_text, sign_in
 
 
 def test_a_session_ends_after_the_idle_timeout_but_activity_keeps_it_alive(client, app, make):
@@ -18,6 +20,23 @@ def test_a_session_ends_after_the_idle_timeout_but_activity_keeps_it_alive(clien
         assert client.get("/").status_code == 200
     clock.advance(auth.session_idle_ttl + 1)
     assert location(client.get("/")) == "/login"
+
+
+def test_a_device_signed_out_by_idleness_is_not_listed_as_signed_in(client, app, make):
+    """The Security page lists the devices still signed in: one idle past the timeout is
+    signed out (it would be sent to the sign-in page), so it is not offered as signed in."""
+    auth = app.extensions["idp.settings"].auth
+    make.user("jane@example.org")
+    sign_in(client, "jane@example.org")
+    phone = app.test_client()
+    sign_in(phone, "jane@example.org")
+    assert len(re.findall(r'name="session" value="', page_text(client.get("/account/security"))))
+    clock.advance(auth.session_idle_ttl * 2 // 3)
+    assert client.get("/").status_code == 200  # this browser stays active; the phone does not
+    clock.advance(auth.session_idle_ttl // 2)
+    assert location(phone.get("/")) == "/login"
+    page = page_text(client.get("/account/security"))
+    assert 'name="session" value="' not in page  # no other device to sign out
 
 
 def test_a_session_ends_at_its_absolute_lifetime_however_active(client, app, make):
