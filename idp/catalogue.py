@@ -15,6 +15,15 @@ from typing import Any
 
 USER_MANAGEMENT = "user_management"
 
+
+def N_(message: str) -> str:
+    """Marks a word of the default catalogue for translation (``pybabel extract -k N_``). The
+    catalogue stays plain configuration data; pages and emails show its role names and
+    descriptions through gettext (``idp.languages.words``), so a catalogue an operator writes
+    shows as written, and the default one in the page's language."""
+    return message
+
+
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 BRAND_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MARK = re.compile(r"^[A-Za-z0-9]{1,3}$")
@@ -242,144 +251,154 @@ DEFAULT_CATALOGUE: dict[str, Any] = {
             "key": "my_cambridge",
             "name": "My Cambridge",
             "brand": CIE,
-            "description": "Manage the accounts of your centre and their access to services.",
+            "description": N_("Manage the accounts of your centre and their access to services."),
         },
         {
             "key": "submit_for_assessment",
             "name": "Submit for Assessment",
             "brand": CIE,
             "url": "http://127.0.0.1:5101/",
-            "description": "Upload and submit candidate marks and work.",
+            "description": N_("Upload and submit candidate marks and work."),
         },
         {
             "key": "access_arrangements",
             "name": "Apply for Access Arrangements",
             "brand": CIE,
             "url": "http://127.0.0.1:5102/",
-            "description": "Request access arrangements for candidates and view the outcome.",
+            "description": N_("Request access arrangements for candidates and view the outcome."),
         },
         {
             "key": "global_listening",
             "name": "Global Listening",
             "brand": CIE,
             "url": "http://127.0.0.1:5103/",
-            "description": "Securely download confidential audio files for listening exams.",
+            "description": N_("Securely download confidential audio files for listening exams."),
         },
         {
             "key": "school_support_hub",
             "name": "School Support Hub",
             "brand": CIE,
-            "description": "Teaching and assessment materials and online forums.",
+            "description": N_("Teaching and assessment materials and online forums."),
         },
         {
             "key": "primary_support",
             "name": "Cambridge Primary support site",
             "brand": CIE,
             "url": "http://127.0.0.1:5104/",
-            "description": "Support for Cambridge Primary teachers.",
+            "description": N_("Support for Cambridge Primary teachers."),
         },
         {
             "key": "lower_secondary_support",
             "name": "Cambridge Lower Secondary support site",
             "brand": CIE,
-            "description": "Support for Cambridge Lower Secondary teachers.",
+            "description": N_("Support for Cambridge Lower Secondary teachers."),
         },
         {
             "key": "ocr_my_cambridge",
             "name": "My Cambridge (OCR)",
             "brand": OCR,
-            "description": "Manage the accounts of your centre and their access to OCR services.",
+            "description": N_(
+                "Manage the accounts of your centre and their access to OCR services."
+            ),
         },
         {
             "key": "ocr_interchange",
             "name": "OCR Interchange",
             "brand": OCR,
             "url": "http://127.0.0.1:5105/",
-            "description": "Make entries and view results for OCR qualifications.",
+            "description": N_("Make entries and view results for OCR qualifications."),
         },
     ],
     "roles": [
         {
             "key": USER_MANAGEMENT,
             "service": "my_cambridge",
-            "name": "User Management",
-            "description": "Create, edit and delete accounts at the centre and manage their "
-            "access to services.",
+            "name": N_("User Management"),
+            "description": N_(
+                "Create, edit and delete accounts at the centre and manage their "
+                "access to services."
+            ),
         },
         {
             "key": "sfa.exams_officer",
             "service": "submit_for_assessment",
-            "name": "Submit for Assessment: Exams Officer",
-            "description": "Upload and submit candidate work and samples for the centre; "
-            "receives all notification emails.",
+            "name": N_("Submit for Assessment: Exams Officer"),
+            "description": N_(
+                "Upload and submit candidate work and samples for the centre; "
+                "receives all notification emails."
+            ),
         },
         {
             "key": "sfa.teacher",
             "service": "submit_for_assessment",
-            "name": "Submit for Assessment: Teacher",
-            "description": "Upload and submit candidate work and samples; notified only about "
-            "work they submitted.",
+            "name": N_("Submit for Assessment: Teacher"),
+            "description": N_(
+                "Upload and submit candidate work and samples; notified only about "
+                "work they submitted."
+            ),
         },
         {
             "key": "aa.nominated_user",
             "service": "access_arrangements",
-            "name": "Access Arrangements Nominated User",
-            "description": "Submit and manage candidate access arrangement applications.",
+            "name": N_("Access Arrangements Nominated User"),
+            "description": N_("Submit and manage candidate access arrangement applications."),
         },
         {
             "key": "gl.exams_officer",
             "service": "global_listening",
-            "name": "Global Listening",
-            "description": "Confidential exam audio. Only the centre's exams officer holds it.",
+            "name": N_("Global Listening"),
+            "description": N_("Confidential exam audio. Only the centre's exams officer holds it."),
             "grantable_by_centre": False,
         },
         {
             "key": "ssh.teacher",
             "service": "school_support_hub",
-            "name": "School Support Hub: Teacher",
-            "description": "Use the School Support Hub.",
+            "name": N_("School Support Hub: Teacher"),
+            "description": N_("Use the School Support Hub."),
         },
         {
             "key": "ssh.admin",
             "service": "school_support_hub",
-            "name": "School Support Hub: Administrator",
-            "description": "Administer the School Support Hub for the centre.",
+            "name": N_("School Support Hub: Administrator"),
+            "description": N_("Administer the School Support Hub for the centre."),
         },
         {
             "key": "primary.teacher",
             "service": "primary_support",
-            "name": "Primary support site: Teacher",
-            "description": "Use the Cambridge Primary support site.",
+            "name": N_("Primary support site: Teacher"),
+            "description": N_("Use the Cambridge Primary support site."),
         },
         {
             "key": "primary.admin",
             "service": "primary_support",
-            "name": "Primary support site: Administrator",
-            "description": "Administer the Cambridge Primary support site for the centre.",
+            "name": N_("Primary support site: Administrator"),
+            "description": N_("Administer the Cambridge Primary support site for the centre."),
         },
         {
             "key": "lowersec.teacher",
             "service": "lower_secondary_support",
-            "name": "Lower Secondary support site: Teacher",
-            "description": "Use the Cambridge Lower Secondary support site.",
+            "name": N_("Lower Secondary support site: Teacher"),
+            "description": N_("Use the Cambridge Lower Secondary support site."),
         },
         {
             "key": "lowersec.admin",
             "service": "lower_secondary_support",
-            "name": "Lower Secondary support site: Administrator",
-            "description": "Administer the Cambridge Lower Secondary support site for the centre.",
+            "name": N_("Lower Secondary support site: Administrator"),
+            "description": N_(
+                "Administer the Cambridge Lower Secondary support site for the centre."
+            ),
         },
         {
             "key": "ocr.user_management",
             "service": "ocr_my_cambridge",
-            "name": "User Management",
-            "description": "Create, edit and delete accounts at the OCR centre.",
+            "name": N_("User Management"),
+            "description": N_("Create, edit and delete accounts at the OCR centre."),
         },
         {
             "key": "ocr.interchange",
             "service": "ocr_interchange",
-            "name": "OCR Interchange",
-            "description": "Use OCR Interchange for the centre.",
+            "name": N_("OCR Interchange"),
+            "description": N_("Use OCR Interchange for the centre."),
         },
     ],
 }

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from flask import Flask, has_request_context, request, session, url_for
-from flask_babel import force_locale, get_locale, refresh
+from flask_babel import force_locale, get_locale, gettext, refresh
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -195,7 +195,15 @@ def in_english(view: View) -> View:
     return wrapper  # type: ignore[return-value]
 
 
+def words(text: str) -> str:
+    """A word of the catalogue (a role's name, a service's description) in the page's
+    language: the default catalogue's words are in the message catalogue (``N_`` in
+    ``idp.catalogue``); anything else shows as configured."""
+    return gettext(text) if text else text
+
+
 def install(app: Flask) -> None:
+    app.jinja_env.filters["words"] = words
     @app.before_request
     def remember_choice() -> None:
         language = request.args.get(CHOICE_KEY)

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import or_, select
 
+from idp import languages
 from idp.catalogue import Catalogue
 from idp.extensions import db
 from idp.models import JoinInvitation, User
@@ -455,7 +456,7 @@ def describe(rows: Iterable[Any], catalogue: Catalogue) -> list[Line]:
         if invited
         else {}
     )
-    role_names = {r.key: r.name for r in catalogue.roles}
+    role_names = {r.key: languages.words(r.name) for r in catalogue.roles}
     lines = []
     for r in rows:
         event = Event(

@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature
 
-from idp import clock, deferred
+from idp import clock, deferred, languages
 from idp.catalogue import Catalogue
 from idp.domain import audit, imports, management, member_list
 from idp.domain.management import NewUser, Outcome
@@ -61,8 +61,11 @@ def _uncell(value: str) -> str:
 
 def _roles(cell: str, org: Organisation, catalogue: Catalogue) -> tuple[str, ...]:
     """Role keys from a cell like ``Submit for Assessment: Teacher; aa.nominated_user``;
-    names and keys both work, any case. An unknown name is kept, so the row is refused."""
-    by_name = {r.name.casefold(): r.key for r in catalogue.brand_roles(org.brand)}
+    names (as configured, or in the page's language) and keys all work, any case. An unknown
+    name is kept, so the row is refused."""
+    roles = catalogue.brand_roles(org.brand)
+    by_name = {languages.words(r.name).casefold(): r.key for r in roles}
+    by_name.update({r.name.casefold(): r.key for r in roles})
     by_key = {r.key.casefold(): r.key for r in catalogue.brand_roles(org.brand)}
     found = []
     for part in re.split(r"[;|]", cell):

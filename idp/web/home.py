@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from idp import languages
 from idp.catalogue import Brand, Catalogue, Service
 from idp.domain import acting, joining, management
 from idp.errors import NotFound
@@ -81,9 +82,9 @@ def _href(service: Service, catalogue: Catalogue) -> str | None:
 
 
 def _role_words(role_name: str) -> str:
-    """A role's name without its service's ("School Support Hub: Administrator" is shown on
-    the School Support Hub's tile as "Administrator")."""
-    return role_name.rsplit(": ", 1)[-1]
+    """A role's name, in the page's language, without its service's ("School Support Hub:
+    Administrator" is shown on the School Support Hub's tile as "Administrator")."""
+    return languages.words(role_name).rsplit(": ", 1)[-1]
 
 
 def brand_groups(

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 
 from idp.mail import messages
 from tests.factories import PASSWORD
-from tests.journeys import location, page_text, sign_in, submit
+from tests.journeys import location, page_text, sign_in, submit, upload_csv
 from tests.mailbox import html_of, text_of
 from tests.oidc_helpers import RelyingParty, csrf_token
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "idp" / "translations"
 PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
 MO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.mo"
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_ngettext": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_ngettext": (1, 2), "N_": None}
 
 ENGLISH_SIGN_IN = "To continue, please sign in to My Cambridge."
 SPANISH_SIGN_IN = "Para continuar, inicie sesión en My Cambridge."
@@ -315,6 +315,25 @@ def test_a_csv_import_in_spanish_reports_in_spanish(spanish, english, centre, ma
     running = page_text(spanish.get(f"/organisation/AA101/users/import/{job.id}"))
     assert "Invitadas 0 de 1." in running
     assert _english_left(running, english) == []
+
+
+def test_an_officer_reading_spanish_imports_with_the_role_names_she_reads(spanish, centre):
+    """The import page lists the roles in Spanish; a file naming them so, or as configured
+    (in English), or by key, is understood alike."""
+    assert location(sign_in(spanish, "officer@example.org")) == "/"
+    page = page_text(spanish.get("/organisation/AA101/users/import"))
+    assert "Submit for Assessment: Docente (<code>sfa.teacher</code>)" in page
+    preview = page_text(
+        upload_csv(
+            spanish,
+            b"first_name,last_name,email,roles\n"
+            b"Ana,Uno,ana@example.org,Submit for Assessment: docente\n"
+            b"Bea,Dos,bea@example.org,Submit for Assessment: Teacher\n"
+            b"Cai,Tres,cai@example.org,sfa.teacher\n",
+        )
+    )
+    assert preview.count("Submit for Assessment: Docente") == 3, preview
+    assert 'name="batch"' in preview  # nothing refused
 
 
 def test_an_error_in_a_spanish_form_is_in_spanish(spanish, english):
