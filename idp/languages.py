@@ -204,6 +204,7 @@ def words(text: str) -> str:
 
 def install(app: Flask) -> None:
     app.jinja_env.filters["words"] = words
+
     @app.before_request
     def remember_choice() -> None:
         language = request.args.get(CHOICE_KEY)

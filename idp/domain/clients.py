@@ -148,12 +148,6 @@ def frontchannel_logout_uri(client: Client) -> str | None:
     return (client.extra_metadata or {}).get("frontchannel_logout_uri")
 
 
-def registered_origins(client: Client) -> set[str]:
-    """The origins the client has registered: its redirect URIs' and its initiate login URI's."""
-    uris = [*client.redirect_uris, client.initiate_login_uri or ""]
-    return {o for o in (origin(u) for u in uris if u) if o is not None}
-
-
 def launcher(service_key: str, service_url: str) -> Client | None:
     """The client a home page tile for a service starts signing in at (OpenID Connect Core 1.0
     §4): an active one serving the service whose initiate login URI is on the origin of the
@@ -175,9 +169,7 @@ def launcher(service_key: str, service_url: str) -> Client | None:
         (
             c
             for c in candidates
-            if service_key in c.service_keys
-            and origin(c.initiate_login_uri or "") == target
-            and target in registered_origins(c)
+            if service_key in c.service_keys and origin(c.initiate_login_uri or "") == target
         ),
         None,
     )
