@@ -196,10 +196,9 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         officer.goto(base + "/organisation/AA101/audit")
         shoot(officer, "organisation-audit-log")
 
-        # The demo services, reached from the home page's tiles.
+        # The demo services, reached from the home page's tiles: one click, signed in.
         officer.goto(base + "/")
-        officer.click("text=Submit for Assessment")
-        officer.click("text=Sign in with My Cambridge")
+        officer.click(".tile__link:has-text('Submit for Assessment')")
         officer.wait_for_url("http://127.0.0.1:5101/")
         shoot(officer, "service-submit-for-assessment")
 
@@ -207,11 +206,15 @@ def walk(chromium: str, base: str, outbox: Path) -> None:
         donald = sign_in_on_a_new_browser(browser, base, outbox, "aa101.donald@example.org")
         donald.goto("http://127.0.0.1:5101/")
         donald.click("text=Sign in with My Cambridge")
+        # He teaches at two centres: the service asks which one he acts for.
+        donald.check("input[name=organisation][value=AA101]")
+        donald.click("button:has-text('Continue')")
         donald.wait_for_url("http://127.0.0.1:5101/")
         officer.goto(base + "/organisation/AA101/users?q=donald")
         officer.click("text=View")
-        officer.click("button:text('Suspend')")
-        officer.click("text=Delete this user")
+        officer.click("a:text-is('Suspend')")
+        officer.click("button:has-text('Yes, suspend')")
+        officer.click("text=Remove from AA101")
         shoot(officer, "organisation-delete-user")
         page.goto("http://127.0.0.1:5103/")
         page.click("text=Sign in with My Cambridge")
