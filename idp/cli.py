@@ -469,8 +469,7 @@ def maintenance_purge(ctx: Context, as_json: bool) -> None:
     """Delete expired codes, tokens, sessions and other short-lived records."""
     from idp.domain import maintenance
 
-    counts = maintenance.purge(ctx.settings)
-    db.session.commit()
+    counts = maintenance.purge(ctx.settings)  # commits each batch itself
     emit(
         as_json,
         counts,

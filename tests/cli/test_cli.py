@@ -407,6 +407,45 @@ def test_maintenance_purge_deletes_only_what_can_no_longer_matter(run, app, clie
     assert set(again.values()) == {0}
 
 
+def test_purge_deletes_in_short_transactions_of_its_batch_size(app):
+    """Seven expired throttle counts and two live ones: in batches of three they go in three
+    transactions (two more commits than when one batch takes them all), and the live ones
+    stay. A sign-in waits for one batch's write lock at most, never for the whole purge."""
+    from sqlalchemy import event
+
+    from idp import clock
+    from idp.domain import maintenance
+    from idp.models import ThrottleCount
+
+    settings = app.extensions["idp.settings"]
+    old = clock.now().timestamp() - 3 * 86400
+
+    def expire_seven() -> None:
+        db.session.add_all(ThrottleCount(key=f"old-{n}", count=1, expires_at=old) for n in range(7))
+        db.session.commit()
+
+    def commits_of(batch: int) -> tuple[int, int]:
+        commits: list[None] = []
+        listener = lambda conn: commits.append(None)  # noqa: E731
+        event.listen(db.engine, "commit", listener)
+        try:
+            deleted = maintenance.purge(settings, batch=batch)["throttle_counts"]
+        finally:
+            event.remove(db.engine, "commit", listener)
+        return deleted, len(commits)
+
+    live = clock.now().timestamp() + 3600
+    db.session.add_all(ThrottleCount(key=f"live-{n}", count=1, expires_at=live) for n in range(2))
+    expire_seven()
+    in_threes = commits_of(3)
+    expire_seven()
+    at_once = commits_of(100)
+    assert in_threes[0] == at_once[0] == 7
+    assert in_threes[1] - at_once[1] == 2  # 3 + 3 + 1 rows: three transactions, not one
+    keys = set(db.session.scalars(db.select(ThrottleCount.key)))
+    assert keys == {"live-0", "live-1"}
+
+
 def test_db_backup_and_restore(run, make, tmp_path, database_url):
     import os
     import stat
