@@ -104,6 +104,11 @@ def origin(uri: str) -> str | None:
     return f"{parts.scheme}://{host}:{port}"
 
 
+def on_a_redirect_origin(uri: str, redirect_uris: Iterable[str]) -> bool:
+    """Whether ``uri`` shares its origin (scheme, host and port) with one of the redirect URIs."""
+    return origin(uri) in {origin(r) for r in redirect_uris}
+
+
 def check_initiate_login_uri(uri: str, redirect_uris: Iterable[str]) -> str:
     """Where the provider starts a sign-in at the client (OpenID Connect Core 1.0 §4): checked as
     a redirect URI is, and on the origin of one of the client's redirect URIs. The provider
@@ -111,7 +116,7 @@ def check_initiate_login_uri(uri: str, redirect_uris: Iterable[str]) -> str:
     the client's own origins: an origin the client already receives codes on is one it has
     shown to be its own, so a registration cannot point people, or their addresses, elsewhere."""
     checked = check_redirect_uri(uri, "initiate login URI")
-    if origin(checked) not in {origin(r) for r in redirect_uris}:
+    if not on_a_redirect_origin(checked, redirect_uris):
         raise InvalidInput(
             _l(
                 "The initiate login URI %(uri)s must be on the same origin (scheme, host and"
@@ -132,7 +137,7 @@ def check_frontchannel_logout_uri(
     registration cannot have the provider's page frame, and hand the session id to, a site
     the client has not shown to be its own."""
     checked = check_redirect_uri(uri, "front-channel logout URI")
-    if origin(checked) not in {origin(r) for r in redirect_uris}:
+    if not on_a_redirect_origin(checked, redirect_uris):
         raise InvalidInput(
             _l(
                 "The front-channel logout URI %(uri)s must be on the same origin (scheme, host"

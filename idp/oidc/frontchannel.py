@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from idp.domain.clients import origin
+from idp.domain.clients import on_a_redirect_origin
 from idp.extensions import db
 from idp.models import Client, Token
 
@@ -28,7 +28,7 @@ def frames_for(sid: str) -> list[str]:
         uri = (metadata or {}).get("frontchannel_logout_uri")
         # Only on a redirect URI's origin (Front-Channel Logout 1.0 §2), as registration
         # requires: a URI stored before that rule, or left behind, is not framed.
-        if uri and origin(uri) in {origin(r) for r in redirect_uris}:
+        if uri and on_a_redirect_origin(uri, redirect_uris):
             separator = "&" if urlsplit(uri).query else "?"
             frames.append(f"{uri}{separator}{urlencode({'iss': issuer, 'sid': sid})}")
     return frames

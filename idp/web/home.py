@@ -102,13 +102,13 @@ def brand_groups(
             if service.brand != brand.key:
                 continue
             roles = [r for r in catalogue.roles if r.service == service.key and r.key in held]
-            href = _href(service, catalogue) if roles else None
-            available = bool(_href(service, catalogue))
+            link = _href(service, catalogue)
+            available = bool(link)
             tiles.append(
                 {
                     "service": service,
                     "allowed": bool(roles),
-                    "href": href,
+                    "href": link if roles else None,
                     "available": available,
                     "roles": [_role_words(r.name) for r in roles],
                     # Asking for a role is no use while the service is not there to use.
