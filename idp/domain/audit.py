@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, literal, or_, select, union_all
@@ -118,16 +119,17 @@ def _where(query: Any, f: Filter) -> Any:
     return query
 
 
-def _of_centre(organisation_id: int, f: Filter) -> Any:
-    """The centre's events matching ``f``, as one UNION ALL of two indexed paths: the events at
-    the centre (by ``organisation_id``), and its members' own events within their periods (each
-    period a range of the person's events by action and time)."""
+def _paths(organisation_id: int, f: Filter) -> list[Any]:
+    """The centre's events matching ``f``, as two indexed paths to be joined by UNION ALL: the
+    events at the centre (a range of ``ix_audit_events_organisation_at``), and its members' own
+    events within their periods (each period a range of the person's events by action and time,
+    ``ix_audit_events_actor_action_at``)."""
     table = AuditEvent.__table__
     periods = MembershipPeriod.__table__
     here = _where(select(table).where(table.c.organisation_id == organisation_id), f)
     own = [a for a in OWN_EVENTS if a.startswith(f.action.replace("%", ""))]
     if not own:
-        return here
+        return [here]
     theirs = _where(
         select(table)
         .select_from(periods)
@@ -147,21 +149,124 @@ def _of_centre(organisation_id: int, f: Filter) -> Any:
         ),
         f,
     )
-    return union_all(here, theirs)
+    return [here, theirs]
 
 
-def events(
-    organisation_id: int, f: Filter, *, limit: int = 50, offset: int = 0
-) -> tuple[list[Any], int]:
-    """A centre's audit log (newest first) matching ``f``, one page of it and how many in all:
-    the events at the centre, and each member's own events (``OWN_EVENTS``) of the time they
-    were a member there, never from before they joined or after they left."""
-    found = _of_centre(organisation_id, f).subquery()
-    total = db.session.scalar(select(func.count()).select_from(found))
-    rows = db.session.execute(
-        select(found).order_by(found.c.at.desc(), found.c.id.desc()).limit(limit).offset(offset)
-    ).all()
-    return list(rows), int(total or 0)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+# How far a centre's log is counted: beyond it the page says "more than 10,000", so the count
+# reads at most this many index entries, however long the centre's history.
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page of the log starts or ends: an event's time and id, the log's order."""
+
+    at: datetime
+    id: int
+
+    def token(self) -> str:
+        return f"{(self.at - EPOCH) // MICROSECOND}.{self.id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Position | None:
+        """The position a ``token`` names, or None for anything else (a link edited by hand)."""
+        found = re.fullmatch(r"([0-9]{1,17})\.([0-9]{1,18})", token)
+        if found is None:
+            return None
+        micros, event_id = found.groups()
+        try:
+            at = EPOCH + int(micros) * MICROSECOND
+        except OverflowError:
+            return None
+        return cls(at, int(event_id))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a log, newest first, and whether there is more on either side of it."""
+
+    rows: list[Any]
+    newer: Position | None  # the first row's position, when there are newer events
+    older: Position | None  # the last row's position, when there are older events
+    total: int  # how many events match, up to COUNT_CAP + 1
+
+
+def _older_than(query: Any, p: Position) -> Any:
+    # (at, id) < (p.at, p.id), written so that ``at`` bounds an index range on both databases.
+    at, event_id = AuditEvent.__table__.c.at, AuditEvent.__table__.c.id
+    return query.where(at <= p.at, or_(at < p.at, event_id < p.id))
+
+
+def _newer_than(query: Any, p: Position) -> Any:
+    at, event_id = AuditEvent.__table__.c.at, AuditEvent.__table__.c.id
+    return query.where(at >= p.at, or_(at > p.at, event_id > p.id))
+
+
+def _newest_first(paths: list[Any], limit: int, *, oldest: bool = False) -> list[Any]:
+    """The first ``limit`` rows of the union of ``paths`` in the log's order (or from the
+    oldest): each path is ordered and cut on its own, so each reads ``limit`` rows of an index
+    at most, and only their union is sorted."""
+    table = AuditEvent.__table__
+    order = (
+        (table.c.at.asc(), table.c.id.asc()) if oldest else (table.c.at.desc(), table.c.id.desc())
+    )
+    cut = [select(path.order_by(*order).limit(limit).subquery()) for path in paths]
+    union = (union_all(*cut) if len(cut) > 1 else cut[0]).subquery()
+    final = (
+        (union.c.at.asc(), union.c.id.asc()) if oldest else (union.c.at.desc(), union.c.id.desc())
+    )
+    return list(db.session.execute(select(union).order_by(*final).limit(limit)).all())
+
+
+def page(
+    organisation_id: int,
+    f: Filter,
+    *,
+    size: int = 50,
+    before: Position | None = None,
+    after: Position | None = None,
+    oldest: bool = False,
+) -> Page:
+    """One page of a centre's audit log matching ``f``, newest first: the newest events, those
+    just older than ``before`` or just newer than ``after``, or the oldest ones. The events are
+    those at the centre, and each member's own events (``OWN_EVENTS``) of the time they were a
+    member there, never from before they joined or after they left. Keyset pagination: every
+    page costs the same, the first or the ten-thousandth."""
+    paths = _paths(organisation_id, f)
+    if after is not None or oldest:
+        bounded = [_newer_than(p, after) for p in paths] if after is not None else paths
+        rows = _newest_first(bounded, size + 1, oldest=True)
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        more_older = bool(rows) and not oldest and _any(paths, _older_than, rows[-1])
+    else:
+        bounded = [_older_than(p, before) for p in paths] if before is not None else paths
+        rows = _newest_first(bounded, size + 1)
+        more_older = len(rows) > size
+        rows = rows[:size]
+        more_newer = bool(rows) and before is not None and _any(paths, _newer_than, rows[0])
+    return Page(
+        rows=rows,
+        newer=Position(rows[0].at, rows[0].id) if more_newer else None,
+        older=Position(rows[-1].at, rows[-1].id) if more_older else None,
+        total=_count(paths),
+    )
+
+
+def _any(paths: list[Any], side: Any, row: Any) -> bool:
+    return bool(_newest_first([side(p, Position(row.at, row.id)) for p in paths], 1))
+
+
+def _count(paths: list[Any]) -> int:
+    """How many rows the paths give, counted up to ``COUNT_CAP + 1`` (each path's count stops
+    there too: an index-only range of at most that many entries)."""
+    table = AuditEvent.__table__
+    parts = [select(p.with_only_columns(table.c.id).limit(COUNT_CAP + 1).subquery()) for p in paths]
+    union = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    capped = select(union.c.id).limit(COUNT_CAP + 1).subquery()
+    return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
 
 
 def stream(f: Filter, batch: int = 1000) -> Iterator[dict[str, Any]]:

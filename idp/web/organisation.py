@@ -49,7 +49,7 @@ from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
 MAX_ROWS = 20
-MAX_AUDIT_PAGE = 100_000  # 5 million events back; a bigger number would overflow the database
+AUDIT_PAGE_SIZE = 50
 
 
 @bp.before_request
@@ -549,12 +549,13 @@ def _day(value: str) -> datetime | None:
 @bp.get("/<code>/audit")
 def audit_log(code: str) -> Any:
     """The organisation's audit log: its own events, and its members' sign-ins while they were
-    members (``audit.events``), each told in a sentence (``audit_sentences``)."""
+    members (``audit.page``), each told in a sentence (``audit_sentences``). Pages go by
+    position (``?before=``, ``?after=``, ``?oldest=1``), so each costs the same however far back
+    it is; the count stops at ``audit.COUNT_CAP``."""
     org = managed_org(code)
     action = request.args.get("action", "")
     since = _day(request.args.get("from", ""))
     until = _day(request.args.get("to", ""))
-    page = min(_whole_number(request.args.get("page", "1")) or 1, MAX_AUDIT_PAGE)
     try:
         before = until + timedelta(days=1) if until else None
     except OverflowError:  # to=9999-12-31: the end of time, so no upper bound
@@ -564,28 +565,33 @@ def audit_log(code: str) -> Any:
         since=since,
         until=before,
     )
-    rows, total = audit.events(org.id, f, limit=50, offset=(page - 1) * 50)
-    pages = max(1, -(-total // 50))
-    if page > pages:  # past the end: the last page, as the users list does
-        page = pages
-        rows, total = audit.events(org.id, f, limit=50, offset=(page - 1) * 50)
+    found = audit.page(
+        org.id,
+        f,
+        size=AUDIT_PAGE_SIZE,
+        before=audit.Position.parse(request.args.get("before", "")),
+        after=audit.Position.parse(request.args.get("after", "")),
+        oldest=request.args.get("oldest") == "1",
+    )
     filters: dict[str, Any] = {
         "action": f.action or None,
         "from": since and request.args["from"] or None,
         "to": until and request.args["to"] or None,
     }
 
-    def page_url(number: int) -> str:
-        return url_for("organisation.audit_log", code=org.code, page=number, **filters)
+    def link(**position: Any) -> str:
+        return url_for("organisation.audit_log", code=org.code, **filters, **position)
 
     return render_template(
         "organisation/audit.html",
-        page_url=page_url,
         org=org,
-        lines=audit_sentences.describe(rows, _catalogue()),
-        total=total,
-        page=page,
-        pages=pages,
+        lines=audit_sentences.describe(found.rows, _catalogue()),
+        total=found.total,
+        more_than=audit.COUNT_CAP if found.total > audit.COUNT_CAP else None,
+        newest=link() if found.newer else None,
+        newer=link(after=found.newer.token()) if found.newer else None,
+        older=link(before=found.older.token()) if found.older else None,
+        oldest=link(oldest=1) if found.older else None,
         actions=audit_sentences.KINDS,
         action=f.action,
         since=request.args.get("from", "") if since else "",
