@@ -87,6 +87,7 @@ class Filter:
     target: str = ""  # subject identifier or other id
     since: datetime | None = None
     until: datetime | None = None
+    person: User | None = None  # events by or about this person
 
 
 # A person's own events: what they do with their account, wherever they belong. A centre's log
@@ -112,6 +113,10 @@ def _where(query: Any, f: Filter) -> Any:
         query = query.where(table.c.actor == f.actor)
     if f.target:
         query = query.where(table.c.target_id == f.target)
+    if f.person is not None:
+        query = query.where(
+            or_(table.c.actor_user_id == f.person.id, table.c.target_id == f.person.sub)
+        )
     if f.since is not None:
         query = query.where(table.c.at >= f.since)
     if f.until is not None:
@@ -144,6 +149,8 @@ def _paths(organisation_id: int, f: Filter) -> list[Any]:
         )
         .where(
             periods.c.organisation_id == organisation_id,
+            # One person's periods only, when the log is filtered to a person.
+            *([periods.c.user_id == f.person.id] if f.person is not None else []),
             # Counted once: an own event that also names the centre is in the first path.
             or_(table.c.organisation_id.is_(None), table.c.organisation_id != organisation_id),
         ),

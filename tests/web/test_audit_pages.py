@@ -156,3 +156,43 @@ def test_the_count_stops_at_ten_thousand(officer_browser):
     # A filter that matches fewer is counted exactly.
     text = page_text(officer_browser.get("/organisation/AA101/audit?action=sign_in."))
     assert _count(text) < 50 and "More than" not in text
+
+
+def test_the_person_filter_shows_what_they_did_and_what_was_done_to_them_here_only(
+    officer_browser, app, make
+):
+    aa101 = organisations.get_by_code("AA101")
+    donald = users.find_by_email("donald@example.org")
+    olga = users.find_by_email("officer@example.org")
+    stranger = make.user("stranger@example.org", org=make.org("ZZ999"), roles=("sfa.teacher",))
+    start = clock.now() + timedelta(hours=1)
+    rows = []
+    for n in range(1, 61):  # Donald's sign-ins, and the officer's actions about him or herself
+        at = start + timedelta(minutes=n)
+        if n % 3 == 0:
+            rows.append(
+                _event(n, at, action="sign_in.succeeded", actor_user_id=donald.id, actor=donald.sub)
+            )
+        else:
+            rows.append(
+                _event(
+                    n, at, organisation_id=aa101.id, target_id=(donald if n % 3 == 1 else olga).sub
+                )
+            )
+    rows.append(  # the stranger signs in elsewhere
+        _event(99, start, action="sign_in.succeeded", actor_user_id=stranger.id, actor=stranger.sub)
+    )
+    _fill(rows)
+    about_donald = [
+        r["ip"]
+        for r in reversed(rows[:60])
+        if r["ip"].endswith(tuple(f".{n}" for n in range(1, 61) if n % 3 != 2))
+    ]
+    pages = _walk(officer_browser, "/organisation/AA101/audit?person=Donald%40Example.org", "next")
+    assert [ip for page in pages for ip in page] == about_donald  # 40: his 20 and 20 about him
+    assert [len(p) for p in pages] == [40]
+
+    # Someone who was never here, and an address of no account, show the same: nothing.
+    for address in ("stranger@example.org", "nobody@example.org"):
+        text = page_text(officer_browser.get(f"/organisation/AA101/audit?person={address}"))
+        assert ">No events.</td>" in text and _count(text) == 0
