@@ -315,6 +315,10 @@ async def all_phases(
     results.floors["id_token_signature"] = floors.id_token_signature(
         settings.keys_path / f"{creds.kid}.pem", creds.kid, settings.oidc.issuer, opts.sign_runs
     )
+    # What a client choosing ES256 (`idp clients id-token-alg --alg ES256`) costs instead.
+    results.floors["id_token_signature_es256"] = floors.id_token_signature(
+        None, creds.kid, settings.oidc.issuer, opts.sign_runs, alg="ES256"
+    )
 
     flows = Flows(rp, opts.flow_concurrency)
     await measure(opts, results, server, "sign-in flow", "flow", opts.flow_concurrency, flows)

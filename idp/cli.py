@@ -555,6 +555,11 @@ def clients_group() -> None:
     "--initiate-login-uri",
     help="Where a home page tile starts signing in at the service (on a redirect URI's origin).",
 )
+@click.option(
+    "--id-token-alg",
+    type=click.Choice(["RS256", "ES256"]),
+    help="Sign its ID tokens with this algorithm (default: oidc.signing_alg).",
+)
 @json_option
 @with_app
 def clients_create(
@@ -572,6 +577,7 @@ def clients_create(
     api_scopes: tuple[str, ...],
     user_data_uri: str | None,
     initiate_login_uri: str | None,
+    id_token_alg: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. The secret is printed once and stored only as a hash."""
@@ -592,6 +598,8 @@ def clients_create(
         api_scopes=api_scopes,
         user_data_uri=user_data_uri,
         initiate_login_uri=initiate_login_uri,
+        id_token_alg=id_token_alg,
+        signing_algorithms=_keyring(ctx).signing_algorithms(),
     )
     db.session.commit()
     data = {**clients.describe(client), "client_secret": secret}
@@ -751,6 +759,31 @@ def clients_initiate_login(ctx: Context, client_id: str, uri: str | None, as_jso
         as_json,
         {"client_id": client_id, "initiate_login_uri": client.initiate_login_uri},
         f"{client.name}: initiate login URI {client.initiate_login_uri or 'none'}.",
+    )
+
+
+@clients_group.command("id-token-alg")
+@click.argument("client_id")
+@click.option(
+    "--alg",
+    type=click.Choice(["RS256", "ES256"]),
+    help="The algorithm; omit to follow the provider's default (oidc.signing_alg).",
+)
+@json_option
+@with_app
+def clients_id_token_alg(ctx: Context, client_id: str, alg: str | None, as_json: bool) -> None:
+    """Choose how the client's ID tokens are signed: ES256 is quicker to sign and shorter;
+    RS256 is what every OpenID Connect client can check."""
+    from idp.domain import clients
+
+    client = clients.get(client_id)
+    clients.set_id_token_alg(client, alg, _keyring(ctx).signing_algorithms())
+    db.session.commit()
+    chosen = clients.id_token_alg(client)
+    emit(
+        as_json,
+        {"client_id": client_id, "id_token_signed_response_alg": chosen},
+        f"{client.name}: ID tokens signed with {chosen or 'the default algorithm'}.",
     )
 
 

@@ -207,12 +207,16 @@ def create(
     api_scopes: Iterable[str] = (),
     user_data_uri: str | None = None,
     initiate_login_uri: str | None = None,
+    id_token_alg: str | None = None,
+    signing_algorithms: Iterable[str] = (),
 ) -> tuple[Client, str | None]:
     """Register a client. Returns it with its secret, shown once and stored only as a hash.
 
     ``api_scopes`` lets it call the provider's API as itself (client_credentials);
     ``user_data_uri`` makes it a data holder asked before anyone is deleted;
-    ``initiate_login_uri`` lets a tile sign people straight in to it."""
+    ``initiate_login_uri`` lets a tile sign people straight in to it;
+    ``id_token_alg`` signs its ID tokens with one of ``signing_algorithms`` (those the keyring
+    has a key for) rather than the provider's default."""
     name = " ".join((name or "").split())
     if not name:
         raise InvalidInput(_l("Enter the client's name."), "name")
@@ -244,6 +248,7 @@ def create(
         raise InvalidInput(
             _l("Unsupported token endpoint auth method %(method)s.", method=repr(method))
         )
+    alg = _check_id_token_alg(id_token_alg, signing_algorithms) if id_token_alg else None
     api = _check_api_scopes(api_scopes)
     if api and public:
         raise InvalidInput(_l("A public client cannot call the API: it has no credentials."))
@@ -271,6 +276,7 @@ def create(
         user_data_uri=data_uri,
         initiate_login_uri=initiate,
         created_at=clock.now(),
+        extra_metadata={ID_TOKEN_ALG: alg} if alg else {},
     )
     if api:
         client.scope = " ".join([*DEFAULT_SCOPE.split(), *api])
@@ -278,6 +284,48 @@ def create(
     db.session.flush()
     audit.record("client.created", target_type="client", target_id=client.client_id, name=name)
     return client, secret
+
+
+# Where a client's ID token algorithm is kept: the name dynamic registration gives it (OpenID
+# Connect Dynamic Client Registration 1.0, section 2).
+ID_TOKEN_ALG = "id_token_signed_response_alg"
+ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
+
+
+def _check_id_token_alg(alg: str, signing_algorithms: Iterable[str]) -> str:
+    if alg not in ID_TOKEN_ALGORITHMS:
+        raise InvalidInput(
+            _l("Unsupported ID token signing algorithm %(alg)s.", alg=repr(alg)), "id_token_alg"
+        )
+    if alg not in signing_algorithms:
+        raise InvalidInput(
+            _l(
+                "There is no %(alg)s signing key yet: add one with idp keys rotate --alg %(alg)s"
+                " first.",
+                alg=alg,
+            ),
+            "id_token_alg",
+        )
+    return alg
+
+
+def id_token_alg(client: Client) -> str | None:
+    """The algorithm chosen for the client's ID tokens; None: the provider's default."""
+    return (client.extra_metadata or {}).get(ID_TOKEN_ALG)
+
+
+def set_id_token_alg(client: Client, alg: str | None, signing_algorithms: Iterable[str]) -> None:
+    """Sign the client's ID tokens with ``alg`` (one the keyring has a key for), or with the
+    provider's default (None). RS256 is always available: OpenID Connect requires it."""
+    chosen = _check_id_token_alg(alg, signing_algorithms) if alg else None
+    metadata = {k: v for k, v in (client.extra_metadata or {}).items() if k != ID_TOKEN_ALG}
+    client.extra_metadata = {**metadata, ID_TOKEN_ALG: chosen} if chosen else metadata
+    audit.record(
+        "client.id_token_alg_changed",
+        target_type="client",
+        target_id=client.client_id,
+        alg=chosen or "default",
+    )
 
 
 def rotate_secret(client: Client) -> str:
@@ -409,6 +457,7 @@ def describe(client: Client) -> dict[str, object]:
         "api_scopes": api_scopes_of(client.scope),
         "user_data_uri": client.user_data_uri,
         "initiate_login_uri": client.initiate_login_uri,
+        "id_token_signed_response_alg": id_token_alg(client),
         "disabled": client.is_disabled,
         "created_at": client.created_at.isoformat(),
     }

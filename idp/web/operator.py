@@ -61,6 +61,8 @@ def new_client() -> Any:
                 api_scopes=request.form.getlist("api_scopes"),
                 user_data_uri=request.form.get("user_data_uri", "").strip() or None,
                 initiate_login_uri=request.form.get("initiate_login_uri", "").strip() or None,
+                id_token_alg=request.form.get("id_token_alg") or None,
+                signing_algorithms=_signing_algorithms(),
             )
         except DomainError as exc:
             db.session.rollback()
@@ -75,6 +77,8 @@ def new_client() -> Any:
         services=catalogue.services,
         form=request.form,
         api_scopes=clients.API_SCOPES,
+        algorithms=clients.ID_TOKEN_ALGORITHMS,
+        default_alg=current_app.extensions["idp.settings"].oidc.signing_alg,
     )
 
 
@@ -108,7 +112,29 @@ def _client_page(client: Client, error: str | None, error_field: str | None = No
         error_field=error_field,
         api_scopes=clients.API_SCOPES,
         granted_api=clients.api_scopes_of(client.scope),
+        algorithms=clients.ID_TOKEN_ALGORITHMS,
+        default_alg=current_app.extensions["idp.settings"].oidc.signing_alg,
+        id_token_alg=clients.id_token_alg(client),
     )
+
+
+def _signing_algorithms() -> list[str]:
+    return list(current_app.extensions["idp.keyring"].signing_algorithms())
+
+
+@bp.post("/clients/<client_id>/id-token-alg")
+def id_token_alg(client_id: str) -> Any:
+    client = _client(client_id)
+    try:
+        clients.set_id_token_alg(
+            client, request.form.get("id_token_alg") or None, _signing_algorithms()
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _client_page(client, exc.message, "id_token_alg")
+    db.session.commit()
+    flash(_("The ID token signature has been saved."), "success")
+    return redirect(url_for("operator.client_view", client_id=client.client_id))
 
 
 @bp.post("/clients/<client_id>/api")

@@ -477,3 +477,32 @@ def test_db_backup_and_restore(run, make, tmp_path, database_url):
     refused = run("db", "restore", str(damaged))
     assert refused.exit_code != 0 and "is not a usable backup" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_clients_id_token_alg_needs_a_key_and_sets_how_id_tokens_are_signed(run, app, make):
+    from sqlalchemy import delete
+
+    from idp.models import SigningKey
+
+    db.session.execute(delete(SigningKey).where(SigningKey.alg == "ES256"))
+    db.session.commit()
+    app.extensions["idp.keyring"].invalidate()
+    registered = make.client()
+    result = run("clients", "id-token-alg", registered.client_id, "--alg", "ES256")
+    assert result.exit_code != 0
+    assert "There is no ES256 signing key yet" in result.output
+    args = ["--name", "Results", "--redirect-uri", "https://results.example.org/cb"]
+    assert run("clients", "create", *args, "--id-token-alg", "ES256").exit_code != 0
+
+    assert run("keys", "rotate", "--alg", "ES256").exit_code == 0
+    result = run("clients", "id-token-alg", registered.client_id, "--alg", "ES256", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["id_token_signed_response_alg"] == "ES256"
+    shown = json.loads(run("clients", "show", registered.client_id, "--json").output)
+    assert shown["id_token_signed_response_alg"] == "ES256"
+    created = json.loads(
+        run("clients", "create", *args, "--id-token-alg", "ES256", "--json").output
+    )
+    assert created["id_token_signed_response_alg"] == "ES256"
+    result = run("clients", "id-token-alg", registered.client_id, "--json")
+    assert json.loads(result.output)["id_token_signed_response_alg"] is None

@@ -120,3 +120,65 @@ def test_grant_api_access_and_name_a_data_holder(operator, make):
     assert "must use https" in page_text(response)
     # The refused change left everything as it was.
     assert "<dt>API scopes</dt><dd>users.read</dd>" in page_text(operator.get(view))
+
+
+def _id_token_header(app, registered) -> dict:
+    import jwt
+
+    make_rp = RelyingParty(app.test_client(), registered)
+    tokens = make_rp.exchange(make_rp.sign_in("teacher@example.org").code).get_json()
+    make_rp.verify_id_token(tokens["id_token"])  # against the published JWKS
+    return jwt.get_unverified_header(tokens["id_token"])
+
+
+def test_an_operator_chooses_how_a_clients_id_tokens_are_signed(operator, app, make):
+    from sqlalchemy import delete
+
+    from idp.models import SigningKey
+
+    make.user("teacher@example.org")
+    registered = make.client()
+    view = f"/operator/clients/{registered.client_id}"
+    keyring = app.extensions["idp.keyring"]
+    db.session.execute(delete(SigningKey).where(SigningKey.alg == "ES256"))
+    db.session.commit()
+    keyring.invalidate()
+    assert _id_token_header(app, registered)["alg"] == "RS256"
+
+    # No ES256 key yet: refused, and the client keeps signing as before.
+    response = submit(operator, f"{view}/id-token-alg", {"id_token_alg": "ES256"}, page_url=view)
+    assert "There is no ES256 signing key yet" in page_text(response)
+    assert _id_token_header(app, registered)["alg"] == "RS256"
+
+    keyring.rotate("ES256")
+    response = submit(operator, f"{view}/id-token-alg", {"id_token_alg": "ES256"}, page_url=view)
+    assert location(response) == view
+    assert "<dt>ID token signature</dt><dd>ES256</dd>" in page_text(operator.get(view))
+    assert _id_token_header(app, registered)["alg"] == "ES256"
+    # Back to the provider's default.
+    submit(operator, f"{view}/id-token-alg", {"id_token_alg": ""}, page_url=view)
+    assert _id_token_header(app, registered)["alg"] == "RS256"
+    assert re.search(
+        r"<dt>ID token signature</dt><dd>The provider.{1,5}s default \(RS256\)</dd>",
+        page_text(operator.get(view)),
+    )
+
+
+def test_a_client_registered_with_es256_gets_es256_id_tokens(operator, app, make):
+    app.extensions["idp.keyring"].rotate("ES256")
+    make.user("teacher@example.org")
+    html = page_text(
+        submit(
+            operator,
+            "/operator/clients/new",
+            {
+                "name": "Results Analysis",
+                "redirect_uris": "https://results.example.org/callback\n",
+                "id_token_alg": "ES256",
+            },
+        )
+    )
+    client_id = re.search(r"<dt>Client id</dt><dd><code>([^<]+)", html).group(1)
+    assert "<dt>ID token signature</dt><dd>ES256</dd>" in page_text(
+        operator.get(f"/operator/clients/{client_id}")
+    )
