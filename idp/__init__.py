@@ -56,8 +56,13 @@ class Provider(Flask):
         return self._ensure_sync(func)
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build an app: settings, extensions, the OAuth server, blueprints, error pages."""
+def create_app(overrides: dict[str, Any] | None = None, *, maintenance: bool = False) -> Flask:
+    """Build an app: settings, extensions, the OAuth server, blueprints, error pages.
+
+    ``maintenance``: the app serves the ``idp`` commands, whose statements may run for
+    ``database.maintenance_statement_timeout`` rather than a web request's
+    ``database.statement_timeout``.
+    """
     settings = config.load(overrides)
     app = Provider(
         __name__,
@@ -65,7 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(resource("static")),
         instance_path=str(settings.instance_dir),
     )
-    setup_flask_config(app, settings)
+    setup_flask_config(app, settings, maintenance)
     logs.install(app)  # first, so every later hook logs with the request's id
     setup_extensions(app, settings)
     setup_mail(app, settings)
@@ -92,13 +97,17 @@ def throttle_strategy(uri: str) -> str:
     return "sliding-window-counter" if uri.startswith("database") else "moving-window"
 
 
-def setup_flask_config(app: Flask, settings: Settings) -> None:
+def setup_flask_config(app: Flask, settings: Settings, maintenance: bool = False) -> None:
     secure = not config.issuer_is_loopback_http(settings.oidc.issuer)
+    limits = settings.database
+    statement_timeout = (
+        limits.maintenance_statement_timeout if maintenance else limits.statement_timeout
+    )
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
         TESTING=settings.testing,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(settings.database_url, statement_timeout),
         SESSION_COOKIE_NAME="__Host-idp_session" if secure else "idp_session",
         SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_HTTPONLY=True,

@@ -34,7 +34,8 @@ class Context:
     @property
     def app(self) -> Flask:
         if self._app is None:
-            self._app = create_app(self.overrides or None)
+            # No worker to keep free here: a command's statements get the longer limit.
+            self._app = create_app(self.overrides or None, maintenance=True)
         return self._app
 
     @property

@@ -43,6 +43,10 @@ META_ENV = {
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ALGORITHMS = ("RS256", "ES256")
 NEW_DEVICE_POLICIES = ("always", "new_device", "never")
+# The longest a web request's statement may run: a third of the time gunicorn gives a request
+# (``timeout = 30`` in idp/gunicorn_conf.py), so a request that meets a slow statement, or two,
+# still answers its 503 long before its worker would be stopped (tests/test_config.py).
+MAX_STATEMENT_TIMEOUT = 10.0
 
 
 class ConfigError(Exception):
@@ -136,6 +140,18 @@ class RateLimitSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """How long one SQL statement may run before PostgreSQL cancels it (seconds). SQLite has
+    no such limit."""
+
+    # In a web request: a cancelled statement is a 503 "took too long" with Retry-After.
+    statement_timeout: float = 5.0
+    # In every ``idp`` command (``idp maintenance purge`` from cron, ``idp db upgrade``'s
+    # migrations, ``idp audit export``): they hold no worker and may read a great deal.
+    maintenance_statement_timeout: float = 300.0
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     enabled: bool = False
     bearer_token: str = ""
@@ -184,6 +200,7 @@ class Settings:
     mail: MailSettings
     rate_limits: RateLimitSettings
     catalogue: Catalogue = field(repr=False)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings, repr=False)
     upstreams: tuple[Upstream, ...] = field(default=(), repr=False)
 
@@ -203,6 +220,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTH": {},
     "MAIL": {},
     "RATE_LIMITS": {},
+    "DATABASE": {},
     "METRICS": {},
     "CATALOGUE": {},
     "UPSTREAM": [],
@@ -213,6 +231,7 @@ SECTIONS: dict[str, type] = {
     "AUTH": AuthSettings,
     "MAIL": MailSettings,
     "RATE_LIMITS": RateLimitSettings,
+    "DATABASE": DatabaseSettings,
     "METRICS": MetricsSettings,
 }
 
@@ -416,6 +435,7 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
     if mail.security not in ("none", "starttls", "tls"):
         problems.append("mail.security: must be 'none', 'starttls' or 'tls'")
 
+    _check_statement_timeouts(sections["DATABASE"], problems)
     database_url = scalars["DATABASE_URL"]
     if not database_url.startswith(("sqlite:", "postgresql")):
         problems.append("database_url: must be a sqlite:/// or postgresql:// URL")
@@ -449,9 +469,27 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         mail=mail,
         rate_limits=sections["RATE_LIMITS"],
         catalogue=catalogue,
+        database=sections["DATABASE"],
         upstreams=upstreams,
         metrics=metrics,
     )
+
+
+def _check_statement_timeouts(database: DatabaseSettings, problems: list[str]) -> None:
+    web, maintenance = database.statement_timeout, database.maintenance_statement_timeout
+    if not 0 < web <= MAX_STATEMENT_TIMEOUT:
+        problems.append(
+            "database.statement_timeout: must be more than 0 and at most"
+            f" {MAX_STATEMENT_TIMEOUT:g} seconds"
+        )
+    if maintenance <= 0:
+        problems.append(
+            "database.maintenance_statement_timeout: must be a positive number of seconds"
+        )
+    elif maintenance < web:
+        problems.append(
+            "database.maintenance_statement_timeout: must be at least database.statement_timeout"
+        )
 
 
 def _upstreams(raw: Any, problems: list[str]) -> tuple[Upstream, ...]:

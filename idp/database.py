@@ -1,4 +1,11 @@
-"""Engine set-up: connection options per backend, and SQLite's pragmas."""
+"""Engine set-up: connection options per backend, and SQLite's pragmas.
+
+On PostgreSQL every connection is opened with a ``statement_timeout``: a statement that runs
+longer (a query gone wrong, a wait on a lock) is cancelled by the server, and the request gets
+a 503 "took too long" instead of holding its worker (idp/web/errors.py). Web requests get
+``database.statement_timeout``, the ``idp`` commands ``database.maintenance_statement_timeout``.
+SQLite has no such limit; a statement there runs to its end.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,46 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 log = logging.getLogger(__name__)
 
 
-def engine_options(url: str) -> dict[str, Any]:
+# The SQLSTATE of a statement cancelled by statement_timeout (or by pg_cancel_backend).
+QUERY_CANCELED = "57014"
+
+
+def engine_options(url: str, statement_timeout: float) -> dict[str, Any]:
+    """Options for the engine on ``url``; on PostgreSQL, each connection's statements are
+    cancelled after ``statement_timeout`` seconds (set as the connection opens: no extra round
+    trip, and every pooled connection has it)."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    limit = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
+    given = make_url(url).query.get("options")  # libpq options in the URL still apply
+    options = f"{given} {limit}" if isinstance(given, str) and given else limit
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 10,
+        "connect_args": {"options": options},
+    }
+
+
+def statement_cancelled(error: exc.OperationalError) -> bool:
+    """Whether the database cancelled the statement (it ran past statement_timeout), rather
+    than being unreachable."""
+    return getattr(error.orig, "sqlstate", None) == QUERY_CANCELED
+
+
+def statement_summary(sql: str | None, limit: int = 300) -> str:
+    """A statement as a log line shows it, to find what needs an index: one line, a SELECT
+    from its FROM on (not its column list), cut at ``limit`` characters. Only the text:
+    the values are parameters, never in it."""
+    line = " ".join((sql or "").split())
+    start = line.find(" FROM ") if line.startswith("SELECT ") else -1
+    line = "SELECT … " + line[start + 1 :] if start > 0 else line
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @event.listens_for(Engine, "connect")

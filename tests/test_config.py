@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import runpy
 import subprocess
 import sys
 import tomllib
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from idp import config
+from idp import config, database
 from idp.catalogue import DEFAULT_CATALOGUE, Catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +94,30 @@ def test_postgres_url_uses_psycopg3():
         (
             {"IDP_DATABASE_URL": "mysql://x"},
             "database_url: must be a sqlite:/// or postgresql:// URL",
+        ),
+        (
+            {"IDP_DATABASE__STATEMENT_TIMEOUT": "0"},
+            "database.statement_timeout: must be more than 0 and at most 10 seconds",
+        ),
+        (
+            {"IDP_DATABASE__STATEMENT_TIMEOUT": "-5"},
+            "database.statement_timeout: must be more than 0 and at most 10 seconds",
+        ),
+        (
+            {"IDP_DATABASE__STATEMENT_TIMEOUT": "30"},
+            "database.statement_timeout: must be more than 0 and at most 10 seconds",
+        ),
+        (
+            {"IDP_DATABASE__STATEMENT_TIMEOUT": '"5s"'},
+            "database.statement_timeout: must be float, got '5s'",
+        ),
+        (
+            {"IDP_DATABASE__MAINTENANCE_STATEMENT_TIMEOUT": "0"},
+            "database.maintenance_statement_timeout: must be a positive number of seconds",
+        ),
+        (
+            {"IDP_DATABASE__MAINTENANCE_STATEMENT_TIMEOUT": "2"},
+            "database.maintenance_statement_timeout: must be at least database.statement_timeout",
         ),
     ],
 )
@@ -185,3 +210,32 @@ def test_an_upstream_over_plain_http_must_be_on_this_machine():
     )
     (upstream,) = load(environ=_upstream_at("http://127.0.0.1:5110")).upstreams
     assert upstream.issuer == "http://127.0.0.1:5110"
+
+
+def test_statement_timeouts_are_seconds_and_the_web_one_is_well_within_a_workers_time(
+    monkeypatch, tmp_path
+):
+    settings = load(
+        environ={
+            "IDP_SECRET_KEY": SECRET,
+            "IDP_DATABASE__STATEMENT_TIMEOUT": "2.5",
+            "IDP_DATABASE__MAINTENANCE_STATEMENT_TIMEOUT": "600",
+        }
+    )
+    assert settings.database.statement_timeout == 2.5
+    assert settings.database.maintenance_statement_timeout == 600
+    # gunicorn gives a request `timeout` seconds; the longest statement a web request may run
+    # is a third of that at most, so it is cancelled (a 503) long before the worker would be.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # its only side effect
+    serving = runpy.run_path(str(ROOT / "idp" / "gunicorn_conf.py"))
+    assert config.MAX_STATEMENT_TIMEOUT * 3 <= serving["timeout"]
+    assert config.DatabaseSettings().statement_timeout <= config.MAX_STATEMENT_TIMEOUT
+
+
+def test_postgresql_connections_open_with_the_statement_timeout():
+    options = database.engine_options("postgresql+psycopg://u@h/db", 2.5)
+    assert options["connect_args"] == {"options": "-c statement_timeout=2500"}
+    given = database.engine_options("postgresql+psycopg://u@h/db?options=-c%20search_path%3Dx", 5)
+    assert given["connect_args"] == {"options": "-c search_path=x -c statement_timeout=5000"}
+    # SQLite has no statement timeout: only its wait for the write lock.
+    assert database.engine_options("sqlite:///x.sqlite3", 5) == {"connect_args": {"timeout": 30}}

@@ -7,6 +7,7 @@ provider once it is back, and nothing lost that was answered as done."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,9 @@ import requests
 
 from idp import create_app
 from idp.extensions import db
+from tests.conftest import PG_URL
 from tests.factories import PASSWORD, Factories
+from tests.locks import locked
 from tests.mailbox import free_port
 from tests.servers import (
     PrivatePostgres,
@@ -339,3 +342,31 @@ def test_a_worker_killed_mid_request_loses_nothing_answered(make, base_overrides
                 timeout=5,
             )
             assert api.status_code == 200, api.text
+
+
+# Slow statements --------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not PG_URL, reason="statement_timeout is PostgreSQL's; SQLite has none")
+def test_a_slow_statement_is_a_503_and_its_worker_serves_on(make, base_overrides, tmp_path):
+    make.user("jane@example.org")
+    env = server_env(
+        base_overrides["DATABASE_URL"],
+        base_overrides["OIDC"]["KEYS_DIR"],
+        tmp_path,
+        IDP_DATABASE__STATEMENT_TIMEOUT="1",
+    )
+    log = tmp_path / "server.log"
+    with idp_serve_process(env, free_port(), log, cwd=tmp_path, workers=1) as (base, process):
+        (worker,) = _workers(process.pid, 1)
+        with locked("email_addresses"):  # the sign-in's look-up waits past the limit
+            refused = _sign_in(base, "jane@example.org", PASSWORD)
+        # At least our 5 s: the throttle's headers make it the later of ours and its window's.
+        assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 5
+        assert "This page took too long" in refused.text
+        # The same worker, not a replacement, signs Jane in.
+        assert _sign_in(base, "jane@example.org", PASSWORD).status_code == 302
+        assert children(process.pid) == [worker]
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    (cancelled,) = [line for line in lines if "statement_timeout" in line["message"]]
+    assert cancelled["request_id"] == refused.headers["X-Request-ID"]

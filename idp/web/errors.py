@@ -14,6 +14,7 @@ from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from idp.database import statement_cancelled, statement_summary
 from idp.errors import NotFound, PermissionDenied
 from idp.extensions import db, login_manager
 
@@ -114,8 +115,20 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Response:
         # The database is down or unreachable: fail fast, say when to come back; the pool
-        # checks connections before use (pool_pre_ping), so service resumes by itself.
-        log.error("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        # checks connections before use (pool_pre_ping), so service resumes by itself. Or a
+        # statement ran past statement_timeout (idp/database.py) and the database cancelled
+        # it: the connection is sound once rolled back, and the worker carries on.
+        cancelled = statement_cancelled(error)
+        if cancelled:
+            log.error(
+                "statement cancelled after statement_timeout on %s %s: %s; statement: %s",
+                request.method,
+                request.path,
+                str(error.orig).splitlines()[0],
+                statement_summary(error.statement),
+            )
+        else:
+            log.error("database unavailable on %s %s: %s", request.method, request.path, error.orig)
         try:
             db.session.rollback()
         except OperationalError:
@@ -124,11 +137,21 @@ def register(app: Flask) -> None:
             # Whoever it is could not be read: the page renders as for nobody signed in, rather
             # than asking the database again (and failing inside this handler: a 500).
             g._login_user = login_manager.anonymous_user()
-        response = render_error(
-            503,
-            _l("The service is busy"),
-            _l("My Cambridge cannot reach its database just now. Try again in a few seconds."),
-        )
+        if cancelled:
+            response = render_error(
+                503,
+                _l("This page took too long"),
+                _l(
+                    "My Cambridge stopped preparing this page because it was taking too long."
+                    " Try again in a few seconds. If you were searching, try a narrower search."
+                ),
+            )
+        else:
+            response = render_error(
+                503,
+                _l("The service is busy"),
+                _l("My Cambridge cannot reach its database just now. Try again in a few seconds."),
+            )
         response.headers["Retry-After"] = "5"
         return response
 
