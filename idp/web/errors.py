@@ -114,10 +114,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Response:
-        # The database is down or unreachable: fail fast, say when to come back; the pool
-        # checks connections before use (pool_pre_ping), so service resumes by itself. Or a
-        # statement ran past statement_timeout (idp/database.py) and the database cancelled
-        # it: the connection is sound once rolled back, and the worker carries on.
+        # The database is down or unreachable: fail fast, say when to come back; a lost
+        # connection invalidates the pool's older ones (idp/database.py), so service resumes
+        # by itself. Or a statement ran past statement_timeout and the database cancelled it:
+        # the connection is sound once rolled back, and the worker carries on.
         cancelled = statement_cancelled(error)
         if cancelled:
             log.error(
