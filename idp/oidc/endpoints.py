@@ -19,7 +19,6 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from authlib.oidc.rpinitiated import EndSessionRequest
-from flask import g
 from flask import request as flask_request
 from joserfc.jwk import KeySet
 
@@ -211,7 +210,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         logout_hint: str | None,
     ) -> bool:
         # Without an ID token hint, the user's own confirmation on our page makes it legitimate.
-        return bool(g.get("idp_logout_confirmed"))
+        return bool(getattr(request, "logout_confirmed", False))
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         """The view has already ended the sign-in session."""

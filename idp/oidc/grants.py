@@ -4,8 +4,8 @@ Both grants read and sign first and write last: the code (or the old refresh tok
 retired with one conditional ``UPDATE ... WHERE used_at IS NULL`` right before the new token is
 inserted, so of two concurrent redemptions exactly one wins, and SQLite's write lock is held
 only for those two statements. A second redemption of a code, or any use of a refresh token
-that was already rotated, marks the token family for revocation: the token view rolls the
-refused request back and then revokes the family in a transaction of its own.
+that was already rotated, raises ``ReplayDetected``: the token view rolls the refused request
+back and then revokes the token family in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Request, grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import g
 
 from idp import clock
 from idp.models import UserStatus
@@ -28,9 +27,15 @@ from idp.security import random_token, token_hash
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
 
 
-def flag_family_for_revocation(family_id: str) -> None:
-    """Ask the token view to revoke ``family_id`` once the refused request is rolled back."""
-    g.idp_revoke_family = family_id
+class ReplayDetected(InvalidGrantError):
+    """A code redeemed twice, or a refresh token used after it was rotated: refused as any
+    invalid grant is, and the token family it belongs to is to be revoked. The server lets it
+    reach the token view (``IdpAuthorizationServer.handle_error_response``), which rolls the
+    refused request back, revokes ``family_id`` in a transaction of its own, then answers."""
+
+    def __init__(self, family_id: str, description: str | None = None) -> None:
+        super().__init__(description)
+        self.family_id = family_id
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -128,8 +133,7 @@ class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
             return None
         if row.used_at is not None:
             # A second redemption: every token issued from this code is revoked.
-            flag_family_for_revocation(row.family_id)
-            return None
+            raise ReplayDetected(row.family_id, "Invalid 'code' in request.")
         if row.client_id != client.client_id or row.expires_at <= clock.now():
             return None
         return row
@@ -157,8 +161,7 @@ class AuthorizationCodeGrant(_SignThenWrite, grants.AuthorizationCodeGrant):
         if not store.mark_code_used(code.id):
             # Another request redeemed it between our read and now, or its sign-in session
             # has ended (a sign-out retires the session's codes; its tokens are revoked).
-            flag_family_for_revocation(code.family_id)
-            raise InvalidGrantError("Invalid 'code' in request.")
+            raise ReplayDetected(code.family_id, "Invalid 'code' in request.")
 
 
 class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
@@ -170,8 +173,7 @@ class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
         if row is None or row.client_disabled_at is not None:
             return None
         if row.refresh_revoked_at is not None:
-            flag_family_for_revocation(row.family_id)
-            return None
+            raise ReplayDetected(row.family_id)
         if row.refresh_expires_at is None or row.refresh_expires_at <= clock.now():
             return None
         return TokenMatch(row, "refresh_token")
@@ -191,8 +193,7 @@ class RefreshTokenGrant(_SignThenWrite, grants.RefreshTokenGrant):
         old: TokenMatch = self.request.refresh_token
         if not store.rotate_refresh(old.row.id):
             # Another request rotated this token first: a replay.
-            flag_family_for_revocation(old.row.family_id)
-            raise InvalidGrantError()
+            raise ReplayDetected(old.row.family_id)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):

@@ -12,7 +12,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    g,
     redirect,
     render_template,
     request,
@@ -33,6 +32,7 @@ from idp.models import AuthSession, Consent
 from idp.oidc import authorize as authz_module
 from idp.oidc import chooser, frontchannel, interactions
 from idp.oidc.authorize import Authorization, AuthorizeError
+from idp.oidc.grants import ReplayDetected
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.metadata import discovery_document
 from idp.oidc.server import oauth_server
@@ -269,7 +269,16 @@ def _remember_consent(auth_session: AuthSession, authz: Authorization) -> None:
 @csrf.exempt
 @throttle.by_client()
 def token() -> Response:
-    return _finish(oauth_server().create_token_response())
+    server = oauth_server()
+    try:
+        return _finish(server.create_token_response())
+    except ReplayDetected as replay:
+        # A code redeemed twice or a rotated refresh token used again: the refused request is
+        # rolled back, then everything issued from that sign-in is revoked.
+        db.session.rollback()
+        token_rules.revoke_family(replay.family_id)
+        db.session.commit()
+        return server.error_response(replay)
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -293,15 +302,11 @@ def introspect() -> Response:
 
 
 def _finish(response: Response) -> Response:
-    """Commit a granted request; roll a refused one back, then apply any replay revocation."""
+    """Commit a granted request; roll a refused one back."""
     if response.status_code == 200:
         db.session.commit()
-        return response
-    db.session.rollback()
-    family = g.pop("idp_revoke_family", None)
-    if family:
-        token_rules.revoke_family(family)
-        db.session.commit()
+    else:
+        db.session.rollback()
     return response
 
 
@@ -322,10 +327,11 @@ def end_session() -> Any:
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError as exc:
             raise CSRFError(str(exc)) from None
-    g.idp_logout_confirmed = confirmed
     server = oauth_server()
+    logout_request = server.create_oauth2_request(None)
+    logout_request.logout_confirmed = confirmed
     try:
-        validated = server.validate_endpoint_request("end_session")
+        validated = server.validate_endpoint_request("end_session", logout_request)
     except OAuth2Error as error:
         return _error_page(
             _("This sign-out link is not valid"),

@@ -39,6 +39,7 @@ from idp.oidc.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     RefreshTokenGrant,
+    ReplayDetected,
     S256CodeChallenge,
 )
 from idp.oidc.keys import KeyRing
@@ -73,6 +74,8 @@ class _Request(OAuth2Request):
         # The organisation a new token speaks for, settled by the grant (``speak_for``).
         self.acting: store.MembershipView | None = None
         self.organisation_id: int | None = None
+        # RP-initiated logout: the person confirmed it on our own page (routes.end_session).
+        self.logout_confirmed = False
         self.payload = payload
         self._form, self._args = form, args
 
@@ -177,6 +180,16 @@ class IdpAuthorizationServer(AuthorizationServer):
             except InvalidRequestError as error:
                 return self.handle_error_response(None, error)
         return super().create_token_response(request)
+
+    def handle_error_response(self, request: Any, error: Any) -> Any:
+        # A replay reaches the token view, which revokes its family (routes.token).
+        if isinstance(error, ReplayDetected):
+            raise error
+        return super().handle_error_response(request, error)
+
+    def error_response(self, error: Any) -> Any:
+        """The answer to ``error``, as Authlib gives any refused request."""
+        return super().handle_error_response(None, error)
 
     def create_endpoint_response(self, name: str, request: Any = None) -> Any:
         if request is None and name in FORM_ENDPOINTS:
