@@ -16,10 +16,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp import config, database, languages, logs
 from idp.config import Settings
 from idp.extensions import babel, csrf, db, limiter, login_manager, migrate
+from idp.page_policy import form_targets
 from idp.resources import resource
 from idp.security import DOCUMENT_POLICY, Passwords, content_security_policy
 from idp.web import assets
-from idp.web.page_policy import form_targets
 
 __all__ = ["create_app"]
 

@@ -72,5 +72,5 @@ def _headers_or_none(inject: Callable[[Response], Response], response: Response)
         return response
 
 
-# Limits are set per view (``idp.web.throttle``); the storage comes from [rate_limits].
+# Limits are set per view (``idp.throttle``); the storage comes from [rate_limits].
 limiter = SteadyLimiter(key_func=get_remote_address)

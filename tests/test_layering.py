@@ -48,3 +48,14 @@ def test_only_the_oidc_package_imports_authlib_server_classes():
 def test_demo_clients_never_import_the_provider():
     for path in modules("clients"):
         assert not any(n == "idp" or n.startswith("idp.") for n in imports_of(path)), path
+
+
+def test_the_sign_in_pages_and_the_protocol_meet_only_by_redirect():
+    """The pages hand an authorization request back to ``/authorize/resume``; they never call
+    the protocol's views, and the protocol never reaches into the pages."""
+    for path in modules("idp/web"):
+        for name in imports_of(path):
+            assert not name.startswith("idp.oidc.routes"), f"{path} imports {name}"
+    for path in modules("idp/oidc"):
+        for name in imports_of(path):
+            assert not name.startswith("idp.web"), f"{path} imports {name}"

@@ -19,9 +19,9 @@ from werkzeug.datastructures import MultiDict
 from idp import clock, languages
 from idp.extensions import db
 from idp.models import Interaction
+from idp.page_policy import allow_upstream
 from idp.security import random_token
 from idp.statements import Prepared
-from idp.web.page_policy import allow_upstream
 
 SESSION_KEY = "ix"
 MAX_PER_BROWSER = 5

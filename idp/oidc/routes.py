@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.datastructures import MultiDict
 from wtforms import ValidationError
 
-from idp import clock, languages
+from idp import clock, languages, throttle
 from idp.domain import acting, sessions
 from idp.domain import tokens as token_rules
 from idp.errors import NotFound
@@ -36,9 +36,8 @@ from idp.oidc.grants import ReplayDetected
 from idp.oidc.interactions import ParkedRequest
 from idp.oidc.metadata import discovery_document
 from idp.oidc.server import oauth_server
+from idp.page_policy import allow_form_target
 from idp.security import content_security_policy
-from idp.web import throttle
-from idp.web.page_policy import allow_form_target
 
 bp = Blueprint("oidc", __name__)
 
@@ -98,12 +97,8 @@ def resume() -> Any:
             _("Go back to the service you were using and start again."),
             410,
         )
-    return continue_authorization(interaction)
-
-
-def continue_authorization(interaction: ParkedRequest) -> Any:
-    """Carry on with a parked authorization request now that the user has acted (signed in):
-    issue the code, or ask for the next thing (consent)."""
+    # The user has acted (signed in, chosen, consented): issue the code, or ask for the next
+    # thing. The sign-in pages hand back here by redirect, as every interaction page does.
     return _authorize(interactions.params(interaction), interaction)
 
 

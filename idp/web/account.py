@@ -42,12 +42,12 @@ from idp.domain import connected as connected_accounts
 from idp.errors import DomainError, InvalidInput, TooSoon
 from idp.extensions import db
 from idp.models import AuthSession
+from idp.page_policy import allow_upstream
 from idp.security import fernet
 from idp.security import passwords as hasher
 from idp.web.auth import backoff_policy, code_policy, failed_from, known_device
 from idp.web.device_names import signed_in_devices
 from idp.web.forms import field, mask_email, new_password_errors
-from idp.web.page_policy import allow_upstream
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 EMAIL_CHANGE = "email_change"

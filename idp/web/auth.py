@@ -14,7 +14,6 @@ from typing import Any
 from flask import (
     Blueprint,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
@@ -25,7 +24,7 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
-from idp import clock, languages
+from idp import clock, languages, throttle
 from idp.config import AuthSettings
 from idp.domain import audit, passwords, sessions, throttling, totp, users, verification
 from idp.domain.verification import CodePolicy
@@ -41,8 +40,7 @@ from idp.extensions import db
 from idp.models import User, UserStatus
 from idp.oidc import interactions
 from idp.oidc.interactions import ParkedRequest
-from idp.oidc.routes import continue_authorization
-from idp.web import devices, pending, throttle
+from idp.web import devices, pending
 from idp.web.forms import field, mask_email, new_password_errors, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -358,8 +356,8 @@ def signed_in(
     db.session.commit()
     response: Any
     if interaction is not None:
-        # Straight on with the authorization request, without another round trip.
-        response = make_response(continue_authorization(interaction))
+        # Back to the authorization endpoint, which carries on with the parked request.
+        response = redirect(url_for("oidc.resume", ix=interaction.id))
     else:
         response = redirect(next_url or url_for("home.index"))
     # This browser has now signed in to the account: it skips the new-device code, and a

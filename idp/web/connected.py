@@ -25,7 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from idp import clock
+from idp import clock, throttle
 from idp.config import Upstream
 from idp.domain import audit, connected, users
 from idp.errors import DomainError
@@ -33,7 +33,6 @@ from idp.extensions import db
 from idp.models import UserStatus
 from idp.oidc import upstream as upstreams
 from idp.oidc.upstream import UpstreamError
-from idp.web import throttle
 from idp.web.account import current_password_refused
 from idp.web.auth import after_first_factor
 from idp.web.forms import safe_next

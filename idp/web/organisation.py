@@ -26,7 +26,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from idp import clock
+from idp import clock, throttle
 from idp.catalogue import Catalogue, Role
 from idp.domain import (
     acting,
@@ -45,7 +45,7 @@ from idp.errors import DomainError, NotFound
 from idp.extensions import db
 from idp.models import Organisation, User
 from idp.oidc import data_holders
-from idp.web import audit_sentences, confirmation, join_invitations, member_actions, throttle
+from idp.web import audit_sentences, confirmation, join_invitations, member_actions
 from idp.web.forms import field
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")

@@ -22,11 +22,10 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from idp import deferred
+from idp import deferred, throttle
 from idp.domain import audit, passwords, users
 from idp.errors import InvalidInput, LinkInvalid
 from idp.extensions import db
-from idp.web import throttle
 from idp.web.forms import NAME_LABELS, field, name_errors, new_password_errors
 
 bp = Blueprint("password", __name__, url_prefix="/password")

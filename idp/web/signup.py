@@ -13,13 +13,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from idp import languages
+from idp import languages, throttle
 from idp.domain import audit, passwords, users, verification
 from idp.errors import InvalidInput, TooSoon
 from idp.mail import messages, outgoing
 from idp.models import UserOrigin
 from idp.security import passwords as hasher
-from idp.web import throttle
 from idp.web.auth import ask_for_code, code_policy
 from idp.web.forms import field, name_errors
 
