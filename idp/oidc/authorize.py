@@ -1,9 +1,11 @@
 """The authorization endpoint as a list of named checks, then a decision.
 
-Each check is one protocol rule. The checks up to ``check_redirect_uri`` fail with an error
-page (we never redirect to a URI we have not matched against the client's registration);
-the ones after it redirect the error to the client with ``state`` and ``iss`` (RFC 9207).
-The decision then asks for a sign-in or consent interaction, or issues the code.
+Each check is one protocol rule. Until the client and its redirect URI are trusted
+(``trusted_client``, ``trusted_redirect_uri``) errors are shown on an error page (we never
+redirect to a URI we have not matched against the client's registration); after, they go to
+the client with ``state`` and ``iss`` (RFC 9207). The decision then asks for a sign-in, the
+organisation or consent, each for a named reason (``login_reason``, ``acr_unmet``,
+``consent_needed``), or issues the code.
 """
 
 from __future__ import annotations
@@ -56,22 +58,25 @@ PROMPTS = {"none", "login", "consent", "select_account"}
 
 
 class AuthorizeError(Exception):
-    """An authorization error; ``redirect`` once the redirect URI is trusted."""
+    """An authorization error; ``redirect`` once the redirect URI is trusted, to the URI of
+    ``authorization`` (set by ``validate`` for the checks after the redirect URI's)."""
 
     def __init__(self, error: str, description: str, *, redirect: bool = True):
         super().__init__(description)
         self.error = error
         self.description = description
         self.redirect = redirect
+        self.authorization: Authorization | None = None
 
 
 @dataclass
 class Authorization:
-    """A validated authorization request."""
+    """An authorization request whose client and redirect URI are trusted (``validate``
+    builds it once both are), and what the later checks found in it."""
 
     params: MultiDict[str, str]
-    client: ClientInfo | None = None
-    redirect_uri: str | None = None
+    client: ClientInfo
+    redirect_uri: str
     scopes: list[str] = field(default_factory=list)
     prompt: set[str] = field(default_factory=set)
     max_age: int | None = None
@@ -96,12 +101,13 @@ def check_parameters_once(authz: Authorization, server: IdpAuthorizationServer) 
             raise AuthorizeError("invalid_request", f"The '{name[:40]}' parameter is too long.")
 
 
-def check_client(authz: Authorization, server: IdpAuthorizationServer) -> None:
-    if len(authz.params.getlist("client_id")) > 1:
+def trusted_client(params: MultiDict[str, str], server: IdpAuthorizationServer) -> ClientInfo:
+    """The registered, enabled client the request names; errors are shown, not redirected."""
+    if len(params.getlist("client_id")) > 1:
         raise AuthorizeError(
             "invalid_request", "The 'client_id' parameter is repeated.", redirect=False
         )
-    client_id = authz.params.get("client_id")
+    client_id = params.get("client_id")
     if not client_id:
         raise AuthorizeError(
             "invalid_request", "The 'client_id' parameter is missing.", redirect=False
@@ -109,26 +115,25 @@ def check_client(authz: Authorization, server: IdpAuthorizationServer) -> None:
     client = server.query_client(client_id)
     if client is None:
         raise AuthorizeError("invalid_client", "The client is not registered here.", redirect=False)
-    authz.client = client
+    return client
 
 
-def check_redirect_uri(authz: Authorization, server: IdpAuthorizationServer) -> None:
+def trusted_redirect_uri(params: MultiDict[str, str], client: ClientInfo) -> str:
     """The redirect URI must be present and match a registered one exactly."""
-    if len(authz.params.getlist("redirect_uri")) > 1:
+    if len(params.getlist("redirect_uri")) > 1:
         raise AuthorizeError(
             "invalid_request", "The 'redirect_uri' parameter is repeated.", redirect=False
         )
-    uri = authz.params.get("redirect_uri")
+    uri = params.get("redirect_uri")
     if not uri:
         raise AuthorizeError(
             "invalid_request", "The 'redirect_uri' parameter is missing.", redirect=False
         )
-    assert authz.client is not None
-    if not authz.client.check_redirect_uri(uri):
+    if not client.check_redirect_uri(uri):
         raise AuthorizeError(
             "invalid_request", "The redirect URI is not registered for this client.", redirect=False
         )
-    authz.redirect_uri = uri
+    return uri
 
 
 def check_request_object(authz: Authorization, server: IdpAuthorizationServer) -> None:
@@ -144,7 +149,6 @@ def check_response_type(authz: Authorization, server: IdpAuthorizationServer) ->
     response_type = authz.params.get("response_type")
     if not response_type:
         raise AuthorizeError("invalid_request", "The 'response_type' parameter is missing.")
-    assert authz.client is not None
     if response_type != "code":
         raise AuthorizeError("unsupported_response_type", "Only response_type=code is supported.")
     if not authz.client.check_response_type(response_type):
@@ -159,7 +163,6 @@ def check_response_mode(authz: Authorization, server: IdpAuthorizationServer) ->
 
 def check_scope(authz: Authorization, server: IdpAuthorizationServer) -> None:
     """``openid`` is required; scopes unknown here or not allowed to the client are dropped."""
-    assert authz.client is not None
     requested = (authz.params.get("scope") or "").split()
     if "openid" not in requested:
         raise AuthorizeError("invalid_scope", "The 'openid' scope is required.")
@@ -169,7 +172,6 @@ def check_scope(authz: Authorization, server: IdpAuthorizationServer) -> None:
 
 def check_pkce(authz: Authorization, server: IdpAuthorizationServer) -> None:
     """S256 only; required for public clients, accepted from confidential ones (RFC 9700)."""
-    assert authz.client is not None
     challenge = authz.params.get("code_challenge")
     method = authz.params.get("code_challenge_method")
     if challenge is None:
@@ -231,7 +233,6 @@ def claims_scopes(authz: Authorization) -> list[str]:
     """The scopes whose claims the ``claims`` parameter may name: a first-party client's
     allowed scopes (it is granted them without asking), else only this request's scopes (those
     the user consents to, or consented to before: ``consent_covers``)."""
-    assert authz.client is not None
     if authz.client.first_party:
         return authz.client.get_allowed_scope(" ".join(claims_module.SUPPORTED_SCOPES)).split()
     return authz.scopes
@@ -265,8 +266,6 @@ def check_id_token_hint(authz: Authorization, server: IdpAuthorizationServer) ->
 
 
 CHECKS: list[Check] = [
-    check_client,
-    check_redirect_uri,
     check_parameters_once,
     check_request_object,
     check_response_type,
@@ -280,10 +279,19 @@ CHECKS: list[Check] = [
 ]
 
 
-def validate(authz: Authorization, server: IdpAuthorizationServer) -> None:
-    """Run every check in order; the first failure raises AuthorizeError."""
-    for check in CHECKS:
-        check(authz, server)
+def validate(params: MultiDict[str, str], server: IdpAuthorizationServer) -> Authorization:
+    """The request, once its client and redirect URI are trusted and every check has passed
+    in order. The first failure raises AuthorizeError, carrying the trusted request once
+    there is one (its error then goes to the redirect URI)."""
+    client = trusted_client(params, server)
+    authz = Authorization(params, client, trusted_redirect_uri(params, client))
+    try:
+        for check in CHECKS:
+            check(authz, server)
+    except AuthorizeError as error:
+        error.authorization = authz
+        raise
+    return authz
 
 
 def verify_own_id_token(value: str, server: IdpAuthorizationServer) -> dict[str, Any] | None:
@@ -317,57 +325,81 @@ def consent_covers(user_id: int, client: ClientInfo, scopes: list[str]) -> bool:
     return set(scopes) <= store.consented_scopes(user_id, client.client_id)
 
 
+def signed_in_here(auth_session: AuthSession | None, interaction: ParkedRequest | None) -> bool:
+    """The session was signed in during this very interaction: it satisfies prompt=login,
+    max_age (even 0), a hint naming someone else and a higher acr, or asking would loop."""
+    return (
+        interaction is not None
+        and auth_session is not None
+        and interaction.authenticated_sid == auth_session.sid
+    )
+
+
+def acr_unmet(authz: Authorization, auth_session: AuthSession | None) -> bool:
+    """An essential ``acr`` (OIDC Core 5.5.1.1) the session has not reached."""
+    required = essential_acr_values(authz.claims_request)
+    return required is not None and auth_session is not None and auth_session.acr not in required
+
+
+def acr_wanted(authz: Authorization, auth_session: AuthSession | None) -> bool:
+    """``acr_values`` (voluntary, OIDC Core 3.1.2.1) asking for "2" above the session's level,
+    outside prompt=none: worth a step-up for someone who can (``login_reason``); anyone else
+    gets the level reached, as with a voluntary ``acr`` claim."""
+    preferred = authz.params.get("acr_values", "").split()
+    return (
+        essential_acr_values(authz.claims_request) is None
+        and auth_session is not None
+        and "2" in preferred
+        and auth_session.acr not in preferred
+        and "none" not in authz.prompt
+    )
+
+
+def login_reason(
+    authz: Authorization, auth_session: AuthSession | None, interaction: ParkedRequest | None
+) -> str | None:
+    """Why the person must sign in (again) before the request goes on, or None."""
+    if auth_session is None:
+        return "signed out"
+    if signed_in_here(auth_session, interaction):
+        return None
+    user = auth_session.user
+    if "login" in authz.prompt:
+        return "prompt=login"
+    age = (clock.now() - auth_session.auth_time).total_seconds()
+    if authz.max_age is not None and age > authz.max_age:
+        return "max_age"
+    if authz.hint_sub is not None and authz.hint_sub != user.sub:
+        return "hint names someone else"
+    # Stepping up: signing in again asks for the authenticator app (acr "2").
+    if (acr_unmet(authz, auth_session) or acr_wanted(authz, auth_session)) and user.has_totp:
+        return "step-up"
+    return None
+
+
+def consent_needed(authz: Authorization, user_id: int, interaction: ParkedRequest | None) -> bool:
+    """Consent is asked for with prompt=consent, or by a third-party client for scopes the
+    person has not agreed to before, unless they consented during this interaction."""
+    if interaction is not None and interaction.consented_at is not None:
+        return False
+    return "consent" in authz.prompt or (
+        not authz.client.first_party and not consent_covers(user_id, authz.client, authz.scopes)
+    )
+
+
 def decide(
     authz: Authorization,
     server: IdpAuthorizationServer,
     auth_session: AuthSession | None,
     interaction: ParkedRequest | None,
 ) -> Decision:
-    assert authz.client is not None
-    user = auth_session.user if auth_session else None
-    signed_in_here = (
-        interaction is not None
-        and auth_session is not None
-        and interaction.authenticated_sid == auth_session.sid
-    )
-    required_acr = essential_acr_values(authz.claims_request)
-    acr_unmet = (
-        required_acr is not None
-        and auth_session is not None
-        and auth_session.acr not in required_acr
-    )
-    # ``acr_values`` (voluntary, OIDC Core 3.1.2.1): a user with an authenticator app whose
-    # session is below every level asked for signs in again with it; anyone else, or under
-    # prompt=none, gets the level reached, as with a voluntary ``acr`` claim.
-    preferred_acr = authz.params.get("acr_values", "").split()
-    acr_wanted = (
-        required_acr is None
-        and auth_session is not None
-        and "2" in preferred_acr
-        and auth_session.acr not in preferred_acr
-        and "none" not in authz.prompt
-    )
-    # A sign-in made during this very interaction satisfies prompt=login, max_age (even 0),
-    # a hint naming someone else and a higher acr: asking again would loop.
-    login_needed = auth_session is None or (
-        not signed_in_here
-        and (
-            "login" in authz.prompt
-            or (
-                authz.max_age is not None
-                and (clock.now() - auth_session.auth_time).total_seconds() > authz.max_age
-            )
-            or (authz.hint_sub is not None and user is not None and authz.hint_sub != user.sub)
-            # Stepping up: signing in again asks for the authenticator app (acr "2").
-            or ((acr_unmet or acr_wanted) and user is not None and user.has_totp)
-        )
-    )
-    if login_needed:
+    """Sign in, choose the organisation, consent, in that order, each only when needed (under
+    prompt=none, the matching error instead); then issue the code."""
+    if auth_session is None or login_reason(authz, auth_session, interaction):
         if "none" in authz.prompt:
             raise AuthorizeError("login_required", "The user must sign in.")
         return Decision(interaction="login")
-    assert auth_session is not None and user is not None
-    if acr_unmet:
+    if acr_unmet(authz, auth_session):
         # Never a silent downgrade (OIDC Core 5.5.1.1): the request fails instead.
         if "none" in authz.prompt:
             raise AuthorizeError("login_required", "The user must sign in.")
@@ -381,23 +413,16 @@ def decide(
         chosen_here=interaction is not None and interaction.organisation_chosen_at is not None,
         catalogue=server.settings.catalogue,
     )
-    if organisation_id is chooser.NEEDED:
+    if isinstance(organisation_id, chooser.Needed):
         if "none" in authz.prompt:
             raise AuthorizeError(
                 "account_selection_required", "The user must choose the organisation they act for."
             )
         return Decision(interaction="organisation")
-    consented_here = interaction is not None and interaction.consented_at is not None
-    consent_needed = ("consent" in authz.prompt and not consented_here) or (
-        not authz.client.first_party
-        and not consented_here
-        and not consent_covers(user.id, authz.client, authz.scopes)
-    )
-    if consent_needed:
+    if consent_needed(authz, auth_session.user_id, interaction):
         if "none" in authz.prompt:
             raise AuthorizeError("consent_required", "The user must consent.")
         return Decision(interaction="consent")
-    assert not isinstance(organisation_id, chooser.Needed)
     return Decision(response=issue_code(authz, server, auth_session, organisation_id))
 
 
@@ -408,7 +433,6 @@ def issue_code(
     organisation_id: int | None,
 ) -> Any:
     """Let Authlib's grant issue the code, then add ``iss`` to the redirect (RFC 9207)."""
-    assert authz.client is not None
     params = MultiDict(authz.params)
     params.setlist("scope", [" ".join(authz.scopes)])
     request = server.create_oauth2_request(params)
@@ -437,7 +461,6 @@ def error_location(
     authz: Authorization, error: AuthorizeError, server: IdpAuthorizationServer
 ) -> str:
     """The client's redirect URI carrying an error, ``state`` and ``iss``."""
-    assert authz.redirect_uri is not None
     params = [("error", error.error), ("error_description", error.description)]
     if authz.state:
         params.append(("state", authz.state))

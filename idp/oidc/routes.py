@@ -104,13 +104,14 @@ def resume() -> Any:
 
 def _authorize(params: MultiDict[str, str], interaction: ParkedRequest | None) -> Any:
     server = oauth_server()
-    authz = Authorization(params)
+    authz: Authorization | None = None
     try:
-        authz_module.validate(authz, server)
+        authz = authz_module.validate(params, server)
         decision = authz_module.decide(authz, server, current_auth_session(), interaction)
     except AuthorizeError as error:
         db.session.rollback()
-        if not error.redirect or authz.redirect_uri is None:
+        authz = authz or error.authorization
+        if not error.redirect or authz is None:
             return _error_page(
                 _("This sign-in link is not valid"),
                 _(
@@ -156,9 +157,8 @@ def _interaction_step() -> Any:
             _("Go back to the service you were using and start again."),
             410,
         )
-    authz = Authorization(interactions.params(interaction))
     try:
-        authz_module.validate(authz, oauth_server())
+        authz = authz_module.validate(interactions.params(interaction), oauth_server())
     except AuthorizeError:
         return redirect(url_for("oidc.resume", ix=interaction.id))
     return interaction, auth_session, authz
@@ -174,7 +174,6 @@ def choose_organisation() -> Any:
         return found
     interaction, auth_session, authz = found
     server = oauth_server()
-    assert authz.client is not None
     user = auth_session.user
     catalogue = server.settings.catalogue
     error = None
@@ -222,7 +221,6 @@ def consent() -> Any:
         return found
     interaction, auth_session, authz = found
     server = oauth_server()
-    assert authz.client is not None
     if request.method == "POST":
         if request.form.get("decision") != "allow":
             error = AuthorizeError("access_denied", "The user declined.")
@@ -239,12 +237,11 @@ def consent() -> Any:
         scopes=authz.scopes,
         interaction=interaction,
         # Where the person goes next, which a service cannot dress up as its name can be.
-        destination=urlsplit(authz.redirect_uri or "").hostname or "",
+        destination=urlsplit(authz.redirect_uri).hostname or "",
     )
 
 
 def _remember_consent(auth_session: AuthSession, authz: Authorization) -> None:
-    assert authz.client is not None
     existing = (
         db.session.query(Consent)
         .filter_by(user_id=auth_session.user_id, client_id=authz.client.client_id)
