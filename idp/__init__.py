@@ -216,10 +216,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.oidc.api import bp as api_bp
     from idp.oidc.registration import bp as registration_bp
     from idp.oidc.routes import bp as oidc_bp
-    from idp.web import (
-        csv_import,  # noqa: F401 - adds the import pages to the blueprint
-        errors,
-    )
+    from idp.web import errors
     from idp.web.account import bp as account_bp
     from idp.web.address import bp as address_bp
     from idp.web.auth import bp as auth_bp
@@ -260,7 +257,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     @app.context_processor
     def navigation() -> dict[str, Any]:
         def can_manage() -> bool:
-            from idp.web.organisation import manageable
+            from idp.web.organisation.common import manageable
 
             return current_user.is_authenticated and bool(manageable())
 

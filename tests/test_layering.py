@@ -59,3 +59,21 @@ def test_the_sign_in_pages_and_the_protocol_meet_only_by_redirect():
     for path in modules("idp/oidc"):
         for name in imports_of(path):
             assert not name.startswith("idp.web"), f"{path} imports {name}"
+
+
+def test_my_organisation_is_one_package_used_by_its_public_names():
+    """Its pages attach themselves to its one blueprint, inside the package; outside it, the app
+    factory registers the blueprint and other modules use its public helpers, never a private
+    one."""
+    package = ROOT / "idp/web/organisation"
+    for path in modules("idp"):
+        if package in path.parents:
+            continue
+        for name in imports_of(path):
+            if not name.startswith("idp.web.organisation"):
+                continue
+            assert not name.rsplit(".", 1)[-1].startswith("_"), f"{path} imports {name}"
+            if path != ROOT / "idp/__init__.py":
+                assert name not in ("idp.web.organisation.bp", "idp.web.organisation.blueprint"), (
+                    f"{path} imports {name}"
+                )

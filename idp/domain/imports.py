@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from idp import clock
 from idp.domain import audit, management
-from idp.domain.management import NewUser, Outcome, Settings
+from idp.domain.management import ManagementSettings, NewUser, Outcome
 from idp.errors import DomainError, NotFound
 from idp.extensions import db
 from idp.models import ImportJob, Organisation, User
@@ -75,7 +75,7 @@ def _advance(job_id: str, outcome: Outcome) -> None:
     job.updated_at = clock.now()
 
 
-def run(job_id: str, people: Sequence[NewUser], settings: Settings) -> None:
+def run(job_id: str, people: Sequence[NewUser], settings: ManagementSettings) -> None:
     """Add each person in a transaction of their own, moving the job on with each."""
     job = db.session.get(ImportJob, job_id)
     if job is None or job.finished_at is not None:

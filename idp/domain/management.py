@@ -57,8 +57,9 @@ from idp.models import (
 
 
 @dataclass(frozen=True)
-class Settings:
-    """What the rules need from configuration."""
+class ManagementSettings:
+    """What the rules need from configuration: the catalogue, and how long a temporary
+    password, a reset link, an invitation to join and a change of address last."""
 
     catalogue: Catalogue
     temporary_password_ttl: int
@@ -86,15 +87,6 @@ def manageable(actor: User, catalogue: Catalogue) -> list[Organisation]:
     ).all()
     found = {o.id: o for o in [*held, *associates]}
     return sorted(found.values(), key=lambda o: o.code)
-
-
-def organisation(actor: User, code: str, catalogue: Catalogue) -> Organisation:
-    """The organisation with centre number ``code`` if ``actor`` manages it, else NotFound."""
-    wanted = (code or "").strip().upper()
-    for org in manageable(actor, catalogue):
-        if org.code == wanted:
-            return org
-    raise NotFound(_l("There is no such organisation, or you do not manage it."))
 
 
 def member(org: Organisation, sub: str) -> tuple[User, Membership]:
@@ -300,7 +292,7 @@ def _reclaim(user: User, person: NewUser) -> None:
     passwords.sign_out_everywhere(user)
 
 
-def add(actor: User, org: Organisation, person: NewUser, settings: Settings) -> Outcome:
+def add(actor: User, org: Organisation, person: NewUser, settings: ManagementSettings) -> Outcome:
     """Invite the person with ``roles``: a new address gets an account and a temporary
     password; an address with an account gets an invitation to join (``joining``); an
     unverified self sign-up with the address is invited as if new (see ``_reclaim``).
@@ -365,7 +357,7 @@ def change_offer(
 
 
 def add_all(
-    actor: User, org: Organisation, people: list[NewUser], settings: Settings
+    actor: User, org: Organisation, people: list[NewUser], settings: ManagementSettings
 ) -> list[Outcome]:
     """Add everyone or, at the first refusal, raise (the caller rolls the whole batch back)."""
     return [add(actor, org, person, settings) for person in people]
@@ -548,7 +540,9 @@ def withdraw_invitation(actor: User, org: Organisation, target: User) -> None:
     db.session.flush()
 
 
-def resend_invitation(actor: User, org: Organisation, target: User, settings: Settings) -> None:
+def resend_invitation(
+    actor: User, org: Organisation, target: User, settings: ManagementSettings
+) -> None:
     member(org, target.sub)
     if target.status != UserStatus.INVITED or not target.must_change_password:
         raise InvalidInput(_l("This person has already activated their account."))
@@ -578,7 +572,9 @@ def check_password_reset(actor: User, org: Organisation, target: User) -> None:
         raise InvalidInput(_l("Only an active account can be sent a password reset link."))
 
 
-def send_password_reset(actor: User, org: Organisation, target: User, settings: Settings) -> None:
+def send_password_reset(
+    actor: User, org: Organisation, target: User, settings: ManagementSettings
+) -> None:
     """Email the person a link to choose a new password (nothing changes until they use it);
     the email names ``actor`` as who asked."""
     check_password_reset(actor, org, target)
@@ -633,7 +629,7 @@ def check_address_change(
 
 
 def change_email(
-    actor: User, org: Organisation, target: User, address: str, settings: Settings
+    actor: User, org: Organisation, target: User, address: str, settings: ManagementSettings
 ) -> str:
     """Ask for the person's main email address to change: it changes only when the link sent
     to the new address is used, and the old address is told now (see
@@ -645,7 +641,7 @@ def change_email(
     )
 
 
-def confirm_email_change(change: AddressChange, settings: Settings) -> tuple[User, bool]:
+def confirm_email_change(change: AddressChange, settings: ManagementSettings) -> tuple[User, bool]:
     """Use the link of a change of address (see ``address_changes.confirm``), unless the person
     has come to hold office since it was asked: only they change their address now."""
     target = db.session.get(User, change.user_id)
@@ -654,7 +650,9 @@ def confirm_email_change(change: AddressChange, settings: Settings) -> tuple[Use
     return address_changes.confirm(change, invitation_ttl=settings.temporary_password_ttl)
 
 
-def cancel_email_change(actor: User, org: Organisation, target: User, settings: Settings) -> None:
+def cancel_email_change(
+    actor: User, org: Organisation, target: User, settings: ManagementSettings
+) -> None:
     """Drop the change of ``target``'s address waiting for its link."""
     check_address_change(actor, org, target, settings.catalogue)
     address_changes.cancel(target, by=actor, organisation=org)

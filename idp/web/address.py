@@ -20,7 +20,7 @@ from idp.domain import address_changes, management
 from idp.errors import Conflict, LinkInvalid
 from idp.extensions import db
 from idp.models import Organisation
-from idp.web.organisation import management_settings
+from idp.web.organisation.common import management_settings
 
 bp = Blueprint("address", __name__, url_prefix="/email-change")
 LINK_TOKEN = "address_change_token"

@@ -230,7 +230,7 @@ def test_the_api_lists_no_one_who_has_not_accepted_an_invitation_to_join(
         people["officer"],
         centre,
         management.NewUser("Olive", "Other", "olive@example.org", ("sfa.teacher",)),
-        management.Settings(app.extensions["idp.settings"].catalogue, 3600, 60),
+        management.ManagementSettings(app.extensions["idp.settings"].catalogue, 3600, 60),
     )
     db.session.commit()
     token = _token(service).get_json()["access_token"]

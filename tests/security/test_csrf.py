@@ -162,6 +162,7 @@ class Walk:
         self._keep = other_device
         both = {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
         person = {"given_name": "Ana", "family_name": "Uno", "email": "ana.uno@example.org"}
+        yes = {"confirm": "yes"}  # the answer to the question before an action
         self.forms: dict[str, dict[str, Any]] = {
             "account.add_email": {"email": "donald.four@example.org", "current_password": PASSWORD},
             "account.change_name": {"given_name": "Don", "family_name": "Duck"},
@@ -191,11 +192,13 @@ class Walk:
                 "redirect_uris": "https://results.example.org/callback",
                 "services": "submit_for_assessment",
             },
-            "organisation.act": {
-                "roles": "sfa.teacher",
-                "email": "donald.new@example.org",
-                "confirm": "yes",
-            },
+            "organisation.change_roles": {"roles": "sfa.teacher"},
+            "organisation.change_email": {"email": "donald.new@example.org"},
+            "organisation.suspend_user": yes,
+            "organisation.restore_user": yes,
+            "organisation.send_password_reset": yes,
+            "organisation.remove_user": yes,
+            "organisation.withdraw_invitation": yes,
             "organisation.add_users": {
                 "rows": "1",
                 **{f"{k}-0": v for k, v in person.items()},

@@ -384,6 +384,9 @@ def test_an_officer_cannot_flood_someone_with_invitations(limited, make):
 
     assert location(post("invitation")) == page
     assert post("invitation").status_code == 429
+    # Reset links and changes of address are emails the officer sends too: the same count.
+    assert post("password").status_code == 429
+    assert post("email", email="tom.next@example.org").status_code == 429
     # Other actions on the page are not counted against it.
     assert location(post("roles", roles="sfa.teacher")) == page
 

@@ -34,9 +34,9 @@ def _people(n: int) -> list[NewUser]:
     return [NewUser(f"P{i}", "Person", f"p{i}@example.org", ("sfa.teacher",)) for i in range(n)]
 
 
-def _settings(app) -> management.Settings:
+def _settings(app) -> management.ManagementSettings:
     settings = app.extensions["idp.settings"]
-    return management.Settings(
+    return management.ManagementSettings(
         settings.catalogue, settings.auth.temporary_password_ttl, settings.auth.password_reset_ttl
     )
 

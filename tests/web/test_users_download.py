@@ -6,7 +6,7 @@ import csv
 import io
 
 from idp.domain import audit, users
-from idp.web.csv_import import FORMULA_START, parse, preview
+from idp.web.organisation.csv_import import FORMULA_START, parse, preview
 from tests.journeys import location, page_text, sign_in, upload_csv
 
 

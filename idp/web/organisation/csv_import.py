@@ -38,7 +38,13 @@ from idp.errors import DomainError
 from idp.extensions import db
 from idp.models import Organisation, User
 from idp.security import serializer
-from idp.web.organisation import bp, list_query, managed_org, management_settings
+from idp.web.organisation.blueprint import bp
+from idp.web.organisation.common import (
+    app_catalogue,
+    list_query,
+    managed_org,
+    management_settings,
+)
 
 COLUMNS = ("first_name", "last_name", "email", "roles")
 DOWNLOAD_COLUMNS = (*COLUMNS, "status", "last_sign_in_utc")
@@ -170,7 +176,7 @@ def _unpack(token: str) -> list[NewUser]:
 @bp.route("/<code>/users/import", methods=["GET", "POST"])
 def import_users(code: str) -> Any:
     org = managed_org(code)
-    catalogue = current_app.extensions["idp.settings"].catalogue
+    catalogue = app_catalogue()
     error = None
     if request.method == "POST" and "batch" in request.form:
         people = _unpack(request.form["batch"])
@@ -267,7 +273,7 @@ def download_users(code: str) -> Any:
     in the import's columns (roles by name, so the file can be edited and imported
     elsewhere) plus status and last sign-in. Personal data: never cached, and audited."""
     org = managed_org(code)
-    names = {r.key: r.name for r in current_app.extensions["idp.settings"].catalogue.roles}
+    names = {r.key: r.name for r in app_catalogue().roles}
     out = io.StringIO()
     out.write("\ufeff")  # UTF-8 with a byte-order mark: spreadsheets then read accents right
     writer = csv.writer(out, quoting=csv.QUOTE_ALL)

@@ -1,16 +1,17 @@
 """The words of My Organisation's actions with consequences: the question asked before
-(``idp.web.confirmation``) and the notice after, saying what the action affects."""
+(``confirmation``) and the notice after, saying what the action affects.
+
+A question for an action on a person raises the refusal the action would raise, so nothing is
+asked that would be refused."""
 
 from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from idp.catalogue import Catalogue
 from idp.domain import management, suspensions
 from idp.models import Organisation, User
-from idp.web.confirmation import Question
-
-CONFIRMED = ("suspend", "restore", "password")
+from idp.web.organisation.confirmation import Question
+from idp.web.organisation.invitations import Invited
 
 
 def suspension_effect(reach: suspensions.Scope, org: Organisation, user: User) -> str:
@@ -28,48 +29,53 @@ def suspension_effect(reach: suspensions.Scope, org: Organisation, user: User) -
     )
 
 
-def question(
-    actor: User, org: Organisation, user: User, action: str, settings: management.Settings
+def suspend_question(
+    actor: User, org: Organisation, user: User, settings: management.ManagementSettings
 ) -> Question:
-    """The question before ``action`` (one of ``CONFIRMED``); raises the refusal the action
-    would raise, so nothing is asked that would be refused."""
-    catalogue: Catalogue = settings.catalogue
     name = user.name
-    if action == "suspend":
-        reach = suspensions.check_suspendable(actor, org, user, catalogue)
-        lines = [suspension_effect(reach, org, user)]
-        if reach == "account":
-            lines.append(_("Every service they have signed in to is told to sign them out."))
-        else:
-            lines.append(
-                _(
-                    "They hold no roles at %(centre)s while suspended, and services stop"
-                    " accepting their sign-in for %(centre)s.",
-                    centre=org.code,
-                )
+    reach = suspensions.check_suspendable(actor, org, user, settings.catalogue)
+    lines = [suspension_effect(reach, org, user)]
+    if reach == "account":
+        lines.append(_("Every service they have signed in to is told to sign them out."))
+    else:
+        lines.append(
+            _(
+                "They hold no roles at %(centre)s while suspended, and services stop"
+                " accepting their sign-in for %(centre)s.",
+                centre=org.code,
             )
-        lines.append(_("Their roles are kept, for when they are restored."))
-        return Question(
-            _("Suspend %(name)s?", name=name), lines, _("Yes, suspend %(name)s", name=name)
         )
-    if action == "restore":
-        reach = suspensions.check_restorable(actor, org, user, catalogue)
-        if reach == "membership":
-            lines = [
-                _(
-                    "%(name)s can use %(centre)s's services again, with the roles they held there.",
-                    name=name,
-                    centre=org.code,
-                )
-            ]
-        else:
-            lines = [_("%(name)s can sign in again, with the roles they held.", name=name)]
-        return Question(
-            _("Restore %(name)s?", name=name),
-            lines,
-            _("Yes, restore %(name)s", name=name),
-            warning=False,
-        )
+    lines.append(_("Their roles are kept, for when they are restored."))
+    return Question(_("Suspend %(name)s?", name=name), lines, _("Yes, suspend %(name)s", name=name))
+
+
+def restore_question(
+    actor: User, org: Organisation, user: User, settings: management.ManagementSettings
+) -> Question:
+    name = user.name
+    reach = suspensions.check_restorable(actor, org, user, settings.catalogue)
+    if reach == "membership":
+        lines = [
+            _(
+                "%(name)s can use %(centre)s's services again, with the roles they held there.",
+                name=name,
+                centre=org.code,
+            )
+        ]
+    else:
+        lines = [_("%(name)s can sign in again, with the roles they held.", name=name)]
+    return Question(
+        _("Restore %(name)s?", name=name),
+        lines,
+        _("Yes, restore %(name)s", name=name),
+        warning=False,
+    )
+
+
+def password_question(
+    actor: User, org: Organisation, user: User, settings: management.ManagementSettings
+) -> Question:
+    name = user.name
     management.check_password_reset(actor, org, user)
     return Question(
         _("Send %(name)s a password reset link?", name=name),
@@ -135,6 +141,24 @@ def transfer_question(service: str, client_id: str, user: User, to: User) -> Que
         _("Yes, transfer to %(to)s", to=to.name),
         warning=False,
         hidden={"client_id": client_id, "to": to.sub},
+    )
+
+
+def withdraw_question(org: Organisation, invited: Invited) -> Question:
+    """The question before withdrawing an invitation (to join, or of a member who never
+    activated)."""
+    return Question(
+        title=_("Withdraw the invitation to %(name)s?", name=invited.name),
+        consequences=[
+            _(
+                "The invitation sent to %(email)s stops working: they cannot join"
+                " %(centre)s with it.",
+                email=invited.email,
+                centre=org.code,
+            ),
+            _("You can invite them again later."),
+        ],
+        yes=_("Yes, withdraw the invitation to %(name)s", name=invited.name),
     )
 
 
