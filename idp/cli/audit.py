@@ -40,6 +40,5 @@ def audit_export(
 
     f = audit.Filter(action=action, since=moment(since, "since"), until=moment(until, "until"))
     organisation_id = organisations.get_by_code(org_code).id if org_code else None
-    for event in audit.stream(f):
-        if organisation_id is None or event["organisation_id"] == organisation_id:
-            click.echo(json.dumps(event, separators=(",", ":"), default=str))
+    for event in audit.stream(f, organisation_id=organisation_id):
+        click.echo(json.dumps(event, separators=(",", ":"), default=str))

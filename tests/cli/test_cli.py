@@ -506,3 +506,33 @@ def test_clients_id_token_alg_needs_a_key_and_sets_how_id_tokens_are_signed(run,
     assert created["id_token_signed_response_alg"] == "ES256"
     result = run("clients", "id-token-alg", registered.client_id, "--json")
     assert json.loads(result.output)["id_token_signed_response_alg"] is None
+
+
+def test_orgs_list_reads_a_fixed_number_of_statements_however_many_centres(run, make, app):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def listing(count_from: int, count: int) -> tuple[list, int]:
+        for n in range(count_from, count_from + count):
+            org = make.org(f"LS{n:03d}")
+            make.exams_officer(org, f"officer{n}@example.org")
+        db.session.commit()
+        statements: list[str] = []
+
+        def note(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", note)  # the command's engine too
+        try:
+            result = run("orgs", "list", "--json")
+        finally:
+            event.remove(Engine, "before_cursor_execute", note)
+        return json.loads(result.output), len(statements)
+
+    few, with_few = listing(100, 3)
+    many, with_many = listing(200, 30)
+    assert len(many) == len(few) + 30
+    assert {"code": "LS200", "exams_officer": "officer200@example.org"}.items() <= next(
+        o for o in many if o["code"] == "LS200"
+    ).items()
+    assert with_many == with_few  # 33 centres cost what 3 do

@@ -196,3 +196,25 @@ def test_the_person_filter_shows_what_they_did_and_what_was_done_to_them_here_on
     for address in ("stranger@example.org", "nobody@example.org"):
         text = page_text(officer_browser.get(f"/organisation/AA101/audit?person={address}"))
         assert ">No events.</td>" in text and _count(text) == 0
+
+
+def test_the_export_streams_every_event_once_by_position_and_by_centre(officer_browser, make):
+    aa101 = organisations.get_by_code("AA101")
+    other = make.org("ZZ998")
+    start = clock.now() + timedelta(hours=1)
+    same_moment = start + timedelta(minutes=5)
+    rows = [_event(n, same_moment, organisation_id=aa101.id) for n in range(1, 8)]
+    rows += [
+        _event(n, start + timedelta(minutes=n), organisation_id=aa101.id) for n in range(8, 12)
+    ]
+    rows += [
+        _event(n, start + timedelta(minutes=n), organisation_id=other.id) for n in range(12, 15)
+    ]
+    _fill(rows)
+    since = audit.Filter(since=start)
+    # Batches of three: a batch ends among the seven events of one moment.
+    ips = [e["ip"] for e in audit.stream(since, batch=3, organisation_id=aa101.id)]
+    expected = [r["ip"] for r in sorted(rows[:11], key=lambda r: r["at"])]  # stable: id order
+    assert ips == expected
+    everywhere = [e["ip"] for e in audit.stream(since, batch=3)]
+    assert sorted(everywhere) == sorted(r["ip"] for r in rows) and len(everywhere) == 14
