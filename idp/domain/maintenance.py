@@ -8,13 +8,19 @@ on several instances at once is safe (the second run finds nothing), and nothing
 matter is touched — a rotated refresh token is kept until its grant's own expiry, so its replay
 is still caught, and a used authorization code until every token issued from it has expired.
 
-It deletes in batches of ``BATCH`` rows, each in a transaction of its own: on SQLite a delete
-holds the database's one write lock until it commits, so a sign-in waits at most for one batch,
-never for a million expired tokens at once (and PostgreSQL keeps its transactions short).
+It deletes in batches, each in a transaction of its own. PostgreSQL locks only the rows a
+batch deletes: ``BATCH`` rows keep its transactions short. SQLite has one write lock for the
+whole database, held by a batch until it commits, and a writer waiting for it (a sign-in)
+sleeps between its tries, up to 100 ms apart: so on SQLite a batch is ``SQLITE_BATCH`` rows
+(about 30 ms of the lock with the tokens table's indexes) and the purge then pauses
+``SQLITE_PAUSE`` so that waiting writers go first. A sign-in during a purge of a million
+expired tokens then waits tens of milliseconds at most (bench/scale.py measures it); the purge
+takes minutes instead of seconds, which a nightly job can afford.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -38,8 +44,10 @@ from idp.models import (
 )
 
 GRACE = timedelta(days=1)
-# Rows per transaction: a few milliseconds of the write lock each.
+# Rows per transaction, and on SQLite the pause after each (see the module's docstring).
 BATCH = 2000
+SQLITE_BATCH = 200
+SQLITE_PAUSE = 0.05
 # An import's summary names the people it added; the audit log keeps the record after this.
 KEEP_IMPORTS = timedelta(days=7)
 # An invitation to join, once accepted, declined or withdrawn (its events carry its typed name).
@@ -47,9 +55,18 @@ KEEP_IMPORTS = timedelta(days=7)
 KEEP_ANSWERED_INVITATIONS = timedelta(days=30)
 
 
-def purge(settings: Settings, batch: int = BATCH) -> dict[str, int]:
+def purge(
+    settings: Settings, batch: int | None = None, pause: float | None = None
+) -> dict[str, int]:
     """Delete what expired before ``now - GRACE`` (codes: before their tokens could have),
-    ``batch`` rows per transaction, committing each; returns how many rows of each kind went."""
+    ``batch`` rows per transaction, committing each and then pausing ``pause`` seconds (by
+    default, what suits the database: see the module's docstring); returns how many rows of
+    each kind went."""
+    sqlite = db.engine.dialect.name == "sqlite"
+    if batch is None:
+        batch = SQLITE_BATCH if sqlite else BATCH
+    if pause is None:
+        pause = SQLITE_PAUSE if sqlite else 0.0
     now = clock.now()
     cutoff = now - GRACE
     codes_cutoff = now - timedelta(seconds=settings.oidc.refresh_token_ttl) - GRACE
@@ -82,12 +99,14 @@ def purge(settings: Settings, batch: int = BATCH) -> dict[str, int]:
         # The throttles' counts (rate_limits.storage_uri = "database://"), in epoch seconds.
         "throttle_counts": (ThrottleCount, ThrottleCount.expires_at < cutoff.timestamp()),
     }
-    return {name: _in_batches(model, where, batch) for name, (model, where) in expired.items()}
+    return {
+        name: _in_batches(model, where, batch, pause) for name, (model, where) in expired.items()
+    }
 
 
-def _in_batches(model: Any, where: ColumnElement[bool], batch: int) -> int:
+def _in_batches(model: Any, where: ColumnElement[bool], batch: int, pause: float) -> int:
     """Delete the rows of ``model`` matching ``where``, ``batch`` at a time (chosen by primary
-    key), committing after each; how many went."""
+    key), committing after each and pausing ``pause`` seconds before the next; how many went."""
     (key,) = inspect(model).primary_key
     total = 0
     while True:
@@ -100,3 +119,5 @@ def _in_batches(model: Any, where: ColumnElement[bool], batch: int) -> int:
         total += deleted
         if deleted < batch:
             return total
+        if pause:
+            time.sleep(pause)  # a real pause: other processes' writers take the lock meanwhile
