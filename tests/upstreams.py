@@ -62,6 +62,9 @@ class OpenIDUpstream:
                 self.issuer + "/login", data=form, allow_redirects=False, timeout=10
             )
             location = response.headers["Location"]
+            if location.startswith("/authorize/resume?"):  # the sign-in hands back by redirect
+                resumed = browser.get(self.issuer + location, allow_redirects=False, timeout=10)
+                location = resumed.headers["Location"]
         assert location.startswith(OUR_ISSUER + "/login/with/"), location
         return location.removeprefix(OUR_ISSUER)
 

@@ -48,6 +48,7 @@ from idp.security import passwords as hasher
 from idp.web.auth import backoff_policy, code_policy, failed_from, known_device
 from idp.web.device_names import signed_in_devices
 from idp.web.forms import field, mask_email, new_password_errors
+from idp.web.transaction import transaction
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 EMAIL_CHANGE = "email_change"
@@ -72,7 +73,7 @@ def current_password_refused(wrong: str) -> str | None:
     (``sign_in.failed``, counted by the same back-off), so whoever holds a stolen session
     guesses no faster here than on the sign-in page; while the back-off lasts even the right
     one is refused (``sign_in.throttled``, which does not lengthen the wait). The event is
-    committed here, before the page does anything else, so a refused action still counts.
+    committed here, in its own transaction before the page's, so a refused action still counts.
     """
     user = current_user._get_current_object()
     waiting = throttling.wait_remaining(user, backoff_policy(), known_device=known_device(user))
@@ -80,15 +81,15 @@ def current_password_refused(wrong: str) -> str | None:
         password = (request.form.get("current_password") or "")[: passwords.MAX_PASSWORD_LENGTH]
         if hasher().verify(user.password_hash, password):
             return None
-    audit.record(
-        "sign_in.throttled" if waiting else "sign_in.failed",
-        actor=user,
-        ip=request.remote_addr,
-        reason="current_password",
-        page=request.endpoint,
-        **failed_from(user),
-    )
-    db.session.commit()
+    with transaction():
+        audit.record(
+            "sign_in.throttled" if waiting else "sign_in.failed",
+            actor=user,
+            ip=request.remote_addr,
+            reason="current_password",
+            page=request.endpoint,
+            **failed_from(user),
+        )
     if not waiting:
         return wrong
     minutes = ceil(waiting / 60)
@@ -133,10 +134,13 @@ def download_data() -> Any:
     """A copy of what the service holds about the signed-in person, as a JSON file."""
     catalogue = current_app.extensions["idp.settings"].catalogue
     data = personal_data.export(current_user, catalogue)
-    audit.record(
-        "user.data_downloaded", actor=current_user, target_type="user", target_id=current_user.sub
-    )
-    db.session.commit()
+    with transaction():
+        audit.record(
+            "user.data_downloaded",
+            actor=current_user,
+            target_type="user",
+            target_id=current_user.sub,
+        )
     response = current_app.response_class(
         json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json"
     )
@@ -149,17 +153,15 @@ def download_data() -> Any:
 
 @bp.post("/name")
 def change_name() -> Any:
-    try:
+    with transaction(InvalidInput) as tx:
         users.rename(
             current_user, field(request.form, "given_name"), field(request.form, "family_name")
         )
-    except InvalidInput as exc:
-        db.session.rollback()
-        field_id = "family_name" if "last name" in exc.message else "given_name"
+    if tx.error is not None:
+        field_id = "family_name" if "last name" in tx.error.message else "given_name"
         return render_template(
-            "account/personal.html", errors=[(field_id, exc.message)], section="personal"
+            "account/personal.html", errors=[(field_id, tx.error.message)], section="personal"
         ), 400
-    db.session.commit()
     flash(_("Your name has been changed."), "success")
     return redirect(url_for("account.personal"))
 
@@ -175,11 +177,11 @@ def change_password() -> Any:
         else:
             errors = new_password_errors(current_user, request.form, auth)
         if not errors:
-            passwords.set_password(current_user, request.form["password"])
-            ended = passwords.sign_out_everywhere(
-                current_user, keep_sid=current_user.auth_session.sid
-            )
-            db.session.commit()
+            with transaction():
+                passwords.set_password(current_user, request.form["password"])
+                ended = passwords.sign_out_everywhere(
+                    current_user, keep_sid=current_user.auth_session.sid
+                )
             _refresh_browser_session()
             if ended:
                 message = ngettext(
@@ -207,21 +209,18 @@ def add_email() -> Any:
             section="personal",
             new_email=field(request.form, "email"),
         ), 400
-    try:
+    with transaction(DomainError) as tx:
         address = emails.start_adding(current_user, field(request.form, "email"), code_policy())
-    except TooSoon as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if isinstance(tx.error, TooSoon):
+        flash(tx.error.message, "warning")
         return redirect(url_for("account.personal"))
-    except DomainError as exc:
-        db.session.rollback()
+    if tx.error is not None:
         return render_template(
             "account/personal.html",
-            errors=[("email", exc.message)],
+            errors=[("email", tx.error.message)],
             section="personal",
             new_email=field(request.form, "email"),
         ), 400
-    db.session.commit()
     session[EMAIL_CHANGE] = {"purpose": "add_email", "address": address}
     return redirect(url_for("account.verify_email"))
 
@@ -229,28 +228,23 @@ def add_email() -> Any:
 @bp.post("/emails/primary")
 def make_primary() -> Any:
     address = field(request.form, "email", 254)
-    try:
+    with transaction(DomainError) as tx:
         emails.start_making_primary(current_user, address, code_policy())
-    except TooSoon:
-        db.session.rollback()  # the code sent a moment ago still works
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None and not isinstance(tx.error, TooSoon):
+        # (TooSoon: the code sent a moment ago still works.)
+        flash(tx.error.message, "warning")
         return redirect(url_for("account.personal"))
-    db.session.commit()
     session[EMAIL_CHANGE] = {"purpose": "change_primary", "address": address}
     return redirect(url_for("account.verify_email"))
 
 
 @bp.post("/emails/remove")
 def remove_email() -> Any:
-    try:
+    with transaction(DomainError) as tx:
         emails.remove(current_user, field(request.form, "email", 254))
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
     else:
-        db.session.commit()
         flash(_("The email address has been removed from your account."), "success")
     return redirect(url_for("account.personal"))
 
@@ -258,13 +252,11 @@ def remove_email() -> Any:
 @bp.post("/emails/change/cancel")
 def cancel_address_change() -> Any:
     """The person stops a change of their main address that someone else asked for."""
-    try:
+    with transaction(DomainError) as tx:
         address_changes.cancel(current_user, by=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
     else:
-        db.session.commit()
         flash(
             _(
                 "The change has been cancelled. %(email)s stays your main email address.",
@@ -283,30 +275,28 @@ def verify_email() -> Any:
     purpose, address = change["purpose"], change["address"]
     error = notice = None
     if request.method == "POST" and request.form.get("action") == "resend":
-        try:
+        with transaction(DomainError) as tx:
             if purpose == "add_email":
                 emails.start_adding(current_user, address, code_policy())
             else:
                 emails.start_making_primary(current_user, address, code_policy())
+        if tx.error is not None:
+            error = tx.error.message
+        else:
             notice = _("We have sent you a new code. Codes sent earlier no longer work.")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc.message
     elif request.method == "POST":
         code = request.form.get("code") or ""
-        try:
-            if purpose == "add_email":
-                emails.finish_adding(current_user, address, code, code_policy())
-                message = _("%(address)s has been added to your account.", address=address)
-            else:
-                emails.finish_making_primary(current_user, address, code, code_policy())
-                message = _("%(address)s is now your main email address.", address=address)
-        except DomainError as exc:
-            db.session.commit()  # a wrong attempt counts
-            error = exc.message
-        else:
-            db.session.commit()
+        with transaction():
+            try:
+                if purpose == "add_email":
+                    emails.finish_adding(current_user, address, code, code_policy())
+                    message = _("%(address)s has been added to your account.", address=address)
+                else:
+                    emails.finish_making_primary(current_user, address, code, code_policy())
+                    message = _("%(address)s is now your main email address.", address=address)
+            except DomainError as exc:
+                error = exc.message  # a wrong attempt counts: committed
+        if error is None:
             session.pop(EMAIL_CHANGE, None)
             flash(message, "success")
             return redirect(url_for("account.personal"))
@@ -363,13 +353,11 @@ def setup_totp() -> Any:
         # Whoever holds a stolen session must not be able to lock the owner out.
         errors.append(("current_password", refused))
     elif request.method == "POST":
-        try:
+        with transaction(DomainError) as tx:
             codes = totp.enable(current_user, secret, request.form.get("code") or "")
-        except DomainError as exc:
-            db.session.rollback()
-            errors.append(("code", exc.message))
+        if tx.error is not None:
+            errors.append(("code", tx.error.message))
         else:
-            db.session.commit()
             session.pop(TOTP_SETUP, None)
             _refresh_browser_session()
             return render_template("account/recovery_codes.html", codes=codes, section="security")
@@ -390,8 +378,8 @@ def remove_totp() -> Any:
         flash(refused, "warning")
         return redirect(url_for("account.security"))
     auth = _auth()
-    totp.disable(current_user)
-    db.session.commit()
+    with transaction():
+        totp.disable(current_user)
     message = _("Your authenticator app has been removed.")
     if auth.password_min_length > auth.password_min_length_with_totp:
         message += " " + _(
@@ -412,14 +400,14 @@ def new_recovery_codes() -> Any:
     if refused:
         flash(refused, "warning")
         return redirect(url_for("account.security"))
-    codes = totp.new_recovery_codes(current_user)
-    audit.record(
-        "user.recovery_codes_replaced",
-        actor=current_user,
-        target_type="user",
-        target_id=current_user.sub,
-    )
-    db.session.commit()
+    with transaction():
+        codes = totp.new_recovery_codes(current_user)
+        audit.record(
+            "user.recovery_codes_replaced",
+            actor=current_user,
+            target_type="user",
+            target_id=current_user.sub,
+        )
     return render_template("account/recovery_codes.html", codes=codes, section="security")
 
 
@@ -434,22 +422,22 @@ def end_session() -> Any:
         abort(404)
     if target.sid == current_user.auth_session.sid:
         abort(400)
-    sessions.end(target)
-    db.session.commit()
+    with transaction():
+        sessions.end(target)
     flash(_("That device has been signed out."), "success")
     return redirect(url_for("account.security"))
 
 
 @bp.post("/security/sign-out-everywhere")
 def sign_out_everywhere() -> Any:
-    passwords.sign_out_everywhere(current_user)
-    audit.record(
-        "user.signed_out_everywhere",
-        actor=current_user,
-        target_type="user",
-        target_id=current_user.sub,
-    )
-    db.session.commit()
+    with transaction():
+        passwords.sign_out_everywhere(current_user)
+        audit.record(
+            "user.signed_out_everywhere",
+            actor=current_user,
+            target_type="user",
+            target_id=current_user.sub,
+        )
     logout_user()
     session.clear()
     flash(_("You have been signed out on every device, including this one."), "success")
@@ -468,8 +456,8 @@ def apps() -> Any:
 
 @bp.post("/apps/revoke")
 def revoke_app() -> Any:
-    consents.revoke(current_user, field(request.form, "client_id", 64))
-    db.session.commit()
+    with transaction():
+        consents.revoke(current_user, field(request.form, "client_id", 64))
     flash(_("The service no longer has access to your account."), "success")
     return redirect(url_for("account.apps"))
 

@@ -21,6 +21,7 @@ from idp.errors import Conflict, LinkInvalid
 from idp.extensions import db
 from idp.models import Organisation
 from idp.web.organisation.common import management_settings
+from idp.web.transaction import transaction
 
 bp = Blueprint("address", __name__, url_prefix="/email-change")
 LINK_TOKEN = "address_change_token"
@@ -55,18 +56,18 @@ def confirm() -> Any:
     except LinkInvalid as exc:
         return _cannot(exc.message)
     if request.method == "POST":
+        conflict: Conflict | None = None
         try:
-            user, invited = management.confirm_email_change(change, management_settings())
-            db.session.commit()
-        except LinkInvalid as exc:
-            db.session.rollback()
-            return _cannot(exc.message)
-        except Conflict as exc:
-            db.session.commit()  # the link is spent all the same
-            return _cannot(exc.message)
+            with transaction(LinkInvalid) as tx:
+                try:
+                    user, invited = management.confirm_email_change(change, management_settings())
+                except Conflict as exc:
+                    conflict = exc  # the link is spent all the same: committed
         except IntegrityError:  # taken at this very moment by another change
-            db.session.rollback()
             return _cannot(str(address_changes.TAKEN))
+        refusal = tx.error or conflict
+        if refusal is not None:
+            return _cannot(refusal.message)
         session.pop(LINK_TOKEN, None)
         return render_template("address/done.html", address=user.email, invited=invited)
     by = address_changes.requested_by(change)

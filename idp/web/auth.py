@@ -36,12 +36,12 @@ from idp.errors import (
     TemporaryPasswordExpired,
     TooSoon,
 )
-from idp.extensions import db
 from idp.models import User, UserStatus
 from idp.oidc import interactions
 from idp.oidc.interactions import ParkedRequest
 from idp.web import devices, pending
 from idp.web.forms import field, mask_email, new_password_errors, safe_next
+from idp.web.transaction import transaction
 
 bp = Blueprint("auth", __name__)
 
@@ -86,38 +86,39 @@ def login() -> Any:
     if request.method == "POST":
         email = field(request.form, "email", 254)
         password = request.form.get("password") or ""
-        try:
+        with transaction(InvalidCredentials, TemporaryPasswordExpired) as tx:
             user = users.authenticate(
                 email, password, backoff=backoff_policy(), known_device=known_device
             )
-        except (InvalidCredentials, TemporaryPasswordExpired) as exc:
-            db.session.rollback()
-            known = users.find_by_email(email)
-            audit.record(
-                # A try inside the wait is not another failure: the wait does not grow.
-                "sign_in.throttled" if isinstance(exc, AccountThrottled) else "sign_in.failed",
-                actor=known,
-                actor_label="" if known else "unknown",
-                ip=request.remote_addr,
-                reason=type(exc).__name__,
-                **failed_from(known),
-            )
-            db.session.commit()
-            error = exc.message
-        else:
             return after_password(user, interaction.id if interaction else None, next_url)
+        failure = tx.error
+        if failure is not None:
+            with transaction():  # a second one on purpose: the failure is kept, the attempt not
+                known = users.find_by_email(email)
+                audit.record(
+                    # A try inside the wait is not another failure: the wait does not grow.
+                    "sign_in.throttled"
+                    if isinstance(failure, AccountThrottled)
+                    else "sign_in.failed",
+                    actor=known,
+                    actor_label="" if known else "unknown",
+                    ip=request.remote_addr,
+                    reason=type(failure).__name__,
+                    **failed_from(known),
+                )
+            error = failure.message
     return interactions.login_page(interaction, email, error, next_url)
 
 
 def after_password(user: User, ix: str | None, next_url: str | None) -> Any:
-    """The password was right: go to the account's next step, or finish signing in."""
+    """The password was right: go to the account's next step, or finish signing in (in the
+    caller's transaction)."""
     auth = _auth()
     pending.clear()
     if user.must_change_password:
         pending.begin(
             user, pending.SET_PASSWORD, auth.pending_sign_in_ttl, ix=ix, next_url=next_url
         )
-        db.session.commit()
         return redirect(url_for("auth.set_password"))
     if user.status == UserStatus.INVITED:
         return ask_for_code(user, "activation", ix, next_url)
@@ -129,14 +130,14 @@ def after_first_factor(
 ) -> Any:
     """A first factor (a password, a connected account: ``amr``) was right: the authenticator
     app, then a new device's emailed code, as the account and the configuration ask; then in.
-    ``second_steps=False`` (an upstream trusted alone) goes straight in."""
+    ``second_steps=False`` (an upstream trusted alone) goes straight in. The caller's
+    transaction commits what the steps write."""
     auth = _auth()
     pending.clear()
     if second_steps and user.has_totp:
         step = pending.begin(user, pending.TOTP, auth.pending_sign_in_ttl, ix=ix, next_url=next_url)
         step.amr = amr
         pending.save(step)
-        db.session.commit()
         return redirect(url_for("auth.totp_step"))
     policy = auth.new_device_verification
     if second_steps and (
@@ -156,7 +157,8 @@ def ask_for_code(
     decoy_for: str = "",
     amr: list[str] | None = None,
 ) -> Any:
-    """Email a code (unless ``decoy_for``: see Pending.decoy) and go to the page that asks."""
+    """Email a code (unless ``decoy_for``: see Pending.decoy) and go to the page that asks; the
+    caller's transaction commits the code (the email leaves only once it is committed)."""
     step = pending.begin(
         user, pending.VERIFY, _auth().pending_sign_in_ttl, ix=ix, next_url=next_url
     )
@@ -174,7 +176,6 @@ def ask_for_code(
             # than that one was sent now, and offers another once allowed.
             step.earlier_code = True
             pending.save(step)
-    db.session.commit()
     return redirect(url_for("auth.verify"))
 
 
@@ -208,10 +209,11 @@ def set_password() -> Any:
     if request.method == "POST":
         errors = new_password_errors(user, request.form, auth)
         if not errors:
-            passwords.set_password(
-                user, request.form["password"], notify=user.status != UserStatus.INVITED
-            )
-            return after_password(user, step.ix, step.next)
+            with transaction():
+                passwords.set_password(
+                    user, request.form["password"], notify=user.status != UserStatus.INVITED
+                )
+                return after_password(user, step.ix, step.next)
     min_length = passwords.min_length_for(user, auth)
     return render_template("auth/set_password.html", errors=errors, min_length=min_length)
 
@@ -228,36 +230,38 @@ def verify() -> Any:
     # for it but never sent: the resend interval, the attempt cap and the expiry answer alike,
     # and even a lucky guess is refused.
     if request.method == "POST" and request.form.get("action") == "resend":
-        try:
-            address = (step.address if step.decoy else user.email) or ""
-            verification.issue(user, step.purpose, address, code_policy(), send=not step.decoy)
-            notice = _("We have sent you a new code. Codes sent earlier no longer work.")
-            step.earlier_code = False
-            pending.save(step)
-        except TooSoon as exc:
-            error = exc.message
-        db.session.commit()
+        with transaction():
+            try:
+                address = (step.address if step.decoy else user.email) or ""
+                verification.issue(user, step.purpose, address, code_policy(), send=not step.decoy)
+                notice = _("We have sent you a new code. Codes sent earlier no longer work.")
+                step.earlier_code = False
+                pending.save(step)
+            except TooSoon as exc:
+                error = exc.message
     elif request.method == "POST" and step.decoy:
-        try:
-            verification.check(user, step.purpose, request.form.get("code") or "", code_policy())
-            error = CodeInvalid().message
-        except DomainError as exc:
-            error = exc.message
-        db.session.commit()  # the wrong attempt counts, as below
+        with transaction():  # the wrong attempt counts, as below
+            try:
+                verification.check(
+                    user, step.purpose, request.form.get("code") or "", code_policy()
+                )
+                error = CodeInvalid().message
+            except DomainError as exc:
+                error = exc.message
     elif request.method == "POST":
-        try:
-            address = verification.check(
-                user, step.purpose, request.form.get("code") or "", code_policy()
-            )
-        except DomainError as exc:
-            db.session.commit()  # the wrong attempt counts
-            error = exc.message
-        else:
-            if step.purpose in ("activation", "signup"):
-                users.activate(user, address)
-            return signed_in(
-                user, interactions.get(step.ix), step.next, step.amr, emailed_code=True
-            )
+        with transaction():
+            try:
+                address = verification.check(
+                    user, step.purpose, request.form.get("code") or "", code_policy()
+                )
+            except DomainError as exc:
+                error = exc.message  # the wrong attempt counts: committed
+            else:
+                if step.purpose in ("activation", "signup"):
+                    users.activate(user, address)
+                return signed_in(
+                    user, interactions.get(step.ix), step.next, step.amr, emailed_code=True
+                )
     address = step.address or verification.sent_to(user, step.purpose) or user.email or ""
     # Only after the account's password (a decoy never has an earlier code): a stranger
     # learns nothing from when a code was sent.
@@ -293,19 +297,16 @@ def totp_step() -> Any:
             else _("Too many wrong codes. Wait 15 minutes, then try again.")
         )
     elif request.method == "POST":
-        try:
+        with transaction(DomainError) as tx:
             if use_recovery:
                 totp.use_recovery_code(user, request.form.get("code") or "")
             else:
                 totp.verify(user, request.form.get("code") or "")
-        except DomainError as exc:
-            db.session.rollback()
-            audit.record("sign_in.second_factor_failed", actor=user, ip=request.remote_addr)
-            db.session.commit()
-            error = exc.message
-        else:
-            amr = [*step.amr, "otp", "mfa"]
-            return signed_in(user, interactions.get(step.ix), step.next, amr)
+            return signed_in(user, interactions.get(step.ix), step.next, [*step.amr, "otp", "mfa"])
+        if tx.error is not None:
+            with transaction():  # a second one on purpose: the failure is kept, the attempt not
+                audit.record("sign_in.second_factor_failed", actor=user, ip=request.remote_addr)
+            error = tx.error.message
     return render_template("auth/totp.html", error=error, use_recovery=use_recovery)
 
 
@@ -331,7 +332,8 @@ def signed_in(
     emailed_code: bool = False,
 ) -> Any:
     """Open (or, for the same user, refresh) the sign-in session and carry on. ``emailed_code``:
-    an emailed code was entered too (the audit log says so; ``amr`` does not, see README)."""
+    an emailed code was entered too (the audit log says so; ``amr`` does not, see README).
+    The caller's transaction commits the session before the response leaves."""
     ttl = _auth().session_ttl
     current = current_user.auth_session if current_user.is_authenticated else None
     if current is not None and current.user_id == user.id:
@@ -353,7 +355,6 @@ def signed_in(
     audit.record("sign_in.succeeded", actor=user, ip=request.remote_addr, amr=amr, **steps)
     if interaction is not None:
         interactions.mark_signed_in(interaction, auth_session.sid)
-    db.session.commit()
     response: Any
     if interaction is not None:
         # Back to the authorization endpoint, which carries on with the parked request.

@@ -29,13 +29,13 @@ from idp import clock, throttle
 from idp.config import Upstream
 from idp.domain import audit, connected, users
 from idp.errors import DomainError
-from idp.extensions import db
 from idp.models import UserStatus
 from idp.oidc import upstream as upstreams
 from idp.oidc.upstream import UpstreamError
 from idp.web.account import current_password_refused
 from idp.web.auth import after_first_factor
 from idp.web.forms import safe_next
+from idp.web.transaction import transaction
 
 bp = Blueprint("connected", __name__)
 FLOW = "upstream_flow"
@@ -106,13 +106,11 @@ def connect(key: str) -> Any:
 @login_required
 def disconnect(key: str) -> Any:
     upstream = _upstream(key)
-    try:
+    with transaction(DomainError) as tx:
         connected.unlink(current_user, upstream.key, upstream.name)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
     else:
-        db.session.commit()
         flash(
             _("%(provider)s has been disconnected from your account.", provider=upstream.name),
             "success",
@@ -151,13 +149,11 @@ def callback(key: str) -> Any:
 def _link(upstream: Upstream, identity: connected.Identity, flow: dict[str, Any]) -> Any:
     if not current_user.is_authenticated or current_user.sub != flow.get("user"):
         return _problem(upstream, _("You are no longer signed in. Sign in and try again."))
-    try:
+    with transaction(DomainError) as tx:
         connected.link(current_user, identity, upstream.name)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
     else:
-        db.session.commit()
         flash(
             _(
                 "%(provider)s is connected. You can now sign in with %(provider)s.",
@@ -169,26 +165,26 @@ def _link(upstream: Upstream, identity: connected.Identity, flow: dict[str, Any]
 
 
 def _sign_in(upstream: Upstream, identity: connected.Identity, flow: dict[str, Any]) -> Any:
-    found = connected.account_for(identity)
-    if found is not None and found[0].status == UserStatus.ACTIVE:
-        user, connection = found
-        connected.signed_in_with(connection)
-        return after_first_factor(
-            user,
-            flow.get("ix"),
-            safe_next(flow.get("next")),
-            ["fed"],
-            second_steps=upstream.second_factor,
+    with transaction():
+        found = connected.account_for(identity)
+        if found is not None and found[0].status == UserStatus.ACTIVE:
+            user, connection = found
+            connected.signed_in_with(connection)
+            return after_first_factor(
+                user,
+                flow.get("ix"),
+                safe_next(flow.get("next")),
+                ["fed"],
+                second_steps=upstream.second_factor,
+            )
+        audit.record(
+            "sign_in.failed",
+            actor=found[0] if found else None,
+            actor_label="" if found else "unknown",
+            ip=request.remote_addr,
+            reason="upstream_not_connected" if found is None else "not_active",
+            upstream=upstream.key,
         )
-    audit.record(
-        "sign_in.failed",
-        actor=found[0] if found else None,
-        actor_label="" if found else "unknown",
-        ip=request.remote_addr,
-        reason="upstream_not_connected" if found is None else "not_active",
-        upstream=upstream.key,
-    )
-    db.session.commit()
     if found is not None:
         return _problem(upstream, _("This account cannot be used to sign in."), 403)
     # Never matched by email alone: the owner of an account with this (verified) address

@@ -77,6 +77,9 @@ def render_error(status: int, title: Any = None, message: Any = None) -> Respons
 
 
 def register(app: Flask) -> None:
+    # A page's own writes are already rolled back by its transaction (idp.web.transaction);
+    # the handlers below still roll back, for whatever ran outside one (the protocol
+    # endpoints, a read the database refused) before the error page reads the database.
     @app.errorhandler(NotFound)
     def not_found(error: NotFound) -> Response:
         # A guessed organisation or user: the same page as any unknown address.

@@ -38,7 +38,7 @@ def readyz() -> Response:
         db.session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except SQLAlchemyError:
-        db.session.rollback()
+        db.session.rollback()  # a probe, no transaction of ours: the connection is reset
         checks["database"] = "unreachable"
     try:
         settings = current_app.extensions["idp.settings"]

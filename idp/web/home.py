@@ -18,8 +18,8 @@ from idp import languages
 from idp.catalogue import Brand, Catalogue, Service
 from idp.domain import acting, joining, management
 from idp.errors import NotFound
-from idp.extensions import db
 from idp.models import Organisation, User
+from idp.web.transaction import transaction
 
 bp = Blueprint("home", __name__)
 
@@ -163,12 +163,10 @@ def change_organisation() -> Any:
         if not code:
             error = _("Select an organisation.")
         else:
-            try:
+            with transaction(NotFound) as tx:
                 org = acting.choose(current_user, current_user.auth_session, code, catalogue)
-            except NotFound:
-                db.session.rollback()
+            if tx.error is not None:
                 abort(404)
-            db.session.commit()
             flash(
                 _("You are now acting for %(code)s – %(name)s.", code=org.code, name=org.name),
                 "success",

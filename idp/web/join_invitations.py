@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from idp.domain import joining
 from idp.errors import DomainError
-from idp.extensions import db
+from idp.web.transaction import transaction
 
 bp = Blueprint("joining", __name__, url_prefix="/invitations")
 
@@ -21,13 +21,11 @@ bp = Blueprint("joining", __name__, url_prefix="/invitations")
 @login_required
 def accept(public_id: str) -> Any:
     catalogue = current_app.extensions["idp.settings"].catalogue
-    try:
+    with transaction(DomainError) as tx:
         membership = joining.accept(current_user, public_id, catalogue)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
     else:
-        db.session.commit()
         flash(
             _(
                 "You have joined %(code)s – %(name)s.",
@@ -42,13 +40,11 @@ def accept(public_id: str) -> Any:
 @bp.post("/<public_id>/decline")
 @login_required
 def decline(public_id: str) -> Any:
-    try:
+    with transaction(DomainError) as tx:
         invitation = joining.decline(current_user, public_id)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
     else:
-        db.session.commit()
         flash(
             _(
                 "You have declined the invitation from %(name)s.",

@@ -14,8 +14,8 @@ from flask_login import current_user, login_required
 
 from idp.domain import clients
 from idp.errors import DomainError, NotFound
-from idp.extensions import db
 from idp.models import Client
+from idp.web.transaction import transaction
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -48,7 +48,7 @@ def new_client() -> Any:
     catalogue = current_app.extensions["idp.settings"].catalogue
     error = error_field = None
     if request.method == "POST":
-        try:
+        with transaction(DomainError) as tx:
             client, secret = clients.create(
                 name=request.form.get("name", ""),
                 redirect_uris=_lines("redirect_uris"),
@@ -64,12 +64,9 @@ def new_client() -> Any:
                 id_token_alg=request.form.get("id_token_alg") or None,
                 signing_algorithms=_signing_algorithms(),
             )
-        except DomainError as exc:
-            db.session.rollback()
-            error, error_field = exc.message, getattr(exc, "field", None)
-        else:
-            db.session.commit()
+        if tx.error is None:
             return render_template("operator/secret.html", client=client, secret=secret)
+        error, error_field = tx.error.message, getattr(tx.error, "field", None)
     return render_template(
         "operator/new_client.html",
         error=error,
@@ -87,18 +84,16 @@ def client_view(client_id: str) -> Any:
     client = _client(client_id)
     error = error_field = None
     if request.method == "POST":
-        try:
+        with transaction(DomainError) as tx:
             clients.update_uris(
                 client,
                 _lines("redirect_uris"),
                 _lines("post_logout_redirect_uris"),
                 initiate_login_uri=request.form.get("initiate_login_uri", "").strip() or None,
             )
-        except DomainError as exc:
-            db.session.rollback()
-            error, error_field = exc.message, getattr(exc, "field", None)
+        if tx.error is not None:
+            error, error_field = tx.error.message, getattr(tx.error, "field", None)
         else:
-            db.session.commit()
             flash(_("The URIs have been saved."), "success")
             return redirect(url_for("operator.client_view", client_id=client.client_id))
     return _client_page(client, error, error_field)
@@ -125,14 +120,12 @@ def _signing_algorithms() -> list[str]:
 @bp.post("/clients/<client_id>/id-token-alg")
 def id_token_alg(client_id: str) -> Any:
     client = _client(client_id)
-    try:
+    with transaction(DomainError) as tx:
         clients.set_id_token_alg(
             client, request.form.get("id_token_alg") or None, _signing_algorithms()
         )
-    except DomainError as exc:
-        db.session.rollback()
-        return _client_page(client, exc.message, "id_token_alg")
-    db.session.commit()
+    if tx.error is not None:
+        return _client_page(client, tx.error.message, "id_token_alg")
     flash(_("The ID token signature has been saved."), "success")
     return redirect(url_for("operator.client_view", client_id=client.client_id))
 
@@ -140,14 +133,12 @@ def id_token_alg(client_id: str) -> Any:
 @bp.post("/clients/<client_id>/api")
 def api_access(client_id: str) -> Any:
     client = _client(client_id)
-    try:
+    with transaction(DomainError) as tx:
         if not client.is_public:
             clients.set_api_access(client, request.form.getlist("api_scopes"))
         clients.set_user_data_uri(client, request.form.get("user_data_uri", "").strip() or None)
-    except DomainError as exc:
-        db.session.rollback()
-        return _client_page(client, exc.message, "user_data_uri")
-    db.session.commit()
+    if tx.error is not None:
+        return _client_page(client, tx.error.message, "user_data_uri")
     flash(_("API access and the user data URI have been saved."), "success")
     return redirect(url_for("operator.client_view", client_id=client.client_id))
 
@@ -155,21 +146,19 @@ def api_access(client_id: str) -> Any:
 @bp.post("/clients/<client_id>/secret")
 def rotate_secret(client_id: str) -> Any:
     client = _client(client_id)
-    try:
+    with transaction(DomainError) as tx:
         secret = clients.rotate_secret(client)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
         return redirect(url_for("operator.client_view", client_id=client_id))
-    db.session.commit()
     return render_template("operator/secret.html", client=client, secret=secret, rotated=True)
 
 
 @bp.post("/clients/<client_id>/<any(disable, enable):action>")
 def toggle(client_id: str, action: str) -> Any:
     client = _client(client_id)
-    clients.set_disabled(client, action == "disable")
-    db.session.commit()
+    with transaction():
+        clients.set_disabled(client, action == "disable")
     if action == "disable":
         flash(_("%(client)s has been disabled.", client=client.name), "success")
     else:

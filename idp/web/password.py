@@ -25,8 +25,8 @@ from flask_login import current_user
 from idp import deferred, throttle
 from idp.domain import audit, passwords, users
 from idp.errors import InvalidInput, LinkInvalid
-from idp.extensions import db
 from idp.web.forms import NAME_LABELS, field, name_errors, new_password_errors
+from idp.web.transaction import transaction
 
 bp = Blueprint("password", __name__, url_prefix="/password")
 
@@ -66,8 +66,8 @@ def _send_reset_link(app: Flask, email: str, minutes: int, ip: str | None, langu
     with app.app_context(), force_locale(language):
         token = audit.source_ip.set(ip)
         try:
-            passwords.request_reset(users.signing_in_with(email), minutes=minutes)
-            db.session.commit()
+            with transaction():
+                passwords.request_reset(users.signing_in_with(email), minutes=minutes)
         finally:
             audit.source_ip.reset(token)
 
@@ -128,17 +128,18 @@ def reset() -> Any:
             user, request.form, auth, given
         )
         if not errors:
-            activating = passwords.reset_activates(user)
-            if naming:
-                users.rename(user, names["given_name"], names["family_name"])
-            # (Its notice greets nobody by name: the address is not verified yet.)
-            passwords.set_password(user, request.form["password"])
-            if activating and user.email:
-                # The link proves the address: the account is active now, with this password,
-                # not the temporary one nor one chosen at sign-up by someone squatting it.
-                users.activate(user, user.email)
-            passwords.sign_out_everywhere(user)
-            db.session.commit()
+            with transaction():
+                activating = passwords.reset_activates(user)
+                if naming:
+                    users.rename(user, names["given_name"], names["family_name"])
+                # (Its notice greets nobody by name: the address is not verified yet.)
+                passwords.set_password(user, request.form["password"])
+                if activating and user.email:
+                    # The link proves the address: the account is active now, with this
+                    # password, not the temporary one nor one chosen at sign-up by someone
+                    # squatting it.
+                    users.activate(user, user.email)
+                passwords.sign_out_everywhere(user)
             session.pop(RESET_TOKEN, None)
             flash(_("Your password has been changed. Sign in with your new password."), "success")
             return redirect(url_for("auth.login", email=user.email))

@@ -21,6 +21,7 @@ from idp.models import UserOrigin
 from idp.security import passwords as hasher
 from idp.web.auth import ask_for_code, code_policy
 from idp.web.forms import field, name_errors
+from idp.web.transaction import transaction
 
 bp = Blueprint("signup", __name__)
 
@@ -57,29 +58,30 @@ def signup() -> Any:
             if password != (request.form.get("confirm_password") or ""):
                 errors.append(("confirm_password", _("The passwords do not match.")))
         if not errors:
-            existing = users.find_by_email(address)
-            if existing is not None:
-                # The work a new account costs (a hash, a code and its email), so the time
-                # says nothing (tests/security/test_enumeration.py); the owner gets a notice.
-                hasher().hash(password)
-                try:
-                    verification.issue(existing, "signup", address, code_policy(), send=False)
-                except TooSoon:
-                    pass
-                with languages.of(existing):
-                    outgoing.enqueue(messages.signup_exists(to=address))
-                audit.record("user.signup_refused", target_type="user", target_id=existing.sub)
-                return ask_for_code(existing, "signup", None, None, decoy_for=address)
-            user = users.create(
-                email=address,
-                given_name=form["given_name"],
-                family_name=form["family_name"],
-                password=password,
-                password_min_length=auth.password_min_length,
-                origin=UserOrigin.SELF,
-                awaiting_verification=True,
-            )
-            return ask_for_code(user, "signup", None, None)
+            with transaction():
+                existing = users.find_by_email(address)
+                if existing is not None:
+                    # The work a new account costs (a hash, a code and its email), so the time
+                    # says nothing (tests/security/test_enumeration.py); the owner gets a notice.
+                    hasher().hash(password)
+                    try:
+                        verification.issue(existing, "signup", address, code_policy(), send=False)
+                    except TooSoon:
+                        pass
+                    with languages.of(existing):
+                        outgoing.enqueue(messages.signup_exists(to=address))
+                    audit.record("user.signup_refused", target_type="user", target_id=existing.sub)
+                    return ask_for_code(existing, "signup", None, None, decoy_for=address)
+                user = users.create(
+                    email=address,
+                    given_name=form["given_name"],
+                    family_name=form["family_name"],
+                    password=password,
+                    password_min_length=auth.password_min_length,
+                    origin=UserOrigin.SELF,
+                    awaiting_verification=True,
+                )
+                return ask_for_code(user, "signup", None, None)
     return render_template(
         "auth/signup.html", errors=errors, form=form, min_length=auth.password_min_length
     )

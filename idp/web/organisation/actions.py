@@ -34,6 +34,7 @@ from idp.web.organisation.common import (
     refused,
     saved,
 )
+from idp.web.transaction import transaction
 
 # The actions whose question has a page of its own (the person's page links to it), by the
 # last part of their address: the question, and the view that acts once it is answered Yes.
@@ -77,16 +78,16 @@ def change_roles(code: str, sub: str) -> Response:
     org = managed_org(code)
     keys = request.form.getlist("roles")
     if invitation := joining.unanswered(org, sub):
-        try:
+        with transaction(DomainError) as tx:
             management.change_offer(current_user, org, invitation, keys, app_catalogue())
-        except DomainError as exc:
-            return refused(org, sub, exc)
+        if tx.error is not None:
+            return refused(org, sub, tx.error)
         return saved(org, sub, _("The roles of %(name)s have been saved.", name=invitation.name))
     user, _membership = management.member(org, sub)
-    try:
+    with transaction(DomainError) as tx:
         management.change_roles(current_user, org, user, keys, app_catalogue())
-    except DomainError as exc:
-        return refused(org, sub, exc)
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     return saved(org, sub, _("The roles of %(name)s have been saved.", name=user.name))
 
 
@@ -98,10 +99,10 @@ def suspend_user(code: str, sub: str) -> Any:
     user, _membership = management.member(org, sub)
     if not confirmation.confirmed():
         return _ask(org, user, "suspend")
-    try:
+    with transaction(DomainError) as tx:
         reach = suspensions.suspend(current_user, org, user, app_catalogue())
-    except DomainError as exc:
-        return refused(org, sub, exc)
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     return saved(org, sub, consequences.suspended_notice(reach, org, user))
 
 
@@ -113,10 +114,10 @@ def restore_user(code: str, sub: str) -> Any:
     user, _membership = management.member(org, sub)
     if not confirmation.confirmed():
         return _ask(org, user, "restore")
-    try:
+    with transaction(DomainError) as tx:
         reach = suspensions.restore(current_user, org, user, app_catalogue())
-    except DomainError as exc:
-        return refused(org, sub, exc)
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     return saved(org, sub, consequences.restored_notice(reach, org, user))
 
 
@@ -128,22 +129,22 @@ def resend_invitation(code: str, sub: str) -> Response:
     org = managed_org(code)
     settings = management_settings()
     if invitation := joining.unanswered(org, sub):
-        try:
+        with transaction(DomainError) as tx:
             joining.resend(
                 current_user,
                 invitation,
                 ttl_seconds=settings.join_invitation_ttl,
                 catalogue=settings.catalogue,
             )
-        except DomainError as exc:
-            return refused(org, sub, exc)
+        if tx.error is not None:
+            return refused(org, sub, tx.error)
         message = _("A new invitation has been sent to %(email)s.", email=invitation.email)
         return saved(org, sub, message)
     user, _membership = management.member(org, sub)
-    try:
+    with transaction(DomainError) as tx:
         management.resend_invitation(current_user, org, user, settings)
-    except DomainError as exc:
-        return refused(org, sub, exc)
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     return saved(org, sub, _("A new invitation has been sent to %(email)s.", email=user.email))
 
 
@@ -156,12 +157,12 @@ def change_email(code: str, sub: str) -> Response:
     if joining.unanswered(org, sub):
         return not_for_invitation(org, sub)
     user, _membership = management.member(org, sub)
-    try:
+    with transaction(DomainError) as tx:
         address = management.change_email(
             current_user, org, user, field(request.form, "email"), management_settings()
         )
-    except DomainError as exc:
-        return refused(org, sub, exc)
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     message = _(
         "We have sent a link to %(email)s to confirm the change. The address of"
         " %(name)s changes when the link is used; %(old)s has been told.",
@@ -177,10 +178,10 @@ def cancel_email_change(code: str, sub: str) -> Response:
     """Drop the change of a member's address waiting for its link."""
     org = managed_org(code)
     user, _membership = management.member(org, sub)
-    try:
+    with transaction(DomainError) as tx:
         management.cancel_email_change(current_user, org, user, management_settings())
-    except DomainError as exc:
-        return refused(org, sub, exc)
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     message = _(
         "The change of email address has been cancelled. %(name)s still signs in with %(email)s.",
         name=user.name,
@@ -199,8 +200,8 @@ def send_password_reset(code: str, sub: str) -> Any:
     user, _membership = management.member(org, sub)
     if not confirmation.confirmed():
         return _ask(org, user, "password")
-    try:
+    with transaction(DomainError) as tx:
         management.send_password_reset(current_user, org, user, management_settings())
-    except DomainError as exc:
-        return refused(org, sub, exc)
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     return saved(org, sub, _("A password reset link has been sent to %(email)s.", email=user.email))

@@ -15,7 +15,6 @@ from idp.catalogue import Catalogue, Role
 from idp.domain import management, member_list
 from idp.domain.member_list import ListQuery
 from idp.errors import DomainError, NotFound
-from idp.extensions import db
 from idp.models import Organisation
 from idp.web.forms import field
 
@@ -102,16 +101,15 @@ def person_page(org: Organisation, sub: str) -> Response:
 
 
 def saved(org: Organisation, sub: str, message: str) -> Response:
-    """The action is kept (committed), and ``message`` says so on the person's page."""
-    db.session.commit()
+    """The action is kept (its transaction committed), and ``message`` says so on the person's
+    page."""
     flash(message, "success")
     return person_page(org, sub)
 
 
 def refused(org: Organisation, sub: str, exc: DomainError) -> Response:
-    """Whatever the refused action began is rolled back; its reason is shown on the person's
-    page."""
-    db.session.rollback()
+    """The refused action is rolled back (by its transaction); its reason is shown on the
+    person's page."""
     flash(exc.message, "warning")
     return person_page(org, sub)
 

@@ -45,6 +45,7 @@ from idp.web.organisation.common import (
     managed_org,
     management_settings,
 )
+from idp.web.transaction import transaction
 
 COLUMNS = ("first_name", "last_name", "email", "roles")
 DOWNLOAD_COLUMNS = (*COLUMNS, "status", "last_sign_in_utc")
@@ -188,8 +189,8 @@ def import_users(code: str) -> Any:
         if not good:
             flash(_("Nothing in that file can be imported any more."), "warning")
             return redirect(url_for("organisation.import_users", code=org.code))
-        job = imports.start(current_user, org, good)
-        db.session.commit()
+        with transaction():  # committed before the job, run after the response, reads it
+            job = imports.start(current_user, org, good)
         deferred.after_response(
             functools.partial(
                 _run_job,
@@ -292,15 +293,15 @@ def download_users(code: str) -> Any:
             ]
         )
         count += 1
-    audit.record(
-        "management.users_downloaded",
-        actor=current_user,
-        target_type="organisation",
-        target_id=org.code,
-        organisation_id=org.id,
-        people=count,
-    )
-    db.session.commit()
+    with transaction():
+        audit.record(
+            "management.users_downloaded",
+            actor=current_user,
+            target_type="organisation",
+            target_id=org.code,
+            organisation_id=org.id,
+            people=count,
+        )
     filename = re.sub(r"[^A-Za-z0-9_-]", "", org.code) or "organisation"
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = (

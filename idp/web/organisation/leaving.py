@@ -12,7 +12,6 @@ from flask_login import current_user
 
 from idp.domain import joining, management
 from idp.errors import DomainError
-from idp.extensions import db
 from idp.models import Organisation
 from idp.oidc import data_holders
 from idp.web.organisation import confirmation, consequences
@@ -25,6 +24,7 @@ from idp.web.organisation.common import (
     refused,
 )
 from idp.web.organisation.invitations import Invited
+from idp.web.transaction import transaction
 
 
 @bp.get("/<code>/users/<sub>/delete")
@@ -73,7 +73,7 @@ def remove_user(code: str, sub: str) -> Any:
         return redirect(url_for("organisation.delete_user", code=org.code, sub=sub))
     name = user.name
     catalogue = app_catalogue()
-    try:
+    with transaction(DomainError) as tx:
         management.check_removable(current_user, org, user, catalogue)
         if any(h.blocks_deletion for h in data_holders.ask(user, org)):
             flash(
@@ -85,9 +85,8 @@ def remove_user(code: str, sub: str) -> Any:
             )
             return redirect(url_for("organisation.delete_user", code=org.code, sub=sub))
         deleted = management.remove(current_user, org, user, catalogue)
-    except DomainError as exc:
-        return refused(org, sub, exc)
-    db.session.commit()
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     flash(
         _("%(name)s has been deleted.", name=name)
         if deleted
@@ -114,25 +113,27 @@ def transfer_data(code: str, sub: str) -> Any:
     if holder is None:
         abort(404)
     try:
-        management.check_removable(current_user, org, user, app_catalogue())
-        to = management.transfer_target(
-            org, user, request.form.get("to", ""), holder.service_keys, app_catalogue()
-        )
-        if not confirmation.confirmed():
-            # Moving someone's work to another person is not undone from here: asked first.
-            return confirmation.ask(
-                consequences.transfer_question(holder.name, holder.client_id, user, to),
-                action=url_for("organisation.transfer_data", code=org.code, sub=sub),
-                cancel=url_for("organisation.delete_user", code=org.code, sub=sub),
-                org=org,
+        with transaction(DomainError) as tx:
+            management.check_removable(current_user, org, user, app_catalogue())
+            to = management.transfer_target(
+                org, user, request.form.get("to", ""), holder.service_keys, app_catalogue()
             )
-        data_holders.transfer(holder, user, to, org)
-    except (DomainError, data_holders.TransferRefused) as exc:
-        db.session.rollback()
+            if not confirmation.confirmed():
+                # Moving someone's work to another person is not undone from here: asked first.
+                return confirmation.ask(
+                    consequences.transfer_question(holder.name, holder.client_id, user, to),
+                    action=url_for("organisation.transfer_data", code=org.code, sub=sub),
+                    cancel=url_for("organisation.delete_user", code=org.code, sub=sub),
+                    org=org,
+                )
+            data_holders.transfer(holder, user, to, org)
+            management.record_transfer(current_user, org, user, to, holder.name)
+    except data_holders.TransferRefused as exc:  # rolled back by the transaction
         flash(exc.message, "warning")
         return back
-    management.record_transfer(current_user, org, user, to, holder.name)
-    db.session.commit()
+    if tx.error is not None:
+        flash(tx.error.message, "warning")
+        return back
     flash(
         _(
             "%(service)s has transferred the data of %(name)s to %(to)s.",
@@ -154,10 +155,8 @@ def withdraw_invitation(code: str, sub: str) -> Any:
         invited = Invited.of_invitation(invitation)
         if not confirmation.confirmed():
             return _ask_withdraw(org, invited)
-        try:
+        with transaction(DomainError) as tx:
             joining.withdraw(current_user, invitation)
-        except DomainError as exc:
-            return refused(org, sub, exc)
     else:
         user, membership = management.member(org, sub)
         if not management.awaiting_activation(user):
@@ -165,11 +164,10 @@ def withdraw_invitation(code: str, sub: str) -> Any:
         invited = Invited.of_member(user, membership)
         if not confirmation.confirmed():
             return _ask_withdraw(org, invited)
-        try:
+        with transaction(DomainError) as tx:
             management.withdraw_invitation(current_user, org, user)
-        except DomainError as exc:
-            return refused(org, sub, exc)
-    db.session.commit()
+    if tx.error is not None:
+        return refused(org, sub, tx.error)
     flash(_("The invitation to %(name)s has been withdrawn.", name=invited.name), "success")
     return redirect(url_for("organisation.users", code=org.code))
 

@@ -23,7 +23,6 @@ from idp.domain import (
 )
 from idp.domain.management import NewUser
 from idp.errors import DomainError, NotFound
-from idp.extensions import db
 from idp.web.forms import field
 from idp.web.organisation import consequences, invitations
 from idp.web.organisation.blueprint import bp
@@ -36,6 +35,7 @@ from idp.web.organisation.common import (
     role_groups,
     whole_number,
 )
+from idp.web.transaction import transaction
 
 MAX_ROWS = 20
 
@@ -105,13 +105,11 @@ def add_users(code: str) -> Any:
         if len(set(emails)) != len(emails):
             flash(_("The same email address appears in more than one row."), "warning")
         elif not problems:
-            try:
+            with transaction(DomainError) as tx:
                 done = management.add_all(current_user, org, rows, management_settings())
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message, "warning")
+            if tx.error is not None:
+                flash(tx.error.message, "warning")
             else:
-                db.session.commit()
                 if action == "save_another":
                     flash(_summary(done), "success")
                     return redirect(url_for("organisation.add_users", code=org.code))
