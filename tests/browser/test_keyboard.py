@@ -39,7 +39,7 @@ def test_sign_in_and_reach_a_page_by_keyboard(site, new_page, axe_js):
     page.goto(site.base + "/login")
     # The email field has the focus (autofocus); the skip link comes before it. It shows when
     # focused, and Enter moves the focus to <main>, from where Tab reaches the form.
-    assert page.evaluate(FOCUSED)["id"] == "email"
+    page.wait_for_function("() => document.activeElement.id === 'email'")  # autofocus, once run
     focused = tab_to(page, lambda f: f["text"] == "Skip to main content", key="Shift+Tab")
     assert focused["text"] == "Skip to main content"
     box = page.locator(".skip-link").bounding_box()
@@ -56,8 +56,9 @@ def test_sign_in_and_reach_a_page_by_keyboard(site, new_page, axe_js):
     with page.expect_navigation():
         page.keyboard.press("Space")  # a button takes Space as well as Enter
     assert page.url == site.base + "/login/verify"
-    # The code field has the focus already (autofocus); Enter submits the form.
-    assert page.evaluate("() => document.activeElement.id") == "code"
+    # The code field has the focus already (autofocus, which the browser applies once the page
+    # is shown, just after the navigation); Enter submits the form.
+    page.wait_for_function("() => document.activeElement.id === 'code'")
     page.keyboard.type(emailed_code(site.mailbox, ADDRESS, codes + 1))
     with page.expect_navigation():
         page.keyboard.press("Enter")
