@@ -67,6 +67,7 @@ RATIO_TARGET = 1.5  # p50 at the big size over p50 at the small size
 SQLITE_TARGET_MS = 200.0  # p99 of each page on SQLite
 PURGE_WAIT_TARGET_MS = 200.0  # the longest sign-in while the purge runs on SQLite
 SLOW = {"sign-in flow", "add user (POST)"}
+WHOLE_LISTING = "idp orgs list (every centre*)"
 
 
 def log(message: str) -> None:
@@ -86,6 +87,7 @@ class Options:
     samples: int
     page_budget_s: float
     purge_baseline_s: float
+    sqlite_purge_window_s: float
     keep: bool
     explain: bool
     only: set[str] | None
@@ -135,6 +137,7 @@ def parse_args(argv: list[str] | None) -> Options:
         samples=pick(args.samples, 200, 40),
         page_budget_s=8.0 if quick else 10.0,
         purge_baseline_s=5.0 if quick else 15.0,
+        sqlite_purge_window_s=20.0 if quick else 120.0,
         keep=args.keep,
         explain=args.explain,
         only=only,
@@ -391,12 +394,25 @@ async def flows_until(target: Site, stop: Callable[[], bool], deadline: float) -
     return latencies
 
 
+def token_count(env: dict[str, str]) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env["IDP_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM tokens")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 async def purge_while_signing_in(
-    target: Site, env: dict[str, str], baseline_s: float
+    target: Site, env: dict[str, str], baseline_s: float, window_s: float | None = None
 ) -> dict[str, Any]:
     """Sign-in flows one after another: ``baseline_s`` without the purge, then while
-    ``idp maintenance purge`` runs in another process."""
+    ``idp maintenance purge`` runs in another process, for ``window_s`` at most (then the
+    purge is stopped: each batch is committed on its own, so it stops between two)."""
     before = await flows_until(target, lambda: False, time.monotonic() + baseline_s)
+    tokens_before = token_count(env)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -408,15 +424,23 @@ async def purge_while_signing_in(
         stderr=asyncio.subprocess.PIPE,
     )
     started = time.monotonic()
-    during = await flows_until(target, lambda: proc.returncode is not None, started + 1800)
+    deadline = started + (window_s if window_s is not None else 1800)
+    during = await flows_until(target, lambda: proc.returncode is not None, deadline)
+    stopped = proc.returncode is None
+    if stopped:
+        proc.terminate()
     out, err = await proc.communicate()
     purge_s = time.monotonic() - started
-    if proc.returncode != 0:
+    if not stopped and proc.returncode != 0:
         raise ServerError(f"purge failed: {err.decode()[-500:]}")
-    deleted = json.loads(out)["purge"]
+    if stopped:
+        deleted = {"tokens": tokens_before - token_count(env)}
+    else:
+        deleted = json.loads(out)["purge"]
     before_t, during_t = Timing(before), Timing(during)
     return {
         "purge_s": round(purge_s, 1),
+        "stopped_after_window": stopped,
         "deleted": deleted,
         "without": before_t.to_json(),
         "during": during_t.to_json(),
@@ -434,7 +458,7 @@ def cli_lookups(prepared: list[Prepared], opts: Options) -> list[Row]:
 
     since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     commands: dict[str, Any] = {
-        "idp orgs list": lambda p: ["orgs", "list", "--json"],
+        WHOLE_LISTING: lambda p: ["orgs", "list", "--json"],
         "idp clients list": lambda p: ["clients", "list", "--json"],
         "idp clients show": lambda p: ["clients", "show", p.client_id, "--json"],
         "idp users set-operator (lookup by email)": lambda p: [
@@ -481,7 +505,9 @@ def cli_lookups(prepared: list[Prepared], opts: Options) -> list[Row]:
                         obj=contexts[i],
                     )
                 timings[i].samples_ms.append((time.perf_counter() - started) * 1000)
-        row = Row(name, timings[0], timings[1], clocks.load())
+        # Listing every centre grows with the board by design (205 centres, then 10,000): it
+        # is judged on its p99 alone, not on its ratio.
+        row = Row(name, timings[0], timings[1], clocks.load(), ratio_checked=name != WHOLE_LISTING)
         rows.append(row)
         log(row_line(row))
     return rows
@@ -498,6 +524,8 @@ def fmt(t: Timing | None) -> str:
 
 def row_line(row: Row) -> str:
     ratio = f"{row.ratio:.2f}" if row.ratio is not None else "—"
+    if not row.ratio_checked and row.ratio is not None:
+        ratio += "*"
     verdict = "PASS" if row.passed else "FAIL"
     errors = f"  ({row.big.errors} errors)" if row.big.errors else ""
     other = f"{row.load.other:.2f}"
@@ -517,6 +545,8 @@ def print_report(report: Report, small: str, big: str) -> None:
         print("-" * len(head))
     for row in report.rows + report.cli_rows:
         print(row_line(row))
+    if any(not row.ratio_checked for row in report.cli_rows):
+        print("* lists every centre, so it grows with the board by design: judged on p99 alone")
     if report.sqlite_rows:
         label = f"SQLite {report.opts.sqlite_users:,}"
         print(
@@ -529,7 +559,8 @@ def print_report(report: Report, small: str, big: str) -> None:
         w, d = purge["without"], purge["during"]
         print(
             f"\npurge ({name}): {purge['purge_s']} s, {purge['deleted'].get('tokens', 0):,} tokens"
-            f" deleted; sign-in p50/p99/max without {w['p50_ms']}/{w['p99_ms']}/{w['max_ms']} ms,"
+            f" deleted{' (then stopped)' if purge.get('stopped_after_window') else ''};"
+            f" sign-in p50/p99/max without {w['p50_ms']}/{w['p99_ms']}/{w['max_ms']} ms,"
             f" during {d['p50_ms']}/{d['p99_ms']}/{d['max_ms']} ms"
             + (f" -> {purge['verdict']}" if "verdict" in purge else "")
         )
@@ -661,7 +692,11 @@ def run_sqlite(opts: Options, report: Report, tmp: Path, stack: ExitStack) -> No
         asyncio.run(measure_pages([target], opts, report.sqlite_rows))
     if wants(opts, "purge"):
         log(f"purge on SQLite ({shape.tokens:,} tokens) while signing in")
-        purge = asyncio.run(purge_while_signing_in(target, prepared.env, opts.purge_baseline_s))
+        purge = asyncio.run(
+            purge_while_signing_in(
+                target, prepared.env, opts.purge_baseline_s, opts.sqlite_purge_window_s
+            )
+        )
         purge["verdict"] = "PASS" if purge["during"]["max_ms"] < PURGE_WAIT_TARGET_MS else "FAIL"
         report.purge["sqlite"] = purge
     server.stop()

@@ -107,23 +107,35 @@ def orgs_set_associate(
 @with_app
 def orgs_list(ctx: Context, as_json: bool) -> None:
     """List organisations."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
+    from sqlalchemy import and_, select
+    from sqlalchemy.orm import aliased
 
-    from idp.models import Organisation, User
+    from idp.models import EmailAddress, Organisation
 
-    # Each organisation's parent, officer and officer's addresses in three more statements,
-    # not three per organisation (10,000 centres: 4 statements, not 30,000).
-    orgs = db.session.scalars(
-        select(Organisation)
-        .order_by(Organisation.code)
-        .options(
-            selectinload(Organisation.parent),
-            selectinload(Organisation.exams_officer).selectinload(User.emails),
+    # One statement, whatever the number of centres: each with its parent's code and its
+    # officer's primary address (10,000 centres: one query, not 30,000; no ORM objects).
+    parent = aliased(Organisation)
+    rows = db.session.execute(
+        select(
+            Organisation.code,
+            Organisation.name,
+            Organisation.brand,
+            parent.code.label("associate_of"),
+            EmailAddress.address.label("exams_officer"),
         )
+        .outerjoin(parent, parent.id == Organisation.parent_id)
+        .outerjoin(
+            EmailAddress,
+            and_(
+                EmailAddress.user_id == Organisation.exams_officer_id,
+                EmailAddress.is_primary.is_(True),
+            ),
+        )
+        .order_by(Organisation.code)
     ).all()
+    orgs = [row._asdict() for row in rows]
     emit(
         as_json,
-        [_org_json(o) for o in orgs],
-        "\n".join(f"{o.code}\t{o.name}\t{o.brand}" for o in orgs) or "No organisations.",
+        orgs,
+        "\n".join(f"{o['code']}\t{o['name']}\t{o['brand']}" for o in orgs) or "No organisations.",
     )

@@ -12,7 +12,7 @@ It deletes in batches, each in a transaction of its own. PostgreSQL locks only t
 batch deletes: ``BATCH`` rows keep its transactions short. SQLite has one write lock for the
 whole database, held by a batch until it commits, and a writer waiting for it (a sign-in)
 sleeps between its tries, up to 100 ms apart: so on SQLite a batch is ``SQLITE_BATCH`` rows
-(about 30 ms of the lock with the tokens table's indexes) and the purge then pauses
+(about 15 ms of the lock with the tokens table's indexes) and the purge then pauses
 ``SQLITE_PAUSE`` so that waiting writers go first. A sign-in during a purge of a million
 expired tokens then waits tens of milliseconds at most (bench/scale.py measures it); the purge
 takes minutes instead of seconds, which a nightly job can afford.
@@ -46,7 +46,7 @@ from idp.models import (
 GRACE = timedelta(days=1)
 # Rows per transaction, and on SQLite the pause after each (see the module's docstring).
 BATCH = 2000
-SQLITE_BATCH = 200
+SQLITE_BATCH = 100
 SQLITE_PAUSE = 0.05
 # An import's summary names the people it added; the audit log keeps the record after this.
 KEEP_IMPORTS = timedelta(days=7)
