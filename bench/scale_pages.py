@@ -19,7 +19,9 @@ import resource
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from bench.httpclient import Connection, CookieJar, Response, form_body, path_of
 from bench.load import BenchError, RelyingParty, check_refresh_answer, percentile
@@ -250,6 +252,19 @@ def operations() -> dict[str, Op]:
     ops["audit log page 1"] = page(officer, member_page("/audit"))
     ops["audit log page 10"] = page(officer, lambda s: s.urls["audit page 10"])
     ops["audit log last page"] = page(officer, lambda s: s.urls["audit last page"])
+    # The filters: one kind of event, one person (a member: their sign-ins and what was done
+    # to them), a date range (the last 30 days of the two years loaded).
+    ops["audit log sign-ins only"] = page(officer, member_page("/audit?action=sign_in."))
+    ops["audit log one person"] = page(
+        officer, lambda s: f"{s.centre}/audit?person={quote(s.population.member_emails[0])}"
+    )
+    ops["audit log last 30 days"] = page(
+        officer,
+        lambda s: (
+            f"{s.centre}/audit?from={(date.today() - timedelta(days=30)).isoformat()}"
+            f"&to={date.today().isoformat()}"
+        ),
+    )
     ops["change organisation"] = page("associate_officer", lambda s: "/change-organisation")
     ops["home (Associate officer)"] = page("associate_officer", lambda s: "/")
     ops["operator clients"] = page("operator", lambda s: "/operator/clients")

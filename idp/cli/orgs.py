@@ -115,27 +115,30 @@ def orgs_list(ctx: Context, as_json: bool) -> None:
     # One statement, whatever the number of centres: each with its parent's code and its
     # officer's primary address (10,000 centres: one query, not 30,000; no ORM objects).
     parent = aliased(Organisation)
-    rows = db.session.execute(
-        select(
-            Organisation.code,
-            Organisation.name,
-            Organisation.brand,
-            parent.code.label("associate_of"),
-            EmailAddress.address.label("exams_officer"),
+    orgs = (
+        db.session.execute(
+            select(
+                Organisation.code,
+                Organisation.name,
+                Organisation.brand,
+                parent.code.label("associate_of"),
+                EmailAddress.address.label("exams_officer"),
+            )
+            .outerjoin(parent, parent.id == Organisation.parent_id)
+            .outerjoin(
+                EmailAddress,
+                and_(
+                    EmailAddress.user_id == Organisation.exams_officer_id,
+                    EmailAddress.is_primary.is_(True),
+                ),
+            )
+            .order_by(Organisation.code)
         )
-        .outerjoin(parent, parent.id == Organisation.parent_id)
-        .outerjoin(
-            EmailAddress,
-            and_(
-                EmailAddress.user_id == Organisation.exams_officer_id,
-                EmailAddress.is_primary.is_(True),
-            ),
-        )
-        .order_by(Organisation.code)
-    ).all()
-    orgs = [row._asdict() for row in rows]
+        .mappings()
+        .all()
+    )
     emit(
         as_json,
-        orgs,
+        [dict(o) for o in orgs],
         "\n".join(f"{o['code']}\t{o['name']}\t{o['brand']}" for o in orgs) or "No organisations.",
     )
