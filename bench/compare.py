@@ -1,10 +1,15 @@
-"""Side by side: ``python bench/compare.py [--duration S]``.
+"""Side by side, in rounds: ``python bench/compare.py [--rounds N] [--duration S]``.
 
-Runs the same request load against our provider (gunicorn, 2 x cores workers, a fresh
-SQLite database) and then against a reference provider, panva's oidc-provider (bench/peer/,
-one node process), one after the other on this machine: discovery, JWKS, userinfo, refresh-token
-rotation and client_credentials, 32 connections each. Prints both sides' figures and their
-ratios and writes bench/results/compare.json. See bench/README.md.
+Runs the same request load against our provider and against a reference provider, panva's
+oidc-provider (bench/peer/), on this machine, one server at a time, in alternating rounds: ours
+(gunicorn, 2 x cores workers, on a scratch PostgreSQL database), the durable reference
+(oidc-provider with our PostgreSQL adapter, one node process per core, on a scratch database of
+the same server) and the in-memory reference (oidc-provider's memory adapter, one node process;
+nothing durable); then ours again, and so on. Phases: discovery, JWKS, userinfo, refresh-token
+rotation and client_credentials, 32 connections each. Prints, per phase, the median and spread
+of our rate over each reference's across the rounds, each side's CPU per request, the machine's
+load in each round (a busy round is flagged and left out), the targets' verdicts, and writes
+bench/results/compare.json. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -24,11 +29,9 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import signal  # noqa: E402
 import tempfile  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
@@ -36,14 +39,13 @@ from joserfc import jwt  # noqa: E402
 from joserfc.errors import JoseError  # noqa: E402
 from joserfc.jwk import KeySet  # noqa: E402
 
-from bench import floors, peer_provider, wrk  # noqa: E402
+from bench import compare_report, floors, peer_provider, wrk  # noqa: E402
 from bench.httpclient import Connection, HTTPError, basic_auth, form_body  # noqa: E402
 from bench.load import (  # noqa: E402
     AuthorizationRequest,
     BenchError,
     ClientCredentials,
     Flows,
-    PhaseResult,
     RefreshChains,
     RelyingParty,
     StaticGet,
@@ -52,20 +54,17 @@ from bench.load import (  # noqa: E402
     obtain_tokens,
 )
 from bench.peer_provider import PeerRelyingParty, PeerServer  # noqa: E402
+from bench.rounds import BUSY_CORES, DURABLE, MEMORY, OURS, Round  # noqa: E402
 from bench.run import (  # noqa: E402
     CORES,
     Options,
     Results,
     check_idle,
-    comparisons,
-    fmt,
-    git_revision,
     log,
     measure,
     measure_wrk,
-    phase_table,
-    table,
 )
+from bench.scratch_db import DEFAULT_SERVER, DatabaseServer, Scratch  # noqa: E402
 from bench.server import (  # noqa: E402
     API_SCOPE,
     HOST,
@@ -84,15 +83,26 @@ from idp.config import load as load_settings  # noqa: E402
 RESULTS = REPO_ROOT / "bench" / "results" / "compare.json"
 # Ours as production runs it: idp/gunicorn_conf.py's default of 2 x cores workers.
 OUR_WORKERS = 2 * (os.cpu_count() or 1)
+# The durable reference: one node process per core, node's usual way to use them all.
+PEER_WORKERS = os.cpu_count() or 1
 PHASES = ("discovery", "jwks", "userinfo", "refresh", "client credentials")
 FLOW = "sign-in flow"
+SCRATCH_PREFIX = "bench_compare_"
+
+
+@dataclass
+class CompareOptions(Options):
+    rounds: int = 3
+    postgres: str = DEFAULT_SERVER  # the server the scratch databases are created on
+    scratch_prefix: str = SCRATCH_PREFIX
+    busy_cores: float = BUSY_CORES
 
 
 @dataclass
 class Target:
-    """What differs between the two providers for the same phases."""
+    """What differs between the providers for the same phases."""
 
-    name: str  # "ours" | "theirs"
+    name: str  # OURS | DURABLE | MEMORY
     server: Measured
     rp: RelyingParty
     client_credentials: dict[str, str]  # the form fields besides grant_type
@@ -109,8 +119,22 @@ class Target:
         return [p.name for p in self.results.phases.values() if p.errors or not p.completed]
 
 
-def parse_args(argv: list[str] | None) -> Options:
+@dataclass
+class RoundRun:
+    """A round's figures (for bench/rounds.py) and the targets that produced them."""
+
+    round: Round
+    targets: dict[str, Target] = field(default_factory=dict)
+
+    def add(self, target: Target) -> Target:
+        self.targets[target.name] = target
+        self.round.sides[target.name] = target.results.phases  # filled in as phases run
+        return target
+
+
+def parse_args(argv: list[str] | None) -> CompareOptions:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three sides (3)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured s per phase (10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up s per phase (1)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s per phase")
@@ -118,7 +142,9 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--flow-concurrency", type=int, default=8, help="our concurrent sign-in flows (8)"
     )
-    parser.add_argument("--no-flows", action="store_true", help="skip our sign-in flow phase")
+    parser.add_argument(
+        "--no-flows", action="store_true", help="skip our sign-in flow phase (round 1)"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, s (30)")
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help="JSON file (bench/results/compare.json)"
@@ -130,9 +156,22 @@ def parse_args(argv: list[str] | None) -> Options:
         help="load generator: wrk when installed (auto), or asyncio",
     )
     parser.add_argument(
-        "--database-url",
-        help="an empty database for ours, e.g. postgresql://postgres@127.0.0.1/bench "
-        "(default: a fresh SQLite file)",
+        "--postgres",
+        default=DEFAULT_SERVER,
+        help="the PostgreSQL server, on this machine, to create the scratch databases on: "
+        f"a URL of a database to connect to for that ({DEFAULT_SERVER})",
+    )
+    parser.add_argument(
+        "--scratch-prefix",
+        default=SCRATCH_PREFIX,
+        help=f"name prefix of the scratch databases, dropped after use ({SCRATCH_PREFIX})",
+    )
+    parser.add_argument(
+        "--busy-cores",
+        type=float,
+        default=BUSY_CORES,
+        help="a round whose neighbours used more cores than this is left out of the medians "
+        f"({BUSY_CORES:g})",
     )
     args = parser.parse_args(argv)
     if args.loadgen == "wrk" and not wrk.available():
@@ -141,7 +180,9 @@ def parse_args(argv: list[str] | None) -> Options:
         args.duration, args.warmup = 2.0, 0.5
     if args.duration <= 0 or args.warmup < 0 or args.concurrency < 1 or args.flow_concurrency < 1:
         parser.error("durations must be positive and concurrencies at least 1")
-    return Options(
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return CompareOptions(
         duration=args.duration,
         warmup=args.warmup,
         concurrency=args.concurrency,
@@ -152,11 +193,14 @@ def parse_args(argv: list[str] | None) -> Options:
         output=args.output,
         only=frozenset(PHASES if args.no_flows else (*PHASES, FLOW)),
         use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk.available()),
-        database_url=args.database_url,
+        rounds=args.rounds,
+        postgres=args.postgres,
+        scratch_prefix=args.scratch_prefix,
+        busy_cores=args.busy_cores,
     )
 
 
-# -- the phases, the same for both sides ----------------------------------------------
+# -- the phases, the same for every side ---------------------------------------------
 
 
 async def load_target(opts: Options, target: Target) -> None:
@@ -268,13 +312,15 @@ def check_id_token(
         raise BenchError("ID token: wrong nonce")
 
 
-# -- the two sides --------------------------------------------------------------------
+# -- the three sides ------------------------------------------------------------------
 
 
-def run_ours(opts: Options, tmp: Path, sides: dict[str, Target], idle: float | None) -> None:
+def run_ours(
+    opts: CompareOptions, tmp: Path, run: RoundRun, database: Scratch, flows: bool
+) -> None:
     port = free_port()
-    env = bench_environment(tmp, port, opts.database_url)
-    log(f"ours: seeding {tmp} with the idp CLI")
+    env = bench_environment(tmp, port, database.url)
+    log(f"ours: seeding {database.name} with the idp CLI")
     creds = seed(env, tmp)
     settings = load_settings(environ=env)
     rp = RelyingParty(
@@ -286,22 +332,24 @@ def run_ours(opts: Options, tmp: Path, sides: dict[str, Target], idle: float | N
         creds.email,
         creds.password,
     )
-    database = "PostgreSQL" if (opts.database_url or "").startswith("postgres") else "SQLite"
     log(f"ours: starting gunicorn, {OUR_WORKERS} workers, on {HOST}:{port}")
     with Gunicorn("idp.wsgi:app", port, env, tmp, tmp / "gunicorn-idp.log", OUR_WORKERS) as server:
+        server.database = database
         server.start("/.well-known/openid-configuration")
-        sides["ours"] = target = Target(
-            "ours",
-            server,
-            rp,
-            {"scope": API_SCOPE},
-            Results(opts),
-            f"idp, gunicorn {OUR_WORKERS} workers, {database}",
+        target = run.add(
+            Target(
+                OURS,
+                server,
+                rp,
+                {"scope": API_SCOPE},
+                Results(opts),
+                f"idp, gunicorn {OUR_WORKERS} workers, {describe_database(database)}",
+            )
         )
-        target.results.idle_busy_cores = idle
+        target.results.idle_busy_cores = run.round.idle_before
         try:
             asyncio.run(load_target(opts, target))
-            if opts.wants(FLOW):
+            if flows:
                 asyncio.run(our_flows(opts, target, settings))
         finally:
             errors = [
@@ -325,7 +373,9 @@ async def our_flows(opts: Options, target: Target, settings: Any) -> None:
     await measure(opts, target.results, target.server, FLOW, "flow", opts.flow_concurrency, flows)
 
 
-def run_theirs(opts: Options, tmp: Path, sides: dict[str, Target]) -> None:
+def run_peer(opts: Options, tmp: Path, run: RoundRun, database: Scratch | None) -> None:
+    """The durable reference (given a scratch ``database``) or the in-memory one."""
+    name = MEMORY if database is None else DURABLE
     port = free_port()
     client_id, secret = "bench", peer_provider.new_client_secret()
     rp = PeerRelyingParty(
@@ -339,183 +389,72 @@ def run_theirs(opts: Options, tmp: Path, sides: dict[str, Target]) -> None:
         scope="openid profile email",
     )
     version = peer_provider.pinned_version()
-    log(f"theirs: starting oidc-provider {version} (node, one process) on {HOST}:{port}")
-    with PeerServer(port, client_id, secret, REDIRECT_URI, tmp / "peer.log") as server:
-        server.start()
-        sides["theirs"] = target = Target(
-            "theirs",
-            server,
-            rp,
-            {"scope": peer_provider.API_SCOPE, "resource": peer_provider.API_RESOURCE},
-            Results(opts),
-            f"oidc-provider {version}, node {peer_provider.node_version()}, 1 process, memory",
+    workers = 1 if database is None else PEER_WORKERS
+    if database is None:
+        how = "1 process, in-memory adapter (nothing durable)"
+    else:
+        how = (
+            f"{workers} worker processes (cluster), PostgreSQL adapter "
+            f"(bench/peer/pg_adapter.mjs), {describe_database(database)}"
+        )
+    log(f"{name}: starting oidc-provider {version}, {how}, on {HOST}:{port}")
+    url = database.url if database is not None else None
+    log_path = tmp / f"{name}.log"
+    with PeerServer(port, client_id, secret, REDIRECT_URI, log_path, url, workers) as srv:
+        srv.database = database
+        srv.start()
+        target = run.add(
+            Target(
+                name,
+                srv,
+                rp,
+                {"scope": peer_provider.API_SCOPE, "resource": peer_provider.API_RESOURCE},
+                Results(opts),
+                f"oidc-provider {version}, node {peer_provider.node_version()}, {how}",
+            )
         )
         try:
             asyncio.run(load_target(opts, target))
         finally:
-            errors = [line for line in server.log_tail(400).splitlines() if "server_error" in line]
+            errors = [line for line in srv.log_tail(400).splitlines() if "server_error" in line]
             if errors:
-                log(f"theirs: server log has {len(errors)} error line(s), e.g.: {errors[0]}")
+                log(f"{name}: server log has {len(errors)} error line(s), e.g.: {errors[0]}")
 
 
-# -- report ---------------------------------------------------------------------------
+def describe_database(database: Scratch) -> str:
+    server = database.server
+    commit = database.setting("synchronous_commit")
+    return (
+        f"{server.version()} scratch database, synchronous_commit={commit}, "
+        f"fsync={server.setting('fsync')}"
+    )
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b and a == a and b == b else float("nan")
+def idle_cores(opts: Options) -> float | None:
+    """CPU busy on the machine over a quiet second, in cores (with a warning if too many)."""
+    probe = Results(opts)
+    check_idle(probe)
+    return probe.idle_busy_cores
 
 
-def side_by_side(ours: Results, theirs: Results) -> list[dict[str, Any]]:
-    rows = []
-    for name in PHASES:
-        a, b = ours.phases.get(name), theirs.phases.get(name)
-        if a is None or b is None:
-            continue
-        rows.append(
-            {
-                "phase": name,
-                "ours": _summary(a),
-                "theirs": _summary(b),
-                "rate_ratio": round(_ratio(a.rate, b.rate), 3),
-                "p99_ratio": round(_ratio(a.latency_ms(99), b.latency_ms(99)), 3),
-                "server_cpu_ratio": round(
-                    _ratio(a.server_cpu_ms_per_op, b.server_cpu_ms_per_op), 3
-                ),
-            }
-        )
-    return rows
-
-
-def _summary(r: PhaseResult) -> dict[str, float | int]:
-    return {
-        "rate_per_s": round(r.rate, 1),
-        "p50_ms": round(r.latency_ms(50), 2),
-        "p99_ms": round(r.latency_ms(99), 2),
-        "errors": r.errors,
-        "server_cpu_ms_per_op": round(r.server_cpu_ms_per_op, 3),
-    }
-
-
-def render(opts: Options, ours: Target | None, theirs: Target | None, complete: bool) -> str:
-    out = [
-        f"side by side, {os.cpu_count()} cores, {opts.concurrency} connections, "
-        f"{opts.warmup:g} s warm-up + {opts.duration:g} s measured per phase, load generator "
-        f"{'wrk' if opts.use_wrk else 'asyncio'}"
-    ]
-    for side in (ours, theirs):
-        if side is not None:
-            out.append(f"  {side.name}: {side.description}")
-    if not complete:
-        out.append("INCOMPLETE RUN: partial results")
-    if ours is not None and ours.results.idle_busy_cores is not None:
-        out.append(f"machine busy before the run: {ours.results.idle_busy_cores:.2f} cores")
-    if ours is not None and theirs is not None:
-        rows = []
-        for row in side_by_side(ours.results, theirs.results):
-            a, b = row["ours"], row["theirs"]
-            rows.append(
-                [
-                    row["phase"],
-                    fmt(a["rate_per_s"]),
-                    fmt(a["p50_ms"], 2),
-                    fmt(a["p99_ms"], 2),
-                    fmt(b["rate_per_s"]),
-                    fmt(b["p50_ms"], 2),
-                    fmt(b["p99_ms"], 2),
-                    fmt(row["rate_ratio"], 2),
-                    fmt(row["p99_ratio"], 2),
-                    f"{fmt(a['server_cpu_ms_per_op'], 3)} / {fmt(b['server_cpu_ms_per_op'], 3)}",
-                    f"{a['errors']} / {b['errors']}",
-                ]
-            )
-        headers = [
-            "phase",
-            "ours req/s",
-            "p50 ms",
-            "p99 ms",
-            "theirs req/s",
-            "p50 ms",
-            "p99 ms",
-            "req/s ours/theirs",
-            "p99 ours/theirs",
-            "server CPU ms/req ours / theirs",
-            "errors",
-        ]
-        out += ["", table(headers, rows)]
-        out.append(
-            "(req/s ratio above 1: ours serves more; p99 ratio below 1: ours answers faster; "
-            "server CPU: all workers' CPU time / requests)"
-        )
-    for side in (ours, theirs):
-        if side is None or not side.results.phases:
-            continue
-        out += ["", f"{side.name} in detail:", *phase_table(list(side.results.phases.values()))]
-    if ours is not None:
-        rows = []
-        for c in comparisons(ours.results):
-            if c["figure"] != "sign-in flows/s":
-                continue
-            rows.append(
-                [c["figure"], fmt(c["value"], 2), c["floor"], fmt(c["floor_value"], 2)]
-                + [fmt(c["ratio"], 2), c["target"] or "-"]
-            )
-        if rows:
-            out += [
-                "",
-                "ours, sign-in flows against the password-hash floor (theirs is not measured: "
-                "its development login checks no password):",
-                table(["figure", "value", "floor", "floor value", "ratio", "target"], rows),
-            ]
-    for side in (ours, theirs):
-        if side is not None:
-            for name in side.failed():
-                out.append(f"FAILED: {side.name} {name}: errors, figures not to be used")
-    return "\n".join(out)
-
-
-def to_json(
-    opts: Options, ours: Target | None, theirs: Target | None, complete: bool
-) -> dict[str, Any]:
-    def side(t: Target | None) -> dict[str, Any] | None:
-        if t is None:
-            return None
-        return {
-            "description": t.description,
-            "checks": t.checks,
-            "failed_phases": t.failed(),
-            "floors": {name: f.to_json() for name, f in t.results.floors.items()},
-            "phases": {name: r.to_json() for name, r in t.results.phases.items()},
-        }
-
-    return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "complete": complete,
-        "git_revision": git_revision(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "idle_busy_cores": ours and ours.results.idle_busy_cores,
-        "settings": {
-            "our_workers": OUR_WORKERS,
-            "peer": f"oidc-provider {peer_provider.pinned_version()}, one node process",
-            "duration_s": opts.duration,
-            "warmup_s": opts.warmup,
-            "concurrency": opts.concurrency,
-            "flow_concurrency": opts.flow_concurrency,
-            "loadgen": "wrk" if opts.use_wrk else "asyncio",
-            "database": "url" if opts.database_url else "sqlite",
-        },
-        "side_by_side": side_by_side(ours.results, theirs.results) if ours and theirs else [],
-        "sign_in_vs_hash_floor": [
-            c
-            for c in (comparisons(ours.results) if ours else [])
-            if c["figure"] == "sign-in flows/s"
-        ],
-        "ours": side(ours),
-        "theirs": side(theirs),
-    }
+def run_rounds(opts: CompareOptions, tmp: Path, runs: list[RoundRun]) -> None:
+    order = ", ".join(f"{s} ({n})" for s, n in ((OURS, 1), (DURABLE, 2), (MEMORY, 3)))
+    log(f"{opts.rounds} rounds, each: {order}")
+    with DatabaseServer(opts.postgres) as postgres:
+        for number in range(1, opts.rounds + 1):
+            run = RoundRun(Round(number))
+            runs.append(run)
+            run.round.idle_before = idle_cores(opts)
+            log(f"round {number} of {opts.rounds}: {run.round.idle_before:.2f} cores busy before")
+            here = tmp / f"round-{number}"
+            for side in (OURS, DURABLE):
+                (here / side).mkdir(parents=True)
+            stem = f"{opts.scratch_prefix}{os.getpid()}_r{number}"
+            with postgres.scratch(f"{stem}_{OURS}") as database:
+                run_ours(opts, here / OURS, run, database, flows=number == 1 and opts.wants(FLOW))
+            with postgres.scratch(f"{stem}_{DURABLE}") as database:
+                run_peer(opts, here / DURABLE, run, database)
+            run_peer(opts, here, run, None)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -525,29 +464,30 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    sides: dict[str, Target] = {}
+    runs: list[RoundRun] = []
     status = 0
     try:
         peer_provider.install(log)
-        idle = Results(opts)
-        check_idle(idle)
         with tempfile.TemporaryDirectory(prefix="idp-compare-") as tmp:
-            run_ours(opts, Path(tmp), sides, idle.idle_busy_cores)
-            run_theirs(opts, Path(tmp), sides)
+            run_rounds(opts, Path(tmp), runs)
     except (ServerError, BenchError, HTTPError, OSError) as exc:
         log(f"failed: {type(exc).__name__}: {exc}")
         status = 1
     except KeyboardInterrupt:
-        log("interrupted; servers stopped")
+        log("interrupted; servers stopped, scratch databases dropped")
         status = 130
-    ours, theirs = sides.get("ours"), sides.get("theirs")
-    complete = status == 0 and ours is not None and theirs is not None
-    if sides:
-        print(render(opts, ours, theirs, complete))
+    complete = (
+        status == 0
+        and len(runs) == opts.rounds
+        and all(set(r.targets) == {OURS, DURABLE, MEMORY} for r in runs)
+    )
+    if runs:
+        report = compare_report.Report(opts, runs, complete, OUR_WORKERS, PEER_WORKERS)
+        print(report.render())
         opts.output.parent.mkdir(parents=True, exist_ok=True)
-        opts.output.write_text(json.dumps(to_json(opts, ours, theirs, complete), indent=2) + "\n")
+        opts.output.write_text(json.dumps(report.to_json(), indent=2) + "\n")
         log(f"wrote {opts.output}")
-    if status == 0 and any(side.failed() for side in sides.values()):
+    if status == 0 and any(t.failed() for r in runs for t in r.targets.values()):
         status = 1
     return status
 

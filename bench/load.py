@@ -64,6 +64,8 @@ class PhaseResult:
     cpu_probe_ms: float = float("nan")  # floors.cpu_probe() just before the phase
     # Percentiles reported by a load generator that keeps no per-request list (wrk).
     latency_quantiles_ms: dict[int, float] | None = None
+    # The database server's processes serving this server (0 for SQLite, in the server).
+    database_cpu_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -77,6 +79,10 @@ class PhaseResult:
     @property
     def server_cpu_ms_per_op(self) -> float:
         return self.server_cpu_s * 1000 / self.completed if self.completed else float("nan")
+
+    @property
+    def database_cpu_ms_per_op(self) -> float:
+        return self.database_cpu_s * 1000 / self.completed if self.completed else float("nan")
 
     @property
     def loadgen_cpu_ms_per_op(self) -> float:
@@ -93,12 +99,12 @@ class PhaseResult:
 
     @property
     def other_cores(self) -> float:
-        """CPU busy outside the server and the load generator: kernel work not charged to a
-        process (softirq), and any other program on the machine. High values mean the
-        figures are disturbed."""
+        """CPU busy outside the server, its database server's processes serving it and the
+        load generator: kernel work not charged to a process (softirq), and any other program
+        on the machine. High values mean the figures are disturbed."""
         if not self.window_s:
             return 0.0
-        other = self.machine_busy_s - self.server_cpu_s - self.loadgen_cpu_s
+        other = self.machine_busy_s - self.server_cpu_s - self.database_cpu_s - self.loadgen_cpu_s
         return max(0.0, other / self.window_s)
 
     def to_json(self) -> dict[str, Any]:
@@ -119,6 +125,7 @@ class PhaseResult:
             "error_kinds": self.error_kinds,
             "server_cpu_ms_per_op": round(self.server_cpu_ms_per_op, 3),
             "server_cores": round(self.server_cores, 3),
+            "database_cpu_ms_per_op": round(self.database_cpu_ms_per_op, 3),
             "loadgen_cpu_ms_per_op": round(self.loadgen_cpu_ms_per_op, 3),
             "loadgen_cores": round(self.loadgen_cores, 3),
             "other_cores": round(self.other_cores, 3),
@@ -183,6 +190,7 @@ async def run_phase(
         loadgen_cpu_s=end.loadgen_cpu - start.loadgen_cpu,
         machine_busy_s=end.machine_busy - start.machine_busy,
         worker_restarts=len(set(end.worker_pids) - set(start.worker_pids)),
+        database_cpu_s=end.database_cpu - start.database_cpu,
     )
 
 

@@ -654,6 +654,8 @@ def self_check(results: Results) -> list[str]:
 
 def phase_table(phases: list[PhaseResult]) -> list[str]:
     """One line per phase with every figure, then the errors by kind and worker restarts."""
+    # The database server's CPU, when it is a process of its own that was measured.
+    database = any(r.database_cpu_s for r in phases)
     rows = []
     for r in phases:
         rows.append(
@@ -667,6 +669,7 @@ def phase_table(phases: list[PhaseResult]) -> list[str]:
                 str(r.errors),
                 fmt(r.server_cpu_ms_per_op, 3),
                 fmt(r.server_cores, 2),
+                *([fmt(r.database_cpu_ms_per_op, 3)] if database else []),
                 fmt(r.loadgen_cpu_ms_per_op, 3),
                 fmt(r.loadgen_cores, 2),
                 fmt(r.other_cores, 2),
@@ -685,6 +688,7 @@ def phase_table(phases: list[PhaseResult]) -> list[str]:
                 "errors",
                 "server ms/op",
                 "server cores",
+                *(["database ms/op"] if database else []),
                 "loadgen ms/op",
                 "loadgen cores",
                 "other cores",
@@ -694,8 +698,10 @@ def phase_table(phases: list[PhaseResult]) -> list[str]:
         ),
     ]
     out.append(
-        "(ms/op: CPU time per request or flow; cores: CPU time / window; other: kernel "
-        "softirq and other programs; probe: fixed Python loop, higher = slower CPU)"
+        "(ms/op: CPU time per request or flow; cores: CPU time / window; "
+        + ("database: its server's processes serving this server; " if database else "")
+        + "other: kernel softirq and other programs; probe: fixed Python loop, higher = "
+        "slower CPU)"
     )
     for r in phases:
         for kind, count in r.error_kinds.items():

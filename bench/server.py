@@ -170,12 +170,33 @@ class Snapshot:
     loadgen_cpu: float  # seconds: this process (the load generator)
     machine_busy: float  # seconds of non-idle CPU, all cores
     worker_pids: tuple[int, ...]
+    database_cpu: float = 0.0  # seconds: the database server's processes serving this server
+
+
+class CpuClock(Protocol):
+    """Anything whose CPU time so far can be read, in seconds."""
+
+    def cpu_seconds(self) -> float: ...
 
 
 class Measured(Protocol):
     """A server under load whose clocks a phase reads at the edges of its window."""
 
     def snapshot(self) -> Snapshot: ...
+
+
+def children_of(pid: int) -> tuple[int, ...]:
+    """The live processes whose parent is ``pid``, from /proc."""
+    parent = str(pid)
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if proc_stat(int(entry))[1] == parent:
+                    pids.append(int(entry))
+            except (OSError, IndexError):
+                continue  # exited while we looked
+    return tuple(sorted(pids))
 
 
 def machine_busy() -> float:
@@ -188,9 +209,13 @@ def machine_busy() -> float:
 
 class ServerProcess(ABC):
     """What every server the benchmark starts offers: its CPU time so far, a snapshot for the
-    phase windows, the end of its log, and stopping it on leaving a ``with`` block."""
+    phase windows, the end of its log, and stopping it on leaving a ``with`` block. When it
+    keeps its data in a database server on this machine, ``database`` reads the CPU time of
+    the database's processes serving it, so that a phase can tell it apart from other
+    programs' work."""
 
     log_path: Path
+    database: CpuClock | None = None
 
     @abstractmethod
     def stop(self) -> None: ...
@@ -209,6 +234,7 @@ class ServerProcess(ABC):
             loadgen_cpu=usage.ru_utime + usage.ru_stime,
             machine_busy=machine_busy(),
             worker_pids=self.worker_pids(),
+            database_cpu=self.database.cpu_seconds() if self.database is not None else 0.0,
         )
 
     def log_tail(self, lines: int = 30) -> str:
@@ -292,16 +318,7 @@ class Gunicorn(ServerProcess):
 
     def _scan_workers(self) -> tuple[int, ...]:
         assert self.proc is not None
-        master = str(self.proc.pid)
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if proc_stat(int(entry))[1] == master:
-                        pids.append(int(entry))
-                except (OSError, IndexError):
-                    continue  # exited while we looked
-        return tuple(sorted(pids))
+        return children_of(self.proc.pid)
 
     def cpu_seconds(self) -> float:
         """CPU time of the master and all its workers, past and present.

@@ -213,4 +213,5 @@ def _result(
         loadgen_cpu_s=wrk_cpu + end.loadgen_cpu - start.loadgen_cpu,
         machine_busy_s=end.machine_busy - start.machine_busy,
         worker_restarts=len(set(end.worker_pids) - set(start.worker_pids)),
+        database_cpu_s=end.database_cpu - start.database_cpu,
     )
