@@ -16,6 +16,7 @@ import asyncio
 import base64
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import urlencode, urlsplit
 
 HEAD_LIMIT = 64 * 1024
@@ -179,9 +180,13 @@ def _dechunk(data: bytes) -> bytes | None:
 
 
 class Connection:
-    """One client "socket slot": at most one request in flight, reconnecting as needed."""
+    """One client "socket slot": at most one request in flight, reconnecting as needed.
+
+    ``Connection.opened`` counts the TCP connections every instance has opened, so that a
+    phase can tell whether the server kept them alive (bench/stacks.py)."""
 
     __slots__ = ("host", "port", "_host_header", "_protocol")
+    opened: ClassVar[int] = 0
 
     def __init__(self, host: str, port: int) -> None:
         self.host = host
@@ -213,6 +218,7 @@ class Connection:
             except ConnectionError:
                 pass  # the server closed the idle kept-alive connection as we reused it: retry
         loop = asyncio.get_running_loop()
+        Connection.opened += 1
         _, protocol = await loop.create_connection(_ResponseReader, self.host, self.port)
         self._protocol = protocol
         return await self._exchange(protocol, raw, method)

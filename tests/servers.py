@@ -110,9 +110,12 @@ def idp_serve_process(
     and the gunicorn master's process (its workers are its children: :func:`children`)."""
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "idp.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers)]
+    if CANDIDATE_STACK:
+        command, env = candidate(CANDIDATE_STACK, port, workers, env, cwd)
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [*command, "--workers", str(workers)],
+            command,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -136,6 +139,26 @@ def idp_serve_process(
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# The tests that run real servers run ``idp serve``; TEST_SERVING_STACK=sync|gthread|granian runs
+# them against another serving stack of bench/stacks.py instead (its production check).
+CANDIDATE_STACK = os.environ.get("TEST_SERVING_STACK", "")
+
+
+def candidate(
+    key: str, port: int, workers: int, env: dict[str, str], cwd: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of the candidate stack ``key`` on ``port``: granian
+    gets a fresh Prometheus directory, as idp/gunicorn_conf.py makes one for gunicorn."""
+    from bench.stacks import STACKS
+
+    stack = STACKS[key]
+    if key == "granian":
+        metrics = cwd / f"metrics-{port}"
+        metrics.mkdir(exist_ok=True)
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    return stack.argv(port, workers), env
 
 
 def children(pid: int) -> list[int]:
