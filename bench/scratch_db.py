@@ -40,9 +40,14 @@ class Scratch:
         parts = urlsplit(self.server.url)
         return urlunsplit(parts._replace(path=f"/{self.name}"))
 
+    def _drop(self) -> None:
+        self.server.admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(self._ident)
+        )
+
     def __enter__(self) -> Self:
         admin = self.server.admin
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(self._ident))
+        self._drop()  # a leftover of an interrupted run
         admin.execute(sql.SQL("CREATE DATABASE {}").format(self._ident))
         admin.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = on").format(self._ident))
         return self
@@ -53,9 +58,7 @@ class Scratch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.server.admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(self._ident)
-        )
+        self._drop()
 
     @property
     def _ident(self) -> sql.Identifier:
