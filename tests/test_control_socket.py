@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.mailbox import free_port
-from tests.servers import serving
+from tests.servers import serving, stop
 
 pytestmark = pytest.mark.slow
 
@@ -41,11 +41,7 @@ def _process(argv: list[str], env: dict[str, str], url: str, log: Path) -> Itera
             time.sleep(0.2)
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_no_demo_gunicorn_makes_the_per_user_control_socket(_schema, base_overrides, tmp_path):

@@ -28,7 +28,7 @@ import requests
 
 from tests.factories import PASSWORD
 from tests.mailbox import free_port
-from tests.servers import idp_serve
+from tests.servers import idp_serve, stop
 
 if TYPE_CHECKING:
     from idp.cli import StandIn
@@ -281,8 +281,4 @@ def demo_stand_in(stand_in: StandIn, log: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield stand_in.issuer
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

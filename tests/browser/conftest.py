@@ -38,7 +38,7 @@ from idp.cli import Context, cli
 from idp.domain.demo import DATA_HOLDERS
 from idp.extensions import db
 from tests.mailbox import Mailbox, free_port
-from tests.servers import idp_serve
+from tests.servers import idp_serve, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,7 +199,7 @@ def site(
     finally:
         site.close()
         if rp is not None:
-            _stop(rp)
+            stop(rp)
         drop_database()
 
 
@@ -242,14 +242,6 @@ def start_service(site: Site, name: str, secret: str) -> subprocess.Popen[bytes]
         )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture(scope="package")
 def services(site: Site) -> Iterator[dict[str, str]]:
     """Every other demo service (Apply for Access Arrangements, Global Listening, the
@@ -267,7 +259,7 @@ def services(site: Site) -> Iterator[dict[str, str]]:
         yield site.urls
     finally:
         for process in started.values():
-            _stop(process)
+            stop(process)
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
