@@ -38,8 +38,16 @@ def on_exit(server):  # noqa: ANN001, ARG001 - gunicorn's hook signature
 
 
 def pre_fork(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signature
-    # In the master, before each fork; the work is done once per loaded app (a reload loads
-    # a new one). Without preload_app the master holds no app to warm.
+    # In the master, before each fork. The count of the worker's connections, which the
+    # workers share to balance them (idp/gunicorn_worker.py):
+    from idp.gunicorn_worker import Balance
+
+    if getattr(server, "_idp_balance", None) is None:
+        server._idp_balance = Balance()
+    worker.balance = server._idp_balance
+    worker.balance_slot = server._idp_balance.claim()
+    # The app, warmed once per loaded app (a reload loads a new one). Without preload_app the
+    # master holds no app to warm.
     if not server.cfg.preload_app:
         return
     app = server.app.wsgi()
@@ -82,6 +90,9 @@ def child_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signat
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    balance = getattr(server, "_idp_balance", None)
+    if balance is not None:
+        balance.release(getattr(worker, "balance_slot", None))
 
 
 bind = os.environ.get("IDP_BIND", "127.0.0.1:5000")
