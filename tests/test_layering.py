@@ -77,3 +77,14 @@ def test_my_organisation_is_one_package_used_by_its_public_names():
                 assert name not in ("idp.web.organisation.bp", "idp.web.organisation.blueprint"), (
                     f"{path} imports {name}"
                 )
+
+
+def test_prepared_statements_stay_in_the_protocol_store():
+    """``Prepared`` runs a statement without SQLAlchemy's per-statement work; bench/statements.py
+    shows it pays only for the token and userinfo endpoints' six statements, which live in
+    idp/oidc/store.py: every other statement goes through the session."""
+    allowed = {ROOT / "idp/statements.py", ROOT / "idp/oidc/store.py"}
+    for path in modules("idp"):
+        if path in allowed:
+            continue
+        assert not any(n.startswith("idp.statements") for n in imports_of(path)), path

@@ -13,28 +13,11 @@ from idp.domain import tokens
 from idp.extensions import db
 from idp.models import AuthorizationCode, AuthSession, User, UserStatus
 from idp.security import random_token
-from idp.statements import Prepared
 
 _sessions_t = AuthSession.__table__
 _users_t = User.__table__
 _codes_t = AuthorizationCode.__table__
-_START = Prepared(
-    insert(_sessions_t),
-    [
-        "sid",
-        "user_id",
-        "organisation_id",
-        "auth_time",
-        "amr",
-        "acr",
-        "created_at",
-        "expires_at",
-        "last_seen_at",
-        "ip",
-        "user_agent",
-    ],
-)
-_SIGNED_IN_AT = Prepared(
+_SIGNED_IN_AT = (
     update(_users_t)
     .where(_users_t.c.id == bindparam("user_id"))
     .values(last_sign_in_at=bindparam("now"))
@@ -70,8 +53,8 @@ def start(
         "ip": ip,
         "user_agent": (user_agent or "")[:300] or None,
     }
-    _START.execute(**values)
-    _SIGNED_IN_AT.execute(user_id=user.id, now=now)
+    db.session.execute(insert(_sessions_t), values)
+    db.session.execute(_SIGNED_IN_AT, {"user_id": user.id, "now": now})
     set_committed_value(user, "last_sign_in_at", now)
     auth_session = AuthSession(**values)
     set_committed_value(auth_session, "user", user)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 
 from idp import clock
+from idp.extensions import db
 from idp.models import AuditEvent, User
-from idp.statements import Prepared
 
 FAILED = "sign_in.failed"
 # In a failure's details: typed in a browser that has signed in to the account before, whose
@@ -32,7 +32,7 @@ _events = AuditEvent.__table__
 # Both read the index on (actor_user_id, action, at): the newest success is its last entry in
 # the window (ORDER BY ... LIMIT 1, not MAX, which PostgreSQL may answer by reading the whole
 # window), and the failures since are few, since each one must wait longer than the last.
-_LAST_SUCCESS = Prepared(
+_LAST_SUCCESS = (
     select(_events.c.at)
     .where(
         _events.c.actor_user_id == bindparam("user_id"),
@@ -42,12 +42,10 @@ _LAST_SUCCESS = Prepared(
     .order_by(_events.c.at.desc())
     .limit(1)
 )
-_FAILURES = Prepared(
-    select(_events.c.at, _events.c.details).where(
-        _events.c.actor_user_id == bindparam("user_id"),
-        _events.c.action == FAILED,
-        _events.c.at > bindparam("after"),
-    )
+_FAILURES = select(_events.c.at, _events.c.details).where(
+    _events.c.actor_user_id == bindparam("user_id"),
+    _events.c.action == FAILED,
+    _events.c.at > bindparam("after"),
 )
 
 
@@ -75,14 +73,14 @@ def wait_remaining(user: User | None, policy: Backoff, *, known_device: str | No
     docstring)."""
     user_id = user.id if user is not None else -1
     since: datetime = clock.now() - WINDOW
-    success = _LAST_SUCCESS.first(user_id=user_id, since=since)
+    success = db.session.execute(_LAST_SUCCESS, {"user_id": user_id, "since": since}).first()
     starts = [since, success.at if success is not None else None]
     if user is not None:
         starts.append(user.password_changed_at)
     after = max(start for start in starts if start is not None)
     failures = [
         row.at
-        for row in _FAILURES.all(user_id=user_id, after=after)
+        for row in db.session.execute(_FAILURES, {"user_id": user_id, "after": after})
         if known_device is None or (row.details or {}).get(KNOWN_DEVICE) == known_device
     ]
     delay = delay_after(len(failures), policy)

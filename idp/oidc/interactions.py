@@ -21,28 +21,24 @@ from idp.extensions import db
 from idp.models import Interaction
 from idp.page_policy import allow_upstream
 from idp.security import random_token
-from idp.statements import Prepared
 
 SESSION_KEY = "ix"
 MAX_PER_BROWSER = 5
 
 _table = Interaction.__table__
-_GET = Prepared(
-    select(_table).where(_table.c.id == bindparam("id"), _table.c.expires_at > bindparam("now"))
-)
-_INSERT = Prepared(insert(_table), ["id", "params", "created_at", "expires_at"])
-_SIGNED_IN = Prepared(
+_GET = select(_table).where(_table.c.id == bindparam("id"), _table.c.expires_at > bindparam("now"))
+_SIGNED_IN = (
     update(_table).where(_table.c.id == bindparam("ix")).values(authenticated_sid=bindparam("sid"))
 )
-_CONSENTED = Prepared(
+_CONSENTED = (
     update(_table).where(_table.c.id == bindparam("ix")).values(consented_at=bindparam("now"))
 )
-_CHOSE = Prepared(
+_CHOSE = (
     update(_table)
     .where(_table.c.id == bindparam("ix"))
     .values(organisation_chosen_at=bindparam("now"))
 )
-_DELETE = Prepared(delete(_table).where(_table.c.id == bindparam("ix")))
+_DELETE = delete(_table).where(_table.c.id == bindparam("ix"))
 
 
 @dataclass
@@ -59,11 +55,14 @@ class ParkedRequest:
 def start(params: MultiDict[str, str], ttl_seconds: int) -> ParkedRequest:
     now = clock.now()
     parked = ParkedRequest(random_token(18), [[k, v] for k, v in params.items(multi=True)])
-    _INSERT.execute(
-        id=parked.id,
-        params=parked.params,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds),
+    db.session.execute(
+        insert(_table),
+        {
+            "id": parked.id,
+            "params": parked.params,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+        },
     )
     mine = [i for i in session.get(SESSION_KEY, []) if isinstance(i, str)]
     session[SESSION_KEY] = [*mine[-(MAX_PER_BROWSER - 1) :], parked.id]
@@ -75,7 +74,7 @@ def get(interaction_id: str | None) -> ParkedRequest | None:
     """The live interaction with this id, if this browser started it."""
     if not interaction_id or interaction_id not in session.get(SESSION_KEY, []):
         return None
-    row = _GET.first(id=interaction_id, now=clock.now())
+    row = db.session.execute(_GET, {"id": interaction_id, "now": clock.now()}).first()
     if row is None:
         return None
     return ParkedRequest(
@@ -104,25 +103,25 @@ def params(interaction: ParkedRequest) -> MultiDict[str, str]:
 
 def mark_signed_in(interaction: ParkedRequest, sid: str) -> None:
     """Record that the user signed in, in this interaction, with session ``sid``."""
-    _SIGNED_IN.execute(ix=interaction.id, sid=sid)
+    db.session.execute(_SIGNED_IN, {"ix": interaction.id, "sid": sid})
     interaction.authenticated_sid = sid
 
 
 def mark_consented(interaction: ParkedRequest) -> None:
     now = clock.now()
-    _CONSENTED.execute(ix=interaction.id, now=now)
+    db.session.execute(_CONSENTED, {"ix": interaction.id, "now": now})
     interaction.consented_at = now
 
 
 def mark_organisation_chosen(interaction: ParkedRequest) -> None:
     """Record that the person chose, in this interaction, the organisation they act for."""
     now = clock.now()
-    _CHOSE.execute(ix=interaction.id, now=now)
+    db.session.execute(_CHOSE, {"ix": interaction.id, "now": now})
     interaction.organisation_chosen_at = now
 
 
 def finish(interaction: ParkedRequest) -> None:
-    _DELETE.execute(ix=interaction.id)
+    db.session.execute(_DELETE, {"ix": interaction.id})
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != interaction.id]
     languages.forget_requested(interaction.id)
 

@@ -1,8 +1,11 @@
-"""The protocol's reads and writes on its hot paths, as Core statements built once, at import.
+"""The protocol's reads and writes, as Core statements built once, at import.
 
-The token, userinfo and authorization endpoints run these on every request, so they are
-``Prepared`` (``idp/statements.py``): compiled once per dialect and run on the session's own
-database connection without SQLAlchemy's per-statement work. Rows come back as named tuples.
+The six that the token and userinfo endpoints run on every request are ``Prepared``
+(``idp/statements.py``): compiled once per dialect and run on the session's own database
+connection without SQLAlchemy's per-statement work, each taking 1.6-8.6 % off such a request
+(``bench/statements.py`` measures every one; the rest, run once in a person's sign-in, save
+0.1-0.4 % of it and go through the session like any other statement). This is the only module
+that uses ``Prepared`` (tests/test_layering.py). Rows come back read by attribute either way.
 """
 
 from __future__ import annotations
@@ -178,7 +181,7 @@ _USER_COLUMNS = (
 )
 _PRIMARY = (emails_t.c.user_id == users_t.c.id) & emails_t.c.is_primary.is_(True)
 
-_SUBJECT = Prepared(
+_SUBJECT = (
     select(users_t.c.id.label("user_id"), *_USER_COLUMNS)
     .select_from(users_t)
     .outerjoin(emails_t, _PRIMARY)
@@ -202,7 +205,7 @@ def subject_of(row: RowLike) -> SubjectView:
 
 def active_subject(user_id: int) -> SubjectView | None:
     """The user, or None unless the account is active."""
-    row = _SUBJECT.first(user_id=user_id)
+    row = db.session.execute(_SUBJECT, {"user_id": user_id}).first()
     if row is None or row.user_status != UserStatus.ACTIVE:
         return None
     return subject_of(row)
@@ -222,7 +225,6 @@ _MEMBERSHIP_ROLES = (
     )
     .where(memberships_t.c.user_id == bindparam("user_id"))
 )
-_ALL_MEMBERSHIP_ROLES = Prepared(_MEMBERSHIP_ROLES)
 _ONE_MEMBERSHIP_ROLES = Prepared(
     _MEMBERSHIP_ROLES.where(orgs_t.c.id == bindparam("organisation_id"))
 )
@@ -251,7 +253,7 @@ def _group(rows: list[RowLike]) -> list[MembershipView]:
 
 def memberships(user_id: int) -> list[MembershipView]:
     """Every organisation of the user with the roles held there, by centre number."""
-    return _group(_ALL_MEMBERSHIP_ROLES.all(user_id=user_id))
+    return _group(list(db.session.execute(_MEMBERSHIP_ROLES, {"user_id": user_id}).all()))
 
 
 def membership(user_id: int, organisation_id: int) -> MembershipView | None:
@@ -292,12 +294,12 @@ def managed_associate(
     return MembershipView(row.id, row.code, row.name, row.brand, frozenset())
 
 
-_ORGANISATION_ID = Prepared(select(orgs_t.c.id).where(orgs_t.c.code == bindparam("code")))
+_ORGANISATION_ID = select(orgs_t.c.id).where(orgs_t.c.code == bindparam("code"))
 
 
 def organisation_id(code: str) -> int | None:
     """The id of the organisation with this centre number."""
-    row = _ORGANISATION_ID.first(code=code)
+    row = db.session.execute(_ORGANISATION_ID, {"code": code}).first()
     return row.id if row is not None else None
 
 
@@ -311,16 +313,14 @@ def managed_associate_ids(user_id: int, management_roles: list[str]) -> set[int]
 
 # -- consents -------------------------------------------------------------------------
 
-_CONSENT = Prepared(
-    select(consents_t.c.scope).where(
-        consents_t.c.user_id == bindparam("user_id"),
-        consents_t.c.client_id == bindparam("client_id"),
-    )
+_CONSENT = select(consents_t.c.scope).where(
+    consents_t.c.user_id == bindparam("user_id"),
+    consents_t.c.client_id == bindparam("client_id"),
 )
 
 
 def consented_scopes(user_id: int, client_id: str) -> set[str]:
-    row = _CONSENT.first(user_id=user_id, client_id=client_id)
+    row = db.session.execute(_CONSENT, {"user_id": user_id, "client_id": client_id}).first()
     return set(row.scope.split()) if row is not None and row.scope else set()
 
 
@@ -343,12 +343,12 @@ class IssuedCode:
         return str(self.row.scope)
 
 
-_CODE = Prepared(select(codes_t).where(codes_t.c.code_hash == bindparam("digest")))
+_CODE = select(codes_t).where(codes_t.c.code_hash == bindparam("digest"))
 # Claimed only while its sign-in session has not ended. Ending a session also retires its
 # unredeemed codes (``sessions.end``), so of a sign-out and a redemption racing, either the
 # sign-out retires the code first or it waits on this row's lock and then revokes the new
 # tokens; this condition (one unique-key probe) covers a code issued while the session ended.
-_MARK_CODE_USED = Prepared(
+_MARK_CODE_USED = (
     update(codes_t)
     .where(
         codes_t.c.id == bindparam("code_id"),
@@ -358,23 +358,22 @@ _MARK_CODE_USED = Prepared(
     .values(used_at=bindparam("now"))
 )
 CODE_COLUMNS = [c.key for c in codes_t.c if c.key not in ("id", "used_at")]
-_INSERT_CODE = Prepared(insert(codes_t), CODE_COLUMNS)
 
 
 def find_code(code: str) -> IssuedCode | None:
-    row = _CODE.first(digest=token_hash(code))
+    row = db.session.execute(_CODE, {"digest": token_hash(code)}).first()
     return IssuedCode(row) if row is not None else None
 
 
 def mark_code_used(code_id: int) -> bool:
     """Retire a code, atomically; False if another request (or the end of its sign-in
     session) retired it first, or its session has ended."""
-    return _MARK_CODE_USED.execute(code_id=code_id, now=clock.now()) == 1
+    return _changed(_MARK_CODE_USED, {"code_id": code_id, "now": clock.now()}) == 1
 
 
 def insert_code(values: dict[str, Any]) -> None:
     """Save a code: ``values`` names every column in ``CODE_COLUMNS``."""
-    _INSERT_CODE.execute(**values)
+    db.session.execute(insert(codes_t), values)
 
 
 # -- tokens ---------------------------------------------------------------------------
@@ -418,7 +417,7 @@ _ROTATE = Prepared(
     .where(tokens_t.c.id == bindparam("token_id"), tokens_t.c.refresh_revoked_at.is_(None))
     .values(refresh_revoked_at=bindparam("now"))
 )
-_REVOKE_ACCESS = Prepared(
+_REVOKE_ACCESS = (
     update(tokens_t)
     .where(tokens_t.c.id == bindparam("token_id"), tokens_t.c.access_revoked_at.is_(None))
     .values(access_revoked_at=bindparam("now"))
@@ -431,7 +430,12 @@ def rotate_refresh(token_id: int) -> bool:
 
 
 def revoke_access(token_id: int) -> None:
-    _REVOKE_ACCESS.execute(token_id=token_id, now=clock.now())
+    db.session.execute(_REVOKE_ACCESS, {"token_id": token_id, "now": clock.now()})
+
+
+def _changed(statement: Any, params: dict[str, Any]) -> int:
+    """Run an UPDATE through the session; how many rows it changed."""
+    return int(db.session.execute(statement, params).rowcount)  # type: ignore[attr-defined]
 
 
 def timestamp(value: datetime | None) -> int:
