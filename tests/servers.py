@@ -73,6 +73,15 @@ def serving(
     """``idp serve`` on the tests' database and keys, on a free port, with ``workers`` workers
     and ``env`` on top; yields its port and base URL. Its output goes to
     ``directory/server.log``."""
+    with serving_process(base_overrides, directory, workers, **env) as (port, base, _process):
+        yield port, base
+
+
+@contextmanager
+def serving_process(
+    base_overrides: dict[str, Any], directory: Path, workers: int = 2, **env: str
+) -> Iterator[tuple[int, str, subprocess.Popen[bytes]]]:
+    """:func:`serving`, also yielding the gunicorn master's process."""
     from tests.mailbox import free_port
 
     port = free_port()
@@ -84,8 +93,11 @@ def serving(
         **env,
     )
     log = directory / "server.log"
-    with idp_serve(environment, port, log, cwd=directory, workers=workers) as base:
-        yield port, base
+    with idp_serve_process(environment, port, log, cwd=directory, workers=workers) as (
+        base,
+        process,
+    ):
+        yield port, base, process
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import children, idp_serve_process, server_env
+from tests.servers import children, serving_process
 
 pytestmark = pytest.mark.slow
 
@@ -49,19 +49,9 @@ def test_kept_alive_connections_are_shared_evenly_among_the_workers(
     """Twelve connections opened one after another on an idle server with three workers,
     each kept alive after its answer: every worker holds four (one more or fewer at most),
     where whichever worker woke first used to take them."""
-    from tests.mailbox import free_port
-
-    port = free_port()
-    env = server_env(
-        base_overrides["DATABASE_URL"],
-        base_overrides["OIDC"]["KEYS_DIR"],
-        tmp_path,
-        IDP_OIDC__ISSUER=f"http://127.0.0.1:{port}",
-        # Idle connections stay open while they are counted, however slow the machine.
-        GUNICORN_CMD_ARGS="--keep-alive 120",
-    )
-    log = tmp_path / "server.log"
-    with idp_serve_process(env, port, log, cwd=tmp_path, workers=3) as (base, master):
+    # Idle connections stay open while they are counted, however slow the machine.
+    keep_open = {"GUNICORN_CMD_ARGS": "--keep-alive 120"}
+    with serving_process(base_overrides, tmp_path, 3, **keep_open) as (port, _base, master):
         connections = []
         try:
             for _ in range(CONNECTIONS):
