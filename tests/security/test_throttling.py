@@ -80,8 +80,8 @@ def test_the_checks_read_the_recent_window_not_a_whole_history(app, make):
         events.c.at >= bindparam("s"),
     )
     for statement in (
-        throttling._LAST_SUCCESS.statement,
-        throttling._FAILURES.statement,
+        throttling._LAST_SUCCESS,
+        throttling._FAILURES,
         reset_limit,
     ):
         compiled = statement.compile(db.engine)
