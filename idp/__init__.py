@@ -9,16 +9,17 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, abort, request, session
+from flask.ctx import AppContext
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import config, database, languages, logs
+from idp import config, database, languages, logs, security
 from idp.config import Settings
 from idp.extensions import babel, csrf, db, limiter, login_manager, migrate
 from idp.page_policy import form_targets
 from idp.resources import resource
-from idp.security import DOCUMENT_POLICY, Passwords, content_security_policy
+from idp.security import DOCUMENT_POLICY, AppKeys, Passwords, content_security_policy
 from idp.web import assets
 
 __all__ = ["create_app"]
@@ -38,8 +39,29 @@ class CookieSessions(SecureCookieSessionInterface):
         return built[1]
 
 
+class ProviderAppContext(AppContext):
+    """Flask's app context, binding the app's keys for ``idp.security`` while it is pushed, so
+    the domain hashes and signs without reaching for ``current_app``."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self._keys = AppKeys(app.config, app.extensions)
+        self._key_tokens: list[Any] = []
+
+    def push(self) -> None:
+        super().push()
+        self._key_tokens.append(security.bind(self._keys))
+
+    def pop(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().pop(*args, **kwargs)
+        finally:
+            security.unbind(self._key_tokens.pop())
+
+
 class Provider(Flask):
-    """Flask, remembering which hooks and views need an async wrapper.
+    """Flask, remembering which hooks and views need an async wrapper, and pushing app
+    contexts that bind the app's keys (``ProviderAppContext``).
 
     Flask asks ``inspect.iscoroutinefunction`` of every hook and view it runs, on every
     request (seventeen times for a plain request here); none of ours is a coroutine, and the
@@ -54,6 +76,9 @@ class Provider(Flask):
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         return self._ensure_sync(func)
+
+    def app_context(self) -> AppContext:
+        return ProviderAppContext(self)
 
 
 def create_app(overrides: dict[str, Any] | None = None, *, maintenance: bool = False) -> Flask:

@@ -1,6 +1,8 @@
 """Hashing, random secrets and constant-time comparison: the one home of such crypto.
 
-The signing keyring lives in ``idp.oidc.keys``.
+The signing keyring lives in ``idp.oidc.keys``. What needs the app's secret key or its
+password hasher reads them from the app bound while an app context is pushed (``bind``, by the
+app factory's context), never from Flask itself: the domain uses these without reaching Flask.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import hmac
 import ipaddress
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
@@ -20,7 +24,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from idp import clock
@@ -95,10 +98,42 @@ def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+@dataclass(frozen=True)
+class AppKeys:
+    """Where the running app keeps what the functions below need: its config (``SECRET_KEY``)
+    and its extensions (the password hasher, ``idp.passwords``), read when used."""
+
+    config: Mapping[str, Any]
+    extensions: Mapping[str, Any]
+
+
+_bound: ContextVar[AppKeys] = ContextVar("idp.security.app_keys")
+
+
+def bind(keys: AppKeys) -> Token[AppKeys]:
+    """Use ``keys`` until ``unbind`` (the app context does both as it is pushed and popped)."""
+    return _bound.set(keys)
+
+
+def unbind(token: Token[AppKeys]) -> None:
+    _bound.reset(token)
+
+
+def _app_keys() -> AppKeys:
+    try:
+        return _bound.get()
+    except LookupError:
+        raise RuntimeError("Working outside of an app context: no secret key.") from None
+
+
+def _secret_key() -> str:
+    return str(_app_keys().config["SECRET_KEY"])
+
+
 def keyed_hash(value: str, purpose: str) -> str:
     """HMAC-SHA256 of a low-entropy secret (a 6-digit code, a recovery code) under the app's
     secret key: a stolen database alone does not let anyone test guesses offline."""
-    key = current_app.config["SECRET_KEY"].encode()
+    key = _secret_key().encode()
     return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -126,16 +161,14 @@ class _ClockSigner(TimestampSigner):
 def serializer(purpose: str) -> URLSafeTimedSerializer:
     """itsdangerous signer for links and cookies, with a salt per purpose so a value signed
     for one purpose is refused for every other."""
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt=f"idp.{purpose}", signer=_ClockSigner
-    )
+    return URLSafeTimedSerializer(_secret_key(), salt=f"idp.{purpose}", signer=_ClockSigner)
 
 
 def fernet(purpose: str) -> Fernet:
     """Symmetric encryption for secrets we must read back (TOTP seeds), keyed from the app's
     secret key by HKDF with a label per purpose."""
     key = HKDF(algorithm=SHA256(), length=32, salt=None, info=f"idp.{purpose}".encode()).derive(
-        current_app.config["SECRET_KEY"].encode()
+        _secret_key().encode()
     )
     return Fernet(base64.urlsafe_b64encode(key))
 
@@ -176,4 +209,5 @@ class Passwords:
 
 
 def passwords() -> Passwords:
-    return current_app.extensions["idp.passwords"]
+    passwords: Passwords = _app_keys().extensions["idp.passwords"]
+    return passwords
