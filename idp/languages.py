@@ -12,8 +12,8 @@ asked for when they first signed in (a service's ``ui_locales`` is for its sign-
 not a choice of theirs). Emails they cause themselves follow the page in front of them;
 emails someone else causes (an invitation, an officer's password reset or change of
 address, a notice that someone tried to use their address) are written in their own
-language (``of``), or the page's when it is not known yet. The ``locale`` claim (scope
-``profile``) carries it to relying parties.
+language (the ``Mail``'s ``locale``, ``writing_in``), or the page's when it is not known yet.
+The ``locale`` claim (scope ``profile``) carries it to relying parties.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import clock
+from idp.errors import DomainError, Text
 from idp.extensions import db
 
 if TYPE_CHECKING:
@@ -143,11 +144,11 @@ def _this_path() -> str:
     return request.script_root + "/" + quote(request.path.lstrip("/"))
 
 
-def of(person: User | None) -> AbstractContextManager[Any]:
-    """Write in ``person``'s own language (an email someone else causes), or, not known yet,
-    in the current one."""
-    if person is not None and person.locale in SUPPORTED:
-        return force_locale(person.locale)
+def writing_in(locale: str | None) -> AbstractContextManager[Any]:
+    """Write in ``locale``, a person's own language (an email someone else causes), or, not
+    known yet (``None``), in the current one."""
+    if locale in SUPPORTED:
+        return force_locale(locale)
     return nullcontext()
 
 
@@ -202,8 +203,21 @@ def words(text: str) -> str:
     return gettext(text) if text else text
 
 
+def say(text: DomainError | Text | str | dict[str, Any]) -> str:
+    """The domain's words (an error's message, an outcome's, one stored as data) in the page's
+    language: the domain marks them ``N_`` and keeps their parameters apart, and they are
+    translated here, when shown."""
+    if isinstance(text, DomainError):
+        text = text.text
+    said = Text.from_data(text)
+    if not said.msgid:
+        return ""
+    return gettext(said.msgid, **said.params)
+
+
 def install(app: Flask) -> None:
     app.jinja_env.filters["words"] = words
+    app.jinja_env.filters["say"] = say
 
     @app.before_request
     def remember_choice() -> None:

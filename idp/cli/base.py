@@ -50,7 +50,7 @@ def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
                 return func(ctx, *args, **kwargs)
             except DomainError as exc:
                 db.session.rollback()
-                raise click.ClickException(exc.message) from None
+                raise click.ClickException(str(exc)) from None
 
     return wrapper
 

@@ -12,11 +12,9 @@ acts for none until they choose: nothing is derived from the order of centre num
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from idp.catalogue import Catalogue
 from idp.domain import audit, management, sessions
-from idp.errors import NotFound
+from idp.errors import N_, NotFound
 from idp.models import AuthSession, Membership, Organisation, User
 
 
@@ -46,7 +44,7 @@ def choose(user: User, auth_session: AuthSession, code: str, catalogue: Catalogu
     wanted = (code or "").strip().upper()
     org = next((o for o in choices(user, catalogue) if o.code == wanted), None)
     if org is None:
-        raise NotFound(_l("There is no such organisation, or you do not act for it."))
+        raise NotFound(N_("There is no such organisation, or you do not act for it."))
     sessions.set_organisation(auth_session, org.id)
     audit.record("session.organisation_changed", actor=user, organisation_id=org.id)
     return org

@@ -21,18 +21,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
-from idp import clock, languages
-from idp.domain import audit, invitations, passwords, users
-from idp.errors import Conflict, InvalidInput, LinkInvalid
+from idp import clock
+from idp.domain import audit, invitations, mailing, passwords, users
+from idp.domain.mailing import Mail
+from idp.errors import N_, Conflict, InvalidInput, LinkInvalid
 from idp.extensions import db
-from idp.mail import messages, outgoing
 from idp.models import AddressChange, Organisation, User, UserStatus
 from idp.security import random_token, token_hash
 
-TAKEN = _l(
+TAKEN = N_(
     "That email address now belongs to another account, so the change cannot be made."
     " Nothing has changed: ask your exams officer to use another address."
 )
@@ -75,7 +74,7 @@ def request(
     new = users.normalise_email(address)
     old = target.email
     if old is None or new == old:
-        raise InvalidInput(_l("That is already their email address."))
+        raise InvalidInput(N_("That is already their email address."))
     owner = users.find_by_email(new)
     taken = owner is not None and owner.id != target.id
     token = random_token()
@@ -97,33 +96,40 @@ def request(
         passwords.sign_out_everywhere(target)
     db.session.flush()
     hours = ttl_seconds // 3600
-    with languages.of(target):
-        outgoing.enqueue(
-            messages.address_change_requested(
-                to=old,
-                name=target.name,
-                new=new,
-                by=by.name,
-                organisation=organisation.name,
-                hours=hours,
-                brand=organisation.brand,
+    # An officer's doing: in the person's own language, when known.
+    mailing.send(
+        Mail(
+            "address_change_requested",
+            old,
+            {
+                "name": target.name,
+                "new": new,
+                "by": by.name,
+                "organisation": organisation.name,
+                "hours": hours,
+                "brand": organisation.brand,
+            },
+            locale=target.locale,
+        )
+    )
+    if not taken:
+        mailing.send(
+            Mail(
+                "address_change_link",
+                new,
+                {
+                    "by": by.name,
+                    "organisation": organisation.name,
+                    "token": token,
+                    "hours": hours,
+                    "brand": organisation.brand,
+                },
+                locale=target.locale,
             )
         )
-        if not taken:
-            outgoing.enqueue(
-                messages.address_change_link(
-                    to=new,
-                    by=by.name,
-                    organisation=organisation.name,
-                    url=messages.link("address.open_link", token=token),
-                    hours=hours,
-                    brand=organisation.brand,
-                )
-            )
     if taken:
         assert owner is not None
-        with languages.of(owner):
-            outgoing.enqueue(messages.address_in_use(to=new))
+        mailing.send(Mail("address_in_use", new, locale=owner.locale))
     audit.record(
         "management.email_change_requested",
         actor=by,
@@ -139,7 +145,7 @@ def cancel(target: User, *, by: User, organisation: Organisation | None = None) 
     """Drop the change waiting for ``target`` (by an officer of ``organisation``, or the
     person themselves): its link stops working. NotFound-free: InvalidInput when none waits."""
     if pending(target) is None:
-        raise InvalidInput(_l("No change of email address is waiting for confirmation."))
+        raise InvalidInput(N_("No change of email address is waiting for confirmation."))
     db.session.execute(delete(AddressChange).where(AddressChange.user_id == target.id))
     audit.record(
         "management.email_change_cancelled" if organisation else "user.email_change_cancelled",
@@ -205,11 +211,15 @@ def confirm(change: AddressChange, *, invitation_ttl: int) -> tuple[User, bool]:
         before=previous,
         after=new,
     )
-    with languages.of(user):
-        for to in (previous, new):
-            outgoing.enqueue(
-                messages.primary_email_changed(to=to, name=user.name, old=previous, new=new)
+    for to in (previous, new):
+        mailing.send(
+            Mail(
+                "primary_email_changed",
+                to,
+                {"name": user.name, "old": previous, "new": new},
+                locale=user.locale,
             )
+        )
     if invited:
         organisation = db.session.get(Organisation, organisation_id) if organisation_id else None
         invitations.invite(

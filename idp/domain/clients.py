@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from idp import clock
 from idp.catalogue import Catalogue
 from idp.config import LOOPBACK_HOSTS
 from idp.domain import audit, tokens
-from idp.errors import InvalidInput, NotFound
+from idp.errors import N_, InvalidInput, NotFound, Text
 from idp.extensions import db
 from idp.models import Client, Token
 from idp.models.oauth import DEFAULT_GRANT_TYPES, DEFAULT_SCOPE
@@ -40,11 +39,9 @@ def _check_api_scopes(scopes: Iterable[str]) -> list[str]:
     unknown = [s for s in wanted if s not in API_SCOPES]
     if unknown:
         raise InvalidInput(
-            _l(
-                "Unknown API scope %(scope)s (known: %(known)s).",
-                scope=repr(unknown[0]),
-                known=", ".join(sorted(API_SCOPES)),
-            )
+            N_("Unknown API scope %(scope)s (known: %(known)s)."),
+            scope=repr(unknown[0]),
+            known=", ".join(sorted(API_SCOPES)),
         )
     return wanted
 
@@ -68,11 +65,17 @@ def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
         parts = urlsplit(uri)
     except ValueError:
         raise InvalidInput(
-            _l("The %(field)s %(uri)s is not a valid URL.", field=label, uri=repr(uri)), field
+            Text(
+                N_("The %(field)s %(uri)s is not a valid URL."), {"field": label, "uri": repr(uri)}
+            ),
+            field,
         ) from None
     if parts.fragment or "#" in uri:
         raise InvalidInput(
-            _l("The %(field)s %(uri)s must not contain a fragment.", field=label, uri=repr(uri)),
+            Text(
+                N_("The %(field)s %(uri)s must not contain a fragment."),
+                {"field": label, "uri": repr(uri)},
+            ),
             field,
         )
     if parts.scheme == "https" and parts.hostname:
@@ -80,10 +83,9 @@ def check_redirect_uri(uri: str, label: str = "redirect URI") -> str:
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return uri
     raise InvalidInput(
-        _l(
-            "The %(field)s %(uri)s must use https (http is allowed on loopback only).",
-            field=label,
-            uri=repr(uri),
+        Text(
+            N_("The %(field)s %(uri)s must use https (http is allowed on loopback only)."),
+            {"field": label, "uri": repr(uri)},
         ),
         field,
     )
@@ -118,12 +120,12 @@ def check_initiate_login_uri(uri: str, redirect_uris: Iterable[str]) -> str:
     checked = check_redirect_uri(uri, "initiate login URI")
     if not on_a_redirect_origin(checked, redirect_uris):
         raise InvalidInput(
-            _l(
+            N_(
                 "The initiate login URI %(uri)s must be on the same origin (scheme, host and"
-                " port) as one of the redirect URIs.",
-                uri=repr(uri),
+                " port) as one of the redirect URIs."
             ),
             "initiate_login_uri",
+            uri=repr(uri),
         )
     return checked
 
@@ -139,12 +141,12 @@ def check_frontchannel_logout_uri(
     checked = check_redirect_uri(uri, "front-channel logout URI")
     if not on_a_redirect_origin(checked, redirect_uris):
         raise InvalidInput(
-            _l(
+            N_(
                 "The front-channel logout URI %(uri)s must be on the same origin (scheme, host"
-                " and port) as one of the redirect URIs.",
-                uri=repr(uri),
+                " and port) as one of the redirect URIs."
             ),
             field,
+            uri=repr(uri),
         )
     return checked
 
@@ -183,7 +185,7 @@ def launcher(service_key: str, service_url: str) -> Client | None:
 def get(client_id: str) -> Client:
     client = db.session.scalar(select(Client).where(Client.client_id == client_id))
     if client is None:
-        raise NotFound(_l("No client with id %(client_id)s.", client_id=repr(client_id)))
+        raise NotFound(N_("No client with id %(client_id)s."), client_id=repr(client_id))
     return client
 
 
@@ -219,10 +221,10 @@ def create(
     has a key for) rather than the provider's default."""
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput(_l("Enter the client's name."), "name")
+        raise InvalidInput(N_("Enter the client's name."), "name")
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput(_l("Register at least one redirect URI."), "redirect_uris")
+        raise InvalidInput(N_("Register at least one redirect URI."), "redirect_uris")
     post_logout = [
         check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
     ]
@@ -238,7 +240,7 @@ def create(
     services = list(dict.fromkeys(service_keys))
     unknown = [key for key in services if key not in catalogue.services_by_key]
     if unknown:
-        raise InvalidInput(_l("Unknown service %(service)s.", service=repr(unknown[0])))
+        raise InvalidInput(N_("Unknown service %(service)s."), service=repr(unknown[0]))
     method = "none" if public else (auth_method or "client_secret_basic")
     if (
         method not in AUTH_METHODS
@@ -246,17 +248,17 @@ def create(
         or (not public and method == "none")
     ):
         raise InvalidInput(
-            _l("Unsupported token endpoint auth method %(method)s.", method=repr(method))
+            N_("Unsupported token endpoint auth method %(method)s."), method=repr(method)
         )
     alg = _check_id_token_alg(id_token_alg, signing_algorithms) if id_token_alg else None
     api = _check_api_scopes(api_scopes)
     if api and public:
-        raise InvalidInput(_l("A public client cannot call the API: it has no credentials."))
+        raise InvalidInput(N_("A public client cannot call the API: it has no credentials."))
     # Letters and digits only: an id that began with "-" would read as an option on a CLI.
     client_id = client_id or readable_secret(24, CLIENT_ID_ALPHABET)
     if db.session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
         raise InvalidInput(
-            _l("A client with id %(client_id)s already exists.", client_id=repr(client_id))
+            N_("A client with id %(client_id)s already exists."), client_id=repr(client_id)
         )
     # A private_key_jwt client proves itself with its own key: it gets no secret.
     secret = None if public or method == "private_key_jwt" else random_token(32)
@@ -295,16 +297,16 @@ ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
 def _check_id_token_alg(alg: str, signing_algorithms: Iterable[str]) -> str:
     if alg not in ID_TOKEN_ALGORITHMS:
         raise InvalidInput(
-            _l("Unsupported ID token signing algorithm %(alg)s.", alg=repr(alg)), "id_token_alg"
+            N_("Unsupported ID token signing algorithm %(alg)s."), "id_token_alg", alg=repr(alg)
         )
     if alg not in signing_algorithms:
         raise InvalidInput(
-            _l(
+            N_(
                 "There is no %(alg)s signing key yet: add one with idp keys rotate --alg %(alg)s"
-                " first.",
-                alg=alg,
+                " first."
             ),
             "id_token_alg",
+            alg=alg,
         )
     return alg
 
@@ -331,7 +333,7 @@ def set_id_token_alg(client: Client, alg: str | None, signing_algorithms: Iterab
 def rotate_secret(client: Client) -> str:
     """Replace a confidential client's secret; the old one stops working at once."""
     if client.is_public:
-        raise InvalidInput(_l("A public client has no secret."))
+        raise InvalidInput(N_("A public client has no secret."))
     secret = random_token(32)
     client.client_secret_hash = token_hash(secret)
     client.secret_rotated_at = clock.now()
@@ -350,7 +352,7 @@ def update_uris(
     for the last: tiles open the service's page instead)."""
     redirects = [check_redirect_uri(u) for u in redirect_uris]
     if not redirects:
-        raise InvalidInput(_l("Register at least one redirect URI."), "redirect_uris")
+        raise InvalidInput(N_("Register at least one redirect URI."), "redirect_uris")
     post_logout = [
         check_redirect_uri(u, "post-logout redirect URI") for u in post_logout_redirect_uris
     ]
@@ -396,7 +398,7 @@ def set_api_access(client: Client, scopes: Iterable[str]) -> None:
     client holds for itself stop working at once, so a narrowed grant takes effect now."""
     api = _check_api_scopes(scopes)
     if api and client.is_public:
-        raise InvalidInput(_l("A public client cannot call the API: it has no credentials."))
+        raise InvalidInput(N_("A public client cannot call the API: it has no credentials."))
     before = api_scopes_of(client.scope)
     user_scopes = [s for s in client.scope.split() if s not in API_SCOPES]
     client.scope = " ".join([*user_scopes, *api])

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from idp import clock
-from idp.domain import audit
-from idp.errors import Conflict, InvalidInput, NotFound
+from idp.domain import audit, mailing
+from idp.domain.mailing import Mail
+from idp.errors import N_, Conflict, InvalidInput, NotFound
 from idp.extensions import db
-from idp.mail import messages, outgoing
 from idp.models import ConnectedAccount, User
 
 
@@ -59,22 +58,20 @@ def link(user: User, identity: Identity, upstream_name: str) -> ConnectedAccount
     found = account_for(identity)
     if found is not None and found[0].id == user.id:
         raise InvalidInput(
-            _l("This %(provider)s account is already connected to yours.", provider=upstream_name)
+            N_("This %(provider)s account is already connected to yours."), provider=upstream_name
         )
     if found is not None:
         raise Conflict(
-            _l(
+            N_(
                 "This %(provider)s account is connected to another My Cambridge account."
-                " Disconnect it there first.",
-                provider=upstream_name,
-            )
+                " Disconnect it there first."
+            ),
+            provider=upstream_name,
         )
     if identity.upstream in connections(user):
         raise Conflict(
-            _l(
-                "Another %(provider)s account is connected to yours. Disconnect it first.",
-                provider=upstream_name,
-            )
+            N_("Another %(provider)s account is connected to yours. Disconnect it first."),
+            provider=upstream_name,
         )
     connection = ConnectedAccount(
         user_id=user.id,
@@ -102,13 +99,11 @@ def unlink(user: User, upstream: str, upstream_name: str) -> None:
     mine = connections(user)
     connection = mine.get(upstream)
     if connection is None:
-        raise NotFound(_l("No %(provider)s account is connected to yours.", provider=upstream_name))
+        raise NotFound(N_("No %(provider)s account is connected to yours."), provider=upstream_name)
     if user.password_hash is None and len(mine) == 1:
         raise InvalidInput(
-            _l(
-                "Set a password before disconnecting %(provider)s: it is your only way to sign in.",
-                provider=upstream_name,
-            )
+            N_("Set a password before disconnecting %(provider)s: it is your only way to sign in."),
+            provider=upstream_name,
         )
     db.session.delete(connection)
     audit.record(
@@ -123,8 +118,10 @@ def unlink(user: User, upstream: str, upstream_name: str) -> None:
 
 def _tell(user: User, upstream_name: str, *, connected: bool) -> None:
     if user.email:
-        outgoing.enqueue(
-            messages.connected_account(
-                to=user.email, name=user.name, upstream=upstream_name, connected=connected
+        mailing.send(
+            Mail(
+                "connected_account",
+                user.email,
+                {"name": user.name, "upstream": upstream_name, "connected": connected},
             )
         )

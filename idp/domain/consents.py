@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from idp.domain import audit, tokens
-from idp.errors import NotFound
+from idp.errors import N_, NotFound
 from idp.extensions import db
 from idp.models import Client, Consent, Token, User
 
@@ -37,7 +36,7 @@ def revoke(user: User, client_id: str) -> None:
         select(Consent).where(Consent.user_id == user.id, Consent.client_id == client_id)
     )
     if consent is None:
-        raise NotFound(_l("That service has no access to your account."))
+        raise NotFound(N_("That service has no access to your account."))
     db.session.delete(consent)
     tokens.revoke_where(Token.user_id == user.id, Token.client_id == client_id)
     audit.record("user.consent_revoked", actor=user, target_type="client", target_id=client_id)

@@ -7,14 +7,12 @@ the person adding it, but its owner gets a notice instead of a code, and no code
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
-from idp import clock, languages
-from idp.domain import audit, users, verification
+from idp import clock
+from idp.domain import audit, mailing, users, verification
+from idp.domain.mailing import Mail
 from idp.domain.verification import CodePolicy
-from idp.errors import Conflict, InvalidInput, NotFound
+from idp.errors import N_, Conflict, InvalidInput, NotFound
 from idp.extensions import db
-from idp.mail import messages, outgoing
 from idp.models import EmailAddress, User
 
 MAX_ADDRESSES = 5
@@ -23,7 +21,7 @@ MAX_ADDRESSES = 5
 def _own(user: User, address: str) -> EmailAddress:
     found = next((e for e in user.emails if e.address == address), None)
     if found is None:
-        raise NotFound(_l("That email address is not on your account."))
+        raise NotFound(N_("That email address is not on your account."))
     return found
 
 
@@ -33,10 +31,10 @@ def start_adding(user: User, address: str, policy: CodePolicy) -> str:
     user fetches the code. Raises TooSoon within the interval, taken address or not."""
     address = users.normalise_email(address)
     if any(e.address == address for e in user.emails):
-        raise Conflict(_l("That email address is already on your account."))
+        raise Conflict(N_("That email address is already on your account."))
     if len(user.emails) >= MAX_ADDRESSES:
         raise InvalidInput(
-            _l("An account can have at most %(num)d email addresses.", num=MAX_ADDRESSES)
+            N_("An account can have at most %(num)d email addresses."), num=MAX_ADDRESSES
         )
     owner = users.owner_of(address)
     taken = owner is not None
@@ -48,8 +46,8 @@ def start_adding(user: User, address: str, policy: CodePolicy) -> str:
     if taken:
         # Its owner hears of it at most once an interval, however many ask, or how often.
         if not owner_told:
-            with languages.of(owner):
-                outgoing.enqueue(messages.address_in_use(to=address))
+            assert owner is not None
+            mailing.send(Mail("address_in_use", address, locale=owner.locale))
         audit.record("user.email_add_refused", actor=user, target_type="user", target_id=user.sub)
     return address
 
@@ -58,7 +56,7 @@ def finish_adding(user: User, address: str, code: str, policy: CodePolicy) -> Em
     """Check the code sent to ``address`` and add it, verified."""
     sent_to = verification.check(user, "add_email", code, policy)
     if sent_to != address or users.email_in_use(address):
-        raise InvalidInput(_l("That code was sent to a different address. Add the address again."))
+        raise InvalidInput(N_("That code was sent to a different address. Add the address again."))
     now = clock.now()
     email = EmailAddress(address=address, is_primary=False, verified_at=now, created_at=now)
     user.emails.append(email)
@@ -71,9 +69,9 @@ def start_making_primary(user: User, address: str, policy: CodePolicy) -> None:
     """A code goes to the current primary address: the person who reads that mailbox agrees."""
     email = _own(user, address)
     if email.is_primary:
-        raise Conflict(_l("That is already your main email address."))
+        raise Conflict(N_("That is already your main email address."))
     if not email.verified:
-        raise InvalidInput(_l("Verify that email address before making it your main one."))
+        raise InvalidInput(N_("Verify that email address before making it your main one."))
     current = user.primary_email
     assert current is not None
     verification.issue(user, "change_primary", current.address, policy)
@@ -92,9 +90,11 @@ def finish_making_primary(user: User, address: str, code: str, policy: CodePolic
     db.session.flush()
     audit.record("user.primary_email_changed", actor=user, target_type="user", target_id=user.sub)
     for to in (old.address, email.address):
-        outgoing.enqueue(
-            messages.primary_email_changed(
-                to=to, name=user.name, old=old.address, new=email.address
+        mailing.send(
+            Mail(
+                "primary_email_changed",
+                to,
+                {"name": user.name, "old": old.address, "new": email.address},
             )
         )
 
@@ -103,7 +103,7 @@ def remove(user: User, address: str) -> None:
     email = _own(user, address)
     if email.is_primary:
         raise Conflict(
-            _l("You cannot remove your main email address. Make another one main first.")
+            N_("You cannot remove your main email address. Make another one main first.")
         )
     user.emails.remove(email)
     db.session.flush()

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from idp import clock
 from idp.domain import audit, management
 from idp.domain.management import ManagementSettings, NewUser, Outcome
-from idp.errors import DomainError, NotFound
+from idp.errors import DomainError, NotFound, Text
 from idp.extensions import db
 from idp.models import ImportJob, Organisation, User
 from idp.security import random_token
@@ -68,7 +68,7 @@ def _advance(job_id: str, outcome: Outcome) -> None:
             "email": outcome.email,
             "name": outcome.name,
             "kind": kind,
-            "message": outcome.message,
+            "message": Text.from_data(outcome.message).as_data(),
             "sub": outcome.sub,
         },
     ]
@@ -91,7 +91,7 @@ def run(job_id: str, people: Sequence[NewUser], settings: ManagementSettings) ->
         except DomainError as exc:
             db.session.rollback()
             name = f"{person.given_name} {person.family_name}".strip()
-            outcome = Outcome(person.email, name, "error", exc.message)
+            outcome = Outcome(person.email, name, "error", exc.text)
         _advance(job_id, outcome)
         db.session.commit()
         # Each commit expires what the session holds; reload the two we act with.

@@ -9,12 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-
-from idp import clock, languages
-from idp.domain import audit
-from idp.errors import Conflict
-from idp.mail import messages, outgoing
+from idp import clock
+from idp.domain import audit, mailing
+from idp.domain.mailing import Mail
+from idp.errors import N_, Conflict
 from idp.models import Organisation, User, UserStatus
 from idp.security import passwords as hasher
 from idp.security import readable_secret
@@ -32,9 +30,9 @@ def invite(
 ) -> None:
     """Give an invited account a new temporary password and email it (replacing any earlier)."""
     if user.status != UserStatus.INVITED:
-        raise Conflict(_l("This account is already active: it does not need an invitation."))
+        raise Conflict(N_("This account is already active: it does not need an invitation."))
     if not user.email:
-        raise Conflict(_l("This account has no email address to send an invitation to."))
+        raise Conflict(N_("This account has no email address to send an invitation to."))
     temporary = readable_secret(TEMPORARY_PASSWORD_LENGTH)
     now = clock.now()
     user.password_hash = hasher().hash(temporary)
@@ -49,14 +47,17 @@ def invite(
         organisation_id=organisation.id if organisation else None,
         **details,
     )
-    with languages.of(user):  # someone else sends it: in the person's language, if known
-        outgoing.enqueue(
-            messages.invitation(
-                to=user.email,
-                name=user.name,
-                temporary_password=temporary,
-                expires_at=user.temp_password_expires_at,
-                organisation=organisation.name if organisation else None,
-                brand=organisation.brand if organisation else None,
-            )
+    mailing.send(
+        Mail(
+            "invitation",
+            user.email,
+            {
+                "name": user.name,
+                "temporary_password": temporary,
+                "expires_at": user.temp_password_expires_at,
+                "organisation": organisation.name if organisation else None,
+                "brand": organisation.brand if organisation else None,
+            },
+            locale=user.locale,  # someone else sends it: in the person's language, if known
         )
+    )

@@ -15,15 +15,14 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from idp import clock, languages
+from idp import clock
 from idp.catalogue import Catalogue
-from idp.domain import audit, organisations
-from idp.errors import InvalidInput, NotFound
+from idp.domain import audit, mailing, organisations
+from idp.domain.mailing import Mail
+from idp.errors import N_, InvalidInput, NotFound
 from idp.extensions import db
-from idp.mail import messages, outgoing
 from idp.models import (
     JoinInvitation,
     JoinOutcome,
@@ -101,23 +100,26 @@ def invite(
 
 def _send(invitation: JoinInvitation, catalogue: Catalogue) -> None:
     account = invitation.user
-    with languages.of(account):
-        outgoing.enqueue(
-            messages.join_invitation(
-                to=invitation.email,
-                name=account.name,
-                organisation=invitation.organisation.name,
-                code=invitation.organisation.code,
-                inviter=invitation.invited_by.name if invitation.invited_by else None,
-                roles=[
+    mailing.send(
+        Mail(
+            "join_invitation",
+            invitation.email,
+            {
+                "name": account.name,
+                "organisation": invitation.organisation.name,
+                "code": invitation.organisation.code,
+                "inviter": invitation.invited_by.name if invitation.invited_by else None,
+                "roles": [
                     catalogue.roles_by_key[k].name
                     for k in sorted(invitation.role_keys)
                     if k in catalogue.roles_by_key
                 ],
-                expires_at=invitation.expires_at,
-                brand=invitation.organisation.brand,
-            )
+                "expires_at": invitation.expires_at,
+                "brand": invitation.organisation.brand,
+            },
+            locale=account.locale,
         )
+    )
 
 
 # -- the organisation's side ---------------------------------------------------------------------
@@ -235,13 +237,11 @@ def waiting_for(user: User) -> list[JoinInvitation]:
 def _own(user: User, public_id: str) -> JoinInvitation:
     invitation = _unanswered(public_id, JoinInvitation.user_id == user.id)
     if invitation is None:
-        raise NotFound(_l("This invitation has been answered or withdrawn."))
+        raise NotFound(N_("This invitation has been answered or withdrawn."))
     if invitation.expires_at <= clock.now():
         raise InvalidInput(
-            _l(
-                "This invitation has expired. Ask %(organisation)s to send you another.",
-                organisation=invitation.organisation.name,
-            )
+            N_("This invitation has expired. Ask %(organisation)s to send you another."),
+            organisation=invitation.organisation.name,
         )
     return invitation
 

@@ -26,10 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from idp import clock, languages
+from idp import clock
 from idp.catalogue import Catalogue, Role
 from idp.domain import (
     address_changes,
@@ -42,7 +41,7 @@ from idp.domain import (
     tokens,
     users,
 )
-from idp.errors import InvalidInput, LinkInvalid, NotFound, PermissionDenied
+from idp.errors import N_, InvalidInput, LinkInvalid, NotFound, PermissionDenied, Text
 from idp.extensions import db
 from idp.models import (
     AddressChange,
@@ -97,7 +96,7 @@ def member(org: Organisation, sub: str) -> tuple[User, Membership]:
         .where(User.sub == sub, Membership.organisation_id == org.id)
     ).first()
     if row is None:
-        raise NotFound(_l("There is no such user in this organisation."))
+        raise NotFound(N_("There is no such user in this organisation."))
     return row.User, row.Membership
 
 
@@ -116,21 +115,17 @@ def _checked_roles(org: Organisation, keys: Iterable[str], catalogue: Catalogue)
     if wanted & officer_only:
         names = ", ".join(sorted(catalogue.roles_by_key[k].name for k in wanted & officer_only))
         raise PermissionDenied(
-            _l(
-                "%(roles)s cannot be given from here: it goes with the centre's exams officer.",
-                roles=names,
-            )
+            N_("%(roles)s cannot be given from here: it goes with the centre's exams officer."),
+            roles=names,
         )
     unknown = wanted - offered
     if unknown:
         raise InvalidInput(
-            _l(
-                "The role %(role)s is not offered to this organisation.",
-                role=repr(sorted(unknown)[0]),
-            )
+            N_("The role %(role)s is not offered to this organisation."),
+            role=repr(sorted(unknown)[0]),
         )
     if not wanted:
-        raise InvalidInput(_l("Select one or more roles."))
+        raise InvalidInput(N_("Select one or more roles."))
     return wanted
 
 
@@ -154,7 +149,7 @@ def _holders_of_management(org: Organisation, catalogue: Catalogue) -> set[int]:
 def _keep_a_manager(org: Organisation, target: User, catalogue: Catalogue, losing: bool) -> None:
     if losing and _holders_of_management(org, catalogue) == {target.id}:
         raise PermissionDenied(
-            _l(
+            N_(
                 "This is the last person with User Management at this organisation."
                 " Give the role to someone else first."
             )
@@ -174,13 +169,13 @@ def _audit(action: str, actor: User, org: Organisation, target: User, **details:
 
 
 NOT_SELF = {
-    "change the roles of": _l(
+    "change the roles of": N_(
         "You cannot change your own roles. Ask another person with User Management."
     ),
-    "suspend": _l("You cannot suspend yourself. Ask another person with User Management."),
-    "restore": _l("You cannot restore yourself. Ask another person with User Management."),
-    "delete": _l("You cannot delete yourself. Ask another person with User Management."),
-    "change the email address of": _l(
+    "suspend": N_("You cannot suspend yourself. Ask another person with User Management."),
+    "restore": N_("You cannot restore yourself. Ask another person with User Management."),
+    "delete": N_("You cannot delete yourself. Ask another person with User Management."),
+    "change the email address of": N_(
         "You cannot change your own email address here: do it on Account > Personal info."
     ),
 }
@@ -232,11 +227,11 @@ class Outcome:
     email: str
     name: str
     kind: Literal["invited", "already_member", "error"]
-    message: str = ""
+    message: str | Text = ""  # translated where it is shown
     sub: str = ""
 
 
-ALREADY_INVITED = _l("Already invited to this organisation.")
+ALREADY_INVITED = N_("Already invited to this organisation.")
 
 
 def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalogue) -> Outcome:
@@ -255,14 +250,14 @@ def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalo
             person.email.strip(),
             f"{person.given_name} {person.family_name}".strip(),
             "error",
-            exc.message,
+            exc.text,
         )
     existing = users.find_by_email(address)
     name = f"{given} {family}"
     if existing is None:
         return Outcome(address, name, "invited")
     if existing.id == actor.id:
-        return Outcome(address, name, "error", _l("You cannot add yourself."))
+        return Outcome(address, name, "error", N_("You cannot add yourself."))
     current = organisations.membership(existing, org)
     if current is not None:
         if existing.status == UserStatus.INVITED and existing.must_change_password:
@@ -271,7 +266,7 @@ def check_new(actor: User, org: Organisation, person: NewUser, catalogue: Catalo
             address,
             name,
             "already_member",
-            _l("Already a member of this organisation."),
+            N_("Already a member of this organisation."),
             existing.sub,
         )
     waiting = joining.open_invitation(org, existing)
@@ -302,10 +297,8 @@ def add(actor: User, org: Organisation, person: NewUser, settings: ManagementSet
         raise InvalidInput(outcome.message)
     if outcome.kind == "already_member":
         raise InvalidInput(
-            _l(
-                "%(email)s is already a member of this organisation or invited to it.",
-                email=outcome.email,
-            )
+            N_("%(email)s is already a member of this organisation or invited to it."),
+            email=outcome.email,
         )
     roles = set(person.roles)
     existing = users.find_by_email(outcome.email)
@@ -389,7 +382,7 @@ def check_removable(
     others = [m for m in target.memberships if m.organisation_id != org.id]
     suspended = target.status == UserStatus.SUSPENDED or membership.is_suspended
     if not others and not suspended:
-        raise PermissionDenied(_l("Suspend this account before deleting it."))
+        raise PermissionDenied(N_("Suspend this account before deleting it."))
     _keep_a_manager(
         org, target, catalogue, catalogue.management_role(org.brand) in membership.role_keys
     )
@@ -492,7 +485,7 @@ def transfer_target(
     )
     if to is None:
         raise InvalidInput(
-            _l("Choose someone at %(centre)s who has a role for this service.", centre=org.code)
+            N_("Choose someone at %(centre)s who has a role for this service."), centre=org.code
         )
     return to
 
@@ -519,7 +512,7 @@ def withdraw_invitation(actor: User, org: Organisation, target: User) -> None:
     _not_self(actor, target, "delete")
     _, membership = member(org, target.sub)
     if not awaiting_activation(target):
-        raise InvalidInput(_l("This person has already activated their account."))
+        raise InvalidInput(N_("This person has already activated their account."))
     office.protect_exams_officer(org, target, "delete")
     others = [m for m in target.memberships if m.organisation_id != org.id]
     audit.record(
@@ -545,11 +538,11 @@ def resend_invitation(
 ) -> None:
     member(org, target.sub)
     if target.status != UserStatus.INVITED or not target.must_change_password:
-        raise InvalidInput(_l("This person has already activated their account."))
+        raise InvalidInput(N_("This person has already activated their account."))
     if address_changes.pending(target) is not None:
         # The invitation would go to the old address, perhaps the mistyped one.
         raise InvalidInput(
-            _l(
+            N_(
                 "A change of email address is waiting for confirmation: the invitation goes to"
                 " the new address once it is confirmed. Cancel the change to send it to the"
                 " old address."
@@ -569,7 +562,7 @@ def check_password_reset(actor: User, org: Organisation, target: User) -> None:
     """InvalidInput unless ``target`` is an active member of ``org`` (not suspended there)."""
     _, membership = member(org, target.sub)
     if target.status != UserStatus.ACTIVE or membership.is_suspended:
-        raise InvalidInput(_l("Only an active account can be sent a password reset link."))
+        raise InvalidInput(N_("Only an active account can be sent a password reset link."))
 
 
 def send_password_reset(
@@ -578,14 +571,17 @@ def send_password_reset(
     """Email the person a link to choose a new password (nothing changes until they use it);
     the email names ``actor`` as who asked."""
     check_password_reset(actor, org, target)
-    with languages.of(target):
-        passwords.request_reset(
-            target, minutes=settings.password_reset_minutes, asked_by=actor, organisation=org
-        )
+    passwords.request_reset(
+        target,
+        minutes=settings.password_reset_minutes,
+        asked_by=actor,
+        organisation=org,
+        locale=target.locale,
+    )
     _audit("management.password_reset_sent", actor, org, target)
 
 
-OWN_ADDRESS_ONLY = _l(
+OWN_ADDRESS_ONLY = N_(
     "This person holds User Management or a role that goes with the exams officer, so only they"
     " can change their email address, on Account > Personal info."
 )
@@ -619,7 +615,7 @@ def check_address_change(
     member(org, target.sub)
     if _outside(target, actor, catalogue):
         raise PermissionDenied(
-            _l(
+            N_(
                 "This person also belongs to an organisation you do not manage, so only they can"
                 " change their email address."
             )

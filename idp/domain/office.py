@@ -5,21 +5,19 @@ from My Organisation nobody takes User Management from them, suspends or removes
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
-from idp.errors import PermissionDenied
+from idp.errors import N_, PermissionDenied
 from idp.models import Organisation, User
 
 OFFICER_PROTECTED = {
-    "take User Management from": _l(
+    "take User Management from": N_(
         "%(name)s is the exams officer named for %(centre)s, so User Management cannot be taken"
         " from them here. To name a new exams officer, contact Cambridge."
     ),
-    "suspend": _l(
+    "suspend": N_(
         "%(name)s is the exams officer named for %(centre)s, so they cannot be suspended here."
         " To name a new exams officer, contact Cambridge."
     ),
-    "delete": _l(
+    "delete": N_(
         "%(name)s is the exams officer named for %(centre)s, so they cannot be deleted or"
         " removed here. To name a new exams officer, contact Cambridge."
     ),
@@ -35,4 +33,4 @@ def protect_exams_officer(org: Organisation, target: User, what: str) -> None:
     """PermissionDenied when ``target`` is ``org``'s named exams officer: only an operator
     changes who holds that office, or what it holds."""
     if is_exams_officer(org, target):
-        raise PermissionDenied(OFFICER_PROTECTED[what] % {"name": target.name, "centre": org.code})
+        raise PermissionDenied(OFFICER_PROTECTED[what], name=target.name, centre=org.code)

@@ -10,7 +10,6 @@ import urllib.request
 from datetime import timedelta
 from functools import cache
 
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import select
 from zxcvbn import zxcvbn
@@ -18,10 +17,10 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from idp import clock
 from idp.config import AuthSettings
-from idp.domain import audit, sessions, tokens, verification
-from idp.errors import InvalidInput, LinkInvalid
+from idp.domain import audit, mailing, sessions, tokens, verification
+from idp.domain.mailing import Mail
+from idp.errors import N_, InvalidInput, LinkInvalid
 from idp.extensions import db
-from idp.mail import messages, outgoing
 from idp.models import AddressChange, Organisation, User, UserOrigin, UserStatus
 from idp.security import passwords as hasher
 from idp.security import serializer
@@ -47,17 +46,17 @@ def check_policy(
     composition rules (NIST SP 800-63B-4 §3.1.1.2)."""
     normalised = unicodedata.normalize("NFKC", password)
     if not normalised.strip():
-        raise InvalidInput(_l("Enter a password."))
+        raise InvalidInput(N_("Enter a password."))
     if len(normalised) < min_length:
-        raise InvalidInput(_l("Password must be at least %(num)d characters long.", num=min_length))
+        raise InvalidInput(N_("Password must be at least %(num)d characters long."), num=min_length)
     if len(normalised) > MAX_PASSWORD_LENGTH:
         raise InvalidInput(
-            _l("Password must be at most %(num)d characters long.", num=MAX_PASSWORD_LENGTH)
+            N_("Password must be at most %(num)d characters long."), num=MAX_PASSWORD_LENGTH
         )
     folded = normalised.casefold()
     if folded in _breached() or folded.replace(" ", "") in _breached():
         raise InvalidInput(
-            _l(
+            N_(
                 "This password is one of the most common passwords and is easy to guess."
                 " Choose a different one: a few unrelated words work well."
             )
@@ -65,10 +64,10 @@ def check_policy(
     if email:
         local = email.casefold().partition("@")[0]
         if email.casefold() in folded or (len(local) >= 4 and local in folded):
-            raise InvalidInput(_l("Password must not contain your email address."))
+            raise InvalidInput(N_("Password must not contain your email address."))
     for name in names:
         if len(name) >= 3 and name.casefold() in folded:
-            raise InvalidInput(_l("Password must not contain your name."))
+            raise InvalidInput(N_("Password must not contain your name."))
 
 
 def check_pwned(password: str, range_url: str, timeout: float = 3.0) -> None:
@@ -94,14 +93,14 @@ def check_pwned(password: str, range_url: str, timeout: float = 3.0) -> None:
         candidate, _, count = line.strip().partition(":")
         if candidate == suffix and count.strip() not in ("", "0"):
             raise InvalidInput(
-                _l(
+                N_(
                     "This password has appeared in a data breach, so others may know it."
                     " Choose a different one."
                 )
             )
 
 
-STRENGTH_LABELS = (_l("Very weak"), _l("Weak"), _l("Fair"), _l("Good"), _l("Strong"))
+STRENGTH_LABELS = (N_("Very weak"), N_("Weak"), N_("Fair"), N_("Good"), N_("Strong"))
 
 
 def strength(password: str, hints: tuple[str, ...] = ()) -> dict[str, object]:
@@ -114,7 +113,7 @@ def strength(password: str, hints: tuple[str, ...] = ()) -> dict[str, object]:
     feedback = result["feedback"]
     return {
         "score": score,
-        "label": str(STRENGTH_LABELS[score]),
+        "label": STRENGTH_LABELS[score],  # a message id: the page translates it
         "warning": feedback.get("warning") or "",
         "suggestions": list(feedback.get("suggestions") or []),
     }
@@ -148,11 +147,14 @@ def set_password(user: User, password: str, *, notify: bool = True) -> None:
     user.temp_password_expires_at = None
     audit.record("user.password_changed", actor=user, target_type="user", target_id=user.sub)
     if notify and user.email:
-        outgoing.enqueue(
-            messages.password_changed(
-                to=user.email,
-                name=verification.name_for(user, user.email),
-                brand=verification.brand_for(user),
+        mailing.send(
+            Mail(
+                "password_changed",
+                user.email,
+                {
+                    "name": verification.name_for(user, user.email),
+                    "brand": verification.brand_for(user),
+                },
             )
         )
 
@@ -235,11 +237,12 @@ def request_reset(
     minutes: int,
     asked_by: User | None = None,
     organisation: Organisation | None = None,
+    locale: str | None = None,
 ) -> None:
     """Email a reset link to an account that is active or not active yet (see
     ``reset_activates``); for an unknown or suspended account do nothing, so the caller's
     answer is the same either way. ``asked_by`` is the officer of ``organisation`` who asked
-    for it, named in the email."""
+    for it, named in the email, which is then in the person's own language (``locale``)."""
     if user is None or not user.email:
         return
     if user.status not in (UserStatus.ACTIVE, UserStatus.INVITED):
@@ -254,20 +257,24 @@ def request_reset(
     ):
         return
     token = reset_token(user)
-    outgoing.enqueue(
-        messages.password_reset(
-            to=user.email,
-            name=verification.name_for(user, user.email),
-            url=messages.link("password.open_reset_link", token=token),
-            minutes=minutes,
-            asked_by=asked_by.name if asked_by else None,
-            centre=organisation.code if organisation else None,
-            exams_officer=(
-                organisation is not None
-                and asked_by is not None
-                and organisation.exams_officer_id == asked_by.id
-            ),
-            brand=organisation.brand if organisation else verification.brand_for(user),
+    mailing.send(
+        Mail(
+            "password_reset",
+            user.email,
+            {
+                "name": verification.name_for(user, user.email),
+                "token": token,
+                "minutes": minutes,
+                "asked_by": asked_by.name if asked_by else None,
+                "centre": organisation.code if organisation else None,
+                "exams_officer": (
+                    organisation is not None
+                    and asked_by is not None
+                    and organisation.exams_officer_id == asked_by.id
+                ),
+                "brand": organisation.brand if organisation else verification.brand_for(user),
+            },
+            locale=locale,
         )
     )
     audit.record("user.password_reset_requested", target_type="user", target_id=user.sub)

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from idp import clock, outbound
 from idp.catalogue import Catalogue
 from idp.domain import audit, clients
-from idp.errors import DomainError, InvalidInput
+from idp.errors import DomainError, InvalidInput, Text
 from idp.extensions import db
 from idp.models import Client, RegistrationToken
 from idp.security import constant_time_equals, random_token, token_hash
@@ -40,7 +40,7 @@ ACCOUNT_NAME = "My Cambridge"
 class RegistrationError(DomainError):
     """A registration request that cannot be accepted (RFC 7591 §3.2.2)."""
 
-    def __init__(self, error: str, message: str):
+    def __init__(self, error: str, message: str | Text):
         super().__init__(message)
         self.error = error
 
@@ -110,7 +110,7 @@ def _uris(body: dict[str, Any], name: str, *, required: bool, error: str) -> lis
     try:
         return [clients.check_redirect_uri(v, name) for v in value]
     except InvalidInput as exc:
-        raise RegistrationError(error, exc.message) from None
+        raise RegistrationError(error, exc.text) from None
 
 
 def _one_uri(body: dict[str, Any], name: str) -> str | None:
@@ -250,7 +250,7 @@ def check_metadata(
                 frontchannel, meta["redirect_uris"]
             )
         except InvalidInput as exc:
-            raise RegistrationError("invalid_client_metadata", exc.message) from None
+            raise RegistrationError("invalid_client_metadata", exc.text) from None
     backchannel = _fetched_uri(body, "backchannel_logout_uri", allow_private)
     if backchannel is not None:
         meta["backchannel_logout_uri"] = backchannel
@@ -263,7 +263,7 @@ def check_metadata(
                 initiate, meta["redirect_uris"]
             )
         except InvalidInput as exc:
-            raise RegistrationError("invalid_client_metadata", exc.message) from None
+            raise RegistrationError("invalid_client_metadata", exc.text) from None
     return meta
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from idp import clock
@@ -31,7 +30,7 @@ from idp.domain.management import (
     member,
 )
 from idp.domain.office import protect_exams_officer
-from idp.errors import InvalidInput, PermissionDenied
+from idp.errors import N_, InvalidInput, PermissionDenied
 from idp.extensions import db
 from idp.models import Organisation, User, UserStatus
 
@@ -72,7 +71,7 @@ def check_suspendable(actor: User, org: Organisation, target: User, catalogue: C
     """The scope ``suspend`` would have, or the refusal it would raise; writes nothing."""
     _not_self(actor, target, "suspend")
     if suspended_here(org, target) is not None:
-        raise InvalidInput(_l("This person is already suspended."))
+        raise InvalidInput(N_("This person is already suspended."))
     protect_exams_officer(org, target, "suspend")
     reach = scope(actor, org, target, catalogue)
     if reach == "account":
@@ -109,10 +108,10 @@ def check_restorable(actor: User, org: Organisation, target: User, catalogue: Ca
     _not_self(actor, target, "restore")
     found = suspended_here(org, target)
     if found is None:
-        raise InvalidInput(_l("This person is not suspended."))
+        raise InvalidInput(N_("This person is not suspended."))
     if found == "account" and _outside(target, actor, catalogue):
         raise PermissionDenied(
-            _l(
+            N_(
                 "This person also belongs to an organisation you do not manage, so their account"
                 " cannot be restored from here."
             )

@@ -8,12 +8,11 @@ passes, so a code seen over someone's shoulder cannot be replayed.
 from __future__ import annotations
 
 import pyotp
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
 from idp import clock
 from idp.domain import audit
-from idp.errors import CodeInvalid, Conflict, InvalidInput
+from idp.errors import N_, CodeInvalid, Conflict, InvalidInput
 from idp.extensions import db
 from idp.models import RecoveryCode, User
 from idp.security import READABLE_UPPER, constant_time_equals, fernet, keyed_hash, readable_secret
@@ -34,7 +33,7 @@ def provisioning_uri(secret: str, account: str) -> str:
 def _digits(code: str) -> str:
     entered = "".join(code.split())
     if not (len(entered) == 6 and entered.isascii() and entered.isdigit()):
-        raise InvalidInput(_l("Enter the 6-digit code from your authenticator app."))
+        raise InvalidInput(N_("Enter the 6-digit code from your authenticator app."))
     return entered
 
 
@@ -55,11 +54,11 @@ def _secret_of(user: User) -> str:
 def enable(user: User, secret: str, code: str) -> list[str]:
     """Turn TOTP on once the user shows a current code from the app; return recovery codes."""
     if user.has_totp:
-        raise Conflict(_l("An authenticator app is already set up. Remove it first."))
+        raise Conflict(N_("An authenticator app is already set up. Remove it first."))
     step = _matching_step(secret, _digits(code))
     if step is None:
         raise CodeInvalid(
-            _l("The code is not correct. Check the time on your device and try again.")
+            N_("The code is not correct. Check the time on your device and try again.")
         )
     user.totp_secret_enc = fernet("totp").encrypt(secret.encode()).decode()
     user.totp_enabled_at = clock.now()
@@ -84,7 +83,7 @@ def verify(user: User, code: str) -> None:
     step = _matching_step(_secret_of(user), entered)
     if step is None:
         raise CodeInvalid(
-            _l("The code is not correct. Check your authenticator app and try again.")
+            N_("The code is not correct. Check your authenticator app and try again.")
         )
     # Compare-and-set, so two requests racing with the same code cannot both pass.
     table = User.__table__
@@ -98,7 +97,7 @@ def verify(user: User, code: str) -> None:
     )
     if accepted.rowcount != 1:  # type: ignore[attr-defined]
         raise CodeInvalid(
-            _l("This code has already been used. Wait for the next code in your app.")
+            N_("This code has already been used. Wait for the next code in your app.")
         )
 
 
@@ -131,7 +130,7 @@ def remaining_recovery_codes(user: User) -> int:
 def use_recovery_code(user: User, code: str) -> None:
     normalised = _normalise_recovery(code)
     if len(normalised) != 10:
-        raise InvalidInput(_l("Enter one of your recovery codes, like ABCDE-FGHJK."))
+        raise InvalidInput(N_("Enter one of your recovery codes, like ABCDE-FGHJK."))
     used = db.session.execute(
         update(RecoveryCode)
         .where(
@@ -143,5 +142,5 @@ def use_recovery_code(user: User, code: str) -> None:
         .execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
-        raise CodeInvalid(_l("That recovery code is not correct or has already been used."))
+        raise CodeInvalid(N_("That recovery code is not correct or has already been used."))
     audit.record("user.recovery_code_used", actor=user, target_type="user", target_id=user.sub)

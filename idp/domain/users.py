@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from idp import clock
 from idp.domain import audit, passwords, throttling
 from idp.errors import (
+    N_,
     AccountThrottled,
     Conflict,
     InvalidCredentials,
@@ -55,7 +55,7 @@ def normalise_email(value: str) -> str:
         valid = _validated(value)
     except EmailNotValidError:
         raise InvalidInput(
-            _l("Enter an email address in the correct format, like name@example.org.")
+            N_("Enter an email address in the correct format, like name@example.org.")
         ) from None
     return valid.ascii_email or valid.normalized
 
@@ -81,13 +81,14 @@ def clean_name(value: str, label: str) -> str:
     given = label == "first or given name"
     if not name:
         raise InvalidInput(
-            _l("Enter the first or given name.") if given else _l("Enter the last name or surname.")
+            N_("Enter the first or given name.") if given else N_("Enter the last name or surname.")
         )
     if len(name) > NAME_MAX:
         raise InvalidInput(
-            _l("The first or given name must be %(num)d characters or fewer.", num=NAME_MAX)
+            N_("The first or given name must be %(num)d characters or fewer.")
             if given
-            else _l("The last name or surname must be %(num)d characters or fewer.", num=NAME_MAX)
+            else N_("The last name or surname must be %(num)d characters or fewer."),
+            num=NAME_MAX,
         )
     return name
 
@@ -146,7 +147,7 @@ def create(
     given = clean_name(given_name, "first or given name")
     family = clean_name(family_name, "last name or surname")
     if email_in_use(address):
-        raise Conflict(_l("An account with this email address already exists."))
+        raise Conflict(N_("An account with this email address already exists."))
     now = clock.now()
     user = User(
         sub=new_subject(),

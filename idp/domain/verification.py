@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
 
 from idp import clock
-from idp.errors import CodeExpired, CodeInvalid, InvalidInput, TooManyAttempts, TooSoon
+from idp.domain import mailing
+from idp.domain.mailing import Mail
+from idp.errors import N_, CodeExpired, CodeInvalid, InvalidInput, TooManyAttempts, TooSoon
 from idp.extensions import db
-from idp.mail import messages, outgoing
 from idp.models import User, VerificationCode
 from idp.security import constant_time_equals, keyed_hash, numeric_code
 
@@ -98,23 +98,27 @@ def issue(user: User, purpose: str, address: str, policy: CodePolicy, *, send: b
             expires_at=now + timedelta(seconds=policy.ttl),
         )
     )
-    message = messages.verification_code(
-        to=address,
-        name=name_for(user, address),
-        code=code,
-        purpose=purpose,
-        minutes=policy.ttl // 60,
-        brand=brand_for(user),
+    mailing.send(
+        Mail(
+            "verification_code",
+            address,
+            {
+                "name": name_for(user, address),
+                "code": code,
+                "purpose": purpose,
+                "minutes": policy.ttl // 60,
+                "brand": brand_for(user),
+            },
+            deliver=send,
+        )
     )
-    if send:
-        outgoing.enqueue(message)
 
 
 def check_format(code: str) -> str:
     """The code without spaces, or InvalidInput if it is not six digits."""
     entered = "".join(code.split())
     if not (len(entered) == 6 and entered.isascii() and entered.isdigit()):
-        raise InvalidInput(_l("Enter the 6-digit code from the email."))
+        raise InvalidInput(N_("Enter the 6-digit code from the email."))
     return entered
 
 

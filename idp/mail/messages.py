@@ -1,6 +1,8 @@
 """One function per automated email; each renders ``templates/mail/<name>.txt`` and ``.html``.
 
-Subjects and bodies are in the language of the request that caused the email (English
+``render`` writes the ``Mail`` a domain function asked for (``idp.domain.mailing``) with the
+function its ``message`` names. Subjects and bodies are in the recipient's own language when
+the mail carries it, else in the language of the request that caused the email (English
 outside a request). Links are built from the configured issuer, never from the request's Host
 header, so a forged Host cannot turn a password-reset email into a link to another site.
 
@@ -17,6 +19,7 @@ and password notices when all their organisations are of one brand
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -28,8 +31,9 @@ from flask_babel import format_date, format_time
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from idp import clock
+from idp import clock, languages
 from idp.config import Settings
+from idp.domain.mailing import Mail
 
 
 def _settings() -> Settings:
@@ -130,7 +134,7 @@ def password_reset(
     *,
     to: str,
     name: str | None,
-    url: str,
+    token: str,
     minutes: int,
     asked_by: str | None = None,
     centre: str | None = None,
@@ -146,7 +150,7 @@ def password_reset(
         _("Reset your My Cambridge password"),
         brand,
         name=name,
-        url=url,
+        url=link("password.open_reset_link", token=token),
         minutes=minutes,
         asked_by=asked_by,
         centre=centre,
@@ -235,7 +239,7 @@ def address_change_requested(
 
 
 def address_change_link(
-    *, to: str, by: str, organisation: str, url: str, hours: int, brand: str | None = None
+    *, to: str, by: str, organisation: str, token: str, hours: int, brand: str | None = None
 ) -> EmailMessage:
     """To the new address: the link that makes the change. No name: whoever reads this
     address has not shown yet that the account is theirs."""
@@ -246,7 +250,7 @@ def address_change_link(
         brand,
         by=by,
         organisation=organisation,
-        url=url,
+        url=link("address.open_link", token=token),
         hours=hours,
     )
 
@@ -286,3 +290,24 @@ def join_invitation(
         expires=_when(expires_at),
         home_url=link("home.index"),
     )
+
+
+MESSAGES: dict[str, Callable[..., EmailMessage]] = {
+    "invitation": invitation,
+    "verification_code": verification_code,
+    "password_reset": password_reset,
+    "password_changed": password_changed,
+    "connected_account": connected_account,
+    "address_in_use": address_in_use,
+    "primary_email_changed": primary_email_changed,
+    "address_change_requested": address_change_requested,
+    "address_change_link": address_change_link,
+    "signup_exists": signup_exists,
+    "join_invitation": join_invitation,
+}
+
+
+def render(mail: Mail) -> EmailMessage:
+    """The email ``mail`` describes, in its recipient's language or the current one."""
+    with languages.writing_in(mail.locale):
+        return MESSAGES[mail.message](to=mail.to, **mail.params)

@@ -1,10 +1,12 @@
 """Mail leaves only when the transaction that caused it commits, and after the response.
 
-A domain function ``enqueue``s its message on the database session. On commit the messages
-are handed to ``idp.deferred``; on rollback they are dropped, so a refused action never sends
-mail and an invitation always describes an account that exists. The page does not wait for the
-mail server, and a page that sends mail for a known account takes no longer than the same page
-for an unknown one.
+A domain function ``send``s a ``Mail`` (``idp.domain.mailing``) on the database session. Just
+before the commit each is written (``messages.render``, in the language it asks for or the
+current page's); once committed they are handed to ``idp.deferred``; on rollback they are
+dropped, so a refused action never sends mail and an invitation always describes an account
+that exists. The page does not wait for the mail server, and a page that sends mail for a
+known account takes no longer than the same page for an unknown one (a decoy's mail is
+written all the same, and not sent).
 """
 
 from __future__ import annotations
@@ -18,26 +20,35 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from idp import deferred
-from idp.extensions import db
+from idp.domain.mailing import KEY, Mail
+from idp.mail import messages
 
 log = logging.getLogger(__name__)
-KEY = "idp.outgoing_mail"
+WRITTEN = "idp.outgoing_mail.written"
 
 
-def enqueue(message: EmailMessage) -> None:
-    db.session.info.setdefault(KEY, []).append(message)
+def _committing(session: Session) -> None:
+    # Written before the commit, while the transaction can still read (the page's language
+    # may need the signed-in person), and dropped if the commit fails.
+    queued: list[Mail] = session.info.pop(KEY, [])
+    if queued:
+        written = session.info.setdefault(WRITTEN, [])
+        for mail in queued:
+            message = messages.render(mail)
+            if mail.deliver:
+                written.append(message)
 
 
 def _committed(session: Session) -> None:
-    messages = session.info.pop(KEY, [])
-    if messages:
+    written: list[EmailMessage] = session.info.pop(WRITTEN, [])
+    if written:
         mailer = current_app.extensions["idp.mailer"]
-        for message in messages:
+        for message in written:
             deferred.after_response(functools.partial(mailer.deliver, message))
 
 
 def _rolled_back(session: Session) -> None:
-    dropped = session.info.pop(KEY, [])
+    dropped = [*session.info.pop(KEY, []), *session.info.pop(WRITTEN, [])]
     if dropped:
         log.info("mail: %d message(s) dropped with a rolled-back transaction", len(dropped))
 
@@ -45,5 +56,6 @@ def _rolled_back(session: Session) -> None:
 def install() -> None:
     """Listen on every session (idempotent)."""
     if not event.contains(Session, "after_commit", _committed):
+        event.listen(Session, "before_commit", _committing)
         event.listen(Session, "after_commit", _committed)
         event.listen(Session, "after_rollback", _rolled_back)

@@ -34,7 +34,7 @@ def _answer(body: dict[str, Any] | None, status: int) -> Response:
 def _error(exc: RegistrationError) -> Response:
     db.session.rollback()
     status = 401 if exc.error == "invalid_token" else 400
-    response = _answer({"error": exc.error, "error_description": exc.message}, status)
+    response = _answer({"error": exc.error, "error_description": str(exc)}, status)
     if status == 401:
         response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
     return response
@@ -76,7 +76,7 @@ def register() -> Response:
     except RegistrationError as exc:
         return _error(exc)
     except InvalidInput as exc:
-        return _error(RegistrationError("invalid_client_metadata", exc.message))
+        return _error(RegistrationError("invalid_client_metadata", exc.text))
     db.session.commit()
     body = registration.describe(
         client, secret=secret, access=access, client_uri=_client_uri(client.client_id)
@@ -106,7 +106,7 @@ def manage(client_id: str) -> Response:
     except RegistrationError as exc:
         return _error(exc)
     except InvalidInput as exc:
-        return _error(RegistrationError("invalid_client_metadata", exc.message))
+        return _error(RegistrationError("invalid_client_metadata", exc.text))
     # RFC 7592 §3: the response carries the registration access token. The one presented stays
     # valid (no rotation), so a client that lost this response has lost nothing.
     body = registration.describe(client, access=_bearer(), client_uri=_client_uri(client.client_id))

@@ -41,6 +41,7 @@ from idp.domain import (
 from idp.domain import connected as connected_accounts
 from idp.errors import DomainError, InvalidInput, TooSoon
 from idp.extensions import db
+from idp.languages import say
 from idp.models import AuthSession
 from idp.page_policy import allow_upstream
 from idp.security import fernet
@@ -158,9 +159,9 @@ def change_name() -> Any:
             current_user, field(request.form, "given_name"), field(request.form, "family_name")
         )
     if tx.error is not None:
-        field_id = "family_name" if "last name" in tx.error.message else "given_name"
+        field_id = "family_name" if "last name" in tx.error.text.msgid else "given_name"
         return render_template(
-            "account/personal.html", errors=[(field_id, tx.error.message)], section="personal"
+            "account/personal.html", errors=[(field_id, say(tx.error))], section="personal"
         ), 400
     flash(_("Your name has been changed."), "success")
     return redirect(url_for("account.personal"))
@@ -212,12 +213,12 @@ def add_email() -> Any:
     with transaction(DomainError) as tx:
         address = emails.start_adding(current_user, field(request.form, "email"), code_policy())
     if isinstance(tx.error, TooSoon):
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
         return redirect(url_for("account.personal"))
     if tx.error is not None:
         return render_template(
             "account/personal.html",
-            errors=[("email", tx.error.message)],
+            errors=[("email", say(tx.error))],
             section="personal",
             new_email=field(request.form, "email"),
         ), 400
@@ -232,7 +233,7 @@ def make_primary() -> Any:
         emails.start_making_primary(current_user, address, code_policy())
     if tx.error is not None and not isinstance(tx.error, TooSoon):
         # (TooSoon: the code sent a moment ago still works.)
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
         return redirect(url_for("account.personal"))
     session[EMAIL_CHANGE] = {"purpose": "change_primary", "address": address}
     return redirect(url_for("account.verify_email"))
@@ -243,7 +244,7 @@ def remove_email() -> Any:
     with transaction(DomainError) as tx:
         emails.remove(current_user, field(request.form, "email", 254))
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
     else:
         flash(_("The email address has been removed from your account."), "success")
     return redirect(url_for("account.personal"))
@@ -255,7 +256,7 @@ def cancel_address_change() -> Any:
     with transaction(DomainError) as tx:
         address_changes.cancel(current_user, by=current_user)
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
     else:
         flash(
             _(
@@ -281,7 +282,7 @@ def verify_email() -> Any:
             else:
                 emails.start_making_primary(current_user, address, code_policy())
         if tx.error is not None:
-            error = tx.error.message
+            error = say(tx.error)
         else:
             notice = _("We have sent you a new code. Codes sent earlier no longer work.")
     elif request.method == "POST":
@@ -295,7 +296,7 @@ def verify_email() -> Any:
                     emails.finish_making_primary(current_user, address, code, code_policy())
                     message = _("%(address)s is now your main email address.", address=address)
             except DomainError as exc:
-                error = exc.message  # a wrong attempt counts: committed
+                error = say(exc)  # a wrong attempt counts: committed
         if error is None:
             session.pop(EMAIL_CHANGE, None)
             flash(message, "success")
@@ -356,7 +357,7 @@ def setup_totp() -> Any:
         with transaction(DomainError) as tx:
             codes = totp.enable(current_user, secret, request.form.get("code") or "")
         if tx.error is not None:
-            errors.append(("code", tx.error.message))
+            errors.append(("code", say(tx.error)))
         else:
             session.pop(TOTP_SETUP, None)
             _refresh_browser_session()

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from idp.domain import address_changes, management
 from idp.errors import Conflict, LinkInvalid
 from idp.extensions import db
+from idp.languages import say
 from idp.models import Organisation
 from idp.web.organisation.common import management_settings
 from idp.web.transaction import transaction
@@ -41,7 +42,7 @@ def open_link(token: str) -> Any:
     try:
         address_changes.for_link(token)
     except LinkInvalid as exc:
-        return _cannot(exc.message)
+        return _cannot(say(exc))
     session[LINK_TOKEN] = token
     response = redirect(url_for("address.confirm"))
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -54,7 +55,7 @@ def confirm() -> Any:
     try:
         change = address_changes.for_link(token)
     except LinkInvalid as exc:
-        return _cannot(exc.message)
+        return _cannot(say(exc))
     if request.method == "POST":
         conflict: Conflict | None = None
         try:
@@ -64,10 +65,10 @@ def confirm() -> Any:
                 except Conflict as exc:
                     conflict = exc  # the link is spent all the same: committed
         except IntegrityError:  # taken at this very moment by another change
-            return _cannot(str(address_changes.TAKEN))
+            return _cannot(say(address_changes.TAKEN))
         refusal = tx.error or conflict
         if refusal is not None:
-            return _cannot(refusal.message)
+            return _cannot(say(refusal))
         session.pop(LINK_TOKEN, None)
         return render_template("address/done.html", address=user.email, invited=invited)
     by = address_changes.requested_by(change)

@@ -36,6 +36,7 @@ from idp.errors import (
     TemporaryPasswordExpired,
     TooSoon,
 )
+from idp.languages import say
 from idp.models import User, UserStatus
 from idp.oidc import interactions
 from idp.oidc.interactions import ParkedRequest
@@ -106,7 +107,7 @@ def login() -> Any:
                     reason=type(failure).__name__,
                     **failed_from(known),
                 )
-            error = failure.message
+            error = say(failure)
     return interactions.login_page(interaction, email, error, next_url)
 
 
@@ -238,16 +239,16 @@ def verify() -> Any:
                 step.earlier_code = False
                 pending.save(step)
             except TooSoon as exc:
-                error = exc.message
+                error = say(exc)
     elif request.method == "POST" and step.decoy:
         with transaction():  # the wrong attempt counts, as below
             try:
                 verification.check(
                     user, step.purpose, request.form.get("code") or "", code_policy()
                 )
-                error = CodeInvalid().message
+                error = say(CodeInvalid())
             except DomainError as exc:
-                error = exc.message
+                error = say(exc)
     elif request.method == "POST":
         with transaction():
             try:
@@ -255,7 +256,7 @@ def verify() -> Any:
                     user, step.purpose, request.form.get("code") or "", code_policy()
                 )
             except DomainError as exc:
-                error = exc.message  # the wrong attempt counts: committed
+                error = say(exc)  # the wrong attempt counts: committed
             else:
                 if step.purpose in ("activation", "signup"):
                     users.activate(user, address)
@@ -306,7 +307,7 @@ def totp_step() -> Any:
         if tx.error is not None:
             with transaction():  # a second one on purpose: the failure is kept, the attempt not
                 audit.record("sign_in.second_factor_failed", actor=user, ip=request.remote_addr)
-            error = tx.error.message
+            error = say(tx.error)
     return render_template("auth/totp.html", error=error, use_recovery=use_recovery)
 
 

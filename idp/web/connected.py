@@ -29,6 +29,7 @@ from idp import clock, throttle
 from idp.config import Upstream
 from idp.domain import audit, connected, users
 from idp.errors import DomainError
+from idp.languages import say
 from idp.models import UserStatus
 from idp.oidc import upstream as upstreams
 from idp.oidc.upstream import UpstreamError
@@ -109,7 +110,7 @@ def disconnect(key: str) -> Any:
     with transaction(DomainError) as tx:
         connected.unlink(current_user, upstream.key, upstream.name)
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
     else:
         flash(
             _("%(provider)s has been disconnected from your account.", provider=upstream.name),
@@ -152,7 +153,7 @@ def _link(upstream: Upstream, identity: connected.Identity, flow: dict[str, Any]
     with transaction(DomainError) as tx:
         connected.link(current_user, identity, upstream.name)
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
     else:
         flash(
             _(

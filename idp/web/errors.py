@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from idp.database import statement_cancelled, statement_summary
 from idp.errors import NotFound, PermissionDenied
 from idp.extensions import db, login_manager
+from idp.languages import say
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(PermissionDenied)
     def denied(error: PermissionDenied) -> Response:
         db.session.rollback()
-        return render_error(403, message=error.message)
+        return render_error(403, message=say(error))
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:

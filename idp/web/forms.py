@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 from idp.config import AuthSettings
 from idp.domain import passwords, users
 from idp.errors import InvalidInput
+from idp.languages import say
 from idp.models import User
 
 MAX_FIELD = 1024
@@ -50,7 +51,7 @@ def name_errors(form: dict[str, str]) -> list[tuple[str, str]]:
         try:
             users.clean_name(form[key], label)
         except InvalidInput as exc:
-            errors.append((key, exc.message))
+            errors.append((key, say(exc)))
     return errors
 
 
@@ -66,7 +67,7 @@ def new_password_errors(
     try:
         passwords.check_for(user, new, auth, names)
     except InvalidInput as exc:
-        return [("password", exc.message)]
+        return [("password", say(exc))]
     if new != (form.get("confirm_password") or ""):
         return [("confirm_password", _("The passwords do not match."))]
     return []

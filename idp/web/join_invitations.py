@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 
 from idp.domain import joining
 from idp.errors import DomainError
+from idp.languages import say
 from idp.web.transaction import transaction
 
 bp = Blueprint("joining", __name__, url_prefix="/invitations")
@@ -24,7 +25,7 @@ def accept(public_id: str) -> Any:
     with transaction(DomainError) as tx:
         membership = joining.accept(current_user, public_id, catalogue)
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
     else:
         flash(
             _(
@@ -43,7 +44,7 @@ def decline(public_id: str) -> Any:
     with transaction(DomainError) as tx:
         invitation = joining.decline(current_user, public_id)
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
     else:
         flash(
             _(

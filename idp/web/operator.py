@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 
 from idp.domain import clients
 from idp.errors import DomainError, NotFound
+from idp.languages import say
 from idp.models import Client
 from idp.web.transaction import transaction
 
@@ -66,7 +67,7 @@ def new_client() -> Any:
             )
         if tx.error is None:
             return render_template("operator/secret.html", client=client, secret=secret)
-        error, error_field = tx.error.message, getattr(tx.error, "field", None)
+        error, error_field = say(tx.error), getattr(tx.error, "field", None)
     return render_template(
         "operator/new_client.html",
         error=error,
@@ -92,7 +93,7 @@ def client_view(client_id: str) -> Any:
                 initiate_login_uri=request.form.get("initiate_login_uri", "").strip() or None,
             )
         if tx.error is not None:
-            error, error_field = tx.error.message, getattr(tx.error, "field", None)
+            error, error_field = say(tx.error), getattr(tx.error, "field", None)
         else:
             flash(_("The URIs have been saved."), "success")
             return redirect(url_for("operator.client_view", client_id=client.client_id))
@@ -125,7 +126,7 @@ def id_token_alg(client_id: str) -> Any:
             client, request.form.get("id_token_alg") or None, _signing_algorithms()
         )
     if tx.error is not None:
-        return _client_page(client, tx.error.message, "id_token_alg")
+        return _client_page(client, say(tx.error), "id_token_alg")
     flash(_("The ID token signature has been saved."), "success")
     return redirect(url_for("operator.client_view", client_id=client.client_id))
 
@@ -138,7 +139,7 @@ def api_access(client_id: str) -> Any:
             clients.set_api_access(client, request.form.getlist("api_scopes"))
         clients.set_user_data_uri(client, request.form.get("user_data_uri", "").strip() or None)
     if tx.error is not None:
-        return _client_page(client, tx.error.message, "user_data_uri")
+        return _client_page(client, say(tx.error), "user_data_uri")
     flash(_("API access and the user data URI have been saved."), "success")
     return redirect(url_for("operator.client_view", client_id=client.client_id))
 
@@ -149,7 +150,7 @@ def rotate_secret(client_id: str) -> Any:
     with transaction(DomainError) as tx:
         secret = clients.rotate_secret(client)
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
         return redirect(url_for("operator.client_view", client_id=client_id))
     return render_template("operator/secret.html", client=client, secret=secret, rotated=True)
 

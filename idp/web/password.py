@@ -25,6 +25,7 @@ from flask_login import current_user
 from idp import deferred, throttle
 from idp.domain import audit, passwords, users
 from idp.errors import InvalidInput, LinkInvalid
+from idp.languages import say
 from idp.web.forms import NAME_LABELS, field, name_errors, new_password_errors
 from idp.web.transaction import transaction
 
@@ -42,7 +43,7 @@ def forgot() -> Any:
         try:
             users.normalise_email(email)
         except InvalidInput as exc:
-            error = exc.message
+            error = say(exc)
         else:
             # The same page whether or not the address has an account. Finding the account
             # and writing the email happen after the response has gone, so its timing says
@@ -80,7 +81,9 @@ def strength() -> Any:
     hints: tuple[str, ...] = ()
     if current_user.is_authenticated:
         hints = (current_user.given_name, current_user.family_name, current_user.email or "")
-    return jsonify(passwords.strength(password, hints))
+    estimate = passwords.strength(password, hints)
+    estimate["label"] = say(str(estimate["label"]))
+    return jsonify(estimate)
 
 
 RESET_TOKEN = "password_reset_token"
@@ -100,7 +103,7 @@ def open_reset_link(token: str) -> Any:
     try:
         passwords.user_for_reset_token(token, auth.password_reset_ttl)
     except LinkInvalid as exc:
-        return _link_invalid(exc.message)
+        return _link_invalid(say(exc))
     session[RESET_TOKEN] = token
     response = redirect(url_for("password.reset"))
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -116,7 +119,7 @@ def reset() -> Any:
         )
     except LinkInvalid as exc:
         session.pop(RESET_TOKEN, None)
-        return _link_invalid(exc.message)
+        return _link_invalid(say(exc))
     errors: list[tuple[str, str]] = []
     # An unverified sign-up's name is whatever whoever signed up typed (perhaps a squatter's
     # words, meant for the address's owner to read in our emails): its owner gives their own.

@@ -13,10 +13,11 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from idp import languages, throttle
-from idp.domain import audit, passwords, users, verification
+from idp import throttle
+from idp.domain import audit, mailing, passwords, users, verification
+from idp.domain.mailing import Mail
 from idp.errors import InvalidInput, TooSoon
-from idp.mail import messages, outgoing
+from idp.languages import say
 from idp.models import UserOrigin
 from idp.security import passwords as hasher
 from idp.web.auth import ask_for_code, code_policy
@@ -42,7 +43,7 @@ def signup() -> Any:
         try:
             address = users.normalise_email(form["email"])
         except InvalidInput as exc:
-            errors.append(("email", exc.message))
+            errors.append(("email", say(exc)))
         password = request.form.get("password") or ""
         try:
             passwords.check_policy(
@@ -53,7 +54,7 @@ def signup() -> Any:
             )
             passwords.check_pwned(password, auth.pwned_passwords_url)
         except InvalidInput as exc:
-            errors.append(("password", exc.message))
+            errors.append(("password", say(exc)))
         else:
             if password != (request.form.get("confirm_password") or ""):
                 errors.append(("confirm_password", _("The passwords do not match.")))
@@ -68,8 +69,7 @@ def signup() -> Any:
                         verification.issue(existing, "signup", address, code_policy(), send=False)
                     except TooSoon:
                         pass
-                    with languages.of(existing):
-                        outgoing.enqueue(messages.signup_exists(to=address))
+                    mailing.send(Mail("signup_exists", address, locale=existing.locale))
                     audit.record("user.signup_refused", target_type="user", target_id=existing.sub)
                     return ask_for_code(existing, "signup", None, None, decoy_for=address)
                 user = users.create(

@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from idp.domain import invitations, users
+from idp.domain import invitations, mailing, users
+from idp.domain.mailing import Mail
 from idp.extensions import db
-from idp.mail import messages, outgoing
+from idp.mail import messages
 from idp.mail.transport import Mailer, OutboxTransport, SMTPTransport
 from idp.models import User
 from tests.mailbox import Mailbox, free_port, serving, text_of
@@ -35,14 +36,19 @@ class Flaky(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
+CODE = {"name": "Jane", "code": "123456", "purpose": "sign_in", "minutes": 10}
+
+
 def _message(to: str = "jane@example.org"):
-    return messages.verification_code(
-        to=to, name="Jane", code="123456", purpose="sign_in", minutes=10
-    )
+    return messages.verification_code(to=to, **CODE)
+
+
+def _mail(to: str = "jane@example.org"):
+    return Mail("verification_code", to, CODE)
 
 
 def test_a_message_has_a_text_and_an_html_part_from_the_no_reply_sender(app, mailbox):
-    outgoing.enqueue(_message())
+    mailing.send(_mail())
     db.session.commit()
     received = mailbox.wait_for("jane@example.org", "123456 is your My Cambridge verification code")
     assert received["From"] == "My Cambridge <no-reply@idp.example.org>"
@@ -84,7 +90,7 @@ def test_a_rolled_back_action_sends_nothing(app, mailbox):
     user = users.create(email="rolled-back@example.org", given_name="Tom", family_name="Teacher")
     invitations.invite(user, ttl_seconds=3600)
     db.session.rollback()
-    outgoing.enqueue(_message("committed@example.org"))
+    mailing.send(_mail("committed@example.org"))
     db.session.commit()
     mailbox.wait_for("committed@example.org")
     assert mailbox.to("rolled-back@example.org") == []
@@ -94,7 +100,7 @@ def test_the_outbox_keeps_messages_and_the_demo_page_shows_them(app, make_app, o
     overrides["MAIL"] = {"BACKEND": "outbox", "OUTBOX_DIR": str(tmp_path)}
     demo = make_app(overrides)
     with demo.app_context():
-        outgoing.enqueue(_message())
+        mailing.send(_mail())
         db.session.commit()
         box = demo.extensions["idp.mailer"].transport
         assert isinstance(box, OutboxTransport)

@@ -344,6 +344,28 @@ def test_an_error_in_a_spanish_form_is_in_spanish(spanish, english):
     assert _english_left(page_text(page), english) == []
 
 
+def test_a_refusal_with_a_value_in_it_is_in_spanish(app, spanish, english):
+    """The domain keeps a message's values apart from its words (``DomainError(N_(...),
+    num=...)``); the page translates the words and puts the values in."""
+    short = "Tres palabras"
+    page = page_text(
+        submit(
+            spanish,
+            "/signup",
+            {
+                "given_name": "Ana",
+                "family_name": "Uno",
+                "email": "ana@example.org",
+                "password": short,
+                "confirm_password": short,
+            },
+        )
+    )
+    minimum = app.extensions["idp.settings"].auth.password_min_length
+    assert f"La contraseña debe tener al menos {minimum} caracteres." in page
+    assert _english_left(page, english) == []
+
+
 def _email_english_left(message, english: set[str]) -> list[str]:
     lines = [" ".join(line.split()) for line in text_of(message).splitlines()]
     return [line for line in lines if line in english] + _english_left(html_of(message), english)
@@ -379,9 +401,9 @@ def test_emails_caused_in_spanish_are_in_spanish(spanish, english, centre, mailb
 
 def test_emails_outside_a_request_are_in_english(app):
     with app.app_context():
-        message = messages.password_reset(to="a@example.org", name="A", url="u", minutes=60)
+        message = messages.password_reset(to="a@example.org", name="A", token="u", minutes=60)
     assert message["Subject"] == "Reset your My Cambridge password"
     with app.test_request_context(headers={"Accept-Language": "es"}):
-        message = messages.password_reset(to="a@example.org", name="A", url="u", minutes=60)
+        message = messages.password_reset(to="a@example.org", name="A", token="u", minutes=60)
     assert message["Subject"] == "Restablezca su contraseña de My Cambridge"
     assert "El enlace funciona una sola vez, durante 60 minutos." in text_of(message)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from idp.errors import InvalidInput
 from idp.extensions import db
+from idp.languages import say
 from idp.models import Organisation
 from idp.web.transaction import transaction
 
@@ -40,7 +41,7 @@ def page(app: Flask) -> FlaskClient:
         if tx.error is not None:
             with transaction():  # as sign-in records a refused password after the refusal
                 _centre("TX002")
-            return tx.error.message, 400
+            return say(tx.error), 400
         return "saved", 200
 
     app.register_blueprint(bp)

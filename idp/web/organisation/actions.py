@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from idp import throttle
 from idp.domain import joining, management, suspensions
 from idp.errors import DomainError
+from idp.languages import say
 from idp.models import Organisation, User
 from idp.web.forms import field
 from idp.web.organisation import confirmation, consequences
@@ -52,7 +53,7 @@ def _ask(org: Organisation, user: User, action: str) -> Any:
     try:
         asked = question(current_user, org, user, management_settings())
     except DomainError as exc:
-        flash(exc.message, "warning")
+        flash(say(exc), "warning")
         return person_page(org, user.sub)
     return confirmation.ask(
         asked,

@@ -15,6 +15,7 @@ from idp.catalogue import Catalogue, Role
 from idp.domain import management, member_list
 from idp.domain.member_list import ListQuery
 from idp.errors import DomainError, NotFound
+from idp.languages import say
 from idp.models import Organisation
 from idp.web.forms import field
 
@@ -110,7 +111,7 @@ def saved(org: Organisation, sub: str, message: str) -> Response:
 def refused(org: Organisation, sub: str, exc: DomainError) -> Response:
     """The refused action is rolled back (by its transaction); its reason is shown on the
     person's page."""
-    flash(exc.message, "warning")
+    flash(say(exc), "warning")
     return person_page(org, sub)
 
 

@@ -36,6 +36,7 @@ from idp.domain import audit, imports, management, member_list
 from idp.domain.management import NewUser, Outcome
 from idp.errors import DomainError
 from idp.extensions import db
+from idp.languages import say
 from idp.models import Organisation, User
 from idp.security import serializer
 from idp.web.organisation.blueprint import bp
@@ -210,7 +211,7 @@ def import_users(code: str) -> Any:
             try:
                 people = parse(upload.read(), org, catalogue)
             except DomainError as exc:
-                error = exc.message
+                error = say(exc)
             else:
                 outcomes = preview(current_user, org, people, catalogue)
                 return render_template(

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from idp.domain import joining, management
 from idp.errors import DomainError
+from idp.languages import say
 from idp.models import Organisation
 from idp.oidc import data_holders
 from idp.web.organisation import confirmation, consequences
@@ -37,7 +38,7 @@ def delete_user(code: str, sub: str) -> Any:
     try:
         _removable, deletes_account = management.check_removable(current_user, org, user, catalogue)
     except DomainError as exc:
-        flash(exc.message, "warning")
+        flash(say(exc), "warning")
         return person_page(org, sub)
     holdings = data_holders.ask(user, org)
     services = {c.client_id: c.service_keys for c in data_holders.holders()}
@@ -132,7 +133,7 @@ def transfer_data(code: str, sub: str) -> Any:
         flash(exc.message, "warning")
         return back
     if tx.error is not None:
-        flash(tx.error.message, "warning")
+        flash(say(tx.error), "warning")
         return back
     flash(
         _(

@@ -23,6 +23,7 @@ from idp.domain import (
 )
 from idp.domain.management import NewUser
 from idp.errors import DomainError, NotFound
+from idp.languages import say
 from idp.web.forms import field
 from idp.web.organisation import consequences, invitations
 from idp.web.organisation.blueprint import bp
@@ -108,7 +109,7 @@ def add_users(code: str) -> Any:
             with transaction(DomainError) as tx:
                 done = management.add_all(current_user, org, rows, management_settings())
             if tx.error is not None:
-                flash(tx.error.message, "warning")
+                flash(say(tx.error), "warning")
             else:
                 if action == "save_another":
                     flash(_summary(done), "success")
