@@ -256,6 +256,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.metrics import install as install_metrics
     from idp.web.operator import bp as operator_bp
     from idp.web.organisation import bp as organisation_bp
+    from idp.web.passkeys import bp as passkeys_bp
     from idp.web.password import bp as password_bp
     from idp.web.signup import bp as signup_bp
 
@@ -275,6 +276,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(launch_bp)
     app.register_blueprint(joining_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(passkeys_bp)
     app.register_blueprint(address_bp)
     app.register_blueprint(organisation_bp)
     app.register_blueprint(operator_bp)

@@ -100,6 +100,10 @@ class AuthSettings:
     address_change_ttl: int = 3 * 24 * 3600
     self_signup: bool = True
     pending_sign_in_ttl: int = 900
+    # Passkeys: how long a ceremony's challenge may be answered, and how recent a sign-in
+    # must be to add a passkey.
+    passkey_challenge_ttl: int = 300
+    passkey_recent_sign_in: int = 600
 
 
 @dataclass(frozen=True)
@@ -406,6 +410,8 @@ def _validate(raw: dict[str, Any], problems: list[str]) -> Settings | None:
         "password_reset_ttl",
         "address_change_ttl",
         "pending_sign_in_ttl",
+        "passkey_challenge_ttl",
+        "passkey_recent_sign_in",
     ):
         if getattr(auth, name) <= 0:
             problems.append(f"auth.{name}: must be a positive number")

@@ -100,6 +100,7 @@ OWN_EVENTS = (
     "sign_in.failed",
     "sign_in.throttled",
     "sign_in.second_factor_failed",
+    "sign_in.passkey_refused",
 )
 # The end of an open period: after any event (a bound value, so the comparison stays a range).
 OPEN = datetime(9999, 12, 31, tzinfo=UTC)

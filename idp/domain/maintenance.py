@@ -42,6 +42,7 @@ from idp.models import (
     ImportJob,
     Interaction,
     JoinInvitation,
+    PasskeyChallenge,
     RegistrationToken,
     ThrottleCount,
     Token,
@@ -92,6 +93,7 @@ def purge(
         "verification_codes": (VerificationCode, VerificationCode.expires_at < cutoff),
         "address_changes": (AddressChange, AddressChange.expires_at < cutoff),
         "client_assertions": (ClientAssertion, ClientAssertion.expires_at < cutoff),
+        "passkey_challenges": (PasskeyChallenge, PasskeyChallenge.expires_at < cutoff),
         "import_jobs": (ImportJob, ImportJob.updated_at < now - KEEP_IMPORTS),
         "join_invitations": (
             JoinInvitation,

@@ -73,9 +73,17 @@ def reauthenticate(auth_session: AuthSession, amr: list[str], ttl_seconds: int) 
     auth_session.user.last_sign_in_at = now
 
 
+# A passkey with user verification: the key held (hardware or synced) and the PIN or
+# biometric that unlocked it (``idp.domain.passkeys.amr_for``).
+PASSKEY_AMR = {"hwk", "swk"}
+
+
 def acr_for(amr: list[str]) -> str:
-    """``"2"`` when a password was backed by another factor, else ``"1"``."""
-    return TWO_FACTORS if "pwd" in amr and set(amr) - {"pwd"} else ONE_FACTOR
+    """``"2"`` when a password was backed by another factor, or for a passkey (two factors
+    on its own), else ``"1"``."""
+    if "pwd" in amr and set(amr) - {"pwd"}:
+        return TWO_FACTORS
+    return TWO_FACTORS if "mfa" in amr and PASSKEY_AMR & set(amr) else ONE_FACTOR
 
 
 TOUCH_EVERY = timedelta(seconds=60)

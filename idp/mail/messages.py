@@ -190,6 +190,28 @@ def connected_account(*, to: str, name: str | None, upstream: str, connected: bo
     )
 
 
+def passkey_changed(
+    *, to: str, name: str | None, passkey: str, added: bool, brand: str | None = None
+) -> EmailMessage:
+    """A passkey was added to the account, or removed from it."""
+    if added:
+        subject = _("A passkey was added to your My Cambridge account")
+    else:
+        subject = _("A passkey was removed from your My Cambridge account")
+    return _build(
+        "passkey_changed",
+        to,
+        subject,
+        brand,
+        name=name,
+        passkey=passkey,
+        added=added,
+        when=_when(clock.now()),
+        account_url=link("account.security"),
+        forgot_url=link("password.forgot"),
+    )
+
+
 def address_in_use(*, to: str) -> EmailMessage:
     return _build(
         "address_in_use",
@@ -304,6 +326,7 @@ MESSAGES: dict[str, Callable[..., EmailMessage]] = {
     "address_change_link": address_change_link,
     "signup_exists": signup_exists,
     "join_invitation": join_invitation,
+    "passkey_changed": passkey_changed,
 }
 
 

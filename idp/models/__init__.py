@@ -16,6 +16,7 @@ from idp.models.oauth import (
     Token,
 )
 from idp.models.organisation import Membership, Organisation, RoleRow, ServiceRow, membership_roles
+from idp.models.passkey import Passkey, PasskeyChallenge
 from idp.models.session import AuthSession, Interaction
 from idp.models.throttle import ThrottleCount
 from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
@@ -38,6 +39,8 @@ __all__ = [
     "Membership",
     "MembershipPeriod",
     "Organisation",
+    "Passkey",
+    "PasskeyChallenge",
     "RecoveryCode",
     "RegistrationToken",
     "RoleRow",

@@ -23,6 +23,7 @@ from joserfc.errors import JoseError
 from werkzeug.datastructures import MultiDict
 
 from idp import clock
+from idp.domain import passkeys
 from idp.models import AuthSession
 from idp.oidc import chooser, store
 from idp.oidc import claims as claims_module
@@ -371,8 +372,10 @@ def login_reason(
         return "max_age"
     if authz.hint_sub is not None and authz.hint_sub != user.sub:
         return "hint names someone else"
-    # Stepping up: signing in again asks for the authenticator app (acr "2").
-    if (acr_unmet(authz, auth_session) or acr_wanted(authz, auth_session)) and user.has_totp:
+    # Stepping up: signing in again asks for a passkey or the authenticator app (acr "2").
+    if (acr_unmet(authz, auth_session) or acr_wanted(authz, auth_session)) and (
+        user.has_totp or passkeys.has_any(user)
+    ):
         return "step-up"
     return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, render_template, session
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -127,10 +128,15 @@ def finish(interaction: ParkedRequest) -> None:
 
 
 def login_page(
-    interaction: ParkedRequest | None, email: str, error: str | None, next_url: str | None = None
+    interaction: ParkedRequest | None,
+    email: str,
+    error: str | None,
+    next_url: str | None = None,
+    **extra: Any,
 ) -> str:
     """The sign-in page, for ``/login`` and for an authorization request that needs a sign-in
-    (rendered in place: no redirect, no extra round trip)."""
+    (rendered in place: no redirect, no extra round trip). ``extra``: more for the template
+    (``passkey_error``)."""
     settings = current_app.extensions["idp.settings"]
     for upstream in settings.upstreams:  # "Sign in with ..." posts, then leaves for it
         allow_upstream(upstream)
@@ -143,6 +149,7 @@ def login_page(
         self_signup=settings.auth.self_signup,
         demo=settings.demo,
         upstreams=settings.upstreams,
+        **extra,
     )
 
 

@@ -46,6 +46,7 @@ from idp.models import AuthSession
 from idp.page_policy import allow_upstream
 from idp.security import fernet
 from idp.security import passwords as hasher
+from idp.web import passkeys as passkey_pages
 from idp.web.auth import backoff_policy, code_policy, failed_from, known_device
 from idp.web.device_names import signed_in_devices
 from idp.web.forms import field, mask_email, new_password_errors
@@ -325,7 +326,9 @@ def security() -> Any:
             sessions.live_for(current_user, _auth().session_idle_ttl),
             current_user.auth_session.sid,
         ),
-        recovery_left=totp.remaining_recovery_codes(current_user) if current_user.has_totp else 0,
+        recovery_left=totp.remaining_recovery_codes(current_user),
+        passkeys=passkey_pages.listed(current_user),
+        passkey_recent=passkey_pages.recently_signed_in(),
         section="security",
     )
 
@@ -393,7 +396,7 @@ def remove_totp() -> Any:
 
 @bp.post("/security/recovery-codes")
 def new_recovery_codes() -> Any:
-    if not current_user.has_totp:
+    if not current_user.has_totp and not passkey_pages.listed(current_user):
         abort(404)
     refused = current_password_refused(
         _("Your current password is not correct. Your recovery codes have not changed.")
@@ -409,7 +412,12 @@ def new_recovery_codes() -> Any:
             target_type="user",
             target_id=current_user.sub,
         )
-    return render_template("account/recovery_codes.html", codes=codes, section="security")
+    return render_template(
+        "account/recovery_codes.html",
+        codes=codes,
+        for_passkey=not current_user.has_totp,
+        section="security",
+    )
 
 
 @bp.post("/security/sessions/end")

@@ -39,6 +39,10 @@ LABELS = {
     "sign_in.failed": _l("Sign-in failed"),
     "sign_in.throttled": _l("Sign-in refused"),
     "sign_in.second_factor_failed": _l("Wrong authenticator code"),
+    "sign_in.passkey_refused": _l("Passkey refused"),
+    "user.passkey_added": _l("Passkey added"),
+    "user.passkey_renamed": _l("Passkey renamed"),
+    "user.passkey_removed": _l("Passkey removed"),
     "user.created": _l("Account created"),
     "user.invited": _l("Invitation sent"),
     "user.activated": _l("Account activated"),
@@ -134,6 +138,11 @@ def _signed_in(e: Event) -> str:
                 "%(person)s signed in with a connected account and emailed code.", person=person
             )
         return _("%(person)s signed in with a connected account.", person=person)
+    passkey = bool({"hwk", "swk"} & set(amr))
+    if passkey and "pwd" in amr:
+        return _("%(person)s signed in with password and passkey.", person=person)
+    if passkey:
+        return _("%(person)s signed in with a passkey.", person=person)
     if "pwd" in amr:
         if "otp" in amr:
             return _("%(person)s signed in with password and authenticator app.", person=person)
@@ -176,6 +185,18 @@ def _second_factor_failed(e: Event) -> str:
     return _(
         "A wrong authenticator code was entered while signing in as %(person)s.", person=e.actor
     )
+
+
+def _passkey_refused(e: Event) -> str:
+    if e.text("reason") == "PasskeyCloned":
+        return _(
+            "A sign-in as %(person)s with a passkey was refused: the passkey looks like a copy"
+            " of another (its counter went backwards).",
+            person=e.actor,
+        )
+    if e.row.actor == "unknown":
+        return _("A sign-in with a passkey this service does not know was refused.")
+    return _("A sign-in as %(person)s with a passkey was refused.", person=e.actor)
 
 
 # -- memberships and roles ------------------------------------------------------------------------
@@ -386,6 +407,7 @@ SENTENCES: dict[str, Callable[[Event], str]] = {
     "sign_in.failed": _sign_in_failed,
     "sign_in.throttled": _sign_in_throttled,
     "sign_in.second_factor_failed": _second_factor_failed,
+    "sign_in.passkey_refused": _passkey_refused,
     "user.invited": _invited,
     "membership.roles_set": _roles_set,
     "membership.moved": _moved,

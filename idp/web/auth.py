@@ -26,7 +26,17 @@ from flask_login import current_user, login_user
 
 from idp import clock, languages, throttle
 from idp.config import AuthSettings
-from idp.domain import audit, passwords, sessions, throttling, totp, users, verification
+from idp.domain import (
+    audit,
+    passkeys,
+    passwords,
+    sessions,
+    throttling,
+    totp,
+    users,
+    verification,
+)
+from idp.domain.passkeys import RelyingParty
 from idp.domain.verification import CodePolicy
 from idp.errors import (
     AccountThrottled,
@@ -49,6 +59,11 @@ bp = Blueprint("auth", __name__)
 
 def _auth() -> AuthSettings:
     return current_app.extensions["idp.settings"].auth
+
+
+def passkey_relying_party() -> RelyingParty:
+    """Who passkeys are for: the configured issuer."""
+    return RelyingParty.for_issuer(current_app.extensions["idp.settings"].oidc.issuer)
 
 
 def code_policy() -> CodePolicy:
@@ -80,9 +95,14 @@ def failed_from(user: User | None) -> dict[str, Any]:
 def login() -> Any:
     interaction = interactions.get(request.values.get("ix"))
     next_url = safe_next(request.values.get("next"))
+    again = bool(request.args.get("again")) and current_user.is_authenticated
     if request.method == "GET" and interaction is None and current_user.is_authenticated:
-        return redirect(next_url or url_for("home.index"))
+        # ``again``: a signed-in person proves it is still them (before adding a passkey).
+        if not again:
+            return redirect(next_url or url_for("home.index"))
     email = interactions.login_hint(interaction) or field(request.args, "email", 254)
+    if again and not email:
+        email = current_user.email or ""
     error = None
     if request.method == "POST":
         email = field(request.form, "email", 254)
@@ -135,6 +155,13 @@ def after_first_factor(
     transaction commits what the steps write."""
     auth = _auth()
     pending.clear()
+    if second_steps and passkeys.has_any(user) and passkey_relying_party().usable:
+        step = pending.begin(
+            user, pending.PASSKEY, auth.pending_sign_in_ttl, ix=ix, next_url=next_url
+        )
+        step.amr = amr
+        pending.save(step)
+        return redirect(url_for("passkeys.second_step"))
     if second_steps and user.has_totp:
         step = pending.begin(user, pending.TOTP, auth.pending_sign_in_ttl, ix=ix, next_url=next_url)
         step.amr = amr
@@ -184,10 +211,11 @@ STEP_ENDPOINTS = {
     pending.SET_PASSWORD: "auth.set_password",
     pending.VERIFY: "auth.verify",
     pending.TOTP: "auth.totp_step",
+    pending.PASSKEY: "passkeys.second_step",
 }
 
 
-def _start_again() -> Any:
+def start_again() -> Any:
     """Not on this step: back to the step the sign-in is on, or to the start if none."""
     step = pending.current_step()
     if step is not None:
@@ -200,11 +228,11 @@ def _start_again() -> Any:
 def set_password() -> Any:
     loaded = pending.load(pending.SET_PASSWORD)
     if loaded is None:
-        return _start_again()
+        return start_again()
     step, user = loaded
     if not user.must_change_password:  # chosen meanwhile, in another browser
         pending.clear()
-        return _start_again()
+        return start_again()
     auth = _auth()
     errors: list[tuple[str, str]] = []
     if request.method == "POST":
@@ -224,7 +252,7 @@ def set_password() -> Any:
 def verify() -> Any:
     loaded = pending.load(pending.VERIFY)
     if loaded is None:
-        return _start_again()
+        return start_again()
     step, user = loaded
     error = notice = None
     # A decoy (see Pending.decoy) keeps the same books as a real code, on the code row made
@@ -287,7 +315,7 @@ def verify() -> Any:
 def totp_step() -> Any:
     loaded = pending.load(pending.TOTP)
     if loaded is None:
-        return _start_again()
+        return start_again()
     step, user = loaded
     error = None
     use_recovery = request.values.get("method") == "recovery"

@@ -29,7 +29,8 @@ KEY = "pending"
 SET_PASSWORD = "set_password"
 VERIFY = "verify"
 TOTP = "totp"
-STEPS = (SET_PASSWORD, VERIFY, TOTP)
+PASSKEY = "passkey"
+STEPS = (SET_PASSWORD, VERIFY, TOTP, PASSKEY)
 
 
 @dataclass

@@ -26,11 +26,12 @@ def test_login_page_is_accessible_html(client):
     assert '<label class="field__label" for="email">Email address</label>' in html
     assert '<label class="field__label" for="password">Password</label>' in html
     assert 'autocomplete="current-password"' in html
-    # It works without JavaScript: the one script is an enhancement (Show/Hide on the
-    # password), from this site, deferred; nothing inline.
+    # It works without JavaScript: the scripts are enhancements (Show/Hide on the password,
+    # the passkey button), from this site, deferred; nothing inline.
     scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, re.S)
-    assert scripts == [""]
+    assert scripts == ["", ""]
     assert re.search(r'<script src="/static/password-toggle\.js\?v=\w+" defer', html)
+    assert re.search(r'<script src="/static/passkeys\.js\?v=\w+" defer', html)
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
