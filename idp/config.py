@@ -104,6 +104,9 @@ class AuthSettings:
     # must be to add a passkey.
     passkey_challenge_ttl: int = 300
     passkey_recent_sign_in: int = 600
+    # The roles whose holders must have a passkey (a phishing-resistant factor), separated
+    # by spaces: User Management (both brands) and Global Listening.
+    phishing_resistant_roles: str = "user_management ocr.user_management gl.exams_officer"
 
 
 @dataclass(frozen=True)

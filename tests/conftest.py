@@ -83,6 +83,9 @@ def base_overrides(
             "ARGON2_MEMORY_COST": 1024,
             "ARGON2_TIME_COST": 1,
             "NEW_DEVICE_VERIFICATION": "never",
+            # The role policy (a passkey for User Management, Global Listening) is tested on
+            # its own (tests/web/test_passkey_policy.py); elsewhere officers sign in as before.
+            "PHISHING_RESISTANT_ROLES": "",
         },
         # Throttling is off for the suite (every test client is one address); the tests of
         # throttling turn it on.

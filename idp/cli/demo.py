@@ -40,7 +40,10 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
                 fh.write(secrets.token_urlsafe(48))
         os.environ["IDP_SECRET_KEY"] = secret_file.read_text().strip()
     os.environ.setdefault("IDP_DEMO", "true")
-    os.environ.setdefault("IDP_OIDC__ISSUER", f"http://{bind}")
+    # By name on this machine: browsers refuse passkeys on an IP address.
+    host, _colon, port = bind.rpartition(":")
+    named = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    os.environ.setdefault("IDP_OIDC__ISSUER", f"http://{named}:{port}")
     with ctx.app.app_context():
         from idp.domain import catalogue, clients
         from idp.domain import demo as demo_data

@@ -247,8 +247,9 @@ def seed(
 
 # What to try with each demo account, in the order the demo prints them.
 TRY = {
-    "aa101.anakin@example.org": "The exams officer: add, suspend and delete AA101's people (a "
-    "teacher's Progression Test groups must be transferred first), all of its services.",
+    "aa101.anakin@example.org": "The exams officer: adds a passkey at his first sign-in (his "
+    "roles require one), then adds, suspends and deletes AA101's people (a teacher's "
+    "Progression Test groups must be transferred first), all of its services.",
     "aa101.buzz@example.org": "A deputy with User Management: manages AA101's people but "
     "cannot suspend or demote its exams officer.",
     "aa101.captain@example.org": "A deputy who also teaches: User Management and Submit for "

@@ -52,7 +52,14 @@ from idp import clock
 from idp.domain import audit
 from idp.errors import DomainError
 from idp.extensions import db
-from idp.models import Passkey, PasskeyChallenge, User, UserStatus
+from idp.models import (
+    Membership,
+    Passkey,
+    PasskeyChallenge,
+    User,
+    UserStatus,
+    membership_roles,
+)
 
 REGISTER = "register"
 SIGN_IN = "sign_in"
@@ -206,6 +213,36 @@ def _transports(names: list[str]) -> list[AuthenticatorTransport]:
     return [known[n] for n in names if n in known]
 
 
+# -- the policy: roles that need a phishing-resistant factor ----------------------------------
+
+
+class PasskeyRequired(DomainError):
+    """The person's roles need a passkey: their last one cannot be removed."""
+
+
+def policy_roles(setting: str) -> frozenset[str]:
+    """The role keys of ``auth.phishing_resistant_roles`` (separated by spaces or commas)."""
+    return frozenset(setting.replace(",", " ").split())
+
+
+def required_for(user: User, roles: frozenset[str]) -> bool:
+    """Whether the person holds, in a membership not suspended, a role that needs a passkey."""
+    if not roles:
+        return False
+    memberships = Membership.__table__
+    found = db.session.scalar(
+        select(memberships.c.id)
+        .join(membership_roles, membership_roles.c.membership_id == memberships.c.id)
+        .where(
+            memberships.c.user_id == user.id,
+            memberships.c.suspended_at.is_(None),
+            membership_roles.c.role_key.in_(sorted(roles)),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 # -- registering ---------------------------------------------------------------------------
 
 
@@ -306,11 +343,14 @@ def rename(user: User, passkey_id: int, name: str) -> Passkey:
     return passkey
 
 
-def remove(user: User, passkey_id: int) -> Passkey:
-    """Remove one of the person's passkeys; the removed one (for the email)."""
+def remove(user: User, passkey_id: int, *, required: bool = False) -> Passkey:
+    """Remove one of the person's passkeys; the removed one (for the email). ``required``: the
+    person's roles need a passkey (``required_for``), so their last one stays."""
     passkey = find(user, passkey_id)
     if passkey is None:
         raise PasskeyRefused()
+    if required and len(of(user)) <= 1:
+        raise PasskeyRequired()
     db.session.delete(passkey)
     db.session.flush()
     audit.record(

@@ -38,6 +38,7 @@ from idp.domain.passkeys import (
     PasskeyExists,
     PasskeyNameInvalid,
     PasskeyRefused,
+    PasskeyRequired,
     Where,
 )
 from idp.errors import DomainError
@@ -169,6 +170,7 @@ def add() -> Any:
         flash(_("Sign in again before adding a passkey."), "warning")
         return redirect(url_for("account.security"))
     name = field(request.form, "name", 200)
+    next_url = safe_next(request.form.get("next"))
     handle = session.pop(HANDLE, None)
     with transaction(DomainError) as tx:
         passkey = passkeys.register(
@@ -190,13 +192,19 @@ def add() -> Any:
         with transaction():  # the refused answer's challenge is not tried again
             passkeys.spend(handle)
         flash(_refusal(tx.error), "warning")
+        if next_url:  # back to the page that asks for a passkey
+            return redirect(url_for("passkeys.required", next=next_url))
         return redirect(url_for("account.security"))
     flash(_('Your passkey "%(name)s" has been added.', name=passkey.name), "success")
     if codes:
         return render_template(
-            "account/recovery_codes.html", codes=codes, for_passkey=True, section="security"
+            "account/recovery_codes.html",
+            codes=codes,
+            for_passkey=True,
+            continue_url=next_url,
+            section="security",
         )
-    return redirect(url_for("account.security"))
+    return redirect(next_url or url_for("account.security"))
 
 
 def _mine(passkey_id: int) -> Passkey:
@@ -229,13 +237,22 @@ def rename(passkey_id: int) -> Any:
 @login_required
 def remove(passkey_id: int) -> Any:
     passkey = _mine(passkey_id)
+    error = None
     if request.method == "POST" and request.form.get("confirm") == "yes":
-        with transaction():
-            removed = passkeys.remove(current_user, passkey_id)
+        required = passkeys.required_for(current_user, policy_roles())
+        with transaction(PasskeyRequired) as tx:
+            removed = passkeys.remove(current_user, passkey_id, required=required)
             _notify(current_user, removed, added=False)
-        flash(_('The passkey "%(name)s" has been removed.', name=removed.name), "success")
-        return redirect(url_for("account.security"))
-    return render_template("account/passkey_remove.html", passkey=passkey, section="security")
+        if tx.error is None:
+            flash(_('The passkey "%(name)s" has been removed.', name=removed.name), "success")
+            return redirect(url_for("account.security"))
+        error = _(
+            "You need at least one passkey: your roles at your centre require one. Add"
+            " another passkey first, then remove this one."
+        )
+    return render_template(
+        "account/passkey_remove.html", passkey=passkey, error=error, section="security"
+    ), (400 if error else 200)
 
 
 # -- signing in ----------------------------------------------------------------------------
@@ -322,3 +339,54 @@ def second_step() -> Any:
 
 def recovery_codes_left(user: User) -> int:
     return totp.remaining_recovery_codes(user)
+
+
+# -- the policy: a passkey before anything else, for the roles that need one -----------------
+
+# Reachable before the passkey is added: signing in and out, the passkey ceremonies, and what
+# every page needs (its files, its look, the health checks, the demo's outbox).
+BEFORE_A_PASSKEY = ("passkeys.", "auth.", "static", "branding.", "health.", "metrics.", "dev.")
+BEFORE_A_PASSKEY_ENDPOINTS = {"oidc.end_session", "account.new_recovery_codes"}
+
+
+def policy_roles() -> frozenset[str]:
+    return passkeys.policy_roles(
+        current_app.extensions["idp.settings"].auth.phishing_resistant_roles
+    )
+
+
+def must_add_one(user: User) -> bool:
+    """The person's roles need a passkey, and they have none (where passkeys can be had)."""
+    roles = policy_roles()
+    return (
+        bool(roles)
+        and passkey_relying_party().usable
+        and passkeys.required_for(user, roles)
+        and not passkeys.has_any(user)
+    )
+
+
+@bp.before_app_request
+def _passkey_first() -> Any:
+    """Someone whose roles need a passkey and who has none is walked through adding one
+    before any other page: My Organisation, a service's sign-in (``/authorize``), home."""
+    endpoint = request.endpoint or ""
+    if endpoint.startswith(BEFORE_A_PASSKEY) or endpoint in BEFORE_A_PASSKEY_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated or not must_add_one(current_user):
+        return None
+    wanted = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("passkeys.required", next=safe_next(wanted)))
+
+
+@bp.get("/account/passkey-required")
+@login_required
+def required() -> Any:
+    next_url = safe_next(request.args.get("next"))
+    if not must_add_one(current_user):
+        return redirect(next_url or url_for("home.index"))
+    return render_template(
+        "account/passkey_required.html",
+        next_url=next_url,
+        passkey_recent=recently_signed_in(),
+    )

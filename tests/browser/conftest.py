@@ -181,6 +181,9 @@ def site(
         "IDP_AUTH__ARGON2_MEMORY_COST": "1024",
         "IDP_AUTH__ARGON2_TIME_COST": "1",
         "IDP_AUTH__NEW_DEVICE_VERIFICATION": "new_device",
+        # The role policy only for the Lower Secondary support site's administrators, whom
+        # the passkey journey makes (the other journeys' officers sign in as before).
+        "IDP_AUTH__PHISHING_RESISTANT_ROLES": "lowersec.admin",
         "IDP_RATE_LIMITS__ENABLED": "false",
         "IDP_MAIL__BACKEND": "smtp",
         "IDP_MAIL__HOST": smtp_server[0],

@@ -144,3 +144,48 @@ def test_the_sign_in_page_in_spanish_offers_a_passkey(site, new_page, axe_js):
         "button", name="Iniciar sesión con una llave de acceso"
     ).wait_for()
     check(page, axe_js)
+
+
+def test_a_role_that_needs_a_passkey_walks_its_holder_through_adding_one(site, new_page, axe_js):
+    """The browser tests' provider requires a passkey of the Lower Secondary support site's
+    administrators (``auth.phishing_resistant_roles``): at her next sign-in she adds one before
+    anything else, keeps her recovery codes, and from then on the passkey follows her
+    password."""
+    site.idp("orgs", "create", "--code", "PK101", "--name", "Passkey Centre")
+    site.idp(
+        "users", "create", "--email", "lsa@example.org", "--first-name", "Lena",
+        "--last-name", "Admin", "--password", PASSWORD, "--org", "PK101",
+        "--role", "lowersec.admin",
+    )  # fmt: skip
+    page = new_page()
+    without_autofill(page)
+    virtual_authenticator(page)
+    page.goto(site.base + "/login")
+    sign_in(page, site.mailbox, "lsa@example.org", PASSWORD)
+    assert page.url.startswith(site.base + "/account/passkey-required")
+    page.get_by_role("heading", name="Add a passkey to continue").wait_for()
+    check(page, axe_js, "passkey-required")
+    page.goto(site.base + "/account/passkey-required?lang=es")
+    page.get_by_role("heading", name="Añada una llave de acceso para continuar").wait_for()
+    check(page, axe_js)
+    page.goto(site.base + "/account/passkey-required?lang=en")
+    page.goto(site.base + "/")  # nothing else opens first
+    assert page.url.startswith(site.base + "/account/passkey-required")
+
+    page.get_by_label("Name of the new passkey").fill("Office PC")
+    submit(page, "Add a passkey")
+    assert page.locator(".codes li").count() == 10
+    check(page, axe_js)
+    with page.expect_navigation():
+        page.get_by_role("link", name="I have saved my codes").click()
+    assert page.url == site.base + "/"
+    page.get_by_role("heading", name="Welcome, Lena").wait_for()
+
+    # Her password is now followed by the passkey (this browser needs no emailed code).
+    sign_out(page)
+    page.goto(site.base + "/login")
+    sign_in(page, site.mailbox, "lsa@example.org", PASSWORD)
+    assert page.url == site.base + "/login/passkey-step"
+    check(page, axe_js, "sign-in-passkey-step")
+    submit(page, "Use my passkey")
+    assert page.url == site.base + "/"

@@ -53,7 +53,7 @@ def test_demo_sets_everything_up_once_and_is_safe_to_rerun(tmp_path):
     second = run_demo(tmp_path, "--json")
     assert second.returncode == 0, second.stderr
     summary = json.loads(second.stdout)
-    assert summary["issuer"] == "http://127.0.0.1:5000"
+    assert summary["issuer"] == "http://localhost:5000"
     assert {c["client_id"] for c in summary["clients"]} == set(clients)
     assert list((tmp_path / "keys").glob("*.pem")) == pems  # no new key
     assert json.loads((tmp_path / "instance" / "demo-clients.json").read_text()) == clients

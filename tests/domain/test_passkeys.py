@@ -113,8 +113,8 @@ def test_a_challenge_serves_only_its_purpose_and_account(app, make):
     with pytest.raises(ChallengeSpent):
         passkeys.register(mallory, handle, Authenticator().create(options), "x", RP, HERE)
     db.session.rollback()
-    # ...nor a sign-in challenge to register one.
-    handle, options = passkeys.authentication_options(RP, TTL)
+    # ...nor can Alice spend the challenge of the step after her password to register one.
+    handle, options = passkeys.authentication_options(RP, TTL, alice)
     _other, made = passkeys.registration_options(alice, RP, TTL)
     crossed = {**json.loads(made), "challenge": json.loads(options)["challenge"]}
     with pytest.raises(ChallengeSpent):

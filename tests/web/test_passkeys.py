@@ -38,15 +38,22 @@ def answer(client: FlaskClient, url: str, page: str, credential: str, **form: st
     return client.post(url, data={"csrf_token": token, "credential": credential, **form})
 
 
-def add_passkey(client: FlaskClient, authenticator: Authenticator, name: str = "My phone"):
-    asked = options(client, "/account/security/passkeys/options", "/account/security", name=name)
+def add_passkey(
+    client: FlaskClient,
+    authenticator: Authenticator,
+    name: str = "My phone",
+    page: str = "/account/security",
+    **form: str,
+):
+    asked = options(client, "/account/security/passkeys/options", page, name=name)
     assert asked.status_code == 200, asked.get_data(as_text=True)
     return answer(
         client,
         "/account/security/passkeys",
-        "/account/security",
+        page,
         authenticator.create(asked.get_data(as_text=True)),
         name=name,
+        **form,
     )
 
 
