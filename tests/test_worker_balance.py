@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 CONNECTIONS = 12
 ESTABLISHED = "01"
+LISTEN = "0A"
 
 
 def server_sockets(port: int) -> set[str]:
@@ -29,6 +30,36 @@ def server_sockets(port: int) -> set[str]:
             if state == ESTABLISHED and int(local.rsplit(":", 1)[1], 16) == port:
                 inodes.add(inode)
     return inodes
+
+
+def listening(port: int) -> str:
+    """The inode of the listening socket on ``port``."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return fields[9]
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def accepting(pid: int, inode: str) -> bool:
+    """Whether worker ``pid`` waits for connections: the listening socket is among what its
+    event loop polls (an epoll file's ``tfd`` entries, in /proc/<pid>/fdinfo)."""
+    fds = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if fd.readlink().name == f"socket:[{inode}]":
+                fds.add(fd.name)
+        except OSError:
+            continue
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            lines = info.read_text().splitlines()
+        except OSError:
+            continue
+        if any(line.startswith("tfd:") and line.split()[1] in fds for line in lines):
+            return True
+    return False
 
 
 def held_by(pid: int, inodes: set[str]) -> int:
@@ -52,6 +83,16 @@ def test_kept_alive_connections_are_shared_evenly_among_the_workers(
     # Idle connections stay open while they are counted, however slow the machine.
     keep_open = {"GUNICORN_CMD_ARGS": "--keep-alive 120"}
     with serving_process(base_overrides, tmp_path, 3, **keep_open) as (port, _base, master):
+        # Every worker up and waiting for connections first: one still starting holds none,
+        # and takes its share only of the connections opened after it has started.
+        inode = listening(port)
+        deadline = time.monotonic() + 60
+        while True:
+            workers = children(master.pid)
+            if len(workers) == 3 and all(accepting(pid, inode) for pid in workers):
+                break
+            assert time.monotonic() < deadline, f"workers not all accepting: {workers}"
+            time.sleep(0.1)
         connections = []
         try:
             for _ in range(CONNECTIONS):
@@ -61,8 +102,7 @@ def test_kept_alive_connections_are_shared_evenly_among_the_workers(
                 answer.read()
                 assert answer.status == 200 and not answer.will_close
                 connections.append(connection)
-            workers = children(master.pid)
-            assert len(workers) == 3
+            assert children(master.pid) == workers
             deadline = time.monotonic() + 30
             while True:
                 inodes = server_sockets(port)
