@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -42,7 +43,7 @@ def demo(ctx: Context, serve_after: bool, bind: str, as_json: bool) -> None:
     os.environ.setdefault("IDP_DEMO", "true")
     # By name on this machine: browsers refuse passkeys on an IP address.
     host, _colon, port = bind.rpartition(":")
-    named = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    named = "localhost" if _this_machine(host) else host
     os.environ.setdefault("IDP_OIDC__ISSUER", f"http://{named}:{port}")
     with ctx.app.app_context():
         from idp.domain import catalogue, clients
@@ -288,3 +289,12 @@ def serve_demo(
             child.terminate()
         for child in children:
             child.wait(timeout=10)
+
+
+def _this_machine(host: str) -> bool:
+    """A loopback address, or the unspecified one (every interface of this machine)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
