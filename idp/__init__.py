@@ -239,6 +239,7 @@ def setup_oauth(app: Flask, settings: Settings) -> None:
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.oidc.api import bp as api_bp
+    from idp.oidc.console_api import bp as console_api_bp
     from idp.oidc.registration import bp as registration_bp
     from idp.oidc.routes import bp as oidc_bp
     from idp.web import errors
@@ -248,6 +249,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from idp.web.branding import bp as branding_bp
     from idp.web.branding import install as install_looks
     from idp.web.connected import bp as connected_bp
+    from idp.web.console import bp as console_bp
     from idp.web.health import bp as health_bp
     from idp.web.home import bp as home_bp
     from idp.web.join_invitations import bp as joining_bp
@@ -263,6 +265,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(oidc_bp)
     app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(console_api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(branding_bp)
     install_looks(app)
@@ -279,6 +282,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(passkeys_bp)
     app.register_blueprint(address_bp)
     app.register_blueprint(organisation_bp)
+    app.register_blueprint(console_bp)
     app.register_blueprint(operator_bp)
 
     @app.context_processor

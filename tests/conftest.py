@@ -4,7 +4,7 @@ schema built by the real migrations, a signing key, and a fresh app per test."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from idp import clock, create_app
 from idp.cli import Context, cli
 from idp.extensions import db
 from tests.factories import Factories
-from tests.journeys import location, sign_in
 from tests.mailbox import Mailbox, free_port, start_server
 from tests.servers import idp_serve, live_server_environment
 
@@ -215,10 +214,29 @@ def run(app: Flask, overrides: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def operator(client: FlaskClient, make: Factories) -> FlaskClient:
-    """A browser signed in as an operator."""
-    user = make.user("ops@example.org")
-    user.is_operator = True
-    db.session.commit()
-    assert location(sign_in(client, "ops@example.org")) == "/"
+def sign_in_staff(client: FlaskClient, make: Factories) -> Callable[..., Any]:
+    """Sign a new member of staff in, as the console needs: with a password, then adding the
+    passkey their role requires, then confirming with it. Returns (user, authenticator)."""
+    from idp.models import StaffRole
+    from tests.passkey_authenticator import Authenticator
+    from tests.passkeys import ready_for_console
+
+    def go(
+        address: str = "ops@example.org",
+        role: str = StaffRole.OPERATOR,
+        browser: FlaskClient | None = None,
+        **names: str,
+    ) -> tuple[Any, Authenticator]:
+        user = make.user(address, **names)
+        user.staff_role = role
+        db.session.commit()
+        return user, ready_for_console(browser or client, address)
+
+    return go
+
+
+@pytest.fixture
+def operator(client: FlaskClient, sign_in_staff: Callable[..., Any]) -> FlaskClient:
+    """A browser signed in as an operator, with a passkey (as the console needs)."""
+    sign_in_staff()
     return client

@@ -14,7 +14,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter, Rule
 from idp.domain import imports, joining, passwords
 from idp.domain.management import NewUser
 from idp.extensions import db
-from idp.models import Organisation, User
+from idp.models import Organisation, StaffRole, User
 from tests.factories import Factories, RegisteredClient
 
 # A connected-account provider (``/login/with/<key>``) that is never called: nothing listens
@@ -53,7 +53,7 @@ def build_site(make: Factories) -> Site:
         roles=("sfa.teacher",),
     )
     operator = make.user("ops@example.org", given_name="Otto", family_name="Operator")
-    operator.is_operator = True
+    operator.staff_role = StaffRole.OPERATOR
     client = make.client()
     job = imports.start(officer, centre, [NewUser("Ana", "Uno", "ana@example.org", ())])
     # Another centre invites the teacher to join it.

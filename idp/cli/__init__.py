@@ -6,7 +6,18 @@ command shares; each other module is one command group.
 """
 
 # Importing each group's module registers its commands on ``cli``.
-from idp.cli import audit, clients, db, demo, keys, maintenance, orgs, serve, users  # noqa: F401
+from idp.cli import (  # noqa: F401
+    audit,
+    clients,
+    db,
+    demo,
+    keys,
+    maintenance,
+    orgs,
+    serve,
+    staff,
+    users,
+)
 from idp.cli.base import Context, cli, main
 from idp.cli.db import upgrade_schema
 from idp.cli.demo import DEMO_UPSTREAM_NAME, StandIn, demo_upstream

@@ -84,20 +84,17 @@ def users_create(
 
 @users_group.command("set-operator")
 @click.argument("email")
-@click.option("--off", is_flag=True, help="Take the operator's pages away again.")
+@click.option("--off", is_flag=True, help="Take the staff role away again.")
 @json_option
 @with_app
 def users_set_operator(ctx: Context, email: str, off: bool, as_json: bool) -> None:
-    """Let an account use the operators' pages (clients), or stop it."""
-    from idp.domain import audit, users
+    """The same as ``idp staff grant EMAIL --role operator`` (or ``idp staff revoke``)."""
+    from idp.domain import staff, users
 
     user = users.find_by_email(email)
     if user is None:
         raise NotFound(f"No account with the email address {email!r}.")
-    user.is_operator = not off
-    audit.record(
-        "user.operator_set", target_type="user", target_id=user.sub, operator=user.is_operator
-    )
+    staff.grant(user, None if off else staff.StaffRole.OPERATOR, actor_label="cli")
     db.session.commit()
     emit(
         as_json,

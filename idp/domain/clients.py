@@ -27,6 +27,10 @@ API_SCOPES = {
     "organisations.read": "Read an organisation: centre number, name, brand, associate centres.",
     "users.read": "Read the people of an organisation who hold roles for the client's services, "
     "with those roles.",
+    # The exam board's own tools, not a service's: every centre and person, as the console
+    # shows them to the support desk. Only an operator grants it.
+    "console.read": "Read what the console's searches show, for the exam board's own tools: "
+    "centres, people and the audit log of the whole service.",
 }
 
 

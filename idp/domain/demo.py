@@ -14,7 +14,7 @@ from idp.catalogue import Catalogue
 from idp.domain import clients, invitations, joining, organisations, users
 from idp.errors import NotFound
 from idp.extensions import db
-from idp.models import Client, User, UserOrigin
+from idp.models import Client, StaffRole, User, UserOrigin
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -164,7 +164,7 @@ def seed(
             password_min_length=password_min_length,
             email_verified=True,
         )
-        operator.is_operator = True
+        operator.staff_role = StaffRole.OPERATOR
     if users.find_by_email(SELF_SIGNED_UP[0]) is None:
         users.create(
             email=SELF_SIGNED_UP[0],

@@ -73,6 +73,16 @@ def reauthenticate(auth_session: AuthSession, amr: list[str], ttl_seconds: int) 
     auth_session.user.last_sign_in_at = now
 
 
+def step_up(auth_session: AuthSession, amr: list[str]) -> None:
+    """The person proved themselves again, more strongly, in the same session (a passkey for
+    the console): the session keeps its id and lifetime, and now stands for both proofs."""
+    combined = list(dict.fromkeys([*auth_session.amr, *amr]))
+    auth_session.amr = combined
+    auth_session.acr = acr_for(combined)
+    auth_session.auth_time = clock.now()
+    auth_session.last_seen_at = auth_session.auth_time
+
+
 # A passkey with user verification: the key held (hardware or synced) and the PIN or
 # biometric that unlocked it (``idp.domain.passkeys.amr_for``).
 PASSKEY_AMR = {"hwk", "swk"}

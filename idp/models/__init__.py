@@ -19,7 +19,7 @@ from idp.models.organisation import Membership, Organisation, RoleRow, ServiceRo
 from idp.models.passkey import Passkey, PasskeyChallenge
 from idp.models.session import AuthSession, Interaction
 from idp.models.throttle import ThrottleCount
-from idp.models.user import EmailAddress, User, UserOrigin, UserStatus
+from idp.models.user import EmailAddress, StaffRole, User, UserOrigin, UserStatus
 from idp.models.verification import RecoveryCode, VerificationCode
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "RoleRow",
     "ServiceRow",
     "SigningKey",
+    "StaffRole",
     "ThrottleCount",
     "Token",
     "User",

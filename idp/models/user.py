@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.extensions import db
@@ -29,6 +29,14 @@ class UserOrigin(enum.StrEnum):
     OPERATOR = "operator"
 
 
+class StaffRole(enum.StrEnum):
+    """The exam board's own people, granted with ``idp staff grant``: *support* finds and
+    helps people and centres (the console); *operator* also runs the service (clients, keys)."""
+
+    SUPPORT = "support"
+    OPERATOR = "operator"
+
+
 class User(db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
 
@@ -40,8 +48,8 @@ class User(db.Model):  # type: ignore[name-defined]
     status: Mapped[str] = mapped_column(String(16), default=UserStatus.ACTIVE)
     origin: Mapped[str] = mapped_column(String(16), default=UserOrigin.OPERATOR)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Runs the service itself (registers relying parties): set with `idp users set-operator`.
-    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The exam board's support desk or operators (``StaffRole``), None for everyone else.
+    staff_role: Mapped[str | None] = mapped_column(String(16), index=True)
     temp_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -90,6 +98,16 @@ class User(db.Model):  # type: ignore[name-defined]
     def email(self) -> str | None:
         primary = self.primary_email
         return primary.address if primary else None
+
+    @property
+    def is_staff(self) -> bool:
+        """Uses the console: the support desk and the operators."""
+        return self.staff_role in (StaffRole.SUPPORT, StaffRole.OPERATOR)
+
+    @property
+    def is_operator(self) -> bool:
+        """Also runs the service: clients, keys, policy."""
+        return self.staff_role == StaffRole.OPERATOR
 
     @property
     def has_totp(self) -> bool:

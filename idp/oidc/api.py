@@ -48,7 +48,7 @@ def _refused(exc: Refused) -> Response:
     return exc.response
 
 
-def _caller(scope: str) -> TokenMatch:
+def caller(scope: str) -> TokenMatch:
     """The live access token of the request, with ``scope``; else the 401 or 403 answer of
     RFC 6750 §3, with its ``WWW-Authenticate`` challenge."""
     try:
@@ -79,7 +79,7 @@ def _describe(org: Organisation) -> dict[str, Any]:
 
 @bp.get("/organisations/<code>")
 def organisation(code: str) -> Response:
-    match = _caller("organisations.read")
+    match = caller("organisations.read")
     client = find_client(match.row.client_id)
     catalogue = current_app.extensions["idp.settings"].catalogue
     try:
@@ -97,7 +97,7 @@ def organisation(code: str) -> Response:
 
 @bp.get("/organisations/<code>/users")
 def organisation_users(code: str) -> Response:
-    match = _caller("users.read")
+    match = caller("users.read")
     client = find_client(match.row.client_id)
     catalogue = current_app.extensions["idp.settings"].catalogue
     services = client.service_keys if client else frozenset()

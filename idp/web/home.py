@@ -37,7 +37,7 @@ def locked_reason(
     officer_only = all(
         not r.grantable_by_centre for r in catalogue.roles if r.service == service.key
     )
-    if org is None and user.is_operator:
+    if org is None and user.is_staff:
         return _("You do not have a role for this service.")
     if org is None:
         return _("You do not have a role for this service. Ask your exams officer.")

@@ -1,7 +1,8 @@
 """The operators' pages: the relying parties (clients) registered with the provider.
 
-Only accounts marked as operators (``idp users set-operator``) see them; for everyone else they
-do not exist (404). Everything here can also be done with ``idp clients``.
+Only staff with the operator role (``idp staff grant EMAIL --role operator``), signed in with a
+passkey, see them (the console's gate); for everyone else they do not exist (404). Everything
+here can also be done with ``idp clients``.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
 
 from idp.domain import clients
 from idp.errors import DomainError, NotFound
 from idp.languages import say
 from idp.models import Client
+from idp.web.console.blueprint import add_section, gate
 from idp.web.transaction import transaction
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
 
+add_section("operator.client_list", _l("Clients"), "clients", operators_only=True)
+
+
 @bp.before_request
 @login_required
-def _operators_only() -> None:
-    if not current_user.is_operator:
-        abort(404)
+def _operators_only() -> Any:
+    return gate(operators_only=True)
 
 
 def _lines(name: str) -> list[str]:

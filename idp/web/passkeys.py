@@ -54,11 +54,11 @@ bp = Blueprint("passkeys", __name__)
 HANDLE = "passkey_challenge"  # the session key of the current ceremony's challenge handle
 
 
-def _challenge_ttl() -> int:
+def challenge_ttl() -> int:
     return int(current_app.extensions["idp.settings"].auth.passkey_challenge_ttl)
 
 
-def _where() -> Where:
+def where() -> Where:
     return Where(request.remote_addr, request.user_agent.string)
 
 
@@ -69,7 +69,7 @@ def _usable() -> dict[str, Any]:
     return {"passkeys_usable": passkey_relying_party().usable}
 
 
-def _options(handle: str, options: str) -> Any:
+def ceremony_options(handle: str, options: str) -> Any:
     """The options for the browser; the challenge's handle kept in this browser's session."""
     session[HANDLE] = handle
     response = current_app.response_class(options, mimetype="application/json")
@@ -144,9 +144,9 @@ def registration_options() -> Any:
         return _json_refusal(_refusal(exc), 400)
     with transaction():
         handle, options = passkeys.registration_options(
-            current_user, passkey_relying_party(), _challenge_ttl()
+            current_user, passkey_relying_party(), challenge_ttl()
         )
-    return _options(handle, options)
+    return ceremony_options(handle, options)
 
 
 def _notify(user: User, passkey: Passkey, *, added: bool) -> None:
@@ -179,7 +179,7 @@ def add() -> Any:
             request.form.get("credential") or "",
             name,
             passkey_relying_party(),
-            _where(),
+            where(),
         )
         _notify(current_user, passkey, added=True)
         # Someone who could lose their only device gets recovery codes with their first passkey.
@@ -264,11 +264,11 @@ def sign_in_options() -> Any:
     if not passkey_relying_party().usable:
         abort(404)
     with transaction():
-        handle, options = passkeys.authentication_options(passkey_relying_party(), _challenge_ttl())
-    return _options(handle, options)
+        handle, options = passkeys.authentication_options(passkey_relying_party(), challenge_ttl())
+    return ceremony_options(handle, options)
 
 
-def _refused(handle: str | None, answer: str, error: PasskeyRefused) -> str:
+def refused(handle: str | None, answer: str, error: PasskeyRefused) -> str:
     """Record the refusal (it stands: a transaction of its own) and say why, in words."""
     with transaction():
         passkeys.refused(handle, answer, error, request.remote_addr)
@@ -283,11 +283,11 @@ def sign_in() -> Any:
     answer = request.form.get("credential") or ""
     handle = session.pop(HANDLE, None)
     with transaction(PasskeyRefused) as tx:
-        proof = passkeys.authenticate(handle, answer, passkey_relying_party(), _where())
+        proof = passkeys.authenticate(handle, answer, passkey_relying_party(), where())
         pending.clear()
         return signed_in(proof.user, interaction, next_url, proof.amr)
     assert isinstance(tx.error, PasskeyRefused)
-    message = _refused(handle, answer, tx.error)
+    message = refused(handle, answer, tx.error)
     return interactions.login_page(interaction, "", None, next_url, passkey_error=message), 400
 
 
@@ -300,9 +300,9 @@ def second_step_options() -> Any:
     _step, user = loaded
     with transaction():
         handle, options = passkeys.authentication_options(
-            passkey_relying_party(), _challenge_ttl(), user
+            passkey_relying_party(), challenge_ttl(), user
         )
-    return _options(handle, options)
+    return ceremony_options(handle, options)
 
 
 @bp.route("/login/passkey-step", methods=["GET", "POST"])
@@ -325,10 +325,10 @@ def second_step() -> Any:
         answer = request.form.get("credential") or ""
         handle = session.pop(HANDLE, None)
         with transaction(PasskeyRefused) as tx:
-            proof = passkeys.authenticate(handle, answer, passkey_relying_party(), _where(), user)
+            proof = passkeys.authenticate(handle, answer, passkey_relying_party(), where(), user)
             return signed_in(user, interactions.get(step.ix), step.next, [*step.amr, *proof.amr])
         assert isinstance(tx.error, PasskeyRefused)
-        error = _refused(handle, answer, tx.error)
+        error = refused(handle, answer, tx.error)
     return render_template(
         "auth/passkey_step.html",
         error=error,
@@ -359,7 +359,7 @@ def must_add_one(user: User) -> bool:
     """The person's roles need a passkey, and they have none (where passkeys can be had)."""
     roles = policy_roles()
     return (
-        bool(roles)
+        (bool(roles) or user.is_staff)
         and passkey_relying_party().usable
         and passkeys.required_for(user, roles)
         and not passkeys.has_any(user)

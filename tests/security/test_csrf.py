@@ -26,6 +26,7 @@ from tests.factories import PASSWORD, Factories
 from tests.journeys import address_change_link, location, sign_in, submit, temporary_password
 from tests.mailbox import Mailbox, code_in
 from tests.oidc_helpers import RelyingParty
+from tests.passkeys import ready_for_console
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # By endpoint: callers that are not browsers, or requests a browser may send from anywhere.
@@ -58,6 +59,13 @@ def snapshot() -> dict[str, tuple[int, str]]:
 def _signed_in(app: Flask, email: str, expected: str = "/") -> FlaskClient:
     browser = app.test_client()
     assert location(sign_in(browser, email)) == expected
+    return browser
+
+
+def _console_ready(app: Flask, email: str) -> FlaskClient:
+    """A member of staff signed in with the passkey the console needs."""
+    browser = app.test_client()
+    ready_for_console(browser, email)
     return browser
 
 
@@ -152,7 +160,7 @@ class Walk:
             "member": donald,
             "member with an authenticator app": with_app,
             "exams officer": _signed_in(app, site.officer.email),
-            "operator": _signed_in(app, site.operator.email),
+            "operator": _console_ready(app, site.operator.email),
             "at the authenticator step": at_app_step,
             "choosing a first password": choosing,
             "entering an activation code": activating,
@@ -239,6 +247,7 @@ class Walk:
             ("/account", "member"),
             ("/organisation", "exams officer"),
             ("/operator", "operator"),
+            ("/console", "operator"),
         ):
             if rule.startswith(prefix):
                 return self.by_endpoint.get(endpoint, person)

@@ -125,17 +125,14 @@ def test_without_a_centre_every_brand_is_shown_by_name_none_usable(client, make)
     assert {"OCR Interchange", "School Support Hub", "Global Listening"} <= set(_tiles(home))
 
 
-def test_an_operator_without_a_centre_is_sent_to_the_operator_pages_not_to_an_officer(
-    client, make, app
+def test_an_operator_without_a_centre_is_sent_to_the_console_not_to_an_officer(
+    client, make, app, sign_in_staff
 ):
-    operator = make.user("operator@example.org")
-    operator.is_operator = True
-    db.session.commit()
-    sign_in(client, "operator@example.org")
+    sign_in_staff("operator@example.org")
     home = page_text(client.get("/"))
     assert "exams officer" not in home.lower()
     assert "not part of a centre yet" not in home
-    assert 'href="/operator/clients">Clients</a> pages' in home
+    assert 'from the <a href="/console/">Console</a>' in home
     assert "You do not have a role for this service." in _tiles(home)["Submit for Assessment"]
 
     # Anyone else without a centre is still told whom to ask.

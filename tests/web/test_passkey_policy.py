@@ -12,7 +12,7 @@ from idp.models import Passkey
 from tests.journeys import location, page_text, sign_in
 from tests.oidc_helpers import RelyingParty, csrf_token
 from tests.passkey_authenticator import Authenticator
-from tests.web.test_passkeys import add_passkey
+from tests.passkeys import add_passkey
 
 POLICY = "user_management ocr.user_management gl.exams_officer"
 

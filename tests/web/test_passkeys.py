@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from idp import clock
@@ -17,44 +16,13 @@ from tests.journeys import location, page_text, sign_in
 from tests.mailbox import text_of
 from tests.oidc_helpers import RelyingParty, csrf_token
 from tests.passkey_authenticator import Authenticator
+from tests.passkeys import add_passkey, answer, options, passkey_sign_in
 
 
 @pytest.fixture
 def overrides(overrides):
     overrides["AUTH"]["NEW_DEVICE_VERIFICATION"] = "new_device"
     return overrides
-
-
-def options(client: FlaskClient, url: str, page: str, **form: str):
-    """What the page's script does first: POST for the ceremony's options, with the CSRF
-    token of the page in a header."""
-    token = csrf_token(client.get(page))
-    return client.post(url, data=form, headers={"X-CSRFToken": token})
-
-
-def answer(client: FlaskClient, url: str, page: str, credential: str, **form: str):
-    """...then the browser's answer, sent in the page's form."""
-    token = csrf_token(client.get(page))
-    return client.post(url, data={"csrf_token": token, "credential": credential, **form})
-
-
-def add_passkey(
-    client: FlaskClient,
-    authenticator: Authenticator,
-    name: str = "My phone",
-    page: str = "/account/security",
-    **form: str,
-):
-    asked = options(client, "/account/security/passkeys/options", page, name=name)
-    assert asked.status_code == 200, asked.get_data(as_text=True)
-    return answer(
-        client,
-        "/account/security/passkeys",
-        page,
-        authenticator.create(asked.get_data(as_text=True)),
-        name=name,
-        **form,
-    )
 
 
 def signed_in_with_passkey(make, mailbox, client, address="pat@example.org"):
@@ -70,14 +38,6 @@ def signed_in_with_passkey(make, mailbox, client, address="pat@example.org"):
     assert added.status_code == 200, page_text(added)[:500]
     assert "Save your recovery codes" in page_text(added)
     return user, phone
-
-
-def passkey_sign_in(client: FlaskClient, authenticator: Authenticator, **form: str):
-    asked = options(client, "/login/passkey/options", "/login")
-    assert asked.status_code == 200
-    return answer(
-        client, "/login/passkey", "/login", authenticator.get(asked.get_data(as_text=True)), **form
-    )
 
 
 def test_add_a_passkey_and_be_told_by_email(client, make, mailbox):

@@ -1,0 +1,13 @@
+"""The console's searches as a read-only JSON API, for the exam board's own tools.
+
+``/api/console/...``, for a client calling as itself (client_credentials) with the scope
+``console.read``, which only an operator grants (``idp clients set-api``, or the client's page).
+Unlike ``/api/organisations`` it is not limited to a service's brands: it reads what the
+support desk reads. Every answer is ``Cache-Control: no-store``; errors are RFC 6750 JSON.
+
+One blueprint (``base.bp``); the routes, one module per family of searches.
+"""
+
+from idp.oidc.console_api.base import bp
+
+__all__ = ["bp"]

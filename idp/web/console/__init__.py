@@ -1,0 +1,14 @@
+"""The console: the exam board's own pages for its support desk and operators.
+
+One blueprint (``blueprint.bp``, ``/console``). Only staff (``idp staff grant``) reach it, and
+only from a sign-in made with a passkey (``blueprint.gate``); for everyone else it does not
+exist (404). Every action is recorded with who did it and why (``idp.domain.staff.record``).
+
+Its views, one module per family of pages:
+
+- ``blueprint``: the gate, the console's front page, and confirming with a passkey;
+"""
+
+from idp.web.console.blueprint import bp
+
+__all__ = ["bp"]
