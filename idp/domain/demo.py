@@ -14,7 +14,7 @@ from idp.catalogue import Catalogue
 from idp.domain import clients, invitations, joining, organisations, users
 from idp.errors import NotFound
 from idp.extensions import db
-from idp.models import Client, StaffRole, User, UserOrigin
+from idp.models import Client, StaffRole, User, UserOrigin, UserStatus
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -24,6 +24,8 @@ ORGANISATIONS = [
     ("CA201", "Associate Centre One", "cambridge-international", "CA200"),
     ("CA202", "Associate Centre Two", "cambridge-international", "CA200"),
     ("OC301", "OCR Dummy Centre", "ocr", None),
+    # Its exams officer has left (her account is suspended): the support desk names a new one.
+    ("AA104", "AA Dummy Centre D (CIC)", "cambridge-international", None),
 ]
 
 PEOPLE = [
@@ -61,7 +63,10 @@ PEOPLE = [
     ),
     ("ca200.officer@example.org", "Cora", "Associate", "CA200", ["sfa.exams_officer"], True),
     ("oc301.officer@example.org", "Olive", "Officer", "OC301", ["ocr.interchange"], True),
+    ("aa104.lena@example.org", "Lena", "Left", "AA104", ["sfa.exams_officer"], True),
 ]
+# Left the centre: suspended, still named its exams officer until the support desk names another.
+LEFT = "aa104.lena@example.org"
 
 # A teacher at two centres: Submit for Assessment asks which one he acts for (the organisation
 # chooser), and AA101's officer can suspend him at AA101 only.
@@ -98,8 +103,10 @@ class DemoClient:
         return self.redirect_uri.removesuffix("callback")
 
 
-# Runs the service: the operators' pages (clients).
+# The exam board's staff: the operator runs the service (the console and the clients pages),
+# the support desk finds and helps people and centres (the console).
 OPERATOR = ("operator@example.org", "Oscar", "Operator")
+SUPPORT = ("support@example.org", "Sally", "Support")
 
 # Invited, not yet active: the invitation email in the outbox starts the activation journey.
 INVITED = ("aa101.eve@example.org", "Eve", "Newstarter", "AA101", ["sfa.teacher"])
@@ -165,6 +172,19 @@ def seed(
             email_verified=True,
         )
         operator.staff_role = StaffRole.OPERATOR
+    if users.find_by_email(SUPPORT[0]) is None:
+        desk = users.create(
+            email=SUPPORT[0],
+            given_name=SUPPORT[1],
+            family_name=SUPPORT[2],
+            password=DEMO_PASSWORD,
+            password_min_length=password_min_length,
+            email_verified=True,
+        )
+        desk.staff_role = StaffRole.SUPPORT
+    left = users.find_by_email(LEFT)
+    if left is not None:
+        left.status = UserStatus.SUSPENDED
     if users.find_by_email(SELF_SIGNED_UP[0]) is None:
         users.create(
             email=SELF_SIGNED_UP[0],
@@ -237,7 +257,7 @@ def seed(
     db.session.flush()
     return {
         "password": DEMO_PASSWORD,
-        "users": [p[0] for p in PEOPLE] + [OPERATOR[0], SELF_SIGNED_UP[0]],
+        "users": [p[0] for p in PEOPLE] + [OPERATOR[0], SUPPORT[0], SELF_SIGNED_UP[0]],
         "invited": INVITED[0],
         "accounts": accounts(catalogue),
         "clients": demo_clients,
@@ -270,7 +290,10 @@ TRY = {
     "new password and an emailed code.",
     SELF_SIGNED_UP[0]: "Signed up on their own: no centre and no services until an "
     "organisation adds them.",
-    OPERATOR[0]: "The operator: the clients pages (register, edit, rotate a secret, disable).",
+    OPERATOR[0]: "The operator: adds a passkey at his first sign-in, then the console and its "
+    "clients pages (register, edit, rotate a secret, disable).",
+    SUPPORT[0]: "The support desk: adds a passkey at her first sign-in, then the console: find "
+    "AA104, whose exams officer has left, and name a new one.",
 }
 
 

@@ -82,7 +82,14 @@ def test_demo_says_who_is_who_and_what_to_try(tmp_path):
     assert lines[olive].split()[1:] == ["OC301", "OCR", "Interchange,", "User", "Management"]
     sam = _row(lines, "sam.signup@example.org")
     assert "none (no centre)" in lines[sam] and "Signed up on their own" in lines[sam + 1]
-    for account in ("aa101.anakin", "aa101.buzz", "ca200.officer", "aa101.eve", "operator"):
+    for account in (
+        "aa101.anakin",
+        "aa101.buzz",
+        "ca200.officer",
+        "aa101.eve",
+        "operator",
+        "support",
+    ):
         _row(lines, f"{account}@example.org")
     assert "  Cambridge Primary support site   http://127.0.0.1:5104/   port 5104" in lines
     assert "  OCR Interchange                  http://127.0.0.1:5105/   port 5105" in lines
@@ -95,7 +102,7 @@ def test_demo_says_who_is_who_and_what_to_try(tmp_path):
     ]
     assert accounts["sam.signup@example.org"]["centres"] == []
     assert "OCR Interchange" in accounts["oc301.officer@example.org"]["try"]
-    assert len(accounts) == sum("→" in line for line in lines) == 12
+    assert len(accounts) == sum("→" in line for line in lines) == 13
     ports = {s["client_id"]: s["port"] for s in summary["services"]}
     assert ports == {
         "submit-for-assessment": 5101,
