@@ -87,3 +87,24 @@ def sign_out(page: Any) -> None:
         page.get_by_role("navigation", name="Account").get_by_role(
             "button", name="Sign out"
         ).click()
+
+
+def virtual_authenticator(page: Any) -> tuple[Any, str]:
+    """A platform authenticator with user verification (a fingerprint that always matches)
+    for this page's browser: the DevTools session and the authenticator's id."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, added["authenticatorId"]

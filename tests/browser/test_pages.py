@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.browser.journeys import sign_in, submit
+from tests.browser.journeys import sign_in, submit, virtual_authenticator
 from tests.browser.pages import check
 from tests.mailbox import free_port
 
@@ -49,7 +49,7 @@ def test_operator_consent_account_and_error_pages(site, new_page, axe_js, servic
         "users", "create", "--email", OPERATOR, "--first-name", "Oscar", "--last-name",
         "Operator", "--password", PASSWORD,
     )  # fmt: skip
-    site.idp("users", "set-operator", OPERATOR)
+    site.idp("staff", "grant", OPERATOR, "--role", "operator")
     site.idp(
         "users", "create", "--email", PERSON, "--first-name", "Petra", "--last-name", "Person",
         "--password", PASSWORD,
@@ -58,10 +58,23 @@ def test_operator_consent_account_and_error_pages(site, new_page, axe_js, servic
     # The operator registers a third-party service, a mistake first.
     callback = service.rsplit("/", 1)[0] + "/callback"
     ops = new_page()
+    virtual_authenticator(ops)
     ops.goto(site.base + "/login")
     sign_in(ops, site.mailbox, OPERATOR, PASSWORD)
-    # His home page points him to the Clients pages (he belongs to no centre).
-    ops.locator("#main").get_by_role("link", name="Clients").click()
+    # Staff add a passkey before anything else, then confirm with it for the console.
+    assert ops.url.startswith(site.base + "/account/passkey-required")
+    ops.get_by_label("Name of the new passkey").fill("Operations laptop")
+    submit(ops, "Add a passkey")
+    with ops.expect_navigation():
+        ops.get_by_role("link", name="I have saved my codes").click()
+    # His home page points him to the console (he belongs to no centre).
+    ops.locator("#main").get_by_role("link", name="Console").click()
+    ops.get_by_role("heading", name="Confirm it is you with your passkey").wait_for()
+    check(ops, axe_js, "console-confirm")
+    submit(ops, "Use my passkey")
+    ops.get_by_role("heading", name="Console").wait_for()
+    check(ops, axe_js, "console")
+    ops.locator("#main").get_by_role("link", name="Clients").first.click()
     check(ops, axe_js, "operator-clients")
     ops.get_by_role("link", name="Register a client").click()
     submit(ops, "Register")

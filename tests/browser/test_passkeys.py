@@ -11,32 +11,11 @@ from typing import Any
 from click.testing import CliRunner
 
 from idp.cli import cli
-from tests.browser.journeys import sign_in, sign_out, submit
+from tests.browser.journeys import sign_in, sign_out, submit, virtual_authenticator
 from tests.browser.pages import check
 
 ADDRESS = "keen@example.org"
 PASSWORD = "granite orchid compass 2026"
-
-
-def virtual_authenticator(page: Any) -> tuple[Any, str]:
-    """A platform authenticator with user verification (a fingerprint that always matches)
-    for this page's browser: the DevTools session and the authenticator's id."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp, added["authenticatorId"]
 
 
 def without_autofill(page: Any) -> None:
