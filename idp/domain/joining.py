@@ -255,6 +255,15 @@ def accept(user: User, public_id: str, catalogue: Catalogue) -> Membership:
     current = organisations.membership(user, organisation)
     keys = (invitation.role_keys & grantable) | (current.role_keys if current else set())
     membership = organisations.set_roles(user, organisation, keys, catalogue)
+    if invitation.officer_nomination is not None:
+        # The exam board named this person the centre's exams officer: the office is theirs
+        # now that they agreed (``idp.domain.centres.name_exams_officer``).
+        membership = organisations.hand_over_office(
+            organisation,
+            user,
+            catalogue,
+            previous_keeps_management=invitation.officer_nomination == "keep",
+        )
     invitation.outcome = JoinOutcome.ACCEPTED
     invitation.answered_at = clock.now()
     audit.record(

@@ -131,6 +131,25 @@ def set_exams_officer(organisation: Organisation, user: User, catalogue: Catalog
     return member
 
 
+def hand_over_office(
+    organisation: Organisation,
+    user: User,
+    catalogue: Catalogue,
+    *,
+    previous_keeps_management: bool,
+) -> Membership:
+    """Make ``user`` the exams officer (``set_exams_officer``); the officer replaced keeps User
+    Management or loses it, as the exam board's staff chose."""
+    previous = organisation.exams_officer
+    member = set_exams_officer(organisation, user, catalogue)
+    if previous is not None and previous.id != user.id and not previous_keeps_management:
+        old = membership(previous, organisation)
+        management = catalogue.management_role(organisation.brand)
+        if old is not None and management in old.role_keys:
+            set_roles(previous, organisation, old.role_keys - {management}, catalogue)
+    return member
+
+
 def move_member(
     user: User, source: Organisation, target: Organisation, catalogue: Catalogue
 ) -> Membership:

@@ -2,6 +2,7 @@
 
 from idp.models.address_change import AddressChange
 from idp.models.audit import AuditEvent
+from idp.models.centre_names import CentreNameTrigram
 from idp.models.connected import ConnectedAccount
 from idp.models.imports import ImportJob
 from idp.models.invitation import JoinInvitation, JoinOutcome, join_invitation_roles
@@ -25,6 +26,7 @@ from idp.models.verification import RecoveryCode, VerificationCode
 __all__ = [
     "AddressChange",
     "AuditEvent",
+    "CentreNameTrigram",
     "AuthSession",
     "AuthorizationCode",
     "Client",

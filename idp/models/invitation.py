@@ -66,6 +66,10 @@ class JoinInvitation(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))
+    # The exam board's support desk named this person the centre's exams officer: accepting
+    # makes them the officer. "keep" or "drop": whether the officer they replace keeps User
+    # Management then (``idp.domain.centres.name_exams_officer``). None: an ordinary invitation.
+    officer_nomination: Mapped[str | None] = mapped_column(String(8))
 
     organisation: Mapped[Organisation] = relationship()
     user: Mapped[User] = relationship(foreign_keys=[user_id])

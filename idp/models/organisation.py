@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.extensions import db
@@ -23,6 +23,8 @@ class Organisation(db.Model):  # type: ignore[name-defined]
     """A centre, identified by its centre number; an associate centre has a parent."""
 
     __tablename__ = "organisations"
+    # The console lists a brand's centres by centre number (``idp.domain.centres.search``).
+    __table_args__ = (Index("ix_organisations_brand_code", "brand", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
