@@ -7,8 +7,10 @@ exist (404). Every action is recorded with who did it and why (``idp.domain.staf
 Its views, one module per family of pages:
 
 - ``blueprint``: the gate, the console's front page, and confirming with a passkey;
+- ``centres``, ``centre_actions``: find a centre, its page, and the actions on it;
 """
 
+from idp.web.console import centre_actions, centres  # noqa: F401  (their routes)
 from idp.web.console.blueprint import bp
 
 __all__ = ["bp"]
