@@ -72,6 +72,7 @@ def build_site(make: Factories) -> Site:
     db.session.commit()
     values = {
         "code": centre.code,
+        "associate": other.code,
         "sub": member.sub,
         "job_id": job.id,
         "client_id": client.client_id,
