@@ -33,7 +33,7 @@ class Filters:
     associates_of: Organisation | None = None
 
 
-def _filtered(query: Select[Any], filters: Filters) -> Select[Any]:
+def _filtered(query: Select[*tuple[Any, ...]], filters: Filters) -> Select[*tuple[Any, ...]]:
     if filters.brand:
         query = query.where(Organisation.brand == filters.brand)
     if filters.associates_of is not None:
@@ -46,7 +46,7 @@ def _code_text(text: str) -> str:
     return code if code.isalnum() and code.isascii() else ""
 
 
-def code_range(text: str, filters: Filters, limit: int) -> Select[Any]:
+def code_range(text: str, filters: Filters, limit: int) -> Select[*tuple[Any, ...]]:
     """Centres whose number starts with ``text``: ``code >= "AA1" AND code < "AA2"``."""
     start = _code_text(text)
     end = start[:-1] + chr(ord(start[-1]) + 1)
@@ -54,7 +54,7 @@ def code_range(text: str, filters: Filters, limit: int) -> Select[Any]:
     return _filtered(query, filters).order_by(Organisation.code).limit(limit)
 
 
-def name_matches(text: str, filters: Filters, limit: int) -> Select[Any]:
+def name_matches(text: str, filters: Filters, limit: int) -> Select[*tuple[Any, ...]]:
     """(organisation id, trigrams shared) of the names most like ``text``, best first: each
     trigram of the text is a range of the trigram table's primary key."""
     wanted = sorted(trigrams(text, prefix=True))
