@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
 
 from idp.domain import organisations
 from idp.extensions import db
@@ -50,7 +51,9 @@ def code_range(text: str, filters: Filters, limit: int) -> Select[*tuple[Any, ..
     """Centres whose number starts with ``text``: ``code >= "AA1" AND code < "AA2"``."""
     start = _code_text(text)
     end = start[:-1] + chr(ord(start[-1]) + 1)
-    query = select(Organisation).where(Organisation.code >= start, Organisation.code < end)
+    query = select(Organisation.id, Organisation.code).where(
+        Organisation.code >= start, Organisation.code < end
+    )
     return _filtered(query, filters).order_by(Organisation.code).limit(limit)
 
 
@@ -87,18 +90,29 @@ def search(
     filters = Filters(brand.strip(), parent)
     text = " ".join((text or "").split())[:200]
     if not text:
-        query = _filtered(select(Organisation), filters).order_by(Organisation.code)
-        return list(db.session.scalars(query.limit(limit)))
-    found: list[Organisation] = []
-    if _code_text(text):
-        by_code = list(db.session.scalars(code_range(text, filters, limit)))
-        exact = [o for o in by_code if o.code == _code_text(text)]
-        found = exact + [o for o in by_code if o not in exact]
-    if len(found) < limit and trigrams(text):
-        ids = [row[0] for row in db.session.execute(name_matches(text, filters, limit))]
-        by_id = {
-            o.id: o
-            for o in db.session.scalars(select(Organisation).where(Organisation.id.in_(ids)))
-        }
-        found += [by_id[i] for i in ids if by_id[i] not in found]
-    return found[:limit]
+        query = _filtered(select(Organisation.id), filters).order_by(Organisation.code)
+        return _with_people(list(db.session.scalars(query.limit(limit))))
+    ids: list[int] = []
+    code = _code_text(text)
+    if code:
+        by_code = list(db.session.execute(code_range(text, filters, limit)).all())
+        ids = [o.id for o in by_code if o.code == code] + [o.id for o in by_code if o.code != code]
+    if len(ids) < limit and trigrams(text):
+        named = [row[0] for row in db.session.execute(name_matches(text, filters, limit))]
+        ids += [i for i in named if i not in ids]
+    return _with_people(ids[:limit])
+
+
+def _with_people(ids: list[int]) -> list[Organisation]:
+    """The centres ``ids``, in that order, with their exams officers and Associates loaded in
+    two more queries (a results table shows both)."""
+    if not ids:
+        return []
+    loaded = db.session.scalars(
+        select(Organisation)
+        .where(Organisation.id.in_(ids))
+        .options(selectinload(Organisation.exams_officer), selectinload(Organisation.parent))
+        .execution_options(populate_existing=True)
+    )
+    by_id = {o.id: o for o in loaded}
+    return [by_id[i] for i in ids]
