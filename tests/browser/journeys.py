@@ -108,3 +108,12 @@ def virtual_authenticator(page: Any) -> tuple[Any, str]:
         },
     )
     return cdp, added["authenticatorId"]
+
+
+def without_autofill(page: Any) -> None:
+    """This browser offers no passkey autofill (conditional mediation), as some do not: the
+    sign-in page's button is the way. (Chromium's virtual authenticator answers an autofill
+    request at once, without a click.)"""
+    page.context.add_init_script(
+        "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
+    )

@@ -8,9 +8,14 @@ from __future__ import annotations
 from idp.domain import users
 from idp.extensions import db
 from idp.models import UserStatus
-from tests.browser.journeys import activate, sign_in, submit
+from tests.browser.journeys import (
+    activate,
+    sign_in,
+    submit,
+    virtual_authenticator,
+    without_autofill,
+)
 from tests.browser.pages import check
-from tests.browser.test_passkeys import virtual_authenticator, without_autofill
 
 PASSWORD = "granite orchid compass 2026"
 AGENT = "dana.desk@example.org"

@@ -11,20 +11,17 @@ from typing import Any
 from click.testing import CliRunner
 
 from idp.cli import cli
-from tests.browser.journeys import sign_in, sign_out, submit, virtual_authenticator
+from tests.browser.journeys import (
+    sign_in,
+    sign_out,
+    submit,
+    virtual_authenticator,
+    without_autofill,
+)
 from tests.browser.pages import check
 
 ADDRESS = "keen@example.org"
 PASSWORD = "granite orchid compass 2026"
-
-
-def without_autofill(page: Any) -> None:
-    """This browser offers no passkey autofill (conditional mediation), as some do not: the
-    sign-in page's button is the way. (Chromium's virtual authenticator answers an autofill
-    request at once, without a click.)"""
-    page.context.add_init_script(
-        "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
-    )
 
 
 def refusals(site: Any) -> list[dict[str, Any]]:
