@@ -7,7 +7,8 @@ A stranger cannot keep the owner out either (OWASP's "device cookies", NIST SP 8
 ``idp.web.devices``) counts only the wrong passwords typed in that very browser, so failures
 from anywhere else, another known browser included, never hold up its right password; a new
 browser counts them all. A new password
-(a reset, *Set password*, a change) starts the count again, as a success does.
+(a reset, *Set password*, a change) starts the count again, as a success does, and so does the
+support desk clearing the back-off from the console (``BACKOFF_CLEARED`` about the account).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ FAILED = "sign_in.failed"
 # device id has this digest.
 KNOWN_DEVICE = "known_device"
 SUCCEEDED = "sign_in.succeeded"
+# Recorded by the console (``idp.domain.support.clear_backoff``) about the account.
+BACKOFF_CLEARED = "staff.backoff_cleared"
 WINDOW = timedelta(days=1)
 
 _events = AuditEvent.__table__
@@ -37,6 +40,17 @@ _LAST_SUCCESS = (
     .where(
         _events.c.actor_user_id == bindparam("user_id"),
         _events.c.action == SUCCEEDED,
+        _events.c.at >= bindparam("since"),
+    )
+    .order_by(_events.c.at.desc())
+    .limit(1)
+)
+# The newest clearing about the account: ``ix_audit_events_action_target_at``, one entry.
+_LAST_CLEARED = (
+    select(_events.c.at)
+    .where(
+        _events.c.action == BACKOFF_CLEARED,
+        _events.c.target_id == bindparam("sub"),
         _events.c.at >= bindparam("since"),
     )
     .order_by(_events.c.at.desc())
@@ -74,7 +88,11 @@ def wait_remaining(user: User | None, policy: Backoff, *, known_device: str | No
     user_id = user.id if user is not None else -1
     since: datetime = clock.now() - WINDOW
     success = db.session.execute(_LAST_SUCCESS, {"user_id": user_id, "since": since}).first()
+    cleared = db.session.execute(
+        _LAST_CLEARED, {"sub": user.sub if user is not None else "-", "since": since}
+    ).first()
     starts = [since, success.at if success is not None else None]
+    starts.append(cleared.at if cleared is not None else None)
     if user is not None:
         starts.append(user.password_changed_at)
     after = max(start for start in starts if start is not None)

@@ -314,6 +314,28 @@ def join_invitation(
     )
 
 
+def factor_removed(
+    *, to: str, name: str | None, factor: str, brand: str | None = None
+) -> EmailMessage:
+    """The support desk removed the authenticator app (``factor`` "totp") or the recovery
+    codes ("recovery_codes") from the account, at the person's request."""
+    if factor == "totp":
+        subject = _("The authenticator app was removed from your My Cambridge account")
+    else:
+        subject = _("The recovery codes were removed from your My Cambridge account")
+    return _build(
+        "factor_removed",
+        to,
+        subject,
+        brand,
+        name=name,
+        factor=factor,
+        when=_when(clock.now()),
+        account_url=link("account.security"),
+        forgot_url=link("password.forgot"),
+    )
+
+
 MESSAGES: dict[str, Callable[..., EmailMessage]] = {
     "invitation": invitation,
     "verification_code": verification_code,
@@ -327,6 +349,7 @@ MESSAGES: dict[str, Callable[..., EmailMessage]] = {
     "signup_exists": signup_exists,
     "join_invitation": join_invitation,
     "passkey_changed": passkey_changed,
+    "factor_removed": factor_removed,
 }
 
 

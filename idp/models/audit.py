@@ -24,6 +24,10 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
         # A centre's log, newest first by position (idp.domain.audit.page): a page is one
         # range of it, whichever page; its count an index-only range.
         Index("ix_audit_events_organisation_at", "organisation_id", "at", "id"),
+        # A person's events on the console (idp.domain.people.events): what they did, and what
+        # was done to them, newest first, each a range of one of these.
+        Index("ix_audit_events_actor_at", "actor_user_id", "at", "id"),
+        Index("ix_audit_events_target_at", "target_id", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
