@@ -42,7 +42,7 @@ def _person(sub: str) -> User:
     return user
 
 
-@bp.get("/people")
+@bp.get("/people", endpoint="people")
 def people_search() -> Any:
     """Search: an address (exact), or a name within one centre (its centre number)."""
     address = request.args.get("address", "").strip()[:320]
