@@ -188,6 +188,12 @@ class Walk:
             "auth.totp_step": {"code": tess_app.now()},
             "auth.verify": {"code": activation_code},
             "connected.connect": {"current_password": PASSWORD},
+            "console.person_action": {
+                **yes,
+                "reason": "Asked by the centre",
+                "factor": "totp",
+                "identity_check": "called_back",
+            },
             "connected.sign_in_with": {"next": "/account/personal"},
             "console.attach_associate": {"associate": "BB102", "reason": "r", **yes},
             "console.create_centre": {

@@ -8,7 +8,7 @@ support desk reads. Every answer is ``Cache-Control: no-store``; errors are RFC 
 One blueprint (``base.bp``); the routes, one module per family of searches.
 """
 
-from idp.oidc.console_api import centres  # noqa: F401  (its routes)
+from idp.oidc.console_api import centres, people  # noqa: F401  (their routes)
 from idp.oidc.console_api.base import bp
 
 __all__ = ["bp"]
