@@ -15,7 +15,7 @@ counts wrong passwords per account (the request throttles count per source addre
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import delete
 
@@ -124,7 +124,7 @@ def remove_factor(
         )
     name = verification.name_for(target, target.email) if target.email else None
     brand = verification.brand_for(target)
-    details: dict[str, object] = {"factor": factor, "identity_check": identity_check}
+    details: dict[str, Any] = {"factor": factor, "identity_check": identity_check}
     if factor == "totp":
         if not target.has_totp:
             raise InvalidInput(N_("This person has no authenticator app set up."))
