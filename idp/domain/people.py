@@ -131,18 +131,23 @@ def _places(user: User, catalogue: Catalogue) -> list[Place]:
     )
 
 
-def events(user: User, *, before: Position | None = None, size: int = EVENTS_PAGE) -> Events:
-    """One page of what ``user`` did (``ix_audit_events_actor_at``) or what was done to them
-    (``ix_audit_events_target_at``), newest first: two index ranges of ``size`` rows each."""
+def _event_paths(user: User) -> list[Any]:
+    """What ``user`` did (``ix_audit_events_actor_at``), and what was done to them by anyone
+    else (``ix_audit_events_target_at``): each event once."""
     table = AuditEvent.__table__
-    paths = [
+    return [
         select(table).where(table.c.actor_user_id == user.id),
-        # Not also by them: each event once.
         select(table).where(
             table.c.target_id == user.sub,
             (table.c.actor_user_id.is_(None)) | (table.c.actor_user_id != user.id),
         ),
     ]
+
+
+def events(user: User, *, before: Position | None = None, size: int = EVENTS_PAGE) -> Events:
+    """One page of the person's events, newest first, from ``before`` on: two index ranges of
+    ``size`` rows each, however long their history."""
+    paths = _event_paths(user)
     if before is not None:
         paths = [audit._older_than(p, before) for p in paths]
     rows = audit._newest_first(paths, size + 1)

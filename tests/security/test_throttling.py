@@ -82,6 +82,7 @@ def test_the_checks_read_the_recent_window_not_a_whole_history(app, make):
     for statement in (
         throttling._LAST_SUCCESS,
         throttling._FAILURES,
+        throttling._LAST_CLEARED,
         reset_limit,
     ):
         compiled = statement.compile(db.engine)
