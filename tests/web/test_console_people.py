@@ -188,6 +188,8 @@ def test_suspend_signs_out_everywhere_and_restore_brings_back(desk, app, person)
     assert event.details["reason"] == "Reported stolen laptop"
     assert event.target_id == person.sub
     assert _confirm(desk, person.sub, "restore", reason="Owner confirmed").status_code == 302
+    told = page_text(desk.get(f"/console/people/{person.sub}"))
+    assert "suspended the whole account of Tom Teacher. Reason: Reported stolen laptop" in told
     db.session.expire_all()
     assert person.status == UserStatus.ACTIVE
 

@@ -24,11 +24,13 @@ from idp.extensions import db
 from idp.languages import say
 from idp.models import Organisation, User
 from idp.web import audit_sentences
+from idp.web.console import people_events
 from idp.web.console.blueprint import add_section, bp
 from idp.web.device_names import signed_in_devices
 from idp.web.transaction import transaction
 
 add_section("console.people", _l("People"), "people")
+people_events.register()
 
 
 def _settings() -> Any:
