@@ -79,6 +79,9 @@ def test_the_profile_names_roles_and_factors_without_secrets_or_ip_addresses(too
     assert "127.0.0.1" not in text and tom.password_hash not in text
     assert tom.totp_secret_enc not in text
     assert _get(tool, "/api/console/people/u_nobody", token).status_code == 404
+    # Found by address: the same answer.
+    by_address = _get(tool, "/api/console/people", token, email="tom@example.org").get_json()
+    assert by_address == body
 
 
 def test_without_console_read_refused_and_without_a_token_unknown(client, make, tom):

@@ -81,7 +81,8 @@ def _profile(user: User) -> dict[str, Any]:
 
 @bp.get("/people")
 def people_by_address() -> Response:
-    """The person holding ``email`` (any of their addresses, exactly): 404 when nobody does."""
+    """The person holding ``email`` (any of their addresses, exactly), in the shape of
+    ``/people/<sub>``'s answer: 404 when nobody does."""
     caller()
     address = request.args.get("email", "").strip()
     if not address or len(address) > 320:
@@ -89,7 +90,7 @@ def people_by_address() -> Response:
     user = people.find_by_address(address)
     if user is None:
         return not_found("No account has this address.")
-    return answer(_person(user))
+    return answer(_profile(user))
 
 
 @bp.get("/people/<sub>")
