@@ -20,7 +20,17 @@ from typing import Any, Literal
 from sqlalchemy import delete
 
 from idp import clock
-from idp.domain import audit, invitations, mailing, passkeys, passwords, staff, totp, verification
+from idp.domain import (
+    address_changes,
+    audit,
+    invitations,
+    mailing,
+    passkeys,
+    passwords,
+    staff,
+    totp,
+    verification,
+)
 from idp.domain.mailing import Mail
 from idp.domain.management import _status_after_suspension
 from idp.domain.throttling import BACKOFF_CLEARED
@@ -62,6 +72,15 @@ def resend_invitation(actor: User, target: User, *, reason: str, ttl_seconds: in
     why = _begin(actor, target, reason)
     if target.status != UserStatus.INVITED or not target.must_change_password:
         raise InvalidInput(N_("This person has already activated their account."))
+    if address_changes.pending(target) is not None:
+        # As My Organisation's resend: it would go to the old, perhaps mistyped, address.
+        raise InvalidInput(
+            N_(
+                "A change of email address is waiting for confirmation: the invitation goes to"
+                " the new address once it is confirmed. Cancel the change to send it to the"
+                " old address."
+            )
+        )
     invitations.invite(target, ttl_seconds=ttl_seconds, invited_by=actor)
     staff.record(actor, "invitation_resent", reason=why, target_type="user", target_id=target.sub)
 
