@@ -1,7 +1,7 @@
 """indexes for a person's events on the console: by them, and about them
 
 Revision ID: 3b7c9d2e5f14
-Revises: 8e2f4a6c1d90
+Revises: c3e71a5b9f42
 Create Date: 2026-12-08 03:20:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "3b7c9d2e5f14"
-down_revision = "8e2f4a6c1d90"
+down_revision = "c3e71a5b9f42"
 branch_labels = None
 depends_on = None
 
