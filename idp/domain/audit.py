@@ -201,31 +201,41 @@ class Page:
     total: int  # how many events match, up to COUNT_CAP + 1
 
 
-def _older_than(query: Any, p: Position) -> Any:
+def older_than(query: Any, p: Position) -> Any:
     # (at, id) < (p.at, p.id), written so that ``at`` bounds an index range on both databases.
     at, event_id = AuditEvent.__table__.c.at, AuditEvent.__table__.c.id
     return query.where(at <= p.at, or_(at < p.at, event_id < p.id))
 
 
-def _newer_than(query: Any, p: Position) -> Any:
+def newer_than(query: Any, p: Position) -> Any:
     at, event_id = AuditEvent.__table__.c.at, AuditEvent.__table__.c.id
     return query.where(at >= p.at, or_(at > p.at, event_id > p.id))
 
 
 def _newest_first(paths: list[Any], limit: int, *, oldest: bool = False) -> list[Any]:
-    """The first ``limit`` rows of the union of ``paths`` in the log's order (or from the
-    oldest): each path is ordered and cut on its own, so each reads ``limit`` rows of an index
-    at most, and only their union is sorted."""
+    return list(db.session.execute(newest_first(paths, limit, oldest=oldest)).all())
+
+
+def cut_short(path: Any, limit: int, *, oldest: bool = False) -> Any:
+    """The first ``limit`` rows of one path, newest first (or oldest first): read in the order
+    of the path's index, never sorted."""
     table = AuditEvent.__table__
     order = (
         (table.c.at.asc(), table.c.id.asc()) if oldest else (table.c.at.desc(), table.c.id.desc())
     )
-    cut = [select(path.order_by(*order).limit(limit).subquery()) for path in paths]
+    return path.order_by(*order).limit(limit)
+
+
+def newest_first(paths: list[Any], limit: int, *, oldest: bool = False) -> Any:
+    """The query of the first ``limit`` rows of the union of ``paths`` in the log's order (or
+    from the oldest): each path is ordered and cut on its own, so each reads ``limit`` rows of
+    an index at most, and only their union is sorted."""
+    cut = [select(cut_short(path, limit, oldest=oldest).subquery()) for path in paths]
     union = (union_all(*cut) if len(cut) > 1 else cut[0]).subquery()
     final = (
         (union.c.at.asc(), union.c.id.asc()) if oldest else (union.c.at.desc(), union.c.id.desc())
     )
-    return list(db.session.execute(select(union).order_by(*final).limit(limit)).all())
+    return select(union).order_by(*final).limit(limit)
 
 
 def page(
@@ -242,19 +252,33 @@ def page(
     those at the centre, and each member's own events (``OWN_EVENTS``) of the time they were a
     member there, never from before they joined or after they left. Keyset pagination: every
     page costs the same, the first or the ten-thousandth."""
-    paths = _paths(organisation_id, f)
+    return page_of(_paths(organisation_id, f), size=size, before=before, after=after, oldest=oldest)
+
+
+def page_of(
+    paths: list[Any],
+    *,
+    size: int = 50,
+    before: Position | None = None,
+    after: Position | None = None,
+    oldest: bool = False,
+) -> Page:
+    """One page of the union of ``paths`` (selects of audit events, each an index range ordered
+    by (at, id)), newest first, placed as ``page`` places it; the count capped."""
+    if not paths:
+        return Page(rows=[], newer=None, older=None, total=0)
     if after is not None or oldest:
-        bounded = [_newer_than(p, after) for p in paths] if after is not None else paths
+        bounded = [newer_than(p, after) for p in paths] if after is not None else paths
         rows = _newest_first(bounded, size + 1, oldest=True)
         more_newer = len(rows) > size
         rows = rows[:size][::-1]
-        more_older = bool(rows) and not oldest and _any(paths, _older_than, rows[-1])
+        more_older = bool(rows) and not oldest and _any(paths, older_than, rows[-1])
     else:
-        bounded = [_older_than(p, before) for p in paths] if before is not None else paths
+        bounded = [older_than(p, before) for p in paths] if before is not None else paths
         rows = _newest_first(bounded, size + 1)
         more_older = len(rows) > size
         rows = rows[:size]
-        more_newer = bool(rows) and before is not None and _any(paths, _newer_than, rows[0])
+        more_newer = bool(rows) and before is not None and _any(paths, newer_than, rows[0])
     return Page(
         rows=rows,
         newer=Position(rows[0].at, rows[0].id) if more_newer else None,
@@ -268,13 +292,17 @@ def _any(paths: list[Any], side: Any, row: Any) -> bool:
 
 
 def _count(paths: list[Any]) -> int:
-    """How many rows the paths give, counted up to ``COUNT_CAP + 1`` (each path's count stops
-    there too: an index-only range of at most that many entries)."""
+    return int(db.session.scalar(counted(paths)) or 0)
+
+
+def counted(paths: list[Any]) -> Any:
+    """The query of how many rows the paths give, counted up to ``COUNT_CAP + 1`` (each path's
+    count stops there too: an index-only range of at most that many entries)."""
     table = AuditEvent.__table__
     parts = [select(p.with_only_columns(table.c.id).limit(COUNT_CAP + 1).subquery()) for p in paths]
     union = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
     capped = select(union.c.id).limit(COUNT_CAP + 1).subquery()
-    return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
+    return select(func.count()).select_from(capped)
 
 
 def stream(
@@ -289,7 +317,7 @@ def stream(
         query = query.where(table.c.organisation_id == organisation_id)
     last: Position | None = None
     while True:
-        page = query if last is None else _newer_than(query, last)
+        page = query if last is None else newer_than(query, last)
         rows = db.session.execute(page.order_by(table.c.at, table.c.id).limit(batch)).all()
         if not rows:
             return

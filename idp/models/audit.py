@@ -24,14 +24,17 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
         # A centre's log, newest first by position (idp.domain.audit.page): a page is one
         # range of it, whichever page; its count an index-only range.
         Index("ix_audit_events_organisation_at", "organisation_id", "at", "id"),
-        # A person's events on the console (idp.domain.people.events): what they did, and what
-        # was done to them, newest first, each a range of one of these.
+        # A person's events (idp.domain.people.events) and the console's service-wide log
+        # (idp.domain.audit_search): each filter is a range of one of these, in the log's
+        # order, whatever the number of events.
         Index("ix_audit_events_actor_at", "actor_user_id", "at", "id"),
         Index("ix_audit_events_target_at", "target_id", "at", "id"),
+        Index("ix_audit_events_action_at", "action", "at", "id"),
+        Index("ix_audit_events_at_id", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(100), default="")
     action: Mapped[str] = mapped_column(String(64))
