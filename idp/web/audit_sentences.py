@@ -71,6 +71,23 @@ LABELS = {
     "organisation.exams_officer_set": _l("Exams officer named"),
     "organisation.associate_of_set": _l("Associate link changed"),
     "session.organisation_changed": _l("Changed organisation"),
+    # What the exam board's staff did in the console (idp.domain.staff.record), each with the
+    # reason they gave (``Line.reason``).
+    "staff.confirmed": _l("Console: confirmed with a passkey"),
+    "staff.role_set": _l("Staff role set"),
+    "staff.centre_created": _l("Console: centre created"),
+    "staff.centre_renamed": _l("Console: centre renamed"),
+    "staff.exams_officer_named": _l("Console: exams officer named"),
+    "staff.associate_attached": _l("Console: associate centre attached"),
+    "staff.associate_detached": _l("Console: associate centre detached"),
+    "staff.invitation_resent": _l("Console: invitation sent again"),
+    "staff.reset_link_sent": _l("Console: password reset link sent"),
+    "staff.backoff_cleared": _l("Console: sign-in wait cleared"),
+    "staff.sessions_ended": _l("Console: signed out everywhere"),
+    "staff.factor_removed": _l("Console: sign-in factor removed"),
+    "staff.account_suspended": _l("Console: account suspended"),
+    "staff.account_restored": _l("Console: account restored"),
+    "staff.audit_downloaded": _l("Console: audit log downloaded"),
 }
 
 
@@ -82,6 +99,7 @@ class Line:
     label: str
     sentence: str
     ip: str
+    reason: str = ""  # why a member of staff did it (console actions), as they wrote it
 
 
 @dataclass(frozen=True)
@@ -435,6 +453,23 @@ SENTENCES: dict[str, Callable[[Event], str]] = {
 }
 
 
+def _by_staff(e: Event) -> str:
+    """What the exam board's staff did in the console, by whom (and to whom)."""
+    event = str(LABELS.get(e.row.action, _("Other event")))
+    if e.target:
+        return _(
+            "%(event)s: by %(actor)s, of the exam board's staff, about %(person)s.",
+            event=event,
+            actor=e.actor,
+            person=e.target,
+        )
+    return _("%(event)s: by %(actor)s, of the exam board's staff.", event=event, actor=e.actor)
+
+
+# Every console action reads the same way: its label, the member of staff, the person.
+SENTENCES.update({action: _by_staff for action in LABELS if action.startswith("staff.")})
+
+
 def _fallback(e: Event, label: str) -> str:
     """An event without a sentence of its own: its label, by whom, about whom."""
     actor = "" if e.by_operator else e.actor
@@ -492,7 +527,10 @@ def describe(rows: Iterable[Any], catalogue: Catalogue) -> list[Line]:
         label = str(LABELS.get(r.action, _("Other event")))
         sentence = SENTENCES.get(r.action)
         text = sentence(event) if sentence else _fallback(event, label)
-        lines.append(Line(at=r.at, label=label, sentence=_capitalised(text), ip=r.ip or ""))
+        reason = event.text("reason") if r.action.startswith("staff.") else ""
+        lines.append(
+            Line(at=r.at, label=label, sentence=_capitalised(text), ip=r.ip or "", reason=reason)
+        )
     return lines
 
 

@@ -221,9 +221,17 @@ def _recorded() -> list[tuple[str, bool, str]]:
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             name = ast.unparse(node.func)
-            if name not in ("audit.record", "record", "_audit"):
+            if name not in ("audit.record", "record", "_audit", "staff.record"):
                 continue
             at_centre = name == "_audit" or any(k.arg == "organisation_id" for k in node.keywords)
+            if name == "staff.record":
+                # A console action: staff.record(actor, "what", ...) records "staff.what".
+                if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                    where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                    found.append((f"staff.{node.args[1].value}", at_centre, where))
+                continue
+            if isinstance(node.args[0], ast.JoinedStr):
+                continue  # an action made up by its caller (staff.record), found there
             for constant in ast.walk(node.args[0]):
                 if isinstance(constant, ast.Constant) and isinstance(constant.value, str):
                     where = f"{path.relative_to(ROOT)}:{node.lineno}"

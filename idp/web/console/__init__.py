@@ -9,9 +9,10 @@ Its views, one module per family of pages:
 - ``blueprint``: the gate, the console's front page, and confirming with a passkey;
 - ``centres``, ``centre_actions``: find a centre, its page, and the actions on it;
 - ``people``: find a person, their account, and the support desk's actions on it;
+- ``audit``: the service-wide audit log and its CSV file;
 """
 
-from idp.web.console import centre_actions, centres, people  # noqa: F401  (their routes)
+from idp.web.console import audit, centre_actions, centres, people  # noqa: F401  (their routes)
 from idp.web.console.blueprint import bp
 
 __all__ = ["bp"]
