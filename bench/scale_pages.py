@@ -110,6 +110,8 @@ class Site:
     officer: Browser | None = None
     associate_officer: Browser | None = None
     operator: Browser | None = None
+    database_url: str = ""  # the site's database, for the operator's console sign-in
+    skipped: dict[str, str] = field(default_factory=dict)  # operation -> why it is not timed
     tokens: list[dict[str, Any]] = field(default_factory=list)
     refresh_token: str = ""
     urls: dict[str, str] = field(default_factory=dict)  # discovered by following links
@@ -132,6 +134,14 @@ class Site:
             self.port, pop.associate_officer_email, pop.password
         )
         self.operator = await signed_in(self.port, pop.operator_email, pop.password)
+        from bench.scale_console import CONSOLE_PAGES, console_probe, console_session
+
+        if self.database_url:
+            console_session(self.database_url, pop.operator_email)
+        for name, console_target in CONSOLE_PAGES.items():
+            reason = await console_probe(self.operator, console_target(self))
+            if reason:
+                self.skipped[name] = reason
         self.tokens = [await self.sign_in(Connection(HOST, self.port)) for _ in range(2)]
         self.refresh_token = self.tokens[0]["refresh_token"]
         users = f"{self.centre}/users"
@@ -267,8 +277,10 @@ def operations() -> dict[str, Op]:
     )
     ops["change organisation"] = page("associate_officer", lambda s: "/change-organisation")
     ops["home (Associate officer)"] = page("associate_officer", lambda s: "/")
-    ops["operator clients"] = page("operator", lambda s: "/operator/clients")
-    ops["operator client"] = page("operator", lambda s: f"/operator/clients/{s.rp.client_id}")
+    from bench.scale_console import CONSOLE_PAGES
+
+    for name, target in CONSOLE_PAGES.items():
+        ops[name] = page("operator", target)
     return ops
 
 
