@@ -205,3 +205,11 @@ def test_every_filter_reads_an_index_range_in_the_logs_order(history, name):
     plan = _plan(audit.counted(found))
     assert {i for i in indexes if i in plan} == indexes, plan
     assert not _table_read(plan), plan
+
+
+def test_the_kinds_of_event_are_found_by_seeks_not_by_reading_the_events(history):
+    assert audit_search.actions("staff.") == ["staff.centre_renamed", "staff.sessions_ended"]
+    assert "sign_in.failed" in audit_search.actions("")
+    plan = _plan(audit_search._DISTINCT_ACTIONS.bindparams(most=audit_search.MAX_ACTIONS))
+    assert "ix_audit_events_action" in plan, plan
+    assert not _table_read(plan), plan
