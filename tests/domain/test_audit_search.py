@@ -186,10 +186,30 @@ FILTERS = {
 }
 
 
+@pytest.fixture
+def analysed(history):
+    """The history among 20,000 older events of others, with the statistics a planner reads:
+    on a table of six rows, reading it whole would be as cheap as any index."""
+    filler = [
+        _event(-1 - n, ("sign_in.succeeded", "user.password_changed")[n % 2], target_id=f"t{n}")
+        for n in range(20_000)
+    ]
+    db.session.execute(insert(AuditEvent.__table__), filler)
+    db.session.commit()
+    connection = db.session.connection()
+    connection.exec_driver_sql("ANALYZE audit_events" if _pg() else "ANALYZE")
+    db.session.commit()
+    return history
+
+
+def _pg() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
 @pytest.mark.parametrize("name", FILTERS)
-def test_every_filter_reads_an_index_range_in_the_logs_order(history, name):
+def test_every_filter_reads_an_index_range_in_the_logs_order(analysed, name):
     search, indexes = FILTERS[name]
-    found = audit_search.paths(search(history))
+    found = audit_search.paths(search(analysed))
     position = audit.Position(T0 + timedelta(minutes=3), 10**6)
     for path in found:
         for statement in (
@@ -203,7 +223,8 @@ def test_every_filter_reads_an_index_range_in_the_logs_order(history, name):
             assert not _table_read(plan), plan
             assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
     plan = _plan(audit.counted(found))
-    assert {i for i in indexes if i in plan} == indexes, plan
+    # The count reads the same ranges (all of them, for the whole log: any index will do).
+    assert name == "none" or {i for i in indexes if i in plan} == indexes, plan
     assert not _table_read(plan), plan
 
 
