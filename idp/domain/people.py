@@ -149,8 +149,8 @@ def events(user: User, *, before: Position | None = None, size: int = EVENTS_PAG
     ``size`` rows each, however long their history."""
     paths = _event_paths(user)
     if before is not None:
-        paths = [audit._older_than(p, before) for p in paths]
-    rows = audit._newest_first(paths, size + 1)
+        paths = [audit.older_than(p, before) for p in paths]
+    rows = list(db.session.execute(audit.newest_first(paths, size + 1)).all())
     older = Position(rows[size - 1].at, rows[size - 1].id) if len(rows) > size else None
     return Events(rows[:size], older)
 
