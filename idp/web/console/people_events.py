@@ -1,26 +1,17 @@
-"""The support desk's actions on a person, as the audit pages tell them: a label and a sentence
-for each ``staff.<action>`` of ``idp.domain.support``, with the reason given. Added to
-``audit_sentences``' tables when the console's People pages are loaded."""
+"""The support desk's actions on a person, as the audit pages tell them: a sentence for each
+``staff.<action>`` of ``idp.domain.support`` (their labels, and the reason given, are
+``audit_sentences``'). Added to ``audit_sentences``' table when the console's People pages
+are loaded."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from idp.web import audit_sentences
 from idp.web.audit_sentences import Event
 
-LABELS = {
-    "staff.invitation_resent": _l("Invitation resent by the support desk"),
-    "staff.reset_link_sent": _l("Reset link sent by the support desk"),
-    "staff.backoff_cleared": _l("Sign-in wait cleared by the support desk"),
-    "staff.sessions_ended": _l("Signed out everywhere by the support desk"),
-    "staff.factor_removed": _l("Sign-in factor removed by the support desk"),
-    "staff.account_suspended": _l("Account suspended by the support desk"),
-    "staff.account_restored": _l("Account restored by the support desk"),
-}
 WHAT = {
     "staff.invitation_resent": _l("%(actor)s sent %(person)s their invitation again."),
     "staff.reset_link_sent": _l("%(actor)s sent %(person)s a link to reset their password."),
@@ -36,11 +27,6 @@ FACTORS = {
 }
 
 
-def _with_reason(sentence: str, e: Event) -> str:
-    reason = e.text("reason")
-    return _("%(what)s Reason: %(reason)s", what=sentence, reason=reason) if reason else sentence
-
-
 def _sentence(action: str) -> Callable[[Event], str]:
     def told(e: Event) -> str:
         if action == "staff.factor_removed":
@@ -52,13 +38,12 @@ def _sentence(action: str) -> Callable[[Event], str]:
             }
         else:
             words = str(WHAT[action]) % {"actor": e.actor, "person": e.target}
-        return _with_reason(words, e)
+        return words
 
     return told
 
 
 def register() -> None:
-    """Add the labels and sentences to the audit pages' tables."""
-    audit_sentences.LABELS.update(LABELS)
-    for action in LABELS:
+    """Add the sentences to the audit pages' table."""
+    for action in [*WHAT, "staff.factor_removed"]:
         audit_sentences.SENTENCES[action] = _sentence(action)
