@@ -94,6 +94,27 @@ def test_a_support_agent_names_a_new_officer_who_activates(site, new_page, axe_j
     assert desk.url == site.base + "/console/centres/LF101"
     desk.get_by_text("Nina New").first.wait_for()
 
+    # She looks the new officer up by address: invited, at LF101 with the officer's roles.
+    with desk.expect_navigation():
+        desk.locator("main").get_by_role("link", name="People").first.click()
+    check(desk, axe_js, "console-people")
+    desk.get_by_label("Email address").fill(NEW)
+    submit(desk, "Find")
+    desk.get_by_role("heading", name="Nina New").wait_for()
+    person = desk.locator("main").inner_text()
+    assert "LF101" in person and "User Management" in person
+    check(desk, axe_js, "console-person")
+
+    # The audit log tells what she did, with her reason; so does it in Spanish.
+    desk.goto(site.base + "/console/audit?centre=LF101")
+    log = desk.locator("main").inner_text()
+    assert "The head teacher phoned: Olga left in June" in log
+    check(desk, axe_js, "console-audit")
+    desk.goto(site.base + "/console/audit?centre=LF101&lang=es")
+    desk.get_by_role("heading", name="Registro de auditoría").wait_for()
+    check(desk, axe_js)
+    desk.goto(site.base + "/console/audit?lang=en")
+
     # The new officer activates from the invitation email and sees My Organisation.
     officer = new_page()
     activate(officer, site.base, site.mailbox, axe_js, NEW, "quartz meadow lantern 2027")
