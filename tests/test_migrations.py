@@ -134,6 +134,24 @@ def _counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def _operators(url: str) -> int:
+    """Accounts that run the service: the operator flag of the releases before 8e2f4a6c1d90,
+    the operator staff role after it (0 before either existed)."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("users")}
+            if "staff_role" in columns:
+                where = "staff_role = 'operator'"
+            elif "is_operator" in columns:
+                where = "is_operator"
+            else:
+                return 0
+            return conn.execute(text(f"SELECT count(*) FROM users WHERE {where}")).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def _open_periods(url: str) -> int:
     """Memberships that have exactly one open period, from their creation."""
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -173,6 +191,7 @@ def test_upgrade_from_a_populated_release(commit, revision, scratch_url, base_ov
     _run_release(commit, tmp_path / "release", env, "demo", "--no-serve")
     before = _counts(scratch_url)
     assert before["alembic_version"] == 1 and before["users"] > 5
+    operators = _operators(scratch_url)
 
     done = subprocess.run(
         [sys.executable, "-m", "idp.cli", "db", "upgrade"],
@@ -189,6 +208,8 @@ def test_upgrade_from_a_populated_release(commit, revision, scratch_url, base_ov
     assert not lost, f"rows lost upgrading from {revision}: {lost}"
     # Every membership has its open period (d7400bfab0ca backfills them from created_at).
     assert _open_periods(scratch_url) == after["memberships"] > 0
+    # Every operator stays one (8e2f4a6c1d90 turns the flag into the staff role).
+    assert _operators(scratch_url) == operators
 
     overrides = {
         **base_overrides,
