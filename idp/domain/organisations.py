@@ -131,6 +131,17 @@ def set_exams_officer(organisation: Organisation, user: User, catalogue: Catalog
     return member
 
 
+def handed_over(organisation: Organisation, catalogue: Catalogue) -> set[str]:
+    """The roles a new exams officer takes over from the one they replace: what that officer
+    holds at the centre that a centre can give (the office's own roles come with the office)."""
+    previous = organisation.exams_officer
+    old = membership(previous, organisation) if previous is not None else None
+    if old is None:
+        return set()
+    grantable = {r.key for r in catalogue.brand_roles(organisation.brand) if r.grantable_by_centre}
+    return (old.role_keys & grantable) - {catalogue.management_role(organisation.brand)}
+
+
 def hand_over_office(
     organisation: Organisation,
     user: User,
@@ -138,10 +149,16 @@ def hand_over_office(
     *,
     previous_keeps_management: bool,
 ) -> Membership:
-    """Make ``user`` the exams officer (``set_exams_officer``); the officer replaced keeps User
-    Management or loses it, as the exam board's staff chose."""
+    """Make ``user`` the exams officer (``set_exams_officer``), taking over what the officer
+    replaced held at the centre (``handed_over``: Submit for Assessment's exams officer role,
+    say, which only another User Management holder could give them otherwise, and the new
+    officer may not give themselves); the officer replaced keeps User Management or loses it,
+    as the exam board's staff chose."""
     previous = organisation.exams_officer
+    taken_over = handed_over(organisation, catalogue)
     member = set_exams_officer(organisation, user, catalogue)
+    if taken_over - member.role_keys:
+        member = set_roles(user, organisation, member.role_keys | taken_over, catalogue)
     if previous is not None and previous.id != user.id and not previous_keeps_management:
         old = membership(previous, organisation)
         management = catalogue.management_role(organisation.brand)

@@ -88,6 +88,38 @@ LABELS = {
     "staff.account_suspended": _l("Console: account suspended"),
     "staff.account_restored": _l("Console: account restored"),
     "staff.audit_downloaded": _l("Console: audit log downloaded"),
+    "staff.key_rotated": _l("Console: signing key rotated"),
+    # What the console's audit log shows of the rest of the service.
+    "client.api_access_changed": _l("Client application: API access changed"),
+    "client.created": _l("Client application registered by an operator"),
+    "client.deleted": _l("Client application deleted"),
+    "client.disabled": _l("Client application disabled"),
+    "client.enabled": _l("Client application enabled"),
+    "client.id_token_alg_changed": _l("Client application: ID token signature changed"),
+    "client.initiate_login_uri_changed": _l("Client application: sign-in address changed"),
+    "client.registered": _l("Client application registered itself"),
+    "client.registration_token_issued": _l("Client application: registration token issued"),
+    "client.registration_updated": _l("Client application updated its registration"),
+    "client.secret_rotated": _l("Client application: secret replaced"),
+    "client.uris_changed": _l("Client application: addresses changed"),
+    "client.user_data_uri_changed": _l("Client application: user data address changed"),
+    "key.pruned": _l("Signing keys pruned"),
+    "key.rotated": _l("Signing key rotated"),
+    "user.account_connected": _l("Connected account added"),
+    "user.account_disconnected": _l("Connected account removed"),
+    "user.consent_revoked": _l("App access removed"),
+    "user.data_downloaded": _l("Personal data downloaded"),
+    "user.email_add_refused": _l("Email address refused"),
+    "user.email_added": _l("Email address added"),
+    "user.email_removed": _l("Email address removed"),
+    "user.primary_email_changed": _l("Main email address changed"),
+    "user.recovery_code_used": _l("Recovery code used"),
+    "user.recovery_codes_replaced": _l("Recovery codes replaced"),
+    "user.renamed": _l("Name changed"),
+    "user.signed_out_everywhere": _l("Signed out everywhere"),
+    "user.signup_refused": _l("Account creation refused"),
+    "user.totp_disabled": _l("Authenticator app removed"),
+    "user.totp_enabled": _l("Authenticator app added"),
 }
 
 
@@ -470,6 +502,17 @@ def _by_staff(e: Event) -> str:
 SENTENCES.update({action: _by_staff for action in LABELS if action.startswith("staff.")})
 
 
+def _officer_named_by_staff(e: Event) -> str:
+    return _(
+        "%(actor)s, of the exam board's staff, named %(person)s the exams officer.",
+        actor=e.actor,
+        person=e.person(e.details.get("officer")),
+    )
+
+
+SENTENCES["staff.exams_officer_named"] = _officer_named_by_staff
+
+
 def _fallback(e: Event, label: str) -> str:
     """An event without a sentence of its own: its label, by whom, about whom."""
     actor = "" if e.by_operator else e.actor
@@ -490,7 +533,7 @@ def describe(rows: Iterable[Any], catalogue: Catalogue) -> list[Line]:
     ids = {r.actor_user_id for r in rows if r.actor_user_id}
     subs = {r.target_id for r in rows if r.target_type == "user" and r.target_id}
     for r in rows:
-        for key in ("to", "user"):
+        for key in ("to", "user", "officer"):
             value = (r.details or {}).get(key)
             if isinstance(value, str) and value:
                 subs.add(value)

@@ -214,6 +214,30 @@ def test_the_old_officer_keeps_user_management_when_so_chosen(make, desk, ttl):
     assert kept.isdisjoint(make.catalogue.officer_only_roles(centre.brand))
 
 
+def test_the_new_officer_takes_over_the_roles_the_old_one_held(make, desk, ttl):
+    """Submit for Assessment's exams officer role is given by a User Management holder, and
+    nobody gives themselves roles: a new officer who did not take it over from the one who left
+    could not get it at a centre with no one else to ask."""
+    centre = make.org("AA101")
+    old = make.exams_officer(centre, roles=("user_management", "sfa.exams_officer"))
+    old.status = UserStatus.SUSPENDED
+    db.session.commit()
+    centres.name_exams_officer(
+        desk,
+        centre,
+        "nina@example.org",
+        "Nina",
+        "New",
+        keep_old_user_management=False,
+        reason="r",
+        catalogue=make.catalogue,
+        ttl=ttl,
+    )
+    db.session.commit()
+    held = organisations.membership(centre.exams_officer, centre).role_keys
+    assert {"sfa.exams_officer", "user_management"} <= held
+
+
 def test_an_account_from_elsewhere_becomes_officer_only_by_accepting(make, desk, ttl):
     centre = make.org("AA101")
     old = make.exams_officer(centre)

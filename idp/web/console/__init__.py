@@ -10,9 +10,16 @@ Its views, one module per family of pages:
 - ``centres``, ``centre_actions``: find a centre, its page, and the actions on it;
 - ``people``: find a person, their account, and the support desk's actions on it;
 - ``audit``: the service-wide audit log and its CSV file;
+- ``keys``: the signing keys, and rotating one (operators only);
 """
 
-from idp.web.console import audit, centre_actions, centres, people  # noqa: F401  (their routes)
+from idp.web.console import (  # noqa: F401  (their routes)
+    audit,
+    centre_actions,
+    centres,
+    keys,
+    people,
+)
 from idp.web.console.blueprint import bp
 
 __all__ = ["bp"]

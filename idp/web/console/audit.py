@@ -141,7 +141,8 @@ def audit_log() -> Any:
     lines = audit_sentences.describe(found.rows, app_catalogue())
     kinds = dict(KINDS)
     if a.action not in kinds:
-        kinds[a.action] = a.action
+        # One kind of event asked for by hand (a link): shown by its name when it has one.
+        kinds[a.action] = str(audit_sentences.LABELS.get(a.action, a.action))
     return render_template(
         "console/audit.html",
         rows=[

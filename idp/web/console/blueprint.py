@@ -28,8 +28,9 @@ class Section:
     operators_only: bool = False
 
 
-# The menu, in order: each module of the console adds its section when imported.
+# The menu: each module of the console adds its section when imported; shown in this order.
 SECTIONS: list[Section] = []
+ORDER = ("centres", "people", "audit", "clients", "keys")
 
 
 def add_section(endpoint: str, name: Any, key: str, *, operators_only: bool = False) -> None:
@@ -42,11 +43,9 @@ def _sections() -> dict[str, Any]:
         """(endpoint, name, key) of each section the signed-in staff member may open."""
         if not current_user.is_authenticated or not current_user.is_staff:
             return []
-        return [
-            (s.endpoint, str(s.name), s.key)
-            for s in SECTIONS
-            if current_user.is_operator or not s.operators_only
-        ]
+        shown = [s for s in SECTIONS if current_user.is_operator or not s.operators_only]
+        shown.sort(key=lambda s: ORDER.index(s.key) if s.key in ORDER else len(ORDER))
+        return [(s.endpoint, str(s.name), s.key) for s in shown]
 
     return {"console_sections": console_sections}
 

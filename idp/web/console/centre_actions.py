@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -68,6 +68,20 @@ def _officer_lines(plan: centres.OfficerPlan, given: str, family: str) -> list[s
                 roles=office,
             )
         ]
+    taken_over = sorted(
+        words(known.roles_by_key[k].name)
+        for k in organisations.handed_over(org, known)
+        if k in known.roles_by_key
+    )
+    if taken_over and plan.previous is not None:
+        lines.append(
+            _(
+                "%(name)s also takes over what %(previous)s held here: %(roles)s.",
+                name=newcomer,
+                previous=plan.previous.name,
+                roles=", ".join(taken_over),
+            )
+        )
     if plan.previous is not None:
         lost = sorted(
             words(known.roles_by_key[k].name) for k in known.officer_only_roles(org.brand)
@@ -85,6 +99,28 @@ def _officer_lines(plan: centres.OfficerPlan, given: str, family: str) -> list[s
                 _("%(name)s will lose %(role)s.", name=plan.previous.name, role=management)
             )
     return lines
+
+
+def _named(plan: centres.OfficerPlan) -> str:
+    """What the centre's page says once the officer is named."""
+    code = plan.organisation.code
+    if plan.way == "join":
+        return _(
+            "%(email)s has been invited to join %(code)s: they become its exams officer when "
+            "they accept.",
+            email=plan.email,
+            code=code,
+        )
+    officer = plan.organisation.exams_officer
+    name = officer.name if officer is not None else plan.email
+    if plan.way == "new":
+        return _(
+            "%(name)s is now the exams officer of %(code)s, and has been emailed an invitation "
+            "with a temporary password.",
+            name=name,
+            code=code,
+        )
+    return _("%(name)s is now the exams officer of %(code)s.", name=name, code=code)
 
 
 @bp.route("/centres/<code>/officer", methods=["GET", "POST"])
@@ -120,7 +156,7 @@ def name_officer(code: str) -> Any:
         )
     settings = current_app.extensions["idp.settings"].auth
     with transaction(DomainError) as tx:
-        centres.name_exams_officer(
+        plan = centres.name_exams_officer(
             current_user,
             org,
             values["email"],
@@ -132,6 +168,7 @@ def name_officer(code: str) -> Any:
             ttl=settings.temporary_password_ttl,
             join_ttl=settings.join_invitation_ttl,
         )
+        flash(_named(plan), "success")
         return redirect(url_for("console.centre", code=org.code))
     return form_page(page, form, tx.error, org=org)
 

@@ -60,7 +60,9 @@ def people_search() -> Any:
         error = _("No account has this address.")
     elif name or centre:
         org = db.session.scalar(select(Organisation).where(Organisation.code == centre))
-        if org is None:
+        if not centre:
+            error = _("Enter the centre number too: a name is looked for within one centre.")
+        elif org is None:
             error = _("No centre has this number.")
         elif not name:
             error = _("Enter a name to search for.")
