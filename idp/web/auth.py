@@ -336,7 +336,9 @@ def totp_step() -> Any:
             with transaction():  # a second one on purpose: the failure is kept, the attempt not
                 audit.record("sign_in.second_factor_failed", actor=user, ip=request.remote_addr)
             error = say(tx.error)
-    return render_template("auth/totp.html", error=error, use_recovery=use_recovery)
+    return render_template(
+        "auth/totp.html", error=error, use_recovery=use_recovery, has_totp=user.has_totp
+    )
 
 
 SECOND_FACTOR_WINDOW = timedelta(minutes=15)
