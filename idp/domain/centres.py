@@ -289,6 +289,7 @@ def name_exams_officer(
             organisation=organisation,
             invited_by=actor,
             roles=sorted(member.role_keys),
+            as_exams_officer=True,
         )
     else:
         assert plan.account is not None

@@ -27,8 +27,11 @@ def invite(
     organisation: Organisation | None = None,
     invited_by: User | None = None,
     roles: list[str] | None = None,
+    as_exams_officer: bool = False,
 ) -> None:
-    """Give an invited account a new temporary password and email it (replacing any earlier)."""
+    """Give an invited account a new temporary password and email it (replacing any earlier);
+    ``as_exams_officer``: the exam board named them the centre's exams officer, and the email
+    says so (there is no other officer to ask for a new one)."""
     if user.status != UserStatus.INVITED:
         raise Conflict(N_("This account is already active: it does not need an invitation."))
     if not user.email:
@@ -57,6 +60,7 @@ def invite(
                 "expires_at": user.temp_password_expires_at,
                 "organisation": organisation.name if organisation else None,
                 "brand": organisation.brand if organisation else None,
+                "exams_officer": as_exams_officer,
             },
             locale=user.locale,  # someone else sends it: in the person's language, if known
         )

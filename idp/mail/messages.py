@@ -85,6 +85,7 @@ def invitation(
     expires_at: datetime,
     organisation: str | None,
     brand: str | None = None,
+    exams_officer: bool = False,
 ) -> EmailMessage:
     return _build(
         "invitation",
@@ -96,6 +97,7 @@ def invitation(
         temporary_password=temporary_password,
         expires=_when(expires_at),
         organisation=organisation,
+        exams_officer=exams_officer,
         sign_in_url=link("auth.login", email=to),
     )
 

@@ -185,7 +185,11 @@ def test_a_new_address_is_invited_and_is_the_officer_at_once(make, desk, ttl, ma
     assert organisations.membership(old, centre).role_keys.isdisjoint(
         {"user_management"} | make.catalogue.officer_only_roles(centre.brand)
     )
-    assert "temporary password" in mailbox.wait_for(new.email).get_body().get_content().lower()
+    body = mailbox.wait_for(new.email).get_body().get_content()
+    assert "temporary password" in body.lower()
+    # It says why, and whom to ask when the password expires: there is no other officer.
+    assert "named you the exams officer of AA Dummy Centre A" in body
+    assert "support desk" in body and "ask your exams officer" not in body
     event = db.session.scalar(
         select(AuditEvent).where(AuditEvent.action == "staff.exams_officer_named")
     )
