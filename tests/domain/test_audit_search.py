@@ -197,9 +197,16 @@ def analysed(history):
     db.session.execute(insert(AuditEvent.__table__), filler)
     db.session.commit()
     connection = db.session.connection()
-    connection.exec_driver_sql("ANALYZE audit_events" if _pg() else "ANALYZE")
+    connection.exec_driver_sql("ANALYZE audit_events")
     db.session.commit()
-    return history
+    yield history
+    if not _pg():
+        # SQLite keeps the statistics in the database file, and the tables are emptied, not
+        # dropped, between tests: forget them, or a later test's planner would read these.
+        connection = db.session.connection()
+        connection.exec_driver_sql("DELETE FROM sqlite_stat1")
+        connection.exec_driver_sql("ANALYZE sqlite_schema")
+        db.session.commit()
 
 
 def _pg() -> bool:
