@@ -158,7 +158,7 @@ def audit_log() -> Any:
         download=url_for("console.audit_csv", **filters),
         kinds=kinds,
         asked=a,
-        when_format=_("d MMMM y, HH:mm"),
+        when_format="d MMM y HH:mm",
     )
 
 
