@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 
 from idp.catalogue import Catalogue
-from idp.domain import audit, connected, joining, passkeys, sessions, totp, users
+from idp.domain import audit, audit_search, connected, joining, passkeys, sessions, totp, users
 from idp.domain.audit import Position
 from idp.domain.member_list import ListQuery, Row, list_members
 from idp.extensions import db
-from idp.models import AuditEvent, AuthSession, EmailAddress, Organisation, User
+from idp.models import AuthSession, EmailAddress, Organisation, User
 
 SEARCH_LIMIT = 20
 EVENTS_PAGE = 20
@@ -133,15 +133,9 @@ def _places(user: User, catalogue: Catalogue) -> list[Place]:
 
 def _event_paths(user: User) -> list[Any]:
     """What ``user`` did (``ix_audit_events_actor_at``), and what was done to them by anyone
-    else (``ix_audit_events_target_at``): each event once."""
-    table = AuditEvent.__table__
-    return [
-        select(table).where(table.c.actor_user_id == user.id),
-        select(table).where(
-            table.c.target_id == user.sub,
-            (table.c.actor_user_id.is_(None)) | (table.c.actor_user_id != user.id),
-        ),
-    ]
+    else (``ix_audit_events_target_at``): each event once, as the console's audit log reads a
+    person's events."""
+    return audit_search.paths(audit_search.Search(person=user))
 
 
 def events(user: User, *, before: Position | None = None, size: int = EVENTS_PAGE) -> Events:
