@@ -22,21 +22,16 @@ from idp.domain import audit, audit_search, connected, joining, passkeys, sessio
 from idp.domain.audit import Position
 from idp.domain.member_list import ListQuery, Row, list_members
 from idp.extensions import db
-from idp.models import AuthSession, EmailAddress, Organisation, User
+from idp.models import AuthSession, Organisation, User
 
 SEARCH_LIMIT = 20
 EVENTS_PAGE = 20
 
 
 def find_by_address(address: str) -> User | None:
-    """The account holding ``address`` (any of its addresses, verified or not), in any of the
-    forms an address is stored in (``users.stored_forms``): one index lookup."""
-    forms = users.stored_forms(address)
-    if not forms:
-        return None
-    return db.session.scalar(
-        select(User).join(EmailAddress).where(EmailAddress.address.in_(forms)).limit(1)
-    )
+    """The account holding ``address`` (any of its addresses, verified or not), as signing in
+    finds it (``users.find_by_email``: any stored form, one index lookup)."""
+    return users.find_by_email(address)
 
 
 def find_by_sub(sub: str) -> User | None:
